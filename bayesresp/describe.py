@@ -1,0 +1,92 @@
+"""Describe a validated coded data set: how responses spread over the spectrum and groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bayesresp.codebook import Codebook
+
+
+@dataclass
+class DataSummary:
+    """Counts a researcher checks before fitting.
+
+    Attributes
+    ----------
+    spectrum : DataFrame
+        Rows and share of rows per response level, in spectrum order.
+    missions : DataFrame
+        Per mission: rows, departments, officials, incidents and the mean position.
+    departments : DataFrame
+        Rows per department within mission, with counts per response level.
+    """
+
+    n_rows: int
+    spectrum: pd.DataFrame
+    missions: pd.DataFrame
+    departments: pd.DataFrame
+    synthetic: bool
+
+    def __str__(self) -> str:
+        head = f"{self.n_rows} responses"
+        if self.synthetic:
+            head += " (SYNTHETIC: drawn by bayesresp.simulate, not real data)"
+        parts = [
+            head,
+            "",
+            "Responses by level of the spectrum (conciliatory -> confrontational):",
+            self.spectrum.to_string(),
+            "",
+            "By mission:",
+            self.missions.to_string(),
+            "",
+            f"By department ({len(self.departments)} departments within missions):",
+            self.departments.to_string(),
+        ]
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        note = " <b>(synthetic)</b>" if self.synthetic else ""
+        return (
+            f"<p>{self.n_rows} responses{note}</p><h4>Spectrum</h4>{self.spectrum.to_html()}"
+            f"<h4>Missions</h4>{self.missions.to_html()}"
+            f"<h4>Departments</h4>{self.departments.to_html()}"
+        )
+
+
+def describe(data: pd.DataFrame, codebook: Codebook | None = None) -> DataSummary:
+    """Summarise a validated data set (as :func:`bayesresp.validate` returns it).
+
+    Examples
+    --------
+    >>> import bayesresp
+    >>> s = bayesresp.describe(bayesresp.load_example())
+    >>> int(s.spectrum["rows"].sum())
+    2000
+    """
+    cb = Codebook.coerce(codebook)
+    y = data[cb.outcome.name]
+    counts = y.value_counts(sort=False).reindex(list(cb.spectrum), fill_value=0)
+    spectrum = pd.DataFrame({"rows": counts, "share": (counts / len(y)).round(3)})
+    spectrum.index.name = "level"
+    position = y.cat.codes if isinstance(y.dtype, pd.CategoricalDtype) else None
+
+    group_cols = {"departments": "department", "officials": "official_id",
+                  "incidents": "incident_id"}  # fmt: skip
+    by_mission = data.groupby("mission", observed=True, sort=True)
+    missions = pd.DataFrame({"rows": by_mission.size()})
+    for label, col in group_cols.items():
+        if col in data:
+            missions[label] = by_mission[col].nunique()
+    if position is not None:
+        missions["mean_level"] = position.groupby(data["mission"]).mean().round(2)
+
+    departments = pd.crosstab([data["mission"], data["department"]], y.astype(object)).reindex(
+        columns=[lv for lv in cb.spectrum if lv in set(y.dropna())]
+    )
+    departments.insert(0, "rows", departments.sum(axis=1))
+    departments.columns.name = None
+    synthetic = "source" in data and data["source"].astype(str).str.startswith("synthetic").any()
+    return DataSummary(len(data), spectrum, missions, departments, bool(synthetic))

@@ -1,0 +1,64 @@
+import subprocess
+import sys
+
+import pytest
+
+from bayesresp.cli import cli
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_shows_an_example(run_cli, command):
+    res = run_cli(command, "--help")
+    assert res.code == 0
+    assert "Example" in res.out and f"bayesresp {command}" in res.out
+    assert "Exit status" in res.out
+
+
+def test_top_level_help_and_version(run_cli):
+    res = run_cli("--help")
+    assert res.code == 0 and "Usage: bayesresp" in res.out and "norm violations" in res.out
+    assert run_cli("--version").code == 0
+
+
+@pytest.mark.parametrize(
+    "args, status, message",
+    [
+        (["nonsense"], 2, "No such command"),
+        (["validate"], 2, "Missing argument"),
+        (["validate", "x.csv", "--format", "xml"], 2, "Invalid value for '--format'"),
+        (["simulate", "--rows", "-3", "--out", "x.csv"], 2, "Invalid value for '--rows'"),
+        (["codebook", "--codebook", "missing.json"], 2, "codebook file not found"),
+    ],
+)
+def test_wrong_invocations_say_one_clear_thing(run_cli, args, status, message):
+    res = run_cli(*args)
+    assert res.code == status
+    assert message in res.err
+    assert "Traceback" not in res.err
+
+
+def test_codebook_command(run_cli, tmp_path):
+    res = run_cli("codebook")
+    assert res.code == 0 and "conceal < silence" in res.out and "departmental:" in res.out
+    out = tmp_path / "cb.md"
+    assert run_cli("codebook", "--markdown", "--out", out).code == 0
+    assert out.read_text().startswith("# Codebook")
+
+
+def test_describe_command(run_cli):
+    from bayesresp.examples import example_path
+
+    res = run_cli("describe", example_path())
+    assert res.code == 0 and "SYNTHETIC" in res.out and "By mission" in res.out
+
+
+def test_installed_script_runs_without_traceback(tmp_path):
+    """The console script itself, in a fresh process, for a user mistake."""
+    exe = [sys.executable, "-m", "bayesresp"]
+    res = subprocess.run([*exe, "validate", str(tmp_path / "missing.csv")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("error: data file not found")
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,138 @@
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bayesresp import Codebook, CodebookError
+from bayesresp.codebook import default_codebook_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The default codebook of shared/domain.md, names and level labels exactly.
+DOMAIN_LEVELS = {
+    "response": ["conceal", "silence", "mild_concern", "quiet_diplomacy",
+                 "private_condemnation", "public_condemnation", "withhold_support",
+                 "enforcement"],
+    "violation_type": ["human_rights_abuse", "electoral_manipulation",
+                       "civic_space_restriction", "sexual_and_gender_based",
+                       "obstruction_of_mission", "other"],
+    "severity": ["minor", "moderate", "serious", "grave"],
+    "background": ["development_agency", "humanitarian", "human_rights_legal",
+                   "military_security", "diplomatic_political", "other"],
+    "nationality_group": ["global_north", "global_south"],
+    "career_security": ["none", "uncertain", "assured"],
+    "politicization": ["low", "medium", "high"],
+    "professional_composition": ["rights_and_legal_specialists", "mixed_generalists",
+                                 "administrators_and_technicians"],
+    "interlocutor": ["victims_and_civil_society", "local_communities", "technical_ministries",
+                     "security_forces", "senior_political_elites"],
+    "hierarchy_level": ["working_level", "section_chief", "senior_leadership",
+                        "head_of_mission"],
+    "external_link": ["none", "integrated_reporting_line", "independent_structure"],
+    "duty_location": ["mission_hq_capital", "field_office", "un_headquarters"],
+    "host_consent_leverage": ["low", "medium", "high"],
+    "mission_phase": ["start_up", "established", "drawdown"],
+}  # fmt: skip
+ORDINAL = {"response", "severity", "career_security", "politicization", "hierarchy_level",
+           "host_consent_leverage"}  # fmt: skip
+BLOCKS = {
+    "incident": ["violation_type", "severity"],
+    "individual": ["background", "nationality_group", "career_security", "years_at_station"],
+    "departmental": ["politicization", "professional_composition", "interlocutor"],
+    "positional": ["hierarchy_level", "external_link", "duty_location"],
+    "mission": ["host_consent_leverage", "mission_phase"],
+}
+
+
+def test_default_codebook_matches_domain():
+    cb = Codebook.default()
+    for name, levels in DOMAIN_LEVELS.items():
+        f = cb.field(name)
+        assert list(f.categories) == levels, name
+        assert f.ordered == (name in ORDINAL), name
+    assert cb.blocks() == BLOCKS
+    assert cb.outcome.name == "response"
+    assert cb.outcome.codes == tuple(range(8))
+    for name in ("incident_id", "mission", "department", "official_id", "coder_id", "year"):
+        assert name in cb.fields
+    assert [f.name for f in cb.required] == ["response", "incident_id", "mission", "department"]
+    assert cb.field("department").nested_in == "mission"
+    assert cb.field("mission_phase").constant_within == ("mission",)
+    assert cb.field("years_at_station").kind == "continuous"
+
+
+def test_codebook_is_a_table_schema():
+    spec = json.loads(default_codebook_path().read_text())
+    assert spec["$schema"].endswith("tableschema.json")
+    for f in spec["fields"]:
+        assert set(f) >= {"name", "type", "description", "constraints"}
+        assert f["type"] in {"string", "number", "integer"}
+        if f.get("role") == "covariate":
+            assert f["block"] in BLOCKS
+
+
+def test_codebook_markdown_is_generated_from_json():
+    """data_schema/CODEBOOK.md must be exactly what `make codebook` writes."""
+    written = (ROOT / "data_schema" / "CODEBOOK.md").read_text(encoding="utf-8")
+    assert written == Codebook.default().to_markdown(), (
+        "CODEBOOK.md is out of date: run `make codebook`"
+    )
+
+
+def test_markdown_names_every_column_and_level():
+    md = Codebook.default().to_markdown()
+    for name, levels in DOMAIN_LEVELS.items():
+        assert f"`{name}`" in md
+        for lv in levels:
+            assert f"`{lv}`" in md
+
+
+def test_digest_is_stable_and_sensitive():
+    a, b = Codebook.default(), Codebook.default()
+    assert a == b and a.digest() == b.digest()
+    spec = a.to_dict()
+    spec["fields"][1]["categories"] = spec["fields"][1]["categories"][::-1]
+    assert Codebook(spec).digest() != a.digest()
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda s: s["fields"].pop(1), "exactly one field must have role 'outcome'"),
+        (lambda s: s["fields"][1].update(categoriesOrdered=False), "needs ordered"),
+        (lambda s: s["fields"][1]["categories"].append("conceal"), "repeats a label"),
+        (lambda s: s["fields"][1].update(codes=[0, 1]), "'codes' must list 8"),
+        (lambda s: s["fields"][1].update(type="date"), "type 'date'"),
+        (lambda s: s["fields"][4].update(nestedIn="region"), "column 'region'"),
+        (lambda s: s["fields"].append(dict(s["fields"][2])), "used twice"),
+        (lambda s: s["fields"][9].update(role="cause"), "role 'cause'"),
+    ],
+)
+def test_bad_codebooks_are_refused_clearly(mutate, message):
+    spec = Codebook.default().to_dict()
+    mutate(spec)
+    with pytest.raises(CodebookError, match=re.escape(message)):
+        Codebook(spec)
+
+
+def test_numeric_labels_that_clash_with_codes_are_refused():
+    spec = {"fields": [{"name": "y", "type": "string", "role": "outcome",
+                        "categories": ["1", "2", "3"], "categoriesOrdered": True,
+                        "codes": [1, 2, 3]}]}  # fmt: skip
+    with pytest.raises(CodebookError, match="reads as one of the integer codes"):
+        Codebook(spec)
+    spec["fields"][0].pop("codes")
+    assert Codebook(spec).spectrum == ("1", "2", "3")
+
+
+def test_codebook_file_errors(tmp_path):
+    with pytest.raises(CodebookError, match="not found"):
+        Codebook.from_file(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    with pytest.raises(CodebookError, match="not valid JSON.*line 1"):
+        Codebook.from_file(bad)
+    bad.write_text("[1, 2]")
+    with pytest.raises(CodebookError, match="JSON object"):
+        Codebook.from_file(bad)
