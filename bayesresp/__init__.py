@@ -7,6 +7,7 @@ data sets validated against a codebook.
 """
 
 from bayesresp.codebook import Codebook, Field
+from bayesresp.describe import DataSummary, describe
 from bayesresp.errors import (
     BayesrespError,
     CodebookError,
@@ -14,7 +15,13 @@ from bayesresp.errors import (
     DataValidationError,
 )
 from bayesresp.examples import load_example, load_example_truth
+from bayesresp.fitfile import FitFileError, load_fit
+from bayesresp.fitting import MissingDataError, SamplerError, fit
+from bayesresp.formula import FormulaError, parse_formula
+from bayesresp.priors import PriorError
+from bayesresp.results import Fit
 from bayesresp.simulate import Simulation, simulate
+from bayesresp.spec import ModelSpec, SpecError
 from bayesresp.tables import read_table
 from bayesresp.validation import Problem, ValidationReport, check, validate
 
@@ -25,15 +32,28 @@ __all__ = [
     "Codebook",
     "CodebookError",
     "DataFileError",
+    "DataSummary",
     "DataValidationError",
     "Field",
+    "Fit",
+    "FitFileError",
+    "FormulaError",
+    "MissingDataError",
+    "ModelSpec",
+    "PriorError",
     "Problem",
+    "SamplerError",
     "Simulation",
+    "SpecError",
     "ValidationReport",
     "__version__",
     "check",
+    "describe",
+    "fit",
     "load_example",
     "load_example_truth",
+    "load_fit",
+    "parse_formula",
     "read_table",
     "simulate",
     "validate",

@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from bayesresp.errors import CodebookError
 
@@ -178,6 +182,79 @@ class Codebook:
             f"not {type(codebook).__name__}"
         )
 
+    @classmethod
+    def infer(
+        cls,
+        frame: pd.DataFrame,
+        outcome: str,
+        variables: Iterable[str],
+        groups: Iterable[str] = (),
+    ) -> Codebook:
+        """A codebook read off a DataFrame, for data that come without one.
+
+        The outcome's levels come from an ordered categorical, else from its sorted
+        values (integers as their decimal text, with the integers accepted as codes).
+        Categorical and text columns become nominal covariates (levels in categorical
+        order, else sorted); numeric columns continuous; ``groups`` grouping factors.
+        """
+        groups = set(groups)
+        if outcome not in frame:
+            raise CodebookError(f"the data have no outcome column '{outcome}'")
+        fields = []
+        for name in dict.fromkeys([outcome, *variables]):
+            if name not in frame:
+                continue  # reported by the caller, with the formula's context
+            s = frame[name]
+            if name in groups:
+                fields.append({"name": name, "type": "string", "role": "group",
+                               "constraints": {"required": True}})  # fmt: skip
+                continue
+            role = "outcome" if name == outcome else "covariate"
+            if (
+                name != outcome
+                and pd.api.types.is_numeric_dtype(s)
+                and not (pd.api.types.is_bool_dtype(s))
+            ):
+                fields.append({"name": name, "type": "number", "role": role,
+                               "block": "covariates"})  # fmt: skip
+                continue
+            f: dict[str, Any] = {"name": name, "type": "string", "role": role}
+            if isinstance(s.dtype, pd.CategoricalDtype) and (s.cat.ordered or role != "outcome"):
+                f["categories"] = [str(c) for c in s.cat.categories]
+                f["categoriesOrdered"] = bool(s.cat.ordered) or role == "outcome"
+            else:
+                values = sorted(s.dropna().unique().tolist())
+                f["categories"] = [str(v) for v in values]
+                f["categoriesOrdered"] = role == "outcome"
+                if values and all(isinstance(v, int | np.integer) for v in values):
+                    f["codes"] = [int(v) for v in values]
+            if role == "covariate":
+                f["block"] = "covariates"
+            if role == "outcome":
+                f["constraints"] = {"required": True}
+            fields.append(f)
+        spec = {"name": "inferred", "title": "Codebook inferred from the data",
+                "missingValues": [""], "fields": fields}  # fmt: skip
+        return cls(spec, origin="<inferred from the data>")
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Write the cells of label columns as text, as an inferred codebook expects.
+
+        Used only with :meth:`infer`: booleans and other non-integer values of
+        categorical columns become their text (``True`` -> ``"True"``); integers stay
+        integers, which the inferred codebook accepts as codes.
+        """
+        out = frame.loc[:, [c for c in frame.columns if c in self.fields]].copy()
+        for f in self.fields.values():
+            if f.categories is None or f.name not in out:
+                continue
+            s = out[f.name].astype(object)
+            out[f.name] = s.map(
+                lambda v: v if v is None or isinstance(v, int | np.integer | str)
+                or (isinstance(v, float) and np.isnan(v)) else str(v)
+            )  # fmt: skip
+        return out
+
     # -- queries -----------------------------------------------------------------------
     def field(self, name: str) -> Field:
         """The field called ``name``; a clear error naming the known fields otherwise."""
@@ -313,8 +390,12 @@ def _parse_fields(spec: dict[str, Any], origin: str) -> dict[str, Field]:
                     f"{where}: 'codes' must list {len(categories)} distinct integers, "
                     "one per category"
                 )
-            # A label that reads as an integer would make a cell ambiguous.
-            clash = [c for c in categories if c.lstrip("-").isdigit() and int(c) in codes]
+            # A label that reads as an integer code of another label makes a cell ambiguous.
+            by_code = dict(zip(codes, categories, strict=True))
+            clash = [
+                c for c in categories
+                if c.lstrip("-").isdigit() and by_code.get(int(c), c) != c
+            ]  # fmt: skip
             if clash:
                 raise CodebookError(
                     f"{where}: label '{clash[0]}' reads as one of the integer codes; "

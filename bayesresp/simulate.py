@@ -87,8 +87,10 @@ MISSIONS = (
     ("UNTAC", 1992, 1993), ("UNPROFOR", 1992, 1995), ("UNTAES", 1996, 1998),
 )  # fmt: skip
 
-# Department templates: politicization, professional composition, interlocutor,
-# probability of each external link, and the backgrounds its staff come from.
+# Department templates: typical politicization, professional composition and
+# interlocutor (a department departs from its kind's typical value with probability 0.3,
+# as context varies), probability of each external link, and the backgrounds its staff
+# come from.
 _BACKGROUNDS = ("development_agency", "humanitarian", "human_rights_legal",
                 "military_security", "diplomatic_political", "other")  # fmt: skip
 DEPARTMENTS: dict[str, dict[str, Any]] = {
@@ -312,6 +314,7 @@ def _draw_missions(rng: np.random.Generator, n: int, cb: Codebook) -> pd.DataFra
 def _draw_departments(rng: np.random.Generator, missions: pd.DataFrame) -> pd.DataFrame:
     others = [d for d in DEPARTMENTS if d not in _CORE_DEPARTMENTS]
     links = ("none", "integrated_reporting_line", "independent_structure")
+    cb = Codebook.default()
     recs = []
     for mission in missions["mission"]:
         extra = rng.choice(others, size=int(rng.integers(1, 4)), replace=False)
@@ -321,13 +324,22 @@ def _draw_departments(rng: np.random.Generator, missions: pd.DataFrame) -> pd.Da
                 {
                     "mission": mission,
                     "department": dept,
-                    "politicization": t["pol"],
-                    "professional_composition": t["comp"],
-                    "interlocutor": t["inter"],
+                    "politicization": _typical(rng, t["pol"], cb, "politicization"),
+                    "professional_composition": _typical(
+                        rng, t["comp"], cb, "professional_composition"
+                    ),
+                    "interlocutor": _typical(rng, t["inter"], cb, "interlocutor"),
                     "external_link": _choice(rng, links, t["link"]),
                 }
             )
     return pd.DataFrame(recs)
+
+
+def _typical(rng: np.random.Generator, modal: str, cb: Codebook, name: str) -> str:
+    """A department's trait: its kind's typical value, or in context another (30%)."""
+    if rng.random() < 0.7:
+        return modal
+    return str(rng.choice([lv for lv in cb.field(name).categories if lv != modal]))
 
 
 def _draw_officials(

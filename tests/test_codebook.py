@@ -119,9 +119,11 @@ def test_bad_codebooks_are_refused_clearly(mutate, message):
 def test_numeric_labels_that_clash_with_codes_are_refused():
     spec = {"fields": [{"name": "y", "type": "string", "role": "outcome",
                         "categories": ["1", "2", "3"], "categoriesOrdered": True,
-                        "codes": [1, 2, 3]}]}  # fmt: skip
+                        "codes": [0, 1, 2]}]}  # fmt: skip
     with pytest.raises(CodebookError, match="reads as one of the integer codes"):
         Codebook(spec)
+    spec["fields"][0]["codes"] = [1, 2, 3]  # code 2 is label "2": consistent, allowed
+    assert Codebook(spec).field("y").code_to_label()[2] == "2"
     spec["fields"][0].pop("codes")
     assert Codebook(spec).spectrum == ("1", "2", "3")
 

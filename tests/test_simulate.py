@@ -57,8 +57,8 @@ def test_staffing_looks_like_a_mission(sim):
     officials = d.drop_duplicates(["official_id", "mission"])
     share = officials["hierarchy_level"].value_counts(normalize=True)
     assert share["working_level"] == share.max() and share["working_level"] > 0.5
-    hr = d.loc[d["department"] == "Human Rights"]
-    assert (hr["politicization"] == "high").all()
+    hr = d.loc[d["department"] == "Human Rights"].drop_duplicates("mission")
+    assert (hr["politicization"] == "high").mean() > 0.5  # typical, not universal
     assert (hr["external_link"] == "integrated_reporting_line").mean() > 0.5
 
 

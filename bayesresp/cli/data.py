@@ -13,14 +13,14 @@ from bayesresp.describe import describe
 from bayesresp.simulate import simulate
 from bayesresp.validation import check, validate
 
-_codebook_option = click.option(
+codebook_option = click.option(
     "--codebook",
     "codebook",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Codebook (Table Schema JSON); the default codebook when omitted.",
 )
-_format_option = click.option(
+format_option = click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "csv"]),
@@ -32,8 +32,8 @@ _format_option = click.option(
 
 @cli.command("validate", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
-@_codebook_option
-@_format_option
+@codebook_option
+@format_option
 def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
     """Check a coded data file (CSV or Parquet) against the codebook.
 
@@ -74,7 +74,7 @@ def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
 
 @cli.command("describe", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
-@_codebook_option
+@codebook_option
 def describe_cmd(data: Path, codebook: Path | None) -> None:
     """Validate a coded data file, then count responses by level, mission and department.
 
@@ -146,7 +146,7 @@ def simulate_cmd(
 
 
 @cli.command("codebook", epilog=EXIT_STATUS_HELP)
-@_codebook_option
+@codebook_option
 @click.option("--markdown", is_flag=True, help="Write the human-readable Markdown codebook.")
 @click.option("--json", "as_json", is_flag=True, help="Write the codebook's JSON.")
 @click.option(
@@ -189,17 +189,35 @@ def codebook_cmd(codebook: Path | None, markdown: bool, as_json: bool, out: Path
 
 
 @cli.command("demo", epilog=EXIT_STATUS_HELP)
-def demo_cmd() -> None:
-    """Validate and summarise the embedded synthetic example.
+@click.option(
+    "--draws",
+    type=click.IntRange(min=50),
+    default=1000,
+    show_default=True,
+    help="Posterior draws per chain.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+def demo_cmd(draws: int, seed: int) -> None:
+    """Validate the embedded synthetic example and fit the hierarchical model to it.
+
+    Prints the data summary, the parameter summary, the variance decomposition and a
+    one-line convergence verdict.
 
     \b
     Example:
       bayesresp demo
     """
+    from bayesresp.cli.models import print_fit_report
     from bayesresp.examples import example_path, load_example
+    from bayesresp.fitting import fit
 
     click.echo(
         f"Validating the embedded example {example_path().name} against the default codebook ..."
     )
     data = load_example()
-    click.echo(str(describe(data)))
+    summary = describe(data)
+    click.echo(str(summary).split("\n\nBy department")[0])
+    click.echo("\nFitting models/hierarchical.toml (4 chains) ...")
+    result = fit(data, "hierarchical", draws=draws, tune=draws, chains=4, seed=seed)
+    click.echo("")
+    print_fit_report(result)

@@ -1,0 +1,149 @@
+"""Commands about models: fit, summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from bayesresp.cli._app import EXIT_STATUS_HELP, cli
+from bayesresp.cli.data import codebook_option, format_option
+
+TABLES = ("parameters", "odds", "groups", "variance")
+
+
+def emit_table(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+    """Print a table as text, JSON (records) or CSV."""
+    if fmt == "json":
+        click.echo(frame.reset_index().to_json(orient="records", indent=2))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(), nl=False)
+    else:
+        if title:
+            click.echo(title)
+        with pd.option_context("display.width", 200, "display.max_rows", 500,
+                               "display.max_columns", 20, "display.max_colwidth", 60):  # fmt: skip
+            click.echo(frame.to_string(float_format=lambda x: f"{x:.3f}"))
+
+
+def print_fit_report(fit, ci: float = 0.9) -> None:
+    click.echo(f"Model: {fit.spec.formula}")
+    click.echo(f"Link: {fit.spec.link}. A positive coefficient moves responses towards "
+               "confrontation.")  # fmt: skip
+    emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
+    emit_table(fit.variance_decomposition(ci=ci), "text",
+               "\nVariance decomposition (latent scale; share of the total):")  # fmt: skip
+    click.echo("\nConvergence: " + fit.convergence_line())
+
+
+@cli.command("fit", epilog=EXIT_STATUS_HELP)
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option(
+    "--spec",
+    "spec",
+    required=True,
+    help="Model specification: a TOML file, or baseline / hierarchical / full.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Fit file to write (.nc NetCDF, or .zarr).",
+)
+@codebook_option
+@click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--tune", type=click.IntRange(min=0), default=1000, show_default=True)
+@click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--seed", type=int, default=None, help="Random seed (same seed, same draws).")
+@click.option(
+    "--sampler",
+    type=click.Choice(["nutpie", "pymc", "numpyro"]),
+    default="nutpie",
+    show_default=True,
+)
+@click.option(
+    "--missing",
+    type=click.Choice(["error", "drop"]),
+    default="error",
+    show_default=True,
+    help="Rows lacking a value the formula needs: stop, or drop.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def fit_cmd(
+    data: Path,
+    spec: str,
+    out: Path,
+    codebook: Path | None,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int | None,
+    sampler: str,
+    missing: str,
+    quiet: bool,
+) -> None:
+    """Fit a model to a coded data file and save the fit.
+
+    \b
+    Examples:
+      bayesresp fit incidents.csv --spec models/hierarchical.toml --out fit.nc --seed 1
+      bayesresp fit incidents.csv --spec full --out full.nc --draws 2000 --chains 4
+    """
+    from bayesresp.fitting import fit
+
+    if out.suffix not in (".nc", ".zarr"):
+        raise click.BadParameter("the fit file must end in .nc or .zarr", param_hint="--out")
+    result = fit(data, spec, codebook=codebook, draws=draws, tune=tune, chains=chains,
+                 seed=seed, sampler=sampler, missing=missing, progress=not quiet)  # fmt: skip
+    result.save(out)
+    print_fit_report(result)
+    click.echo(f"\nSaved the fit to {out}")
+
+
+@cli.command("summary", epilog=EXIT_STATUS_HELP)
+@click.argument("fit_file", type=click.Path(path_type=Path))
+@click.option(
+    "--table",
+    type=click.Choice(TABLES),
+    default=None,
+    help="One table only: parameters, odds (odds ratios), groups (group effects) "
+    "or variance (variance decomposition).",
+)
+@click.option(
+    "--ci",
+    type=click.FloatRange(0.5, 0.999),
+    default=0.9,
+    show_default=True,
+    help="Probability of the central interval.",
+)
+@format_option
+def summary_cmd(fit_file: Path, table: str | None, ci: float, fmt: str) -> None:
+    """Print the summary of a saved fit.
+
+    \b
+    Examples:
+      bayesresp summary fit.nc
+      bayesresp summary fit.nc --table variance --format csv
+    """
+    from bayesresp.fitfile import load_fit
+
+    fit = load_fit(fit_file)
+    if table is None and fmt == "text":
+        print_fit_report(fit, ci)
+        return
+    frames = {
+        "parameters": lambda: fit.summary(ci=ci),
+        "odds": lambda: fit.odds_ratios(ci=ci),
+        "groups": lambda: fit.group_effects(ci=ci),
+        "variance": lambda: fit.variance_decomposition(ci=ci),
+    }
+    if table is None:  # every table, machine-readable
+        if fmt == "csv":
+            raise click.UsageError("--format csv needs --table (one table per CSV)")
+        payload = {k: json.loads(f().reset_index().to_json(orient="records"))
+                   for k, f in frames.items()}  # fmt: skip
+        click.echo(json.dumps(payload, indent=2))
+        return
+    emit_table(frames[table](), fmt)
