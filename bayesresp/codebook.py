@@ -226,7 +226,7 @@ class Codebook:
                 values = sorted(s.dropna().unique().tolist())
                 f["categories"] = [str(v) for v in values]
                 f["categoriesOrdered"] = role == "outcome"
-                if values and all(isinstance(v, int | np.integer) for v in values):
+                if values and all(_is_int(v) for v in values):
                     f["codes"] = [int(v) for v in values]
             if role == "covariate":
                 f["block"] = "covariates"
@@ -250,7 +250,7 @@ class Codebook:
                 continue
             s = out[f.name].astype(object)
             out[f.name] = s.map(
-                lambda v: v if v is None or isinstance(v, int | np.integer | str)
+                lambda v: v if v is None or _is_int(v) or isinstance(v, str)
                 or (isinstance(v, float) and np.isnan(v)) else str(v)
             )  # fmt: skip
         return out
@@ -324,6 +324,10 @@ class Codebook:
         from bayesresp._codebook_doc import render_markdown
 
         return render_markdown(self)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
 
 
 def default_codebook_path() -> Path:

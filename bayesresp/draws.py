@@ -72,21 +72,27 @@ class UnknownGroupError(BayesrespError):
 def eta_from_draws(
     draws: Draws,
     design: Design,
-    groups: str = "known",
+    groups: str | dict[str, str] = "known",
     rng: np.random.Generator | None = None,
+    shared_new: bool = False,
 ) -> np.ndarray:
     """Linear predictor for every draw and row, shape ``(S, n)``.
 
     Parameters
     ----------
-    groups : {"known", "new", "average"}
+    groups : {"known", "new", "average"} or dict of group label to one of them
         ``known``: each row's estimated group effects (an unseen group is an error);
-        ``new``: a fresh draw from the estimated population of groups for every row and
-        posterior draw (for rows in unseen groups, and for all rows when asked);
-        ``average``: group effects at zero, their population mean.
+        ``new``: a fresh draw from the estimated population of groups, for every row and
+        posterior draw; ``average``: group effects at zero, their population mean. A dict
+        chooses per group term (``{"mission": "known", "official_id": "new"}``).
+    shared_new : bool
+        With ``new``: one fresh group per posterior draw, shared by all rows (the rows
+        of a contrast are then in the same new mission); otherwise a fresh one per row.
     """
-    if groups not in GROUP_MODES:
-        raise ValueError(f"groups must be one of {', '.join(GROUP_MODES)}, not {groups!r}")
+    modes = groups if isinstance(groups, dict) else {g.label: groups for g in design.info.groups}
+    for mode in modes.values():
+        if mode not in GROUP_MODES:
+            raise ValueError(f"groups must be one of {', '.join(GROUP_MODES)}, not {mode!r}")
     info = design.info
     eta = draws.b @ design.X.T  # (S, n)
     for j, m in enumerate(info.monotonic):
@@ -97,9 +103,10 @@ def eta_from_draws(
     for g in info.groups:
         Z = design.group_Z[g.label]  # (n, q)
         idx = design.group_index[g.label]
-        if groups == "average":
+        mode = modes.get(g.label, "known")
+        if mode == "average":
             continue
-        if groups == "known":
+        if mode == "known":
             unseen = np.flatnonzero(idx < 0)
             if unseen.size:
                 raise UnknownGroupError(
@@ -111,7 +118,8 @@ def eta_from_draws(
                 )
             r = draws.r[g.label][:, idx, :]  # (S, n, q)
         else:
-            r = _new_group_effects(draws, g.label, design.n, rng)
+            r = _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
+        r = np.broadcast_to(r, (r.shape[0], design.n, r.shape[2]))
         eta = eta + np.einsum("snq,nq->sn", r, Z)
     return eta
 

@@ -10,6 +10,10 @@ Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated t
 (:func:`bayesresp.maths.log_prob`), weighted by how many identical rows each design row
 stands for, so no N x K probability matrix is ever built.
 
+The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
+its mean over the fitting rows, where the cutpoint prior is defined) and reported for the
+reference case (``cutpoints``, which the linear predictor uses).
+
 Posterior variable names (what :class:`bayesresp.Fit` reads): ``b`` (dim ``coef``),
 ``b_mo`` (``mo_term``), ``simplex[x]`` (``x_step``), ``cutpoints`` (``cutpoint``),
 ``sd[g]`` (``g_term``), ``cor[g]``, ``z[g]`` and ``r[g]`` (``g_level`` x ``g_term``).
@@ -158,7 +162,7 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
     K = len(spectrum)
     init = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
     if prior.family == "normal":
-        return pm.Normal("cutpoints", mu=prior.param("mu"), sigma=prior.param("sigma"),
+        return pm.Normal("cutpoints_centred", mu=prior.param("mu"), sigma=prior.param("sigma"),
                          dims="cutpoint", transform=ordered, initval=init)  # fmt: skip
     if link != "logit":
         raise PriorError(
@@ -167,7 +171,7 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
         )
     alpha = prior.param("alpha")
     return pm.CustomDist(
-        "cutpoints",
+        "cutpoints_centred",
         np.full(K - 1, alpha),
         alpha,
         logp=_induced_dirichlet_logp,
@@ -189,6 +193,17 @@ def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
         r = params[f"r[{g.label}]"][design_data[f"idx[{g.label}]"]]
         eta = eta + pt.sum(design_data[f"Z[{g.label}]"] * r, axis=1)
     return eta
+
+
+def _average_case(design: Design, data: dict, params: dict, info: DesignInfo):
+    """The fixed part of eta at the weighted mean of the fitting rows."""
+    w = design.weights / design.weights.sum()
+    shift = pt.dot(pt.as_tensor(w @ design.X), params["b"]) if info.columns else 0.0
+    for j, m in enumerate(info.monotonic):
+        share = np.bincount(design.mono[:, j], weights=w, minlength=len(m.levels))
+        steps = pt.concatenate([pt.zeros(1), pt.cumsum(params[f"simplex[{m.var}]"])])
+        shift = shift + params["b_mo"][j] * pt.dot(pt.as_tensor(share), steps)
+    return shift
 
 
 def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> pm.Model:
@@ -221,7 +236,13 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
                 params[f"simplex[{m.var}]"] = full
         for g in info.groups:
             params[f"r[{g.label}]"] = _group_effects(g, priors)
-        cut = _cutpoints_rv(priors.cutpoints(), info.spectrum, link)
+        # Sample the cutpoints of the average case (covariates at their means) and
+        # recover the cutpoints of the reference case from them: the centred ones are
+        # nearly uncorrelated with the coefficients, which NUTS needs (as brms does with
+        # its centred design matrix). eta itself is computed uncentred.
+        centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, link)
+        shift = _average_case(design, data, params, info)
+        cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
         loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR)
         pm.Potential("loglik", pt.sum(data["weights"] * loglik))

@@ -20,9 +20,11 @@ key                                       applies to
 Defaults (logit link; on the latent scale, where the residual sd is pi/sqrt(3) = 1.8):
 coefficients ``normal(0, 1.5)``; group sds ``halfnormal(1)``; simplexes
 ``dirichlet(1)``; correlations ``lkj(2)``; cutpoints ``induced_dirichlet(1)``: a flat
-Dirichlet prior on the probabilities of the K levels for a case with ``eta = 0`` (every
-covariate at its reference level or mean), mapped to cutpoints (Betancourt 2019), so
-the prior predictive spread over the spectrum is even rather than piled on its ends.
+Dirichlet prior on the probabilities of the K levels for the average case (every
+covariate at its mean over the fitting rows, group effects at zero), mapped to cutpoints
+(Betancourt 2019), so the prior predictive spread over the spectrum is even rather than
+piled on its ends. A ``normal(mu, sigma)`` cutpoint prior also applies to the average
+case's cutpoints.
 For the probit link the coefficient and sd scales are divided by 1.6.
 """
 

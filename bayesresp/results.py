@@ -248,6 +248,34 @@ class Fit:
                 f"{c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
                 f"{c['divergences']} divergent transitions")  # fmt: skip
 
+    # -- what-if ------------------------------------------------------------------------
+    def what_if(self, profiles, *, groups: str = "known", fill: str | None = None,
+                ci: float = 0.9, seed: int | None = None):  # fmt: skip
+        """Posterior response to hypothetical incidents; see :func:`bayesresp.whatif.what_if`."""
+        from bayesresp.whatif import what_if
+
+        return what_if(self, profiles, groups=groups, fill=fill, ci=ci, seed=seed)
+
+    def contrast(self, base, changes, *, groups: str = "known", fill: str | None = None,
+                 ci: float = 0.9, seed: int | None = None):  # fmt: skip
+        """Changed minus base profile; see :func:`bayesresp.contrasts.contrast`."""
+        from bayesresp.contrasts import contrast
+
+        return contrast(self, base, changes, groups=groups, fill=fill, ci=ci, seed=seed)
+
+    def marginal_effects(self, *, draws: int = 1000, ci: float = 0.9) -> pd.DataFrame:
+        """Population-averaged effects, ranked; see :func:`bayesresp.contrasts.marginal_effects`."""
+        from bayesresp.contrasts import marginal_effects
+
+        return marginal_effects(self, draws=draws, ci=ci)
+
+    def scenario(self, intervention, data: pd.DataFrame | None = None, *,
+                 by: str = "mission", ci: float = 0.9):  # fmt: skip
+        """Responses before and after rules; see :func:`bayesresp.scenarios.scenario`."""
+        from bayesresp.scenarios import scenario
+
+        return scenario(self, intervention, data, by=by, ci=ci)
+
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Save to one NetCDF (``.nc``) or Zarr (``.zarr``) file; see :func:`load_fit`."""

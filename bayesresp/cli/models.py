@@ -70,6 +70,13 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     show_default=True,
     help="Rows lacking a value the formula needs: stop, or drop.",
 )
+@click.option(
+    "--target-accept",
+    type=click.FloatRange(0.5, 0.999),
+    default=0.9,
+    show_default=True,
+    help="NUTS target acceptance rate.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_cmd(
     data: Path,
@@ -82,6 +89,7 @@ def fit_cmd(
     seed: int | None,
     sampler: str,
     missing: str,
+    target_accept: float,
     quiet: bool,
 ) -> None:
     """Fit a model to a coded data file and save the fit.
@@ -96,7 +104,8 @@ def fit_cmd(
     if out.suffix not in (".nc", ".zarr"):
         raise click.BadParameter("the fit file must end in .nc or .zarr", param_hint="--out")
     result = fit(data, spec, codebook=codebook, draws=draws, tune=tune, chains=chains,
-                 seed=seed, sampler=sampler, missing=missing, progress=not quiet)  # fmt: skip
+                 seed=seed, sampler=sampler, missing=missing, progress=not quiet,
+                 target_accept=target_accept)  # fmt: skip
     result.save(out)
     print_fit_report(result)
     click.echo(f"\nSaved the fit to {out}")

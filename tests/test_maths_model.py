@@ -1,0 +1,159 @@
+"""The likelihood maths and the PyMC model against independent computations; no sampling."""
+
+import mpmath as mp
+import numpy as np
+import pytest
+import xarray as xr
+
+import bayesresp
+from bayesresp import Codebook
+from bayesresp.design import make_design
+from bayesresp.draws import Draws, eta_from_draws
+from bayesresp.formula import parse_formula
+from bayesresp.maths import category_probs, log_prob
+from bayesresp.model import _induced_dirichlet_logp, build_model
+
+CUTS = np.array([-2.0, -0.5, 1.0, 3.0])
+
+
+def _reference_log_prob(k, eta, cuts, link):
+    """log(F(c_k - eta) - F(c_{k-1} - eta)) in 1,200-digit arithmetic."""
+    with mp.workdps(1200):
+        F = (lambda x: 1 / (1 + mp.e ** (-x))) if link == "logit" else mp.ncdf
+        lo = 0 if k == 0 else F(mp.mpf(cuts[k - 1]) - eta)
+        hi = 1 if k == len(cuts) else F(mp.mpf(cuts[k]) - eta)
+        return float(mp.log(hi - lo))
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+@pytest.mark.parametrize("eta", [-50.0, -20.0, -3.0, 0.0, 0.7, 20.0, 50.0])
+def test_log_prob_is_accurate_in_both_tails(link, eta):
+    y = np.arange(len(CUTS) + 1)
+    got = log_prob(y, np.full(len(y), eta), CUTS, link)
+    ref = np.array([_reference_log_prob(k, eta, CUTS, link) for k in y])
+    assert np.all(np.isfinite(got))
+    # Relative accuracy near machine precision (absolute where the answer is ~0).
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-300)
+
+
+def test_probabilities_sum_to_one_and_shift_with_eta():
+    eta = np.linspace(-5, 5, 11)
+    p = category_probs(eta, CUTS)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=0, atol=1e-14)
+    assert np.all(p >= 0)
+    # Sign convention: a larger eta moves mass to the confrontational end.
+    mean_level = p @ np.arange(5)
+    assert np.all(np.diff(mean_level) > 0)
+    np.testing.assert_allclose(np.exp(log_prob(np.full(11, 4), eta, CUTS)), p[:, 4], rtol=1e-12)
+
+
+def _id_logp(c, alpha):
+    import pytensor.tensor as pt
+
+    c = pt.as_tensor(np.asarray(c, float))
+    a = np.full(len(np.atleast_1d(c.eval())) + 1, alpha, dtype=float)
+    return float(_induced_dirichlet_logp(c, pt.as_tensor(a[:-1]), pt.as_tensor(a[-1])).eval())
+
+
+def test_induced_dirichlet_two_levels_is_logistic():
+    """With two levels and alpha = 1, p ~ Uniform, so the cutpoint is standard logistic."""
+    for c in (-3.0, 0.0, 1.2):
+        expect = np.log(np.exp(-c) / (1 + np.exp(-c)) ** 2)
+        assert _id_logp([c], 1.0) == pytest.approx(expect, rel=1e-12)
+
+
+def test_induced_dirichlet_density_by_change_of_variables():
+    """Dirichlet density of p(c) times |det dp/dc| from finite differences."""
+    from scipy import stats
+    from scipy.special import expit
+
+    alpha = np.array([2.0, 1.5, 3.0, 1.0])
+    c = np.array([-1.0, 0.3, 1.4])
+
+    def probs(cc):
+        return np.diff(np.concatenate([[0.0], expit(cc), [1.0]]))
+
+    h = 1e-6
+    jac = np.column_stack([(probs(c + h * e)[:-1] - probs(c - h * e)[:-1]) / (2 * h)
+                           for e in np.eye(3)])  # fmt: skip
+    expect = stats.dirichlet.logpdf(probs(c), alpha) + np.log(abs(np.linalg.det(jac)))
+    import pytensor.tensor as pt
+
+    got = float(_induced_dirichlet_logp(pt.as_tensor(c), pt.as_tensor(alpha[:-1]),
+                                        pt.as_tensor(alpha[-1])).eval())  # fmt: skip
+    # The K-dimensional Jacobian of the reference adds the constant log K (Betancourt's
+    # construction); the free (K-1)-dimensional one used here does not.
+    assert got == pytest.approx(expect, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def rich_design():
+    data = bayesresp.simulate(missions=4, rows=300, seed=8).data
+    formula = parse_formula(
+        "response ~ severity + years_at_station + duty_location:interlocutor"
+        " + mo(hierarchy_level) + (1 + duty_location | mission) + (1 | mission:department)"
+    )
+    return make_design(data, formula, Codebook.default())
+
+
+def test_pymc_log_likelihood_equals_numpy_path(rich_design):
+    """The model's likelihood and the prediction path compute the same eta and log-density."""
+    model = build_model(rich_design, {}, "logit")
+    names = [
+        "b",
+        "b_mo",
+        "simplex[hierarchy_level]",
+        "cutpoints",
+        "r[mission]",
+        "sd[mission]",
+        "cor[mission]",
+        "r[mission:department]",
+        "sd[mission:department]",
+    ]
+    outs = model.replace_rvs_by_values([model["loglik"], *[model[n] for n in names]])
+    fn = model.compile_fn(outs, inputs=model.value_vars, point_fn=True)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
+        loglik, *values = fn(point)
+        post = xr.Dataset(
+            {
+                n: (
+                    ("chain", "draw", *[f"{n}_{i}" for i in range(np.ndim(v))]),
+                    np.asarray(v)[None, None],
+                )
+                for n, v in zip(names, values, strict=True)
+            }
+        )
+        draws = Draws.from_posterior(post, rich_design.info)
+        eta = eta_from_draws(draws, rich_design, groups="known")
+        ours = log_prob(rich_design.y, eta, draws.cutpoints, "logit").sum()
+        assert ours == pytest.approx(float(loglik), rel=1e-10)
+
+
+def test_model_has_no_probability_matrix(rich_design):
+    model = build_model(rich_design, {}, "logit")
+    sizes = {v.name: np.prod(model.initial_point().get(v.name, np.zeros(1)).shape)
+             for v in model.value_vars}  # fmt: skip
+    assert max(sizes.values()) < rich_design.n  # nothing of size N x K among parameters
+    assert [d.name for d in model.deterministics if d.name.startswith("r[")] == [
+        "r[mission]", "r[mission:department]"]  # fmt: skip
+
+
+def test_unknown_prior_key_is_refused(rich_design):
+    with pytest.raises(bayesresp.PriorError, match="'sd\\(official_id\\)' match nothing"):
+        build_model(rich_design, {"sd(official_id)": "halfnormal(1)"}, "logit")
+
+
+def test_prior_overrides_reach_the_model(rich_design):
+    model = build_model(rich_design, {"b": "normal(0, 10)", "severity[grave]": "normal(1, 2)",
+                                      "sd(mission:department)": "exponential(2)"},
+                        "logit")  # fmt: skip
+    *_, mu, sigma = model["b"].owner.inputs
+    names = rich_design.info.column_names
+    assert sigma.eval()[names.index("severity[grave]")] == 2.0
+    assert mu.eval()[names.index("severity[grave]")] == 1.0
+    assert sigma.eval()[names.index("years_at_station")] == 10.0
+    sd = model["sd[mission:department]"]
+    assert "Exponential" in type(sd.owner.op).__name__
+    assert np.ravel(sd.owner.inputs[-1].eval())[0] == pytest.approx(1 / 2)  # scale = 1/lam
