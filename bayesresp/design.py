@@ -40,6 +40,7 @@ class Coding:
     kind: str  # "factor" | "continuous" | "monotonic"
     levels: tuple[str, ...] = ()  # all codebook levels (factor, monotonic)
     reference: str | None = None
+    observed: tuple[str, ...] = ()  # levels present in the fitting data
     center: float = 0.0
     scale: float = 1.0
     unit: str = ""
@@ -110,8 +111,11 @@ class DesignInfo:
             outcome=d["outcome"],
             spectrum=tuple(d["spectrum"]),
             codings={
-                k: Coding(**{**v, "levels": tuple(v["levels"])}) for k, v in d["codings"].items()
-            },  # fmt: skip
+                k: Coding(
+                    **{**v, "levels": tuple(v["levels"]), "observed": tuple(v.get("observed", ()))}
+                )
+                for k, v in d["codings"].items()
+            },
             columns=tuple(col(c) for c in d["columns"]),
             monotonic=tuple(
                 Monotonic(m["var"], tuple(m["levels"]), m["block"]) for m in d["monotonic"]
@@ -173,14 +177,17 @@ def _coding(data: pd.DataFrame, name: str, cb: Codebook, mo: bool, scale: bool) 
                 f"mo({name}) needs an ordinal variable, but '{name}' is {f.kind}; "
                 "use it without mo()"
             )
-        return Coding(name, "monotonic", tuple(f.categories))
+        present = set(_factor_values(data, name).dropna())
+        observed = tuple(lv for lv in f.categories if lv in present)
+        return Coding(name, "monotonic", tuple(f.categories), observed=observed)
     if f.categories is not None:
         present = set(_factor_values(data, name).dropna())
         levels = tuple(f.categories)
         reference = next((lv for lv in levels if lv in present), None)
         if reference is None:
             raise FormulaError(f"'{name}' has no values in the data")
-        return Coding(name, "factor", levels, reference)
+        observed = tuple(lv for lv in levels if lv in present)
+        return Coding(name, "factor", levels, reference, observed=observed)
     if f.kind in ("continuous", "integer"):
         x = pd.to_numeric(data[name], errors="raise").astype(float)
         if not scale:
@@ -308,6 +315,23 @@ def _group_labels(data: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
 
 
 # -- applying the recipe ----------------------------------------------------------------
+def unobserved_levels(info: DesignInfo, data: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """(row position, variable, level) of values the fitting data never had.
+
+    The model has learnt nothing about such a level (it has no coefficient), so a
+    prediction for it would silently equal the reference level's: callers refuse them.
+    """
+    out = []
+    for key, c in info.codings.items():
+        var = key[3:-1] if key.startswith("mo(") else key
+        if c.kind == "continuous" or var not in data or not c.observed:
+            continue  # (no record of the observed levels: nothing to check against)
+        values = _factor_values(data, var)
+        for pos in np.flatnonzero(~values.isin(c.observed).to_numpy() & values.notna().to_numpy()):
+            out.append((int(pos), var, str(values.iloc[pos])))
+    return out
+
+
 def _column_values(col: Column, data: pd.DataFrame, codings: dict[str, Coding]) -> np.ndarray:
     x = np.ones(len(data))
     for name, level in col.parts:
@@ -322,8 +346,9 @@ def _column_values(col: Column, data: pd.DataFrame, codings: dict[str, Coding]) 
 def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
     """Arrays for ``data`` with the recipe ``info`` (rows must be complete and valid).
 
-    Group levels the fit has not seen get index ``-1``; the caller decides what that
-    means (an error for ``groups="known"``, a new draw for ``groups="new"``).
+    Group levels the fit has not seen, and rows without the group's columns, get index
+    ``-1``; the caller decides what that means (an error for ``groups="known"``, a new
+    draw for ``groups="new"``).
     """
     n = len(data)
     X = np.column_stack([_column_values(c, data, info.codings) for c in info.columns]) \
@@ -334,9 +359,13 @@ def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
         mono[:, j] = _factor_values(data, m.var).map(lookup).to_numpy(dtype=np.int64)
     group_index, group_Z = {}, {}
     for g in info.groups:
-        lookup = {lv: i for i, lv in enumerate(g.levels)}
-        labels = _group_labels(data, g.factor)
-        group_index[g.label] = labels.map(lambda v, lk=lookup: lk.get(v, -1)).to_numpy(np.int64)
+        if all(name in data for name in g.factor):
+            lookup = {lv: i for i, lv in enumerate(g.levels)}
+            labels = _group_labels(data, g.factor)
+            index = labels.map(lambda v, lk=lookup: lk.get(v, -1)).to_numpy(np.int64)
+        else:  # rows that name no group (a hypothetical official): unseen by definition
+            index = np.full(n, -1, dtype=np.int64)
+        group_index[g.label] = index
         group_Z[g.label] = np.column_stack([_column_values(c, data, info.codings)
                                             for c in g.columns])  # fmt: skip
     y = None

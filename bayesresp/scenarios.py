@@ -139,9 +139,18 @@ def apply_rules(fit: Fit, data: pd.DataFrame, rules: list[Rule]) -> tuple[pd.Dat
             out[rule.column] = x
         if not mask.any():
             notes.append(f"rule '{rule.describe()}' matches no row")
+    from bayesresp.design import unobserved_levels
     from bayesresp.validation import validate
 
-    return validate(out, cb), notes
+    typed = validate(out, cb)
+    found = unobserved_levels(fit.info, typed)
+    if found:
+        _, var, level = found[0]
+        raise ScenarioError(
+            f"{var} = '{level}' never occurs in the fitted data, so the model has learnt "
+            "nothing about it; choose a level the data have"
+        )
+    return typed, notes
 
 
 @dataclass

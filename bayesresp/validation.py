@@ -341,7 +341,7 @@ class _Validator:
     def _unknown_label(self, f: Field, v: str, pos: int) -> None:
         hint = _closest(v, f.categories)
         msg = f"'{v}' is not a level of '{f.name}'"
-        msg += f"; did you mean '{hint}'?" if hint else ""
+        msg += f"; did you mean '{hint}'?" if hint else "."
         msg += f" Expected {f.expected()}."
         self.add(
             "unknown_level",
@@ -477,10 +477,20 @@ def _group_name(keys: list[str], group: Any) -> str:
 
 
 def _closest(value: str, options: Iterable[str]) -> str | None:
+    """The option a typo most likely meant: same text folded, a close whole label, or a
+    close word of a multi-word label ('militray' -> 'military_security')."""
     options = list(options)
     folded = {o.lower().replace(" ", "_").replace("-", "_"): o for o in options}
     key = value.strip().lower().replace(" ", "_").replace("-", "_")
     if key in folded:
         return folded[key]
     match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
-    return folded[match[0]] if match else None
+    if match:
+        return folded[match[0]]
+    words: dict[str, str] = {}
+    for f, o in folded.items():
+        for word in f.split("_"):
+            if len(word) >= 4:
+                words.setdefault(word, o)
+    match = difflib.get_close_matches(key, list(words), n=1, cutoff=0.75)
+    return words[match[0]] if match else None

@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesresp.codebook import Codebook
-from bayesresp.design import Design, apply_design
+from bayesresp.design import Design, apply_design, unobserved_levels
 from bayesresp.draws import GROUP_MODES, eta_from_draws
 from bayesresp.errors import BayesrespError, DataValidationError
 from bayesresp.maths import category_probs
@@ -128,6 +128,7 @@ def check_profiles(fit: Fit, profiles: Any, groups: str = "known",
         raise DataValidationError(_label_rows(report.errors, frame), source="the profiles")
     typed = report.data
     typed.insert(0, PROFILE_LABEL, frame[PROFILE_LABEL].to_numpy())
+    _refuse_unobserved(fit, typed)
     design = apply_design(info, typed)
     for g in info.groups:
         if modes[g.label] != "known":
@@ -143,6 +144,18 @@ def check_profiles(fit: Fit, profiles: Any, groups: str = "known",
                 "unseen one"
             )
     return CheckedProfiles(typed, design, modes, filled)
+
+
+def _refuse_unobserved(fit: Fit, typed: pd.DataFrame) -> None:
+    found = unobserved_levels(fit.info, typed)
+    if found:
+        pos, var, level = found[0]
+        seen = fit.info.codings.get(var) or fit.info.codings[f"mo({var})"]
+        raise ProfileError(
+            f"profile '{typed[PROFILE_LABEL].iloc[pos]}': {var} = '{level}' never occurs in "
+            f"the fitted data, so the model has learnt nothing about it (levels seen: "
+            f"{', '.join(seen.observed)})"
+        )
 
 
 def _profile_codebook(cb: Codebook, needed: list[str], groups: list[str]) -> Codebook:

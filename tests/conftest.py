@@ -48,3 +48,37 @@ def example_raw():
 @pytest.fixture(scope="session")
 def example():
     return bayesresp.load_example()
+
+
+SPECS = ("baseline", "hierarchical", "full")
+
+
+@pytest.fixture(scope="session")
+def shipped_fits(example):
+    """The three shipped specifications fitted to the example with the user defaults.
+
+    For quicker local iterations, BAYESRESP_FIT_CACHE=DIR keeps these fits as fit files
+    between runs; CI never sets it, so there every run fits afresh.
+    """
+    cache = os.environ.get("BAYESRESP_FIT_CACHE")
+    fits = {}
+    for name in SPECS:
+        path = Path(cache) / f"{name}.nc" if cache else None
+        if path is not None and path.exists():
+            fits[name] = bayesresp.load_fit(path)
+            continue
+        fits[name] = bayesresp.fit(example, name, seed=20261128, progress=False)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fits[name].save(path)
+    return fits
+
+
+@pytest.fixture(scope="session")
+def hierarchical(shipped_fits):
+    return shipped_fits["hierarchical"]
+
+
+@pytest.fixture(scope="session")
+def full_fit(shipped_fits):
+    return shipped_fits["full"]

@@ -17,17 +17,7 @@ import bayesresp
 from bayesresp.fitting import MissingDataError, prepare_data
 from bayesresp.spec import ModelSpec
 
-SPECS = ("baseline", "hierarchical", "full")
-
-
-@pytest.fixture(scope="session")
-def shipped_fits(example):
-    return {name: bayesresp.fit(example, name, seed=20261128, progress=False) for name in SPECS}
-
-
-@pytest.fixture(scope="session")
-def hierarchical(shipped_fits):
-    return shipped_fits["hierarchical"]
+from .conftest import SPECS
 
 
 @pytest.mark.slow

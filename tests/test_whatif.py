@@ -1,0 +1,249 @@
+"""What-if queries, contrasts, marginal effects and scenarios on the shipped fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+import bayesresp
+from bayesresp import DataValidationError
+from bayesresp.simulate import linear_predictor
+from bayesresp.whatif import ProfileError
+
+MISSION_COLS = ("host_consent_leverage", "mission_phase")
+
+
+def _profile_from_row(data: pd.DataFrame, i: int, label: str) -> dict:
+    row = data.iloc[i]
+    cols = ["mission", "department", "violation_type", "severity", "background",
+            "nationality_group", "career_security", "years_at_station", "politicization",
+            "professional_composition", "interlocutor", "hierarchy_level", "external_link",
+            "duty_location", *MISSION_COLS]  # fmt: skip
+    out = {c: row[c] for c in cols}
+    out["profile"] = label
+    return out
+
+
+def _true_probabilities(profiles: pd.DataFrame, truth: dict, sd_official: float) -> np.ndarray:
+    """True P(level) for a profile's mission and department, averaged over officials.
+
+    The official's effect is unknown for a hypothetical official, so the truth integrates
+    it out: E_u[P(level | eta + u)], u ~ N(0, sd_official^2), by Gauss-Hermite (40 nodes).
+    """
+    eta = linear_predictor(profiles.drop(columns="official_id", errors="ignore"), truth,
+                           bayesresp.Codebook.default())  # fmt: skip
+    cuts = np.array(list(truth["cutpoints"].values()))
+    x, w = np.polynomial.hermite.hermgauss(40)
+    u = np.sqrt(2) * sd_official * x
+    cum = special.expit(cuts[None, None, :] - (eta[:, None] + u[None, :])[:, :, None])
+    cum = np.concatenate([np.zeros(cum.shape[:2] + (1,)), cum, np.ones(cum.shape[:2] + (1,))],
+                         axis=2)  # fmt: skip
+    p = np.diff(cum, axis=2)
+    return np.einsum("nqk,q->nk", p, w / np.sqrt(np.pi))
+
+
+@pytest.fixture(scope="module")
+def profiles(example):
+    rows = np.random.default_rng(0).choice(len(example), 20, replace=False)
+    return pd.DataFrame([_profile_from_row(example, i, f"p{j}") for j, i in enumerate(rows)])
+
+
+@pytest.mark.slow
+def test_probabilities_close_to_the_truth(full_fit, profiles):
+    """Posterior mean P(level) vs the truth, for 20 profiles x 8 levels (known groups,
+    a new official integrated over, as the truth is).
+
+    Tolerance: each cell within 3 posterior sd of the truth (a calibrated posterior puts
+    the truth that far out rarely), and the 90% intervals cover at least 75% of the 160
+    cells: cells of one profile are strongly correlated, so the coverage of 160 cells
+    varies far more than a binomial 0.9 would; 0.75 is the rate the recovery test uses.
+    """
+    truth = bayesresp.load_example_truth()
+    r = full_fit.what_if(profiles, groups="known")
+    assert r.group_modes == {"mission": "known", "mission:department": "known",
+                             "official_id": "new"}  # fmt: skip
+    true = _true_probabilities(r.profiles, truth, truth["sd"]["official_id"])
+    p = r._flat()
+    mean, sd = p.mean(axis=0), p.std(axis=0)
+    lo, hi = np.quantile(p, [0.05, 0.95], axis=0)
+    assert np.all(np.abs(mean - true) <= 3 * sd + 1e-3), np.abs(mean - true).max()
+    assert ((lo <= true) & (true <= hi)).mean() >= 0.75
+
+
+def test_probabilities_sum_to_one_and_thresholds_are_monotone(hierarchical, profiles):
+    r = hierarchical.what_if(profiles.head(5))
+    p = r.probabilities
+    np.testing.assert_allclose(p.sum("level").values, 1.0, atol=1e-12)
+    assert r.probabilities.dims == ("chain", "draw", "profile", "level")
+    assert list(p["level"].values) == list(bayesresp.Codebook.default().spectrum)
+    ge = np.stack([r.at_least(lv).values for lv in r.levels], axis=-1)
+    assert np.all(np.diff(ge, axis=-1) <= 1e-12)  # P(>= k) falls as k rises, every draw
+    table = r.to_dataframe()
+    assert table.loc[("p0", "conceal"), "p_at_least"] == pytest.approx(1.0)
+    assert set(r.summary()["most_probable"]) <= set(r.levels)
+
+
+def test_new_missions_are_more_uncertain_than_known(hierarchical, profiles):
+    known = hierarchical.what_if(profiles.head(6), groups="known").summary()
+    new = hierarchical.what_if(profiles.head(6), groups="new").summary()
+    width = lambda s: s["position_q95"] - s["position_q5"]  # noqa: E731
+    assert (width(new) > width(known)).all()
+    avg = hierarchical.what_if(profiles.head(6).drop(columns=["mission", "department"]),
+                               groups="average")  # fmt: skip
+    assert set(avg.group_modes.values()) == {"average"}
+
+
+def test_what_if_is_reproducible(hierarchical, profiles):
+    a = hierarchical.what_if(profiles.head(3), groups="new").to_dataframe()
+    b = hierarchical.what_if(profiles.head(3), groups="new").to_dataframe()
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_bad_profiles_get_one_clear_error(hierarchical, profiles):
+    good = profiles.iloc[0].to_dict()
+    with pytest.raises(DataValidationError) as info:
+        hierarchical.what_if(dict(good, background="militray"))
+    msg = str(info.value)
+    assert "profile 'p0'" in msg and "did you mean 'military_security'" in msg
+    assert "development_agency" in msg  # the valid levels are named
+    no_sev = {k: v for k, v in good.items() if k != "severity"}
+    with pytest.raises(ProfileError, match="lack severity.*fill='typical'"):
+        hierarchical.what_if(no_sev)
+    filled = hierarchical.what_if(no_sev, fill="typical")
+    assert filled.filled == {"severity": hierarchical.data["severity"].mode().iloc[0]}
+    with pytest.raises(ProfileError, match="mission 'ATLANTIS' is not in the fitted data"):
+        hierarchical.what_if(dict(good, mission="ATLANTIS"))
+    new = hierarchical.what_if(dict(good, mission="ATLANTIS"), groups="new")
+    assert new.group_modes["mission"] == "new"
+    with pytest.raises(ProfileError, match="groups must be one of"):
+        hierarchical.what_if(good, groups="some")
+
+
+def test_contrast_signs_match_strong_true_effects(full_fit, profiles):
+    """For every strong effect (|coefficient| >= 0.5 in the truth), the contrast of its
+    level against the reference at a typical profile moves the expected position in the
+    true direction."""
+    truth = bayesresp.load_example_truth()
+    base = profiles.iloc[0].to_dict()
+    cb = bayesresp.Codebook.default()
+    checked = 0
+    for name, value in truth["coefficients"].items():
+        if "[" not in name or abs(value) < 0.5:
+            continue
+        var, level = name[:-1].split("[")
+        if var in MISSION_COLS:
+            continue  # mission context cannot change within a known mission
+        start = dict(base, **{var: cb.field(var).categories[0]})
+        if level not in full_fit.data[var].astype(str).unique():
+            with pytest.raises(ProfileError, match="never occurs in the fitted data"):
+                full_fit.contrast(start, {var: level})
+            continue
+        c = full_fit.contrast(start, {var: level})
+        assert np.sign(c.position.mean()) == np.sign(value), (name, c.position.mean())
+        checked += 1
+    assert checked >= 8
+    # Mission context: contrast in a new mission, where it can change.
+    start = dict(base, host_consent_leverage="low")
+    c = full_fit.contrast(start, {"host_consent_leverage": "high"}, groups="new")
+    assert c.position.mean() < 0
+
+
+def test_contrast_table(hierarchical, profiles):
+    c = hierarchical.contrast(profiles.iloc[0].to_dict(), {"duty_location": "field_office"})
+    t = c.to_dataframe()
+    assert t.loc[("P(level)", "enforcement"), "mean"] == pytest.approx(c.difference[:, -1].mean())
+    assert t["mean"].loc["P(level)"].sum() == pytest.approx(0.0, abs=1e-12)
+    assert 0 <= t.loc[("expected position", ""), "p_positive"] <= 1
+    with pytest.raises(ProfileError, match="no changes given"):
+        hierarchical.contrast(profiles.iloc[0].to_dict(), {})
+
+
+def test_marginal_effects_rank_and_agree_with_truth(hierarchical):
+    me = hierarchical.marginal_effects(draws=300)
+    assert list(me["mean"].abs()) == sorted(me["mean"].abs(), reverse=True)
+    row = me.loc[(me["variable"] == "severity") & (me["contrast"] == "grave vs minor")].iloc[0]
+    assert row["q5"] > 0 and row["block"] == "incident"
+    yrs = me.loc[me["variable"] == "years_at_station"].iloc[0]
+    assert yrs["contrast"].startswith("+1 sd") and yrs["mean"] < 0
+    assert {"incident", "individual", "departmental", "positional", "mission"} <= set(me["block"])
+
+
+def test_scenario_that_changes_nothing_shifts_nothing(hierarchical):
+    s = hierarchical.scenario({"column": "years_at_station", "max": 1000})
+    assert s.changed_rows == 0
+    assert np.all(s.shift == 0.0)
+
+
+def test_scenario_on_an_unused_covariate_says_so(hierarchical):
+    s = hierarchical.scenario({"column": "year", "set": 2000})
+    assert any("does not use 'year'" in n for n in s.notes)
+    assert np.all(s.shift == 0.0)
+
+
+def test_rotation_scenario_moves_towards_confrontation(hierarchical, tmp_path):
+    rules = tmp_path / "rotate.toml"
+    rules.write_text('[[rule]]\ncolumn = "years_at_station"\nmax = 3\n')
+    s = hierarchical.scenario(rules)
+    pos = s.position_shift()
+    assert pos.loc["overall", "shift"] > 0  # the truth: -0.1 per year
+    assert s.changed_rows == int((hierarchical.data["years_at_station"] > 3).sum())
+    table = s.to_dataframe()
+    assert set(table.index.get_level_values("mission")) == set(s.groups)
+    shares = s.after.sum(axis=2)
+    np.testing.assert_allclose(shares, 1.0, atol=1e-12)
+
+
+def test_scenario_rules_where_and_errors(hierarchical):
+    s = hierarchical.scenario({"column": "external_link", "set": "integrated_reporting_line",
+                               "where": {"department": "Human Rights"}})  # fmt: skip
+    hr = hierarchical.data["department"] == "Human Rights"
+    already = (hierarchical.data.loc[hr, "external_link"] == "integrated_reporting_line").sum()
+    assert s.changed_rows == hr.sum() - already
+    with pytest.raises(bayesresp.BayesrespError, match="'ohchr' is not a level"):
+        hierarchical.scenario({"column": "external_link", "set": "ohchr"})
+    with pytest.raises(bayesresp.BayesrespError, match="needs 'set', 'max' or 'min'"):
+        hierarchical.scenario({"column": "external_link"})
+
+
+# -- command line ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved(hierarchical, tmp_path_factory):
+    path = tmp_path_factory.mktemp("fits") / "h.nc"
+    return hierarchical.save(path)
+
+
+def test_cli_whatif_contrast_scenario_effects(saved, profiles, tmp_path, run_cli):
+    csv = tmp_path / "profiles.csv"
+    profiles.head(3).to_csv(csv, index=False)
+    out = tmp_path / "answers.csv"
+    res = run_cli("whatif", saved, csv, "--out", out)
+    assert res.code == 0, res.err
+    assert "p0" in res.out and "most_probable" in res.out
+    assert len(pd.read_csv(out)) == 3 * 8
+    res = run_cli("whatif", saved, csv, "--groups", "new", "--format", "json")
+    assert res.code == 0 and '"profile":"p0"' in res.out.replace(" ", "")
+    res = run_cli("contrast", saved, csv, "--profile", "p1", "--set", "duty_location=field_office")
+    assert res.code == 0 and "expected position" in res.out
+    rules = tmp_path / "r.toml"
+    rules.write_text('[[rule]]\ncolumn = "years_at_station"\nmax = 3\n')
+    data = tmp_path / "d.csv"
+    bayesresp.tables.write_csv(bayesresp.load_example(), data)
+    res = run_cli("scenario", saved, data, rules)
+    assert res.code == 0 and "overall" in res.out
+    res = run_cli("effects", saved, "--draws", "100", "--format", "csv")
+    assert res.code == 0 and res.out.startswith("variable,contrast")
+
+
+def test_cli_query_errors(saved, profiles, tmp_path, run_cli):
+    bad = tmp_path / "bad.csv"
+    profiles.head(1).assign(background="militray").to_csv(bad, index=False)
+    res = run_cli("whatif", saved, bad)
+    assert res.code == 1 and "did you mean 'military_security'" in res.err
+    res = run_cli("contrast", saved, bad, "--set", "nonsense")
+    assert res.code == 2 and "COLUMN=VALUE" in res.err
+    rules = tmp_path / "r.toml"
+    rules.write_text("[[rule]]\ncolumn = 3 = 4\n")
+    res = run_cli("scenario", saved, tmp_path / "missing.csv", rules)
+    assert res.code == 2
