@@ -32,5 +32,9 @@ example: $(STAMP)
 	$(VENV)/bin/bayesresp simulate --missions 12 --rows 2000 --seed 20231 \
 	  --out bayesresp/data/example.csv --truth bayesresp/data/example_truth.json
 
+# Speed measurements (not tests): see benchmarks/README.md.
+bench: $(STAMP)
+	$(PY) benchmarks/whatif_throughput.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

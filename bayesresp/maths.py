@@ -141,9 +141,11 @@ def category_probs(eta, cutpoints, link: str = "logit"):
     """
     eta = np.asarray(eta, dtype=float)
     cum = cdf(np.asarray(cutpoints, dtype=float) - eta[..., None], link)
-    zeros = np.zeros(cum.shape[:-1] + (1,))
-    ones = np.ones(cum.shape[:-1] + (1,))
-    return np.diff(np.concatenate([zeros, cum, ones], axis=-1), axis=-1)
+    out = np.empty(cum.shape[:-1] + (cum.shape[-1] + 1,))
+    out[..., 0] = cum[..., 0]
+    np.subtract(cum[..., 1:], cum[..., :-1], out=out[..., 1:-1])
+    np.subtract(1.0, cum[..., -1], out=out[..., -1])
+    return out
 
 
 def expected_position(eta, cutpoints, link: str = "logit"):

@@ -138,44 +138,52 @@ def _sd_dist(prior: Prior, size: int):
     return pm.Exponential.dist(lam=prior.param("lam"), shape=size)
 
 
-def _induced_dirichlet_logp(value, alpha_head, alpha_last):
-    """Dirichlet density of the level probabilities at eta = 0, times the Jacobian.
+def induced_dirichlet(link: str = "logit"):
+    """(logp, random) of the induced-Dirichlet cutpoint prior for a link.
 
-    The Jacobian of cutpoints -> probabilities has determinant K * prod f(c_k), where
-    ``f`` is the logistic density (Betancourt 2019, "Ordinal Regression").
+    The level probabilities of the anchor case, ``p = diff([0, F(c), 1])``, follow a
+    Dirichlet(alpha); the density of the cutpoints is that Dirichlet density times the
+    Jacobian of c -> p, whose determinant is prod f(c_k) with ``f`` the link's density
+    (Betancourt 2019, "Ordinal Regression").
     """
-    alpha = pt.concatenate([alpha_head, pt.atleast_1d(alpha_last)])
-    F = pt.sigmoid(value)
-    p = pt.diff(pt.concatenate([pt.zeros(1), F, pt.ones(1)]))
-    log_density = pt.log(F) + pt.log1p(-F)
-    return pm.logp(pm.Dirichlet.dist(alpha), p) + pt.sum(log_density)
+    from scipy import special
 
+    def logp(value, alpha_head, alpha_last):
+        alpha = pt.concatenate([alpha_head, pt.atleast_1d(alpha_last)])
+        if link == "logit":
+            F = pt.sigmoid(value)
+            log_density = pt.log(F) + pt.log1p(-F)
+        else:
+            F = 0.5 * pt.erfc(-value / np.sqrt(2.0))
+            log_density = -0.5 * value**2 - 0.5 * np.log(2 * np.pi)
+        p = pt.diff(pt.concatenate([pt.zeros(1), F, pt.ones(1)]))
+        return pm.logp(pm.Dirichlet.dist(alpha), p) + pt.sum(log_density)
 
-def _induced_dirichlet_random(alpha_head, alpha_last, rng=None, size=None):
-    alpha = np.concatenate([np.atleast_1d(alpha_head), np.atleast_1d(alpha_last)])
-    p = rng.dirichlet(alpha, size=size)
-    cum = np.clip(np.cumsum(p, axis=-1)[..., :-1], 1e-12, 1 - 1e-12)
-    return np.log(cum) - np.log1p(-cum)
+    def random(alpha_head, alpha_last, rng=None, size=None):
+        alpha = np.concatenate([np.atleast_1d(alpha_head), np.atleast_1d(alpha_last)])
+        p = rng.dirichlet(alpha, size=size)
+        cum = np.clip(np.cumsum(p, axis=-1)[..., :-1], 1e-12, 1 - 1e-12)
+        return special.logit(cum) if link == "logit" else special.ndtri(cum)
+
+    return logp, random
 
 
 def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
     K = len(spectrum)
     init = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
+    if link == "probit":
+        init = init / 1.6
     if prior.family == "normal":
         return pm.Normal("cutpoints_centred", mu=prior.param("mu"), sigma=prior.param("sigma"),
                          dims="cutpoint", transform=ordered, initval=init)  # fmt: skip
-    if link != "logit":
-        raise PriorError(
-            "induced_dirichlet cutpoint priors are defined here for the logit link; "
-            "give the probit link 'cutpoints = \"normal(0, 3)\"'"
-        )
     alpha = prior.param("alpha")
+    logp, random = induced_dirichlet(link)
     return pm.CustomDist(
         "cutpoints_centred",
         np.full(K - 1, alpha),
         alpha,
-        logp=_induced_dirichlet_logp,
-        random=_induced_dirichlet_random,
+        logp=logp,
+        random=random,
         signature="(m),()->(m)",
         transform=ordered,
         initval=init,

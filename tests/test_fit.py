@@ -207,6 +207,20 @@ def test_same_seed_same_draws(foreign_fit):
                                       foreign_fit.posterior[name].values)  # fmt: skip
 
 
+def test_probit_link(foreign_fit):
+    spec = bayesresp.ModelSpec("rating ~ treat_a + treat_b + (1 | rater)", link="probit")
+    f = bayesresp.fit(_rating_data(), spec, draws=300, tune=300, chains=2, seed=5,
+                      progress=False)  # fmt: skip
+    s = f.summary()
+    assert s.loc["treat_a[treated]", "q5"] > 0 and s.loc["treat_b[yes]", "q95"] < 0
+    # Probit coefficients are logit ones divided by about 1.6-1.8.
+    ratio = foreign_fit.summary().loc["treat_a[treated]", "mean"] / s.loc["treat_a[treated]",
+                                                                          "mean"]
+    assert 1.3 < ratio < 2.1
+    assert f.variance_decomposition().loc["residual", "variance"] == 1.0
+    assert f.convergence()["divergences"] == 0
+
+
 def test_pymc_sampler_is_selectable():
     data = _rating_data(n=200)
     f = bayesresp.fit(data, "rating ~ treat_a", draws=100, tune=100, chains=2, seed=1,

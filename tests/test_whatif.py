@@ -247,3 +247,15 @@ def test_cli_query_errors(saved, profiles, tmp_path, run_cli):
     rules.write_text("[[rule]]\ncolumn = 3 = 4\n")
     res = run_cli("scenario", saved, tmp_path / "missing.csv", rules)
     assert res.code == 2
+
+
+def test_profile_plot(hierarchical, profiles, tmp_path):
+    r = hierarchical.what_if(profiles.head(3))
+    ax = r.plot()
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["p0", "p1", "p2"]
+    assert len(ax.patches) == 3 * 8  # one segment per profile and level
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == list(bayesresp.Codebook.default().spectrum)
+    ax.figure.savefig(tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
