@@ -214,8 +214,9 @@ def test_probit_link(foreign_fit):
     s = f.summary()
     assert s.loc["treat_a[treated]", "q5"] > 0 and s.loc["treat_b[yes]", "q95"] < 0
     # Probit coefficients are logit ones divided by about 1.6-1.8.
-    ratio = foreign_fit.summary().loc["treat_a[treated]", "mean"] / s.loc["treat_a[treated]",
-                                                                          "mean"]
+    ratio = (
+        foreign_fit.summary().loc["treat_a[treated]", "mean"] / s.loc["treat_a[treated]", "mean"]
+    )
     assert 1.3 < ratio < 2.1
     assert f.variance_decomposition().loc["residual", "variance"] == 1.0
     assert f.convergence()["divergences"] == 0
