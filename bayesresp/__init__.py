@@ -6,7 +6,9 @@ hierarchical ordinal (cumulative-logit) models of those responses with PyMC, fro
 data sets validated against a codebook.
 """
 
+from bayesresp.checks import posterior_predictive_check, prior_predictive_check
 from bayesresp.codebook import Codebook, Field
+from bayesresp.comparison import compare
 from bayesresp.describe import DataSummary, describe
 from bayesresp.errors import (
     BayesrespError,
@@ -19,6 +21,7 @@ from bayesresp.fitfile import FitFileError, load_fit
 from bayesresp.fitting import MissingDataError, SamplerError, fit
 from bayesresp.formula import FormulaError, parse_formula
 from bayesresp.priors import PriorError
+from bayesresp.reliability import krippendorff_alpha, reliability
 from bayesresp.results import Fit
 from bayesresp.simulate import Simulation, simulate
 from bayesresp.spec import ModelSpec, SpecError
@@ -48,13 +51,18 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "check",
+    "compare",
     "describe",
     "fit",
+    "krippendorff_alpha",
     "load_example",
     "load_example_truth",
     "load_fit",
     "parse_formula",
+    "posterior_predictive_check",
+    "prior_predictive_check",
     "read_table",
+    "reliability",
     "simulate",
     "validate",
 ]

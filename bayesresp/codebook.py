@@ -206,8 +206,14 @@ class Codebook:
                 continue  # reported by the caller, with the formula's context
             s = frame[name]
             if name in groups:
-                fields.append({"name": name, "type": "string", "role": "group",
-                               "constraints": {"required": True}})  # fmt: skip
+                fields.append(
+                    {
+                        "name": name,
+                        "type": "string",
+                        "role": "group",
+                        "constraints": {"required": True},
+                    }
+                )
                 continue
             role = "outcome" if name == outcome else "covariate"
             if (
@@ -215,8 +221,7 @@ class Codebook:
                 and pd.api.types.is_numeric_dtype(s)
                 and not (pd.api.types.is_bool_dtype(s))
             ):
-                fields.append({"name": name, "type": "number", "role": role,
-                               "block": "covariates"})  # fmt: skip
+                fields.append({"name": name, "type": "number", "role": role, "block": "covariates"})
                 continue
             f: dict[str, Any] = {"name": name, "type": "string", "role": role}
             if isinstance(s.dtype, pd.CategoricalDtype) and (s.cat.ordered or role != "outcome"):
@@ -233,8 +238,12 @@ class Codebook:
             if role == "outcome":
                 f["constraints"] = {"required": True}
             fields.append(f)
-        spec = {"name": "inferred", "title": "Codebook inferred from the data",
-                "missingValues": [""], "fields": fields}  # fmt: skip
+        spec = {
+            "name": "inferred",
+            "title": "Codebook inferred from the data",
+            "missingValues": [""],
+            "fields": fields,
+        }
         return cls(spec, origin="<inferred from the data>")
 
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -250,9 +259,15 @@ class Codebook:
                 continue
             s = out[f.name].astype(object)
             out[f.name] = s.map(
-                lambda v: v if v is None or _is_int(v) or isinstance(v, str)
-                or (isinstance(v, float) and np.isnan(v)) else str(v)
-            )  # fmt: skip
+                lambda v: (
+                    v
+                    if v is None
+                    or _is_int(v)
+                    or isinstance(v, str)
+                    or (isinstance(v, float) and np.isnan(v))
+                    else str(v)
+                )
+            )
         return out
 
     # -- queries -----------------------------------------------------------------------
@@ -397,9 +412,8 @@ def _parse_fields(spec: dict[str, Any], origin: str) -> dict[str, Field]:
             # A label that reads as an integer code of another label makes a cell ambiguous.
             by_code = dict(zip(codes, categories, strict=True))
             clash = [
-                c for c in categories
-                if c.lstrip("-").isdigit() and by_code.get(int(c), c) != c
-            ]  # fmt: skip
+                c for c in categories if c.lstrip("-").isdigit() and by_code.get(int(c), c) != c
+            ]
             if clash:
                 raise CodebookError(
                     f"{where}: label '{clash[0]}' reads as one of the integer codes; "

@@ -51,8 +51,16 @@ class ContrastResult:
 
         def add(quantity, level, draws):
             a, b = _interval(draws, ci)
-            rows.append({"quantity": quantity, "level": level, "mean": draws.mean(),
-                         lo: a, hi: b, "p_positive": float((draws > 0).mean())})  # fmt: skip
+            rows.append(
+                {
+                    "quantity": quantity,
+                    "level": level,
+                    "mean": draws.mean(),
+                    lo: a,
+                    hi: b,
+                    "p_positive": float((draws > 0).mean()),
+                }
+            )
 
         for k, level in enumerate(self.levels):
             add("P(level)", level, self.difference[:, k])
@@ -70,12 +78,20 @@ class ContrastResult:
     def _repr_html_(self) -> str:
         what = ", ".join(f"<code>{k} = {v}</code>" for k, v in self.changes.items())
         return f"<p>Contrast: {what} (changed minus base)</p>" + self.to_dataframe().to_html(
-            float_format="%.3f")  # fmt: skip
+            float_format="%.3f"
+        )
 
 
-def contrast(fit: Fit, base: Any, changes: dict[str, Any], *, groups: str = "known",
-             fill: str | None = None, ci: float = 0.9,
-             seed: int | None = None) -> ContrastResult:  # fmt: skip
+def contrast(
+    fit: Fit,
+    base: Any,
+    changes: dict[str, Any],
+    *,
+    groups: str = "known",
+    fill: str | None = None,
+    ci: float = 0.9,
+    seed: int | None = None,
+) -> ContrastResult:
     """How the response to one profile shifts when some of its values change.
 
     Parameters
@@ -95,8 +111,9 @@ def contrast(fit: Fit, base: Any, changes: dict[str, Any], *, groups: str = "kno
     >>> c.to_dataframe().loc["expected position"]  # doctest: +SKIP
     """
     if not changes:
-        raise ProfileError("no changes given: say which values to change, e.g. "
-                           "{'duty_location': 'field_office'}")  # fmt: skip
+        raise ProfileError(
+            "no changes given: say which values to change, e.g. {'duty_location': 'field_office'}"
+        )
     frame = base.copy() if isinstance(base, pd.DataFrame) else pd.DataFrame([dict(base)])
     if len(frame) != 1:
         raise ProfileError(f"the base must be one profile, not {len(frame)}")
@@ -114,9 +131,16 @@ def contrast(fit: Fit, base: Any, changes: dict[str, Any], *, groups: str = "kno
     codes = np.arange(p.shape[2])
     at_least = np.flip(np.cumsum(np.flip(diff, axis=1), axis=1), axis=1)
     return ContrastResult(
-        checked.frame.iloc[[0]], checked.frame.iloc[[1]], dict(changes),
-        list(fit.info.spectrum), diff, diff @ codes, at_least, checked.group_modes, ci,
-    )  # fmt: skip
+        checked.frame.iloc[[0]],
+        checked.frame.iloc[[1]],
+        dict(changes),
+        list(fit.info.spectrum),
+        diff,
+        diff @ codes,
+        at_least,
+        checked.group_modes,
+        ci,
+    )
 
 
 def marginal_effects(fit: Fit, *, draws: int = 1000, ci: float = 0.9) -> pd.DataFrame:
@@ -159,13 +183,25 @@ def marginal_effects(fit: Fit, *, draws: int = 1000, ci: float = 0.9) -> pd.Data
             levels = [lv for lv in coding.levels if lv in present]
             ref = coding.reference or levels[0]
             base = mean_position(_set(data, var, ref))
-            comparisons = [(f"{lv} vs {ref}", mean_position(_set(data, var, lv)) - base)
-                           for lv in levels if lv != ref]  # fmt: skip
+            comparisons = [
+                (f"{lv} vs {ref}", mean_position(_set(data, var, lv)) - base)
+                for lv in levels
+                if lv != ref
+            ]
         for label, effect in comparisons:
             a, b = _interval(effect, ci)
-            rows.append({"variable": var, "contrast": label, "block": blocks.get(var, ""),
-                         "mean": effect.mean(), "sd": effect.std(ddof=1), lo: a, hi: b,
-                         "p_positive": float((effect > 0).mean())})  # fmt: skip
+            rows.append(
+                {
+                    "variable": var,
+                    "contrast": label,
+                    "block": blocks.get(var, ""),
+                    "mean": effect.mean(),
+                    "sd": effect.std(ddof=1),
+                    lo: a,
+                    hi: b,
+                    "p_positive": float((effect > 0).mean()),
+                }
+            )
     out = pd.DataFrame(rows)
     out = out.reindex(out["mean"].abs().sort_values(ascending=False).index)
     return out.reset_index(drop=True)

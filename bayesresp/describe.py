@@ -73,8 +73,11 @@ def describe(data: pd.DataFrame, codebook: Codebook | None = None) -> DataSummar
     spectrum.index.name = "level"
     position = y.cat.codes if isinstance(y.dtype, pd.CategoricalDtype) else None
 
-    group_cols = {"departments": "department", "officials": "official_id",
-                  "incidents": "incident_id"}  # fmt: skip
+    group_cols = {
+        "departments": "department",
+        "officials": "official_id",
+        "incidents": "incident_id",
+    }
     by_mission = data.groupby("mission", observed=True, sort=True)
     missions = pd.DataFrame({"rows": by_mission.size()})
     for label, col in group_cols.items():

@@ -104,8 +104,7 @@ class DesignInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DesignInfo:
         def col(c):
-            return Column(c["name"], c["term"], c["block"],
-                          tuple((p[0], p[1]) for p in c["parts"]))  # fmt: skip
+            return Column(c["name"], c["term"], c["block"], tuple((p[0], p[1]) for p in c["parts"]))
 
         return cls(
             outcome=d["outcome"],
@@ -119,7 +118,7 @@ class DesignInfo:
             columns=tuple(col(c) for c in d["columns"]),
             monotonic=tuple(
                 Monotonic(m["var"], tuple(m["levels"]), m["block"]) for m in d["monotonic"]
-            ),  # fmt: skip
+            ),
             groups=tuple(
                 Group(
                     g["label"],
@@ -129,7 +128,7 @@ class DesignInfo:
                     g["correlated"],
                 )
                 for g in d["groups"]
-            ),  # fmt: skip
+            ),
             variables=tuple(d.get("variables", ())),
         )
 
@@ -155,8 +154,10 @@ class Design:
 def _block_of(cb: Codebook, names: tuple[str, ...], overrides: dict[str, str], term: str) -> str:
     if term in overrides:
         return overrides[term]
-    blocks = {(cb.fields[n].block if n in cb.fields and cb.fields[n].block else "covariates")
-              for n in names}  # fmt: skip
+    blocks = {
+        (cb.fields[n].block if n in cb.fields and cb.fields[n].block else "covariates")
+        for n in names
+    }
     return blocks.pop() if len(blocks) == 1 else "interactions"
 
 
@@ -202,8 +203,9 @@ def _coding(data: pd.DataFrame, name: str, cb: Codebook, mo: bool, scale: bool) 
     )
 
 
-def _term_columns(term: Term, codings: dict[str, Coding], block: str,
-                  data: pd.DataFrame) -> list[Column]:  # fmt: skip
+def _term_columns(
+    term: Term, codings: dict[str, Coding], block: str, data: pd.DataFrame
+) -> list[Column]:
     choices = []
     for v in term.vars:
         c = codings[v.name]
@@ -245,8 +247,11 @@ def make_design(
             monos.append(Monotonic(c.name, c.levels, block))
             continue
         plain = {k: c for k, c in codings.items() if not k.startswith("mo(")}
-        cols = [c for c in _term_columns(term, plain, block, data) if c.name not in
-                {x.name for x in columns}]  # fmt: skip
+        cols = [
+            c
+            for c in _term_columns(term, plain, block, data)
+            if c.name not in {x.name for x in columns}
+        ]
         columns += cols
     groups = []
     for g in formula.groups:
@@ -268,16 +273,18 @@ def make_design(
     )
     design = apply_design(info, data)
     # Drop interaction columns that are all zero in the data (unobserved cells).
-    keep = [j for j, c in enumerate(info.columns)
-            if len(c.parts) == 1 or np.any(design.X[:, j] != 0)]  # fmt: skip
+    keep = [
+        j for j, c in enumerate(info.columns) if len(c.parts) == 1 or np.any(design.X[:, j] != 0)
+    ]
     if len(keep) < len(info.columns):
         info = DesignInfo(**{**info.__dict__, "columns": tuple(info.columns[j] for j in keep)})
         design.info, design.X = info, design.X[:, keep]
     return design
 
 
-def _group(g: GroupTerm, data: pd.DataFrame, cb: Codebook, codings: dict[str, Coding],
-           scale: bool) -> Group:  # fmt: skip
+def _group(
+    g: GroupTerm, data: pd.DataFrame, cb: Codebook, codings: dict[str, Coding], scale: bool
+) -> Group:
     for name in g.factor:
         if name not in data:
             raise FormulaError(f"group term {g}: the data have no column '{name}'")
@@ -351,8 +358,11 @@ def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
     draw for ``groups="new"``).
     """
     n = len(data)
-    X = np.column_stack([_column_values(c, data, info.codings) for c in info.columns]) \
-        if info.columns else np.zeros((n, 0))  # fmt: skip
+    X = (
+        np.column_stack([_column_values(c, data, info.codings) for c in info.columns])
+        if info.columns
+        else np.zeros((n, 0))
+    )
     mono = np.zeros((n, len(info.monotonic)), dtype=np.int64)
     for j, m in enumerate(info.monotonic):
         lookup = {lv: i for i, lv in enumerate(m.levels)}
@@ -366,8 +376,9 @@ def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
         else:  # rows that name no group (a hypothetical official): unseen by definition
             index = np.full(n, -1, dtype=np.int64)
         group_index[g.label] = index
-        group_Z[g.label] = np.column_stack([_column_values(c, data, info.codings)
-                                            for c in g.columns])  # fmt: skip
+        group_Z[g.label] = np.column_stack(
+            [_column_values(c, data, info.codings) for c in g.columns]
+        )
     y = None
     if info.outcome in data:
         lookup = {lv: i for i, lv in enumerate(info.spectrum)}

@@ -56,10 +56,14 @@ class Draws:
     def subset(self, idx: np.ndarray) -> Draws:
         """The draws at positions ``idx``."""
         return Draws(
-            self.b[idx], self.b_mo[idx], {k: v[idx] for k, v in self.simplex.items()},
-            self.cutpoints[idx], {k: v[idx] for k, v in self.r.items()},
-            {k: v[idx] for k, v in self.sd.items()}, {k: v[idx] for k, v in self.cor.items()},
-        )  # fmt: skip
+            self.b[idx],
+            self.b_mo[idx],
+            {k: v[idx] for k, v in self.simplex.items()},
+            self.cutpoints[idx],
+            {k: v[idx] for k, v in self.r.items()},
+            {k: v[idx] for k, v in self.sd.items()},
+            {k: v[idx] for k, v in self.cor.items()},
+        )
 
 
 GROUP_MODES = ("known", "new", "average")

@@ -69,9 +69,12 @@ def _versions() -> dict[str, str]:
 
     from bayesresp import __version__
 
-    return {"bayesresp_version": __version__, "pymc_version": pymc.__version__,
-            "arviz_version": arviz.__version__,
-            "python_version": platform.python_version()}  # fmt: skip
+    return {
+        "bayesresp_version": __version__,
+        "pymc_version": pymc.__version__,
+        "arviz_version": arviz.__version__,
+        "python_version": platform.python_version(),
+    }
 
 
 def save_fit(fit, path: str | Path) -> Path:

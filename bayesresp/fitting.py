@@ -148,14 +148,23 @@ def fit(
         raise SamplerError(f"sampler '{sampler}' is not one of {', '.join(SAMPLERS)}")
     spec = ModelSpec.coerce(spec)
     frame, cb = prepare_data(data, spec, codebook, missing)
-    design = make_design(frame, spec.parsed, cb, blocks=spec.blocks,
-                         scale_continuous=spec.scale_continuous)  # fmt: skip
+    design = make_design(
+        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
+    )
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
     model = build_model(design, spec.priors, spec.link)
-    tree = sample_model(model, sampler=sampler, draws=draws, tune=tune, chains=chains,
-                        seed=seed, progress=progress, target_accept=target_accept,
-                        cores=cores)  # fmt: skip
+    tree = sample_model(
+        model,
+        sampler=sampler,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        progress=progress,
+        target_accept=target_accept,
+        cores=cores,
+    )
     tree = finish_tree(tree, design, spec.link, frame, cb)
     meta = {
         "sampler": sampler,
@@ -170,9 +179,17 @@ def fit(
 
 
 def sample_model(
-    model, *, sampler: str, draws: int, tune: int, chains: int, seed: int,
-    progress: bool, target_accept: float, cores: int | None,
-) -> xr.DataTree:  # fmt: skip
+    model,
+    *,
+    sampler: str,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    progress: bool,
+    target_accept: float,
+    cores: int | None,
+) -> xr.DataTree:
     """Run NUTS with the chosen backend and return its DataTree."""
     import pymc as pm
 
@@ -185,21 +202,28 @@ def sample_model(
             ) from None
     cores = cores or max(1, min(chains, os.cpu_count() or 1))
     kwargs: dict[str, Any] = dict(
-        draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-        progressbar=progress, nuts_sampler=sampler, target_accept=target_accept,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        random_seed=seed,
+        progressbar=progress,
+        nuts_sampler=sampler,
+        target_accept=target_accept,
         compute_convergence_checks=False,
-    )  # fmt: skip
+    )
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Potential.*")
         return pm.sample(**kwargs)
 
 
-def finish_tree(tree: xr.DataTree, design, link: str, frame: pd.DataFrame,
-                cb: Codebook) -> xr.DataTree:  # fmt: skip
-    """Keep what a fit needs: readable posterior, per-row log-likelihood, observed data."""
+def finish_tree(
+    tree: xr.DataTree, design, link: str, frame: pd.DataFrame, cb: Codebook
+) -> xr.DataTree:
+    """Keep what a fit needs: posterior, sampler stats, per-row log-likelihood, observed data."""
+    # Every free variable stays (z[...], chol[...] too): the log prior, which prior
+    # sensitivity checks need, is a function of all of them.
     post = tree["posterior"].to_dataset()
-    drop = [v for v in post.data_vars if v.startswith(("z[", "chol["))]
-    post = post.drop_vars(drop)
     out = xr.DataTree()
     out["posterior"] = xr.DataTree(post)
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
@@ -208,12 +232,15 @@ def finish_tree(tree: xr.DataTree, design, link: str, frame: pd.DataFrame,
     ll = log_prob(design.y, eta, draws.cutpoints, link)
     shape = (post.sizes["chain"], post.sizes["draw"], design.n)
     row_ids = _row_ids(frame, cb)
-    out["log_likelihood"] = xr.DataTree(xr.Dataset(
-        {cb.outcome.name: (("chain", "draw", "row"), ll.reshape(shape))},
-        coords={"chain": post["chain"].values, "draw": post["draw"].values, "row": row_ids},
-    ))  # fmt: skip
-    out["observed_data"] = xr.DataTree(xr.Dataset(
-        {cb.outcome.name: (("row",), design.y)}, coords={"row": row_ids}))  # fmt: skip
+    out["log_likelihood"] = xr.DataTree(
+        xr.Dataset(
+            {cb.outcome.name: (("chain", "draw", "row"), ll.reshape(shape))},
+            coords={"chain": post["chain"].values, "draw": post["draw"].values, "row": row_ids},
+        )
+    )
+    out["observed_data"] = xr.DataTree(
+        xr.Dataset({cb.outcome.name: (("row",), design.y)}, coords={"row": row_ids})
+    )
     return out
 
 

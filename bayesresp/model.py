@@ -174,8 +174,14 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
     if link == "probit":
         init = init / 1.6
     if prior.family == "normal":
-        return pm.Normal("cutpoints_centred", mu=prior.param("mu"), sigma=prior.param("sigma"),
-                         dims="cutpoint", transform=ordered, initval=init)  # fmt: skip
+        return pm.Normal(
+            "cutpoints_centred",
+            mu=prior.param("mu"),
+            sigma=prior.param("sigma"),
+            dims="cutpoint",
+            transform=ordered,
+            initval=init,
+        )
     alpha = prior.param("alpha")
     logp, random = induced_dirichlet(link)
     return pm.CustomDist(
@@ -239,8 +245,9 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
             )
             for m in info.monotonic:
                 alpha = priors.simplex(m.var).param("alpha")
-                full = pm.Dirichlet(f"simplex[{m.var}]", a=np.full(len(m.levels) - 1, alpha),
-                                    dims=f"{m.var}_step")  # fmt: skip
+                full = pm.Dirichlet(
+                    f"simplex[{m.var}]", a=np.full(len(m.levels) - 1, alpha), dims=f"{m.var}_step"
+                )
                 params[f"simplex[{m.var}]"] = full
         for g in info.groups:
             params[f"r[{g.label}]"] = _group_effects(g, priors)
@@ -277,8 +284,9 @@ def _group_effects(g, priors: ResolvedPriors):
     if sd_prior.family == "halfnormal":
         sd = pm.HalfNormal(f"sd[{g.label}]", sigma=sd_prior.param("sigma"), dims=term_dim)
     elif sd_prior.family == "halfstudent_t":
-        sd = pm.HalfStudentT(f"sd[{g.label}]", nu=sd_prior.param("nu"),
-                             sigma=sd_prior.param("sigma"), dims=term_dim)  # fmt: skip
+        sd = pm.HalfStudentT(
+            f"sd[{g.label}]", nu=sd_prior.param("nu"), sigma=sd_prior.param("sigma"), dims=term_dim
+        )
     else:
         sd = pm.Exponential(f"sd[{g.label}]", lam=sd_prior.param("lam"), dims=term_dim)
     return pm.Deterministic(f"r[{g.label}]", z * sd[None, :], dims=(level_dim, term_dim))

@@ -18,7 +18,9 @@ key                                       applies to
 ========================================  =============================================
 
 Defaults (logit link; on the latent scale, where the residual sd is pi/sqrt(3) = 1.8):
-coefficients ``normal(0, 1.5)``; group sds ``halfnormal(1)``; simplexes
+coefficients ``normal(0, 1)`` (an odds ratio of 7 for one dummy is two prior sds out; with
+thirty-odd coefficients the prior predictive already spreads responses widely, see
+:func:`bayesresp.checks.prior_predictive_check`); group sds ``halfnormal(1)``; simplexes
 ``dirichlet(1)``; correlations ``lkj(2)``; cutpoints ``induced_dirichlet(1)``: a flat
 Dirichlet prior on the probabilities of the K levels for the average case (every
 covariate at its mean over the fitting rows, group effects at zero), mapped to cutpoints
@@ -104,7 +106,7 @@ def default_priors(link: str = "logit") -> dict[str, Prior]:
     """The default prior of each role."""
     s = 1.0 if link == "logit" else 1 / 1.6
     return {
-        "b": Prior("normal", (0.0, round(1.5 * s, 4))),
+        "b": Prior("normal", (0.0, round(1.0 * s, 4))),
         "sd": Prior("halfnormal", (round(1.0 * s, 4),)),
         "simplex": Prior("dirichlet", (1.0,)),
         "cor": Prior("lkj", (2.0,)),

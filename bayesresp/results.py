@@ -28,8 +28,13 @@ def describe_draws(draws: np.ndarray, ci: float = 0.9) -> dict[str, float]:
     """Mean, sd, median and central interval of a 1-D array of draws."""
     lo, hi = _interval_names(ci)
     q = np.quantile(draws, [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2])
-    return {"mean": float(np.mean(draws)), "sd": float(np.std(draws, ddof=1)),
-            "median": float(q[1]), lo: float(q[0]), hi: float(q[2])}  # fmt: skip
+    return {
+        "mean": float(np.mean(draws)),
+        "sd": float(np.std(draws, ddof=1)),
+        "median": float(q[1]),
+        lo: float(q[0]),
+        hi: float(q[2]),
+    }
 
 
 class Fit:
@@ -51,8 +56,15 @@ class Fit:
         Sampler, seed, draws, chains and the prior of every parameter.
     """
 
-    def __init__(self, tree: xr.DataTree, spec: ModelSpec, codebook: Codebook,
-                 data: pd.DataFrame, info: DesignInfo, meta: dict[str, Any]):  # fmt: skip
+    def __init__(
+        self,
+        tree: xr.DataTree,
+        spec: ModelSpec,
+        codebook: Codebook,
+        data: pd.DataFrame,
+        info: DesignInfo,
+        meta: dict[str, Any],
+    ):
         self.tree = tree
         self.spec = spec
         self.codebook = codebook
@@ -78,9 +90,11 @@ class Fit:
 
     def __repr__(self) -> str:
         p = self.posterior
-        return (f"<bayesresp.Fit {self.spec.name or 'model'}: {self.spec.formula}; "
-                f"{len(self.data)} rows, {p.sizes['chain']} chains x {p.sizes['draw']} draws, "
-                f"sampler {self.meta.get('sampler')}, seed {self.meta.get('seed')}>")  # fmt: skip
+        return (
+            f"<bayesresp.Fit {self.spec.name or 'model'}: {self.spec.formula}; "
+            f"{len(self.data)} rows, {p.sizes['chain']} chains x {p.sizes['draw']} draws, "
+            f"sampler {self.meta.get('sampler')}, seed {self.meta.get('seed')}>"
+        )
 
     # -- readable parameters -------------------------------------------------------------
     def readable_posterior(self) -> tuple[xr.Dataset, dict[str, str], dict[str, str]]:
@@ -135,18 +149,27 @@ class Fit:
         deviation of the fitting data (the ``scale`` column says how many units).
         """
         ds, block, scale = self.readable_posterior()
-        stats = az.summary(xr.DataTree.from_dict({"posterior": ds}), ci_prob=ci,
-                           ci_kind="eti", round_to="none")  # fmt: skip
+        stats = az.summary(
+            xr.DataTree.from_dict({"posterior": ds}), ci_prob=ci, ci_kind="eti", round_to="none"
+        )
         lo, hi = _interval_names(ci)
         lb = next(c for c in stats.columns if c.endswith("_lb"))
         ub = next(c for c in stats.columns if c.endswith("_ub"))
         med = {name: float(ds[name].median()) for name in ds.data_vars}
-        table = pd.DataFrame({
-            "mean": stats["mean"], "sd": stats["sd"], "median": pd.Series(med),
-            lo: stats[lb], hi: stats[ub], "r_hat": stats["r_hat"],
-            "ess_bulk": stats["ess_bulk"], "ess_tail": stats["ess_tail"],
-            "block": pd.Series(block), "scale": pd.Series(scale),
-        })  # fmt: skip
+        table = pd.DataFrame(
+            {
+                "mean": stats["mean"],
+                "sd": stats["sd"],
+                "median": pd.Series(med),
+                lo: stats[lb],
+                hi: stats[ub],
+                "r_hat": stats["r_hat"],
+                "ess_bulk": stats["ess_bulk"],
+                "ess_tail": stats["ess_tail"],
+                "block": pd.Series(block),
+                "scale": pd.Series(scale),
+            }
+        )
         table.index.name = "parameter"
         return table.loc[list(ds.data_vars)]
 
@@ -162,9 +185,12 @@ class Fit:
         rows = {}
         for name in names:
             d = describe_draws(np.exp(ds[name].values.ravel()), ci)
-            rows[name] = {"odds_ratio": d["median"], **{k: v for k, v in d.items()
-                          if k.startswith("q")}, "p_above_1": float((ds[name].values > 0).mean()),
-                          "block": block[name]}  # fmt: skip
+            rows[name] = {
+                "odds_ratio": d["median"],
+                **{k: v for k, v in d.items() if k.startswith("q")},
+                "p_above_1": float((ds[name].values > 0).mean()),
+                "block": block[name],
+            }
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = "parameter"
         return out
@@ -178,8 +204,14 @@ class Fit:
             r = self.draws.r[g.label]  # (S, levels, q)
             for j, term in enumerate(g.column_names):
                 for i, level in enumerate(g.levels):
-                    frames.append({"group": g.label, "level": level, "term": term,
-                                   **describe_draws(r[:, i, j], ci)})  # fmt: skip
+                    frames.append(
+                        {
+                            "group": g.label,
+                            "level": level,
+                            "term": term,
+                            **describe_draws(r[:, i, j], ci),
+                        }
+                    )
         if group is not None and not frames:
             known = ", ".join(g.label for g in self.info.groups) or "none"
             raise KeyError(f"no group term '{group}' in this model (group terms: {known})")
@@ -201,8 +233,9 @@ class Fit:
         info, d, design = self.info, self.draws, self.design
         comps: dict[str, np.ndarray] = {}
         kinds: dict[str, str] = {}
-        blocks = list(dict.fromkeys([c.block for c in info.columns] +
-                                    [m.block for m in info.monotonic]))  # fmt: skip
+        blocks = list(
+            dict.fromkeys([c.block for c in info.columns] + [m.block for m in info.monotonic])
+        )
         for block in blocks:
             cols = [j for j, c in enumerate(info.columns) if c.block == block]
             part = d.b[:, cols] @ design.X[:, cols].T
@@ -225,39 +258,86 @@ class Fit:
         rows = {}
         for name, v in comps.items():
             share = describe_draws(v / total, ci)
-            rows[name] = {"kind": kinds[name], "variance": float(v.mean()),
-                          "share": share["mean"], lo: share[lo], hi: share[hi]}  # fmt: skip
+            rows[name] = {
+                "kind": kinds[name],
+                "variance": float(v.mean()),
+                "share": share["mean"],
+                lo: share[lo],
+                hi: share[hi],
+            }
         out = pd.DataFrame.from_dict(rows, orient="index")
         out.index.name = "component"
         return out
 
+    def diagnose(self):
+        """Convergence diagnostics with verdicts; see :func:`bayesresp.diagnostics.diagnose`."""
+        from bayesresp.diagnostics import diagnose
+
+        return diagnose(self)
+
+    def ppc(
+        self, by: str | None = None, *, draws: int = 500, ci: float = 0.95, seed: int | None = None
+    ):
+        """Posterior predictive check; see :func:`bayesresp.checks.posterior_predictive_check`."""
+        from bayesresp.checks import posterior_predictive_check
+
+        return posterior_predictive_check(self, by, draws=draws, ci=ci, seed=seed)
+
+    def loo(self):
+        """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood."""
+        import arviz as az
+
+        return az.loo(self.tree, pointwise=True)
+
     def convergence(self) -> dict[str, float]:
         """Headline convergence numbers: max r_hat, min bulk and tail ESS, divergences."""
-        s = self.summary()
-        stats = self.tree["sample_stats"].to_dataset()
-        div = int(stats["diverging"].sum()) if "diverging" in stats else 0
-        return {"max_r_hat": float(s["r_hat"].max()), "min_ess_bulk": float(s["ess_bulk"].min()),
-                "min_ess_tail": float(s["ess_tail"].min()), "divergences": div}  # fmt: skip
+        report = self.diagnose()
+        values = {c.name: c.value for c in report.checks}
+        return {
+            "max_r_hat": values["max r_hat"],
+            "min_ess_bulk": values["min bulk ESS"],
+            "min_ess_tail": values["min tail ESS"],
+            "divergences": int(values["divergent transitions"]),
+            "verdict": report.verdict,
+        }
 
     def convergence_line(self) -> str:
-        """One line: converged or not, with the numbers."""
+        """One line: the diagnostics' verdict, with the headline numbers."""
         c = self.convergence()
-        ok = c["max_r_hat"] <= 1.01 and c["min_ess_bulk"] >= 400 and c["divergences"] == 0
-        verdict = "converged" if ok else "NOT CONVERGED"
-        return (f"{verdict}: max r_hat {c['max_r_hat']:.3f}, min bulk ESS "
-                f"{c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
-                f"{c['divergences']} divergent transitions")  # fmt: skip
+        verdict = {"ok": "converged", "warn": "converged, with warnings", "fail": "NOT CONVERGED"}[
+            c["verdict"]
+        ]
+        return (
+            f"{verdict}: max r_hat {c['max_r_hat']:.3f}, min bulk ESS "
+            f"{c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
+            f"{c['divergences']} divergent transitions (details: diagnose())"
+        )
 
     # -- what-if ------------------------------------------------------------------------
-    def what_if(self, profiles, *, groups: str = "known", fill: str | None = None,
-                ci: float = 0.9, seed: int | None = None):  # fmt: skip
+    def what_if(
+        self,
+        profiles,
+        *,
+        groups: str = "known",
+        fill: str | None = None,
+        ci: float = 0.9,
+        seed: int | None = None,
+    ):
         """Posterior response to hypothetical incidents; see :func:`bayesresp.whatif.what_if`."""
         from bayesresp.whatif import what_if
 
         return what_if(self, profiles, groups=groups, fill=fill, ci=ci, seed=seed)
 
-    def contrast(self, base, changes, *, groups: str = "known", fill: str | None = None,
-                 ci: float = 0.9, seed: int | None = None):  # fmt: skip
+    def contrast(
+        self,
+        base,
+        changes,
+        *,
+        groups: str = "known",
+        fill: str | None = None,
+        ci: float = 0.9,
+        seed: int | None = None,
+    ):
         """Changed minus base profile; see :func:`bayesresp.contrasts.contrast`."""
         from bayesresp.contrasts import contrast
 
@@ -269,8 +349,14 @@ class Fit:
 
         return marginal_effects(self, draws=draws, ci=ci)
 
-    def scenario(self, intervention, data: pd.DataFrame | None = None, *,
-                 by: str = "mission", ci: float = 0.9):  # fmt: skip
+    def scenario(
+        self,
+        intervention,
+        data: pd.DataFrame | None = None,
+        *,
+        by: str = "mission",
+        ci: float = 0.9,
+    ):
         """Responses before and after rules; see :func:`bayesresp.scenarios.scenario`."""
         from bayesresp.scenarios import scenario
 

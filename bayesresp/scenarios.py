@@ -57,10 +57,16 @@ class Rule:
             raise ScenarioError(f"rule for '{self.column}': use either 'set' or 'max'/'min'")
 
     def describe(self) -> str:
-        what = (f"set {self.column} = {self.set}" if self.set is not None else
-                f"cap {self.column} to " + " and ".join(
-                    f"{k} {v}" for k, v in (("at most", self.max), ("at least", self.min))
-                    if v is not None))  # fmt: skip
+        what = (
+            f"set {self.column} = {self.set}"
+            if self.set is not None
+            else f"cap {self.column} to "
+            + " and ".join(
+                f"{k} {v}"
+                for k, v in (("at most", self.max), ("at least", self.min))
+                if v is not None
+            )
+        )
         if self.where:
             what += " where " + ", ".join(f"{k} = {v}" for k, v in self.where.items())
         return what
@@ -107,8 +113,9 @@ def apply_rules(fit: Fit, data: pd.DataFrame, rules: list[Rule]) -> tuple[pd.Dat
     used = set(fit.info.variables)
     for rule in rules:
         if rule.column not in out:
-            raise ScenarioError(f"rule '{rule.describe()}': the data have no column "
-                                f"'{rule.column}'")  # fmt: skip
+            raise ScenarioError(
+                f"rule '{rule.describe()}': the data have no column '{rule.column}'"
+            )
         mask = np.ones(len(out), dtype=bool)
         for col, value in rule.where.items():
             if col not in out:
@@ -116,8 +123,10 @@ def apply_rules(fit: Fit, data: pd.DataFrame, rules: list[Rule]) -> tuple[pd.Dat
             values = value if isinstance(value, list) else [value]
             mask &= out[col].astype(object).isin(values).to_numpy()
         if rule.column not in used:
-            notes.append(f"the model does not use '{rule.column}': rule "
-                         f"'{rule.describe()}' cannot shift the predictions")  # fmt: skip
+            notes.append(
+                f"the model does not use '{rule.column}': rule "
+                f"'{rule.describe()}' cannot shift the predictions"
+            )
         f = cb.fields.get(rule.column)
         if rule.set is not None:
             if f is not None and f.categories is not None and rule.set not in f.categories:
@@ -184,11 +193,18 @@ class ScenarioResult:
             for k, level in enumerate(self.levels):
                 s = self.shift[:, g, k]
                 a, b = _interval(s, ci)
-                rows.append({self.by: name, "level": level,
-                             "before": self.before[:, g, k].mean(),
-                             "after": self.after[:, g, k].mean(), "shift": s.mean(),
-                             f"shift_{lo}": a, f"shift_{hi}": b,
-                             "p_shift_positive": float((s > 0).mean())})  # fmt: skip
+                rows.append(
+                    {
+                        self.by: name,
+                        "level": level,
+                        "before": self.before[:, g, k].mean(),
+                        "after": self.after[:, g, k].mean(),
+                        "shift": s.mean(),
+                        f"shift_{lo}": a,
+                        f"shift_{hi}": b,
+                        "p_shift_positive": float((s > 0).mean()),
+                    }
+                )
         return pd.DataFrame(rows).set_index([self.by, "level"])
 
     def position_shift(self, ci: float | None = None) -> pd.DataFrame:
@@ -201,9 +217,16 @@ class ScenarioResult:
         for g, name in enumerate(self.groups):
             s = after[:, g] - before[:, g]
             a, b = _interval(s, ci)
-            rows.append({self.by: name, "before": before[:, g].mean(),
-                         "after": after[:, g].mean(), "shift": s.mean(), f"shift_{lo}": a,
-                         f"shift_{hi}": b})  # fmt: skip
+            rows.append(
+                {
+                    self.by: name,
+                    "before": before[:, g].mean(),
+                    "after": after[:, g].mean(),
+                    "shift": s.mean(),
+                    f"shift_{lo}": a,
+                    f"shift_{hi}": b,
+                }
+            )
         return pd.DataFrame(rows).set_index(self.by)
 
     def __str__(self) -> str:
@@ -217,13 +240,22 @@ class ScenarioResult:
 
     def _repr_html_(self) -> str:
         notes = "".join(f"<li>{n}</li>" for n in self.notes)
-        return (f"<p>Scenario: {'; '.join(r.describe() for r in self.rules)} "
-                f"({self.changed_rows} rows changed)</p><ul>{notes}</ul>"
-                + self.position_shift().to_html(float_format="%.3f"))  # fmt: skip
+        return (
+            f"<p>Scenario: {'; '.join(r.describe() for r in self.rules)} "
+            f"({self.changed_rows} rows changed)</p><ul>{notes}</ul>"
+            + self.position_shift().to_html(float_format="%.3f")
+        )
 
 
-def scenario(fit: Fit, intervention: Any, data: pd.DataFrame | None = None, *,
-             by: str = "mission", ci: float = 0.9, chunk: int = 512) -> ScenarioResult:  # fmt: skip
+def scenario(
+    fit: Fit,
+    intervention: Any,
+    data: pd.DataFrame | None = None,
+    *,
+    by: str = "mission",
+    ci: float = 0.9,
+    chunk: int = 512,
+) -> ScenarioResult:
     """Apply rules to a data set and compare the predicted mix of responses.
 
     Parameters
@@ -248,19 +280,27 @@ def scenario(fit: Fit, intervention: Any, data: pd.DataFrame | None = None, *,
     if by not in before_data:
         raise ScenarioError(f"cannot break down by '{by}': the data have no such column")
     after_data, notes = apply_rules(fit, before_data, rules)
-    changed = int((before_data.astype(object).ne(after_data.astype(object))
-                   & ~(before_data.isna() & after_data.isna())).any(axis=1).sum())  # fmt: skip
+    changed = int(
+        (
+            before_data.astype(object).ne(after_data.astype(object))
+            & ~(before_data.isna() & after_data.isna())
+        )
+        .any(axis=1)
+        .sum()
+    )
     labels = before_data[by].astype(str).to_numpy()
     names = sorted(set(labels))
     index = np.searchsorted(names, labels)
     before = _group_shares(fit, before_data, index, len(names), chunk)
     after = _group_shares(fit, after_data, index, len(names), chunk)
-    return ScenarioResult(names + ["overall"], list(fit.info.spectrum), before, after, rules,
-                          notes, changed, by, ci)  # fmt: skip
+    return ScenarioResult(
+        names + ["overall"], list(fit.info.spectrum), before, after, rules, notes, changed, by, ci
+    )
 
 
-def _group_shares(fit: Fit, data: pd.DataFrame, index: np.ndarray, n_groups: int,
-                  chunk: int) -> np.ndarray:  # fmt: skip
+def _group_shares(
+    fit: Fit, data: pd.DataFrame, index: np.ndarray, n_groups: int, chunk: int
+) -> np.ndarray:
     """(S, n_groups + 1, K): mean probability of each level per group and overall."""
     d, info = fit.draws, fit.info
     K = len(info.spectrum)

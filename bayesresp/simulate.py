@@ -80,64 +80,147 @@ DEFAULT_CUTPOINTS: tuple[float, ...] = (-2.7, -1.3, -0.2, 1.1, 2.2, 3.4, 4.7)
 
 # Missions of the paper's case table (in a fixed order); more are numbered.
 MISSIONS = (
-    ("MONUSCO", 1999, 2023), ("UNMIL", 2003, 2018), ("UNOCI", 2004, 2017),
-    ("MINUSTAH", 2004, 2017), ("UNAMID", 2007, 2020), ("UNMISS", 2011, 2023),
-    ("MINUSMA", 2013, 2023), ("MINUSCA", 2014, 2023), ("UNAMSIL", 1999, 2005),
-    ("UNMIS", 2005, 2011), ("UNMIT", 2006, 2012), ("UNMISET", 2002, 2005),
-    ("UNTAC", 1992, 1993), ("UNPROFOR", 1992, 1995), ("UNTAES", 1996, 1998),
-)  # fmt: skip
+    ("MONUSCO", 1999, 2023),
+    ("UNMIL", 2003, 2018),
+    ("UNOCI", 2004, 2017),
+    ("MINUSTAH", 2004, 2017),
+    ("UNAMID", 2007, 2020),
+    ("UNMISS", 2011, 2023),
+    ("MINUSMA", 2013, 2023),
+    ("MINUSCA", 2014, 2023),
+    ("UNAMSIL", 1999, 2005),
+    ("UNMIS", 2005, 2011),
+    ("UNMIT", 2006, 2012),
+    ("UNMISET", 2002, 2005),
+    ("UNTAC", 1992, 1993),
+    ("UNPROFOR", 1992, 1995),
+    ("UNTAES", 1996, 1998),
+)
 
 # Department templates: typical politicization, professional composition and
 # interlocutor (a department departs from its kind's typical value with probability 0.3,
 # as context varies), probability of each external link, and the backgrounds its staff
 # come from.
-_BACKGROUNDS = ("development_agency", "humanitarian", "human_rights_legal",
-                "military_security", "diplomatic_political", "other")  # fmt: skip
+_BACKGROUNDS = (
+    "development_agency",
+    "humanitarian",
+    "human_rights_legal",
+    "military_security",
+    "diplomatic_political",
+    "other",
+)
 DEPARTMENTS: dict[str, dict[str, Any]] = {
-    "Office of the SRSG": dict(pol="high", comp="mixed_generalists",
-                               inter="senior_political_elites", link=(1, 0, 0),
-                               bg=(3, 1, 1, 2, 3, 1)),
-    "Human Rights": dict(pol="high", comp="rights_and_legal_specialists",
-                         inter="victims_and_civil_society", link=(0.2, 0.8, 0),
-                         bg=(1, 1, 6, 0.3, 1, 0.5)),
-    "Political Affairs": dict(pol="high", comp="mixed_generalists",
-                              inter="senior_political_elites", link=(1, 0, 0),
-                              bg=(1, 0.5, 1, 0.5, 5, 1)),
-    "Civil Affairs": dict(pol="medium", comp="mixed_generalists", inter="local_communities",
-                          link=(1, 0, 0), bg=(3, 2, 1, 0.5, 1, 1)),
-    "Electoral Affairs": dict(pol="low", comp="administrators_and_technicians",
-                              inter="technical_ministries", link=(0.7, 0, 0.3),
-                              bg=(3, 0.5, 1, 0.3, 1, 2)),
-    "Security Sector Reform": dict(pol="medium", comp="mixed_generalists",
-                                   inter="security_forces", link=(1, 0, 0),
-                                   bg=(1, 0.3, 0.5, 5, 1, 1)),
-    "DDR and Stabilization": dict(pol="low", comp="administrators_and_technicians",
-                                  inter="security_forces", link=(1, 0, 0),
-                                  bg=(3, 2, 0.3, 3, 0.5, 1)),
-    "Rule of Law": dict(pol="medium", comp="rights_and_legal_specialists",
-                        inter="technical_ministries", link=(1, 0, 0), bg=(2, 0.3, 5, 1, 1, 1)),
-    "Child Protection": dict(pol="medium", comp="rights_and_legal_specialists",
-                             inter="victims_and_civil_society", link=(1, 0, 0),
-                             bg=(2, 3, 3, 0.3, 0.5, 1)),
-    "Gender Affairs": dict(pol="medium", comp="mixed_generalists",
-                           inter="victims_and_civil_society", link=(1, 0, 0),
-                           bg=(3, 2, 2, 0.3, 1, 1)),
-    "Public Information": dict(pol="medium", comp="mixed_generalists",
-                               inter="local_communities", link=(1, 0, 0),
-                               bg=(2, 1, 1, 0.5, 2, 3)),
-    "Mission Support": dict(pol="low", comp="administrators_and_technicians",
-                            inter="technical_ministries", link=(1, 0, 0),
-                            bg=(3, 1, 0.3, 2, 0.5, 3)),
-}  # fmt: skip
+    "Office of the SRSG": dict(
+        pol="high",
+        comp="mixed_generalists",
+        inter="senior_political_elites",
+        link=(1, 0, 0),
+        bg=(3, 1, 1, 2, 3, 1),
+    ),
+    "Human Rights": dict(
+        pol="high",
+        comp="rights_and_legal_specialists",
+        inter="victims_and_civil_society",
+        link=(0.2, 0.8, 0),
+        bg=(1, 1, 6, 0.3, 1, 0.5),
+    ),
+    "Political Affairs": dict(
+        pol="high",
+        comp="mixed_generalists",
+        inter="senior_political_elites",
+        link=(1, 0, 0),
+        bg=(1, 0.5, 1, 0.5, 5, 1),
+    ),
+    "Civil Affairs": dict(
+        pol="medium",
+        comp="mixed_generalists",
+        inter="local_communities",
+        link=(1, 0, 0),
+        bg=(3, 2, 1, 0.5, 1, 1),
+    ),
+    "Electoral Affairs": dict(
+        pol="low",
+        comp="administrators_and_technicians",
+        inter="technical_ministries",
+        link=(0.7, 0, 0.3),
+        bg=(3, 0.5, 1, 0.3, 1, 2),
+    ),
+    "Security Sector Reform": dict(
+        pol="medium",
+        comp="mixed_generalists",
+        inter="security_forces",
+        link=(1, 0, 0),
+        bg=(1, 0.3, 0.5, 5, 1, 1),
+    ),
+    "DDR and Stabilization": dict(
+        pol="low",
+        comp="administrators_and_technicians",
+        inter="security_forces",
+        link=(1, 0, 0),
+        bg=(3, 2, 0.3, 3, 0.5, 1),
+    ),
+    "Rule of Law": dict(
+        pol="medium",
+        comp="rights_and_legal_specialists",
+        inter="technical_ministries",
+        link=(1, 0, 0),
+        bg=(2, 0.3, 5, 1, 1, 1),
+    ),
+    "Child Protection": dict(
+        pol="medium",
+        comp="rights_and_legal_specialists",
+        inter="victims_and_civil_society",
+        link=(1, 0, 0),
+        bg=(2, 3, 3, 0.3, 0.5, 1),
+    ),
+    "Gender Affairs": dict(
+        pol="medium",
+        comp="mixed_generalists",
+        inter="victims_and_civil_society",
+        link=(1, 0, 0),
+        bg=(3, 2, 2, 0.3, 1, 1),
+    ),
+    "Public Information": dict(
+        pol="medium",
+        comp="mixed_generalists",
+        inter="local_communities",
+        link=(1, 0, 0),
+        bg=(2, 1, 1, 0.5, 2, 3),
+    ),
+    "Mission Support": dict(
+        pol="low",
+        comp="administrators_and_technicians",
+        inter="technical_ministries",
+        link=(1, 0, 0),
+        bg=(3, 1, 0.3, 2, 0.5, 3),
+    ),
+}
 _CORE_DEPARTMENTS = ("Office of the SRSG", "Human Rights", "Political Affairs")
 
 COLUMNS = (
-    "response_id", "incident_id", "year", "mission", "department", "official_id",
-    "response", "violation_type", "severity", "background", "nationality_group",
-    "career_security", "years_at_station", "politicization", "professional_composition",
-    "interlocutor", "hierarchy_level", "external_link", "duty_location",
-    "host_consent_leverage", "mission_phase", "source",
-)  # fmt: skip
+    "response_id",
+    "incident_id",
+    "year",
+    "mission",
+    "department",
+    "official_id",
+    "response",
+    "violation_type",
+    "severity",
+    "background",
+    "nationality_group",
+    "career_security",
+    "years_at_station",
+    "politicization",
+    "professional_composition",
+    "interlocutor",
+    "hierarchy_level",
+    "external_link",
+    "duty_location",
+    "host_consent_leverage",
+    "mission_phase",
+    "source",
+)
 
 
 @dataclass
@@ -271,8 +354,11 @@ def linear_predictor(frame: pd.DataFrame, truth: dict[str, Any], cb: Codebook) -
             eta += coefs * (frame[col].astype(object) == level.rstrip("]")).to_numpy()
     mission = frame["mission"].astype(str)
     dept = mission + ":" + frame["department"].astype(str)
-    for key, labels in (("mission", mission), ("mission:department", dept),
-                        ("official_id", frame.get("official_id"))):  # fmt: skip
+    for key, labels in (
+        ("mission", mission),
+        ("mission:department", dept),
+        ("official_id", frame.get("official_id")),
+    ):
         if labels is None:
             continue
         table = truth["group_effects"][key]
@@ -391,8 +477,7 @@ def _draw_officials(
         if i >= n_missions and n_missions > 1 and rng.random() < 0.15:
             other = rng.choice(missions["mission"].to_numpy()[missions["mission"] != mission])
             dept2 = rng.choice(depts.loc[depts["mission"] == other, "department"].to_numpy())
-            posting(oid, other, dept2, _choice(rng, levels[:3], (0.5, 0.35, 0.15)), bg,
-                    nationality)  # fmt: skip
+            posting(oid, other, dept2, _choice(rng, levels[:3], (0.5, 0.35, 0.15)), bg, nationality)
     return pd.DataFrame(recs)
 
 

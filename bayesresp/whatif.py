@@ -94,8 +94,9 @@ class CheckedProfiles:
     filled: dict[str, Any] = field(default_factory=dict)
 
 
-def check_profiles(fit: Fit, profiles: Any, groups: str = "known",
-                   fill: str | None = None) -> CheckedProfiles:  # fmt: skip
+def check_profiles(
+    fit: Fit, profiles: Any, groups: str = "known", fill: str | None = None
+) -> CheckedProfiles:
     """Validate profiles against the fit's codebook and formula; build their design."""
     if groups not in GROUP_MODES:
         raise ProfileError(f"groups must be one of {', '.join(GROUP_MODES)}, not '{groups}'")
@@ -183,8 +184,17 @@ def _label_rows(problems: list[Problem], frame: pd.DataFrame) -> list[Problem]:
     for p in problems:
         if p.row is not None:
             label = frame[PROFILE_LABEL].iloc[p.row - 1]
-            p = Problem(p.kind, f"profile '{label}': {p.message}", p.row, p.column, p.value,
-                        p.expected, p.suggestion, p.severity, p.index)  # fmt: skip
+            p = Problem(
+                p.kind,
+                f"profile '{label}': {p.message}",
+                p.row,
+                p.column,
+                p.value,
+                p.expected,
+                p.suggestion,
+                p.severity,
+                p.index,
+            )
         out.append(p)
     return out
 
@@ -195,8 +205,9 @@ def _rng(fit: Fit, seed: int | None) -> np.random.Generator:
     return np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed)
 
 
-def profile_probabilities(fit: Fit, checked: CheckedProfiles, seed: int | None = None,
-                          shared_new: bool = False) -> np.ndarray:  # fmt: skip
+def profile_probabilities(
+    fit: Fit, checked: CheckedProfiles, seed: int | None = None, shared_new: bool = False
+) -> np.ndarray:
     """(S, n_profiles, K) probabilities of each level, per posterior draw."""
     d = fit.draws
     eta = eta_from_draws(d, checked.design, checked.group_modes, _rng(fit, seed), shared_new)
@@ -254,8 +265,9 @@ class WhatIfResult:
     @property
     def expected_position(self) -> xr.DataArray:
         """Expected 0-based level (conceal = 0), per draw and profile."""
-        codes = xr.DataArray(np.arange(len(self.levels)), dims="level",
-                             coords={"level": self.levels})  # fmt: skip
+        codes = xr.DataArray(
+            np.arange(len(self.levels)), dims="level", coords={"level": self.levels}
+        )
         return (self.probabilities * codes).sum("level")
 
     def at_least(self, level: str) -> xr.DataArray:
@@ -275,15 +287,20 @@ class WhatIfResult:
         for name, arr in (("p", p), ("p_at_least", at_least)):
             a, b = _interval(arr, ci)
             columns |= {name: arr.mean(axis=0), f"{name}_{lo}": a, f"{name}_{hi}": b}
+
         # P(<= k) = 1 - P(>= k + 1): its interval is the mirror of that one, no new sort.
-        shift = lambda x, top: np.concatenate(  # noqa: E731
-            [x[:, 1:], np.full((x.shape[0], 1), top)], axis=1)  # fmt: skip
-        columns |= {"p_at_most": 1 - shift(columns["p_at_least"], 0.0),
-                    f"p_at_most_{lo}": 1 - shift(columns[f"p_at_least_{hi}"], 0.0),
-                    f"p_at_most_{hi}": 1 - shift(columns[f"p_at_least_{lo}"], 0.0)}  # fmt: skip
+        def shift(x: np.ndarray) -> np.ndarray:  # x[:, k + 1], with P(>= K) = 0 at the end
+            return np.concatenate([x[:, 1:], np.zeros((x.shape[0], 1))], axis=1)
+
+        columns |= {
+            "p_at_most": 1 - shift(columns["p_at_least"]),
+            f"p_at_most_{lo}": 1 - shift(columns[f"p_at_least_{hi}"]),
+            f"p_at_most_{hi}": 1 - shift(columns[f"p_at_least_{lo}"]),
+        }
         columns = {k: v.ravel() for k, v in columns.items()}
-        index = pd.MultiIndex.from_product([self.profiles[PROFILE_LABEL], self.levels],
-                                           names=[PROFILE_LABEL, "level"])  # fmt: skip
+        index = pd.MultiIndex.from_product(
+            [self.profiles[PROFILE_LABEL], self.levels], names=[PROFILE_LABEL, "level"]
+        )
         return pd.DataFrame(columns, index=index)
 
     def summary(self, ci: float | None = None) -> pd.DataFrame:
@@ -293,11 +310,16 @@ class WhatIfResult:
         e = self.expected_position.values.reshape(-1, self.probabilities.sizes["profile"])
         mean_p = self._flat().mean(axis=0)
         a, b = _interval(e, ci)
-        out = pd.DataFrame({
-            "expected_position": e.mean(axis=0), f"position_{lo}": a, f"position_{hi}": b,
-            "most_probable": [self.levels[k] for k in mean_p.argmax(axis=1)],
-            "p_most_probable": mean_p.max(axis=1),
-        }, index=pd.Index(self.profiles[PROFILE_LABEL], name=PROFILE_LABEL))  # fmt: skip
+        out = pd.DataFrame(
+            {
+                "expected_position": e.mean(axis=0),
+                f"position_{lo}": a,
+                f"position_{hi}": b,
+                "most_probable": [self.levels[k] for k in mean_p.argmax(axis=1)],
+                "p_most_probable": mean_p.max(axis=1),
+            },
+            index=pd.Index(self.profiles[PROFILE_LABEL], name=PROFILE_LABEL),
+        )
         out["groups"] = ", ".join(f"{g}: {m}" for g, m in self.group_modes.items()) or "none"
         return out
 
@@ -315,8 +337,15 @@ class WhatIfResult:
         return self.summary().to_html(float_format="%.3f")
 
 
-def what_if(fit: Fit, profiles: Any, *, groups: str = "known", fill: str | None = None,
-            ci: float = 0.9, seed: int | None = None) -> WhatIfResult:  # fmt: skip
+def what_if(
+    fit: Fit,
+    profiles: Any,
+    *,
+    groups: str = "known",
+    fill: str | None = None,
+    ci: float = 0.9,
+    seed: int | None = None,
+) -> WhatIfResult:
     """Posterior distribution of the response to hypothetical incidents.
 
     Parameters
@@ -345,8 +374,12 @@ def what_if(fit: Fit, profiles: Any, *, groups: str = "known", fill: str | None 
     da = xr.DataArray(
         probs.reshape(C, D, len(labels), -1),
         dims=("chain", "draw", "profile", "level"),
-        coords={"chain": post["chain"].values, "draw": post["draw"].values,
-                "profile": labels, "level": list(fit.info.spectrum)},
+        coords={
+            "chain": post["chain"].values,
+            "draw": post["draw"].values,
+            "profile": labels,
+            "level": list(fit.info.spectrum),
+        },
         name="probability",
-    )  # fmt: skip
+    )
     return WhatIfResult(da, checked.frame, checked.group_modes, checked.filled, ci)

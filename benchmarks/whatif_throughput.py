@@ -30,15 +30,15 @@ def main() -> None:
     args = ap.parse_args()
 
     data = bayesresp.load_example()
-    fit = bayesresp.fit(data, "hierarchical", draws=500, tune=500, chains=4, seed=1,
-                        progress=False)  # fmt: skip
+    fit = bayesresp.fit(data, "hierarchical", draws=500, tune=500, chains=4, seed=1, progress=False)
     # Resample the draws to the requested number, keeping 4 chains.
     post = fit.posterior
     rng = np.random.default_rng(0)
     per_chain = args.draws // 4
     idx = rng.integers(0, post.sizes["draw"], per_chain)
-    fit.tree["posterior"] = xr.DataTree(post.isel(draw=idx).assign_coords(
-        draw=np.arange(per_chain)))  # fmt: skip
+    fit.tree["posterior"] = xr.DataTree(
+        post.isel(draw=idx).assign_coords(draw=np.arange(per_chain))
+    )
     fit.__dict__.pop("draws", None)
     rows = rng.integers(0, len(data), args.profiles)
     profiles = data.iloc[rows].drop(columns=["response"]).reset_index(drop=True)
@@ -60,11 +60,15 @@ def main() -> None:
     best = np.min(np.array(rows_out), axis=0)
     n = args.profiles * args.draws
     print(f"{args.profiles} profiles x {args.draws} draws (best of {args.repeats}):")
-    print(f"  fit.what_if(profiles)    {best[0]:.2f} s  ({n / best[0] / 1e6:.1f} M "
-          "profile-draws per second; validation and design alone "
-          f"{best[2]:.2f} s)")  # fmt: skip
-    print(f"  result.to_dataframe()    {best[1]:.2f} s  (means and intervals of "
-          f"{table.shape[0]} profile-levels x 3 quantities)")  # fmt: skip
+    print(
+        f"  fit.what_if(profiles)    {best[0]:.2f} s  ({n / best[0] / 1e6:.1f} M "
+        "profile-draws per second; validation and design alone "
+        f"{best[2]:.2f} s)"
+    )
+    print(
+        f"  result.to_dataframe()    {best[1]:.2f} s  (means and intervals of "
+        f"{table.shape[0]} profile-levels x 3 quantities)"
+    )
 
 
 if __name__ == "__main__":

@@ -32,19 +32,20 @@ def test_matches_statsmodels_ordered_model():
     formula = "response ~ severity + background + years_at_station"
     fit = bayesresp.fit(
         data,
-        bayesresp.ModelSpec(formula, priors={"b": "normal(0, 10)",
-                                             "cutpoints": "normal(0, 10)"}),
-        seed=7, progress=False,
-    )  # fmt: skip
+        bayesresp.ModelSpec(formula, priors={"b": "normal(0, 10)", "cutpoints": "normal(0, 10)"}),
+        seed=7,
+        progress=False,
+    )
     design = make_design(fit.data, parse_formula(formula), Codebook.default())
     mle = OrderedModel(design.y, design.X, distr="logit").fit(
-        method="bfgs", maxiter=5000, gtol=1e-8, disp=False)  # fmt: skip
+        method="bfgs", maxiter=5000, gtol=1e-8, disp=False
+    )
     p = design.X.shape[1]
     thresholds = OrderedModel(design.y, design.X, distr="logit").transform_threshold_params(
-        mle.params)[1:-1]  # fmt: skip
+        mle.params
+    )[1:-1]
     s = fit.summary()
-    names = design.info.column_names + [f"cutpoint[{c}]" for c in
-                                        fit.posterior["cutpoint"].values]  # fmt: skip
+    names = design.info.column_names + [f"cutpoint[{c}]" for c in fit.posterior["cutpoint"].values]
     estimates = np.concatenate([mle.params[:p], thresholds])
     rows = s.loc[names]
     assert (rows["ess_bulk"] >= 1000).all(), rows["ess_bulk"].min()
@@ -98,8 +99,9 @@ def test_random_intercept_matches_gauss_hermite_mle():
     sd = {**NO_GROUPS, "mission": 0.7}
     data = bayesresp.simulate(missions=40, rows=600, seed=17, sd=sd).data
     formula = "response ~ severity + background + (1 | mission)"
-    fit = bayesresp.fit(data, bayesresp.ModelSpec(formula, priors={"b": "normal(0, 5)"}),
-                        seed=3, progress=False)  # fmt: skip
+    fit = bayesresp.fit(
+        data, bayesresp.ModelSpec(formula, priors={"b": "normal(0, 5)"}), seed=3, progress=False
+    )
     design = make_design(fit.data, parse_formula(formula), Codebook.default())
     X, y = design.X, design.y
     group = design.group_index["mission"]
@@ -119,11 +121,15 @@ def test_random_intercept_matches_gauss_hermite_mle():
     # The quadrature is converged: 40 nodes give the same marginal likelihood.
     n40, w40 = np.polynomial.hermite.hermgauss(40)
     assert _marginal_loglik(res.x, X, y, group, n_groups, n40, w40) == pytest.approx(
-        -res.fun, abs=1e-6)  # fmt: skip
+        -res.fun, abs=1e-6
+    )
 
     s = fit.summary(ci=0.9)
     mle = dict(zip(design.info.column_names, res.x[: X.shape[1]], strict=True))
     mle["sd(mission)"] = float(np.exp(res.x[-1]))
-    outside = {k: (v, s.loc[k, "q5"], s.loc[k, "q95"]) for k, v in mle.items()
-               if not s.loc[k, "q5"] <= v <= s.loc[k, "q95"]}  # fmt: skip
+    outside = {
+        k: (v, s.loc[k, "q5"], s.loc[k, "q95"])
+        for k, v in mle.items()
+        if not s.loc[k, "q5"] <= v <= s.loc[k, "q95"]
+    }
     assert not outside, outside

@@ -57,8 +57,9 @@ def test_describe_command(run_cli):
 def test_installed_script_runs_without_traceback(tmp_path):
     """The console script itself, in a fresh process, for a user mistake."""
     exe = [sys.executable, "-m", "bayesresp"]
-    res = subprocess.run([*exe, "validate", str(tmp_path / "missing.csv")],
-                         capture_output=True, text=True)  # fmt: skip
+    res = subprocess.run(
+        [*exe, "validate", str(tmp_path / "missing.csv")], capture_output=True, text=True
+    )
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: data file not found")
     assert "Traceback" not in res.stderr

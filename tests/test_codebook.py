@@ -11,31 +11,62 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The default codebook of shared/domain.md, names and level labels exactly.
 DOMAIN_LEVELS = {
-    "response": ["conceal", "silence", "mild_concern", "quiet_diplomacy",
-                 "private_condemnation", "public_condemnation", "withhold_support",
-                 "enforcement"],
-    "violation_type": ["human_rights_abuse", "electoral_manipulation",
-                       "civic_space_restriction", "sexual_and_gender_based",
-                       "obstruction_of_mission", "other"],
+    "response": [
+        "conceal",
+        "silence",
+        "mild_concern",
+        "quiet_diplomacy",
+        "private_condemnation",
+        "public_condemnation",
+        "withhold_support",
+        "enforcement",
+    ],
+    "violation_type": [
+        "human_rights_abuse",
+        "electoral_manipulation",
+        "civic_space_restriction",
+        "sexual_and_gender_based",
+        "obstruction_of_mission",
+        "other",
+    ],
     "severity": ["minor", "moderate", "serious", "grave"],
-    "background": ["development_agency", "humanitarian", "human_rights_legal",
-                   "military_security", "diplomatic_political", "other"],
+    "background": [
+        "development_agency",
+        "humanitarian",
+        "human_rights_legal",
+        "military_security",
+        "diplomatic_political",
+        "other",
+    ],
     "nationality_group": ["global_north", "global_south"],
     "career_security": ["none", "uncertain", "assured"],
     "politicization": ["low", "medium", "high"],
-    "professional_composition": ["rights_and_legal_specialists", "mixed_generalists",
-                                 "administrators_and_technicians"],
-    "interlocutor": ["victims_and_civil_society", "local_communities", "technical_ministries",
-                     "security_forces", "senior_political_elites"],
-    "hierarchy_level": ["working_level", "section_chief", "senior_leadership",
-                        "head_of_mission"],
+    "professional_composition": [
+        "rights_and_legal_specialists",
+        "mixed_generalists",
+        "administrators_and_technicians",
+    ],
+    "interlocutor": [
+        "victims_and_civil_society",
+        "local_communities",
+        "technical_ministries",
+        "security_forces",
+        "senior_political_elites",
+    ],
+    "hierarchy_level": ["working_level", "section_chief", "senior_leadership", "head_of_mission"],
     "external_link": ["none", "integrated_reporting_line", "independent_structure"],
     "duty_location": ["mission_hq_capital", "field_office", "un_headquarters"],
     "host_consent_leverage": ["low", "medium", "high"],
     "mission_phase": ["start_up", "established", "drawdown"],
-}  # fmt: skip
-ORDINAL = {"response", "severity", "career_security", "politicization", "hierarchy_level",
-           "host_consent_leverage"}  # fmt: skip
+}
+ORDINAL = {
+    "response",
+    "severity",
+    "career_security",
+    "politicization",
+    "hierarchy_level",
+    "host_consent_leverage",
+}
 BLOCKS = {
     "incident": ["violation_type", "severity"],
     "individual": ["background", "nationality_group", "career_security", "years_at_station"],
@@ -117,9 +148,18 @@ def test_bad_codebooks_are_refused_clearly(mutate, message):
 
 
 def test_numeric_labels_that_clash_with_codes_are_refused():
-    spec = {"fields": [{"name": "y", "type": "string", "role": "outcome",
-                        "categories": ["1", "2", "3"], "categoriesOrdered": True,
-                        "codes": [0, 1, 2]}]}  # fmt: skip
+    spec = {
+        "fields": [
+            {
+                "name": "y",
+                "type": "string",
+                "role": "outcome",
+                "categories": ["1", "2", "3"],
+                "categoriesOrdered": True,
+                "codes": [0, 1, 2],
+            }
+        ]
+    }
     with pytest.raises(CodebookError, match="reads as one of the integer codes"):
         Codebook(spec)
     spec["fields"][0]["codes"] = [1, 2, 3]  # code 2 is label "2": consistent, allowed

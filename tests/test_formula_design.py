@@ -18,8 +18,12 @@ def test_parse_full_formula():
     )
     assert f.outcome == "response"
     assert [str(t) for t in f.terms] == [
-        "severity", "background", "years_at_station", "mo(hierarchy_level)",
-        "duty_location:interlocutor"]  # fmt: skip
+        "severity",
+        "background",
+        "years_at_station",
+        "mo(hierarchy_level)",
+        "duty_location:interlocutor",
+    ]
     assert [g.label for g in f.groups] == ["mission", "mission:department", "official_id"]
     assert all(g.intercept and not g.slopes for g in f.groups)
 
@@ -153,8 +157,9 @@ def test_interaction_columns_are_products(small):
     d = _design(small, "response ~ duty_location:interlocutor")
     name = "duty_location[field_office]:interlocutor[security_forces]"
     assert name in d.info.column_names
-    expect = ((small["duty_location"] == "field_office")
-              & (small["interlocutor"] == "security_forces")).to_numpy(float)  # fmt: skip
+    expect = (
+        (small["duty_location"] == "field_office") & (small["interlocutor"] == "security_forces")
+    ).to_numpy(float)
     np.testing.assert_array_equal(d.X[:, d.info.column_names.index(name)], expect)
     assert np.all(d.X.any(axis=0))  # no all-zero interaction columns kept
     assert {c.block for c in d.info.columns} == {"interactions"}
@@ -176,8 +181,9 @@ def test_group_terms(small):
     assert g_m.label == "mission" and g_d.label == "mission:department"
     assert g_m.column_names[0] == "Intercept" and "duty_location[field_office]" in g_m.column_names
     labels = (small["mission"] + ":" + small["department"]).to_numpy()
-    np.testing.assert_array_equal(np.asarray(g_d.levels)[d.group_index["mission:department"]],
-                                  labels)  # fmt: skip
+    np.testing.assert_array_equal(
+        np.asarray(g_d.levels)[d.group_index["mission:department"]], labels
+    )
     np.testing.assert_array_equal(d.group_Z["mission"][:, 0], 1.0)
 
 
@@ -207,15 +213,19 @@ def test_design_info_round_trips_through_json(small):
 
     from bayesresp.design import DesignInfo
 
-    d = _design(small, "response ~ severity*duty_location + mo(career_security)"
-                       " + years_at_station + (1 + duty_location || mission)")  # fmt: skip
+    d = _design(
+        small,
+        "response ~ severity*duty_location + mo(career_security)"
+        " + years_at_station + (1 + duty_location || mission)",
+    )
     info = DesignInfo.from_dict(json.loads(json.dumps(d.info.to_dict())))
     assert info == d.info
 
 
 def test_codebook_inference_for_foreign_data():
-    frame = pd.DataFrame({"rating": [1, 3, 5, 2, 4, 5], "treat": [True, False] * 3,
-                          "rater": ["a", "b", "c"] * 2})  # fmt: skip
+    frame = pd.DataFrame(
+        {"rating": [1, 3, 5, 2, 4, 5], "treat": [True, False] * 3, "rater": ["a", "b", "c"] * 2}
+    )
     cb = Codebook.infer(frame, "rating", ["rating", "treat", "rater"], groups=["rater"])
     assert cb.spectrum == ("1", "2", "3", "4", "5")
     assert cb.field("treat").categories == ("False", "True")

@@ -78,8 +78,9 @@ def test_induced_dirichlet_density_by_change_of_variables(link):
         return np.diff(np.concatenate([[0.0], F(cc), [1.0]]))
 
     h = 1e-6
-    jac = np.column_stack([(probs(c + h * e)[:-1] - probs(c - h * e)[:-1]) / (2 * h)
-                           for e in np.eye(3)])  # fmt: skip
+    jac = np.column_stack(
+        [(probs(c + h * e)[:-1] - probs(c - h * e)[:-1]) / (2 * h) for e in np.eye(3)]
+    )
     expect = stats.dirichlet.logpdf(probs(c), alpha) + np.log(abs(np.linalg.det(jac)))
     logp, _ = induced_dirichlet(link)
     got = float(logp(pt.as_tensor(c), pt.as_tensor(alpha[:-1]), pt.as_tensor(alpha[-1])).eval())
@@ -153,11 +154,15 @@ def test_pymc_log_likelihood_equals_numpy_path(rich_design):
 
 def test_model_has_no_probability_matrix(rich_design):
     model = build_model(rich_design, {}, "logit")
-    sizes = {v.name: np.prod(model.initial_point().get(v.name, np.zeros(1)).shape)
-             for v in model.value_vars}  # fmt: skip
+    sizes = {
+        v.name: np.prod(model.initial_point().get(v.name, np.zeros(1)).shape)
+        for v in model.value_vars
+    }
     assert max(sizes.values()) < rich_design.n  # nothing of size N x K among parameters
     assert [d.name for d in model.deterministics if d.name.startswith("r[")] == [
-        "r[mission]", "r[mission:department]"]  # fmt: skip
+        "r[mission]",
+        "r[mission:department]",
+    ]
 
 
 def test_unknown_prior_key_is_refused(rich_design):
@@ -166,9 +171,15 @@ def test_unknown_prior_key_is_refused(rich_design):
 
 
 def test_prior_overrides_reach_the_model(rich_design):
-    model = build_model(rich_design, {"b": "normal(0, 10)", "severity[grave]": "normal(1, 2)",
-                                      "sd(mission:department)": "exponential(2)"},
-                        "logit")  # fmt: skip
+    model = build_model(
+        rich_design,
+        {
+            "b": "normal(0, 10)",
+            "severity[grave]": "normal(1, 2)",
+            "sd(mission:department)": "exponential(2)",
+        },
+        "logit",
+    )
     *_, mu, sigma = model["b"].owner.inputs
     names = rich_design.info.column_names
     assert sigma.eval()[names.index("severity[grave]")] == 2.0

@@ -38,13 +38,16 @@ def _constant_within(d, keys, cols):
 def test_levels_are_constant_where_the_theory_says(sim):
     d = sim.data
     assert _constant_within(d, ["mission"], ["host_consent_leverage", "mission_phase"])
-    assert _constant_within(d, ["mission", "department"],
-                            ["politicization", "professional_composition", "interlocutor",
-                             "external_link"])  # fmt: skip
+    assert _constant_within(
+        d,
+        ["mission", "department"],
+        ["politicization", "professional_composition", "interlocutor", "external_link"],
+    )
     assert _constant_within(d, ["official_id"], ["background", "nationality_group"])
     assert _constant_within(d, ["incident_id"], ["violation_type", "severity", "year"])
-    assert _constant_within(d, ["official_id", "mission"],
-                            ["department", "hierarchy_level", "years_at_station"])  # fmt: skip
+    assert _constant_within(
+        d, ["official_id", "mission"], ["department", "hierarchy_level", "years_at_station"]
+    )
 
 
 def test_staffing_looks_like_a_mission(sim):
@@ -135,8 +138,9 @@ def test_every_row_says_synthetic(sim):
 def test_cli_simulate_is_byte_reproducible(tmp_path, run_cli):
     args = ["simulate", "--missions", "5", "--rows", "400", "--seed"]
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        res = run_cli(*args, seed, "--out", tmp_path / f"{name}.csv",
-                      "--truth", tmp_path / f"{name}.json")  # fmt: skip
+        res = run_cli(
+            *args, seed, "--out", tmp_path / f"{name}.csv", "--truth", tmp_path / f"{name}.json"
+        )
         assert res.code == 0 and "SYNTHETIC" in res.out
     read = lambda n: (tmp_path / n).read_bytes()  # noqa: E731
     assert read("a.csv") == read("b.csv") and read("a.json") == read("b.json")
@@ -147,8 +151,10 @@ def test_cli_simulate_is_byte_reproducible(tmp_path, run_cli):
 
 def test_cli_simulate_parquet(tmp_path, run_cli):
     out = tmp_path / "s.parquet"
-    assert run_cli("simulate", "--missions", "2", "--rows", "50", "--seed", "1",
-                   "--out", out).code == 0  # fmt: skip
+    assert (
+        run_cli("simulate", "--missions", "2", "--rows", "50", "--seed", "1", "--out", out).code
+        == 0
+    )
     assert len(bayesresp.validate(out)) == 50
 
 
@@ -162,8 +168,19 @@ def test_cli_simulate_bad_options(tmp_path, run_cli):
 def test_embedded_example_is_what_the_simulator_gives(tmp_path, run_cli):
     """The shipped example regenerates byte for byte from its documented seed."""
     out, truth = tmp_path / "ex.csv", tmp_path / "ex.json"
-    res = run_cli("simulate", "--missions", EXAMPLE_MISSIONS, "--rows", EXAMPLE_ROWS,
-                  "--seed", EXAMPLE_SEED, "--out", out, "--truth", truth)  # fmt: skip
+    res = run_cli(
+        "simulate",
+        "--missions",
+        EXAMPLE_MISSIONS,
+        "--rows",
+        EXAMPLE_ROWS,
+        "--seed",
+        EXAMPLE_SEED,
+        "--out",
+        out,
+        "--truth",
+        truth,
+    )
     assert res.code == 0
     assert out.read_bytes() == example_path().read_bytes()
     assert json.loads(truth.read_text()) == bayesresp.load_example_truth()

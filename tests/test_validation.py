@@ -90,12 +90,16 @@ def test_out_of_range_and_wrong_type(example_raw):
     problems = _problems(bad)
     rng = _only(problems, "out_of_range")
     assert [(p.row, p.column, p.value) for p in rng] == [
-        (3, "years_at_station", "75"), (8, "year", "1900")]  # fmt: skip
+        (3, "years_at_station", "75"),
+        (8, "year", "1900"),
+    ]
     assert "from 0 to 60" in rng[0].expected
     wt = _only(problems, "wrong_type")
     assert [(p.row, p.column, p.value) for p in wt] == [
-        (4, "years_at_station", "seven"), (6, "years_at_station", "nan"),
-        (7, "year", "2004.5")]  # fmt: skip
+        (4, "years_at_station", "seven"),
+        (6, "years_at_station", "nan"),
+        (7, "year", "2004.5"),
+    ]
     assert "whole number" in wt[2].message
 
 
@@ -142,8 +146,10 @@ def test_official_traits_must_be_constant(example_raw):
     oid = bad["official_id"].value_counts().index[0]
     rows = bad.index[bad["official_id"] == oid]
     bad.loc[rows[-1], "nationality_group"] = (
-        "global_south" if bad.loc[rows[-1], "nationality_group"] == "global_north"
-        else "global_north")  # fmt: skip
+        "global_south"
+        if bad.loc[rows[-1], "nationality_group"] == "global_north"
+        else "global_north"
+    )
     (p,) = _only(_problems(bad), "inconsistent_within_group")
     assert p.row == rows[-1] + 1 and f"official_id '{oid}'" in p.message
 
@@ -178,7 +184,9 @@ def test_dataframe_input_with_python_types(example):
     frame.loc[1, "years_at_station"] = True
     problems = _problems(frame)
     assert {(p.row, p.column) for p in _only(problems, "wrong_type")} == {
-        (1, "year"), (2, "years_at_station")}  # fmt: skip
+        (1, "year"),
+        (2, "years_at_station"),
+    }
 
 
 def test_rows_named_by_index_label_when_not_positional(example_raw):
@@ -203,8 +211,11 @@ def test_empty_tables(tmp_path, example_raw):
 def test_duplicate_column_in_csv(tmp_path, example_raw):
     path = tmp_path / "dup.csv"
     frame = example_raw.head(4)
-    path.write_text(frame.assign(sev2=frame["severity"]).rename(columns={"sev2": "severity"})
-                    .to_csv(index=False))  # fmt: skip
+    path.write_text(
+        frame.assign(sev2=frame["severity"])
+        .rename(columns={"sev2": "severity"})
+        .to_csv(index=False)
+    )
     (p,) = _only(check(path).problems, "duplicate_column")
     assert p.column == "severity"
 
@@ -273,9 +284,18 @@ def _ten_error_file(tmp_path, example_raw):
     return path
 
 
-EXPECTED_KINDS = {"missing_column", "unknown_column", "unknown_level", "out_of_range",
-                  "wrong_type", "missing_value", "duplicate_id", "inconsistent_within_group",
-                  "unknown_code", "duplicate_column"}  # fmt: skip
+EXPECTED_KINDS = {
+    "missing_column",
+    "unknown_column",
+    "unknown_level",
+    "out_of_range",
+    "wrong_type",
+    "missing_value",
+    "duplicate_id",
+    "inconsistent_within_group",
+    "unknown_code",
+    "duplicate_column",
+}
 
 
 def test_ten_kinds_of_error_in_one_run(tmp_path, example_raw, run_cli):
@@ -319,7 +339,12 @@ def test_user_codebook_accepts_its_file_and_rejects_default_coded_file(run_cli):
     assert ok.code == 0, ok.out
     typed = validate(DATA / "user_coded.csv", cb)
     assert list(typed["response"].cat.categories) == [
-        "ignore", "note", "raise_privately", "protest", "sanction"]  # fmt: skip
+        "ignore",
+        "note",
+        "raise_privately",
+        "protest",
+        "sanction",
+    ]
     assert typed["mandate_strength"].dtype.ordered
 
     res = run_cli("validate", bayesresp.examples.example_path(), "--codebook", cb)

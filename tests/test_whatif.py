@@ -17,10 +17,23 @@ MISSION_COLS = ("host_consent_leverage", "mission_phase")
 
 def _profile_from_row(data: pd.DataFrame, i: int, label: str) -> dict:
     row = data.iloc[i]
-    cols = ["mission", "department", "violation_type", "severity", "background",
-            "nationality_group", "career_security", "years_at_station", "politicization",
-            "professional_composition", "interlocutor", "hierarchy_level", "external_link",
-            "duty_location", *MISSION_COLS]  # fmt: skip
+    cols = [
+        "mission",
+        "department",
+        "violation_type",
+        "severity",
+        "background",
+        "nationality_group",
+        "career_security",
+        "years_at_station",
+        "politicization",
+        "professional_composition",
+        "interlocutor",
+        "hierarchy_level",
+        "external_link",
+        "duty_location",
+        *MISSION_COLS,
+    ]
     out = {c: row[c] for c in cols}
     out["profile"] = label
     return out
@@ -32,14 +45,16 @@ def _true_probabilities(profiles: pd.DataFrame, truth: dict, sd_official: float)
     The official's effect is unknown for a hypothetical official, so the truth integrates
     it out: E_u[P(level | eta + u)], u ~ N(0, sd_official^2), by Gauss-Hermite (40 nodes).
     """
-    eta = linear_predictor(profiles.drop(columns="official_id", errors="ignore"), truth,
-                           bayesresp.Codebook.default())  # fmt: skip
+    eta = linear_predictor(
+        profiles.drop(columns="official_id", errors="ignore"), truth, bayesresp.Codebook.default()
+    )
     cuts = np.array(list(truth["cutpoints"].values()))
     x, w = np.polynomial.hermite.hermgauss(40)
     u = np.sqrt(2) * sd_official * x
     cum = special.expit(cuts[None, None, :] - (eta[:, None] + u[None, :])[:, :, None])
-    cum = np.concatenate([np.zeros(cum.shape[:2] + (1,)), cum, np.ones(cum.shape[:2] + (1,))],
-                         axis=2)  # fmt: skip
+    cum = np.concatenate(
+        [np.zeros(cum.shape[:2] + (1,)), cum, np.ones(cum.shape[:2] + (1,))], axis=2
+    )
     p = np.diff(cum, axis=2)
     return np.einsum("nqk,q->nk", p, w / np.sqrt(np.pi))
 
@@ -62,8 +77,11 @@ def test_probabilities_close_to_the_truth(full_fit, profiles):
     """
     truth = bayesresp.load_example_truth()
     r = full_fit.what_if(profiles, groups="known")
-    assert r.group_modes == {"mission": "known", "mission:department": "known",
-                             "official_id": "new"}  # fmt: skip
+    assert r.group_modes == {
+        "mission": "known",
+        "mission:department": "known",
+        "official_id": "new",
+    }
     true = _true_probabilities(r.profiles, truth, truth["sd"]["official_id"])
     p = r._flat()
     mean, sd = p.mean(axis=0), p.std(axis=0)
@@ -90,8 +108,9 @@ def test_new_missions_are_more_uncertain_than_known(hierarchical, profiles):
     new = hierarchical.what_if(profiles.head(6), groups="new").summary()
     width = lambda s: s["position_q95"] - s["position_q5"]  # noqa: E731
     assert (width(new) > width(known)).all()
-    avg = hierarchical.what_if(profiles.head(6).drop(columns=["mission", "department"]),
-                               groups="average")  # fmt: skip
+    avg = hierarchical.what_if(
+        profiles.head(6).drop(columns=["mission", "department"]), groups="average"
+    )
     assert set(avg.group_modes.values()) == {"average"}
 
 
@@ -196,8 +215,13 @@ def test_rotation_scenario_moves_towards_confrontation(hierarchical, tmp_path):
 
 
 def test_scenario_rules_where_and_errors(hierarchical):
-    s = hierarchical.scenario({"column": "external_link", "set": "integrated_reporting_line",
-                               "where": {"department": "Human Rights"}})  # fmt: skip
+    s = hierarchical.scenario(
+        {
+            "column": "external_link",
+            "set": "integrated_reporting_line",
+            "where": {"department": "Human Rights"},
+        }
+    )
     hr = hierarchical.data["department"] == "Human Rights"
     already = (hierarchical.data.loc[hr, "external_link"] == "integrated_reporting_line").sum()
     assert s.changed_rows == hr.sum() - already

@@ -23,18 +23,30 @@ def emit_table(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
     else:
         if title:
             click.echo(title)
-        with pd.option_context("display.width", 200, "display.max_rows", 500,
-                               "display.max_columns", 20, "display.max_colwidth", 60):  # fmt: skip
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_rows",
+            500,
+            "display.max_columns",
+            20,
+            "display.max_colwidth",
+            60,
+        ):
             click.echo(frame.to_string(float_format=lambda x: f"{x:.3f}"))
 
 
 def print_fit_report(fit, ci: float = 0.9) -> None:
     click.echo(f"Model: {fit.spec.formula}")
-    click.echo(f"Link: {fit.spec.link}. A positive coefficient moves responses towards "
-               "confrontation.")  # fmt: skip
+    click.echo(
+        f"Link: {fit.spec.link}. A positive coefficient moves responses towards confrontation."
+    )
     emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
-    emit_table(fit.variance_decomposition(ci=ci), "text",
-               "\nVariance decomposition (latent scale; share of the total):")  # fmt: skip
+    emit_table(
+        fit.variance_decomposition(ci=ci),
+        "text",
+        "\nVariance decomposition (latent scale; share of the total):",
+    )
     click.echo("\nConvergence: " + fit.convergence_line())
 
 
@@ -103,9 +115,19 @@ def fit_cmd(
 
     if out.suffix not in (".nc", ".zarr"):
         raise click.BadParameter("the fit file must end in .nc or .zarr", param_hint="--out")
-    result = fit(data, spec, codebook=codebook, draws=draws, tune=tune, chains=chains,
-                 seed=seed, sampler=sampler, missing=missing, progress=not quiet,
-                 target_accept=target_accept)  # fmt: skip
+    result = fit(
+        data,
+        spec,
+        codebook=codebook,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        sampler=sampler,
+        missing=missing,
+        progress=not quiet,
+        target_accept=target_accept,
+    )
     result.save(out)
     print_fit_report(result)
     click.echo(f"\nSaved the fit to {out}")
@@ -151,8 +173,9 @@ def summary_cmd(fit_file: Path, table: str | None, ci: float, fmt: str) -> None:
     if table is None:  # every table, machine-readable
         if fmt == "csv":
             raise click.UsageError("--format csv needs --table (one table per CSV)")
-        payload = {k: json.loads(f().reset_index().to_json(orient="records"))
-                   for k, f in frames.items()}  # fmt: skip
+        payload = {
+            k: json.loads(f().reset_index().to_json(orient="records")) for k, f in frames.items()
+        }
         click.echo(json.dumps(payload, indent=2))
         return
     emit_table(frames[table](), fmt)

@@ -11,15 +11,18 @@ from bayesresp.cli.data import format_option
 from bayesresp.cli.models import emit_table
 
 _groups_option = click.option(
-    "--groups", type=click.Choice(["known", "new", "average"]), default="known",
+    "--groups",
+    type=click.Choice(["known", "new", "average"]),
+    default="known",
     show_default=True,
     help="Group effects: the profile's own mission/department (known), a fresh one drawn "
-         "from the population (new), or none (average).",
-)  # fmt: skip
+    "from the population (new), or none (average).",
+)
 _fill_option = click.option(
-    "--fill-typical", is_flag=True,
+    "--fill-typical",
+    is_flag=True,
     help="Fill covariates the profiles lack with the sample's typical value.",
-)  # fmt: skip
+)
 _ci_option = click.option(
     "--ci",
     type=click.FloatRange(0.5, 0.999),
@@ -42,8 +45,15 @@ _ci_option = click.option(
     help="Write the full table (one row per profile and level) as CSV.",
 )
 @format_option
-def whatif_cmd(fit_file: Path, profiles: Path, groups: str, fill_typical: bool, ci: float,
-               out: Path | None, fmt: str) -> None:  # fmt: skip
+def whatif_cmd(
+    fit_file: Path,
+    profiles: Path,
+    groups: str,
+    fill_typical: bool,
+    ci: float,
+    out: Path | None,
+    fmt: str,
+) -> None:
     """Predict responses to hypothetical incidents (one profile per row of a CSV).
 
     Each profile gives the covariates the model uses and, for group terms, the
@@ -61,11 +71,16 @@ def whatif_cmd(fit_file: Path, profiles: Path, groups: str, fill_typical: bool, 
     if out is not None:
         result.to_dataframe().to_csv(out)
     if fmt == "text":
-        emit_table(result.summary(), "text", "Expected position (0 = conceal) and most probable "
-                                             "response per profile:")  # fmt: skip
+        emit_table(
+            result.summary(),
+            "text",
+            "Expected position (0 = conceal) and most probable response per profile:",
+        )
         if result.filled:
-            click.echo("filled with typical values: "
-                       + ", ".join(f"{k} = {v}" for k, v in result.filled.items()))  # fmt: skip
+            click.echo(
+                "filled with typical values: "
+                + ", ".join(f"{k} = {v}" for k, v in result.filled.items())
+            )
         if out is not None:
             click.echo(f"wrote the probabilities of every level to {out}")
     else:
@@ -79,8 +94,9 @@ def _parse_assignments(values: tuple[str, ...]) -> dict[str, object]:
             raise click.BadParameter(f"'{item}' is not COLUMN=VALUE", param_hint="--set")
         key, value = item.split("=", 1)
         try:
-            out[key.strip()] = float(value) if value.strip().replace(".", "", 1).isdigit() \
-                else value.strip()  # fmt: skip
+            out[key.strip()] = (
+                float(value) if value.strip().replace(".", "", 1).isdigit() else value.strip()
+            )
         except ValueError:
             out[key.strip()] = value.strip()
     return out
@@ -96,15 +112,26 @@ def _parse_assignments(values: tuple[str, ...]) -> dict[str, object]:
     required=True,
     help="A change, COLUMN=VALUE; repeat for several.",
 )
-@click.option("--profile", "label", default=None,
-              help="Which row of PROFILES is the base (its 'profile' label); the first "
-                   "by default.")  # fmt: skip
+@click.option(
+    "--profile",
+    "label",
+    default=None,
+    help="Which row of PROFILES is the base (its 'profile' label); the first by default.",
+)
 @_groups_option
 @_fill_option
 @_ci_option
 @format_option
-def contrast_cmd(fit_file: Path, profiles: Path, assignments: tuple[str, ...], label: str | None,
-                 groups: str, fill_typical: bool, ci: float, fmt: str) -> None:  # fmt: skip
+def contrast_cmd(
+    fit_file: Path,
+    profiles: Path,
+    assignments: tuple[str, ...],
+    label: str | None,
+    groups: str,
+    fill_typical: bool,
+    ci: float,
+    fmt: str,
+) -> None:
     """How the response to a profile shifts when some of its values change.
 
     \b
@@ -125,8 +152,13 @@ def contrast_cmd(fit_file: Path, profiles: Path, assignments: tuple[str, ...], l
             )
         frame = frame.loc[frame[PROFILE_LABEL] == label]
     base = frame.iloc[[0]]
-    result = fit.contrast(base, _parse_assignments(assignments), groups=groups,
-                          fill="typical" if fill_typical else None, ci=ci)  # fmt: skip
+    result = fit.contrast(
+        base,
+        _parse_assignments(assignments),
+        groups=groups,
+        fill="typical" if fill_typical else None,
+        ci=ci,
+    )
     if fmt == "text":
         click.echo(str(result))
     else:
@@ -155,8 +187,9 @@ def scenario_cmd(fit_file: Path, data: Path, rules: Path, by: str, ci: float, fm
     from bayesresp.fitfile import load_fit
 
     fit = load_fit(fit_file)
-    result = fit.scenario(rules, data=fit.data if str(data) == "-" else _read(data, fit),
-                          by=by, ci=ci)  # fmt: skip
+    result = fit.scenario(
+        rules, data=fit.data if str(data) == "-" else _read(data, fit), by=by, ci=ci
+    )
     if fmt == "text":
         click.echo(str(result))
     else:
@@ -190,5 +223,8 @@ def effects_cmd(fit_file: Path, draws: int, ci: float, fmt: str) -> None:
     from bayesresp.fitfile import load_fit
 
     fit = load_fit(fit_file)
-    emit_table(fit.marginal_effects(draws=draws, ci=ci).set_index(["variable", "contrast"]), fmt,
-               "Marginal effects on the expected position (0 = conceal), ranked:")  # fmt: skip
+    emit_table(
+        fit.marginal_effects(draws=draws, ci=ci).set_index(["variable", "contrast"]),
+        fmt,
+        "Marginal effects on the expected position (0 = conceal), ranked:",
+    )

@@ -1,0 +1,250 @@
+"""Prior and posterior predictive checks for an ordinal outcome.
+
+Replicated data are drawn from the model's probabilities by inverse-CDF sampling, from
+posterior (or prior) draws and the fitted rows' design, with array code. A check
+compares, for each level of the spectrum (overall, or within each group of a column),
+the observed count with the distribution of replicated counts. The randomised PIT of an
+ordinal outcome (Czado, Gneiting and Held 2009) checks calibration: for a calibrated
+model its values are uniform on (0, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bayesresp.design import apply_design
+from bayesresp.draws import Draws, eta_from_draws
+from bayesresp.maths import category_probs
+
+if TYPE_CHECKING:
+    from bayesresp.results import Fit
+
+
+def _subset(draws: Draws, n: int | None) -> Draws:
+    if n is None or n >= draws.n_draws:
+        return draws
+    return draws.subset(np.unique(np.linspace(0, draws.n_draws - 1, n).astype(int)))
+
+
+def replicate(
+    fit: Fit, draws: int | None = 500, seed: int | None = None, data: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Replicated outcome codes, shape (draws, rows), for the fitted rows (or ``data``)."""
+    d = _subset(fit.draws, draws)
+    design = fit.design if data is None else apply_design(fit.info, data)
+    p = category_probs(eta_from_draws(d, design, "known"), d.cutpoints[:, None, :], fit.spec.link)
+    rng = np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed)
+    u = rng.random(p.shape[:2])
+    return (np.cumsum(p, axis=2) < u[..., None]).sum(axis=2).clip(max=p.shape[2] - 1)
+
+
+def _count_table(
+    y_obs: np.ndarray | None,
+    y_rep: np.ndarray,
+    groups: np.ndarray,
+    names: list[str],
+    levels: list[str],
+    by: str,
+    ci: float,
+) -> pd.DataFrame:
+    K, G = len(levels), len(names)
+    rep = np.zeros((y_rep.shape[0], G, K))
+    for g in range(G):
+        rows = groups == g
+        for k in range(K):
+            rep[:, g, k] = (y_rep[:, rows] == k).sum(axis=1)
+    lo, hi = np.quantile(rep, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
+    out = []
+    for g, name in enumerate(names):
+        for k, level in enumerate(levels):
+            row = {
+                by: name,
+                "level": level,
+                "predicted": rep[:, g, k].mean(),
+                "lower": lo[g, k],
+                "upper": hi[g, k],
+            }
+            if y_obs is not None:
+                obs = int(((groups == g) & (y_obs == k)).sum())
+                row |= {"observed": obs, "outside": bool(obs < lo[g, k] or obs > hi[g, k])}
+            out.append(row)
+    return pd.DataFrame(out).set_index([by, "level"])
+
+
+@dataclass
+class PPCResult:
+    """Observed versus replicated counts of each level, overall or by a column.
+
+    ``table`` has one row per group and level: observed, predicted (mean), the central
+    interval (``ci``) of replicated counts, and whether the observed count lies outside.
+    ``pit`` holds the randomised PIT of every row (uniform when calibrated).
+    """
+
+    table: pd.DataFrame
+    by: str
+    ci: float
+    pit: np.ndarray
+    levels: list[str]
+
+    @property
+    def flagged(self) -> pd.DataFrame:
+        """The cells whose observed count falls outside the predictive interval."""
+        return self.table.loc[self.table["outside"]]
+
+    @property
+    def share_outside(self) -> float:
+        return float(self.table["outside"].mean())
+
+    def pit_test(self, bins: int = 10) -> dict[str, float]:
+        """Chi-square test of uniform PIT over ``bins`` equal bins."""
+        counts, _ = np.histogram(self.pit, bins=bins, range=(0, 1))
+        res = stats.chisquare(counts)
+        return {"statistic": float(res.statistic), "p_value": float(res.pvalue), "bins": bins}
+
+    def plot(self, ax=None):
+        from bayesresp.plots import plot_ppc
+
+        return plot_ppc(self, ax=ax)
+
+    def __str__(self) -> str:
+        n = len(self.flagged)
+        head = (
+            f"Posterior predictive check by {self.by}: {n} of {len(self.table)} cells "
+            f"outside the {self.ci:.0%} predictive interval; PIT uniformity p = "
+            f"{self.pit_test()['p_value']:.3g}"
+        )
+        with pd.option_context("display.width", 200, "display.max_rows", 60):
+            body = (self.flagged if n else self.table).to_string(float_format=lambda x: f"{x:.1f}")
+        return head + "\n" + body
+
+    def _repr_html_(self) -> str:
+        return f"<p>{str(self).splitlines()[0]}</p>" + (
+            self.flagged if len(self.flagged) else self.table
+        ).to_html(float_format="%.1f")
+
+
+def posterior_predictive_check(
+    fit: Fit, by: str | None = None, *, draws: int = 500, ci: float = 0.95, seed: int | None = None
+) -> PPCResult:
+    """Observed vs replicated counts per level, overall (``by=None``) or by a column.
+
+    Examples
+    --------
+    >>> ppc = fit.ppc(by="mission")  # doctest: +SKIP
+    >>> ppc.flagged  # doctest: +SKIP
+    """
+    y_rep = replicate(fit, draws, seed)
+    y_obs = fit.design.y
+    if by is None:
+        groups, names, label = np.zeros(len(y_obs), dtype=int), ["overall"], "group"
+    else:
+        if by not in fit.data:
+            raise KeyError(
+                f"no column '{by}' in the fitted data; columns: " + ", ".join(fit.data.columns)
+            )
+        labels = fit.data[by].astype(str).to_numpy()
+        names = sorted(set(labels))
+        groups, label = np.searchsorted(names, labels), by
+    levels = list(fit.info.spectrum)
+    table = _count_table(y_obs, y_rep, groups, names, levels, label, ci)
+    return PPCResult(table, label, ci, ordinal_pit(fit, seed), levels)
+
+
+def ordinal_pit(fit: Fit, seed: int | None = None, draws: int = 1000) -> np.ndarray:
+    """Randomised PIT: P(Y < y) + V * P(Y = y), V ~ U(0, 1), with the posterior predictive
+    probabilities of each row (averaged over draws)."""
+    d = _subset(fit.draws, draws)
+    p = category_probs(
+        eta_from_draws(d, fit.design, "known"), d.cutpoints[:, None, :], fit.spec.link
+    ).mean(axis=0)
+    y = fit.design.y
+    below = np.cumsum(p, axis=1)[np.arange(len(y)), y] - p[np.arange(len(y)), y]
+    rng = np.random.default_rng((fit.meta.get("seed", 0) if seed is None else seed) + 1)
+    return below + rng.random(len(y)) * p[np.arange(len(y)), y]
+
+
+@dataclass
+class PriorPredictiveResult:
+    """Distribution of the share of responses at each level implied by the priors alone."""
+
+    shares: np.ndarray  # (draws, K): share of the rows at each level, per prior draw
+    levels: list[str]
+    prior_fit: Any = None  # a Fit whose "posterior" is the prior draws
+    ci: float = 0.9
+
+    def for_profiles(self, profiles: Any, **kwargs: Any):
+        """Prior predictive probabilities for hypothetical profiles (a what-if on the prior).
+
+        Groups are drawn from the prior population (``groups="new"``) unless
+        ``groups=`` says otherwise.
+        """
+        kwargs.setdefault("groups", "new")
+        return self.prior_fit.what_if(profiles, **kwargs)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        lo, hi = np.quantile(self.shares, [(1 - self.ci) / 2, 1 - (1 - self.ci) / 2], axis=0)
+        return pd.DataFrame(
+            {
+                "mean_share": self.shares.mean(axis=0),
+                "lower": lo,
+                "upper": hi,
+                "p_share_above_half": (self.shares > 0.5).mean(axis=0),
+            },
+            index=pd.Index(self.levels, name="level"),
+        )
+
+    def plot(self, ax=None):
+        from bayesresp.plots import plot_prior_predictive
+
+        return plot_prior_predictive(self, ax=ax)
+
+    def __str__(self) -> str:
+        return (
+            "Prior predictive share of responses at each level:\n"
+            + self.to_dataframe().to_string(float_format=lambda x: f"{x:.3f}")
+        )
+
+    def _repr_html_(self) -> str:
+        return self.to_dataframe().to_html(float_format="%.3f")
+
+
+def prior_predictive_check(
+    data: Any, spec: Any, *, codebook: Any = None, draws: int = 1000, seed: int = 0, ci: float = 0.9
+) -> PriorPredictiveResult:
+    """What the priors alone say about the spread of responses, before fitting.
+
+    Draws the parameters from their priors (PyMC's forward sampler), then the expected
+    share of the data set's rows at each level per draw, with the same array code that
+    predicts from a posterior. A sane prior spreads the shares; one piling mass on the two
+    ends of the spectrum shows up as large ``p_share_above_half`` for them.
+    """
+    import pymc as pm
+
+    from bayesresp.design import make_design
+    from bayesresp.fitting import prepare_data
+    from bayesresp.model import build_model
+    from bayesresp.spec import ModelSpec
+
+    spec = ModelSpec.coerce(spec)
+    frame, cb = prepare_data(data, spec, codebook)
+    design = make_design(
+        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
+    )
+    model = build_model(design, spec.priors, spec.link)
+    names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
+    with model:
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, var_names=names)
+    import xarray as xr
+
+    from bayesresp.results import Fit
+
+    tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
+    prior_fit = Fit(tree, spec, cb, frame, design.info, {"seed": seed, "sampler": "prior"})
+    d = prior_fit.draws
+    p = category_probs(eta_from_draws(d, design, "known"), d.cutpoints[:, None, :], spec.link)
+    return PriorPredictiveResult(p.mean(axis=1), list(design.info.spectrum), prior_fit, ci)

@@ -1,0 +1,144 @@
+"""Commands that check fits and data: diagnose, check, compare, reliability."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from bayesresp.cli._app import EXIT_STATUS_HELP, cli
+from bayesresp.cli.data import codebook_option, format_option
+from bayesresp.cli.models import emit_table
+
+
+@cli.command("diagnose", epilog=EXIT_STATUS_HELP)
+@click.argument("fit_file", type=click.Path(path_type=Path))
+@format_option
+def diagnose_cmd(fit_file: Path, fmt: str) -> None:
+    """Convergence diagnostics with verdicts; exit status 1 when a check fails.
+
+    \b
+    Example:
+      bayesresp diagnose fit.nc
+    """
+    from bayesresp.fitfile import load_fit
+
+    report = load_fit(fit_file).diagnose()
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    elif fmt == "csv":
+        click.echo(report.to_dataframe().to_csv(), nl=False)
+    else:
+        click.echo(str(report))
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@cli.command("check", epilog=EXIT_STATUS_HELP)
+@click.argument("fit_file", type=click.Path(path_type=Path))
+@click.option(
+    "--by",
+    multiple=True,
+    help="Also check counts within each value of a column (repeatable), e.g. --by mission.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the plots (PNG, and SVG with --svg).",
+)
+@click.option("--svg", is_flag=True, help="Also write SVG plots.")
+@format_option
+def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, fmt: str) -> None:
+    """Posterior predictive checks: observed vs replicated counts of each level.
+
+    Lists the cells whose observed count falls outside the 95% predictive interval
+    and tests the ordinal PIT for uniformity; writes plots with --out.
+
+    \b
+    Examples:
+      bayesresp check fit.nc --by mission --out checks/
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesresp.fitfile import load_fit
+
+    fit = load_fit(fit_file)
+    results = {"overall": fit.ppc()} | {b: fit.ppc(by=b) for b in by}
+    for name, r in results.items():
+        if fmt == "text":
+            click.echo(str(r) + "\n")
+        else:
+            emit_table(r.table, fmt)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            fig = r.plot().figure
+            for ext in ("png", "svg") if svg else ("png",):
+                fig.savefig(out / f"ppc_{name}.{ext}", dpi=120)
+            if fmt == "text":
+                click.echo(f"wrote {out / f'ppc_{name}.png'}")
+
+
+@cli.command("compare", epilog=EXIT_STATUS_HELP)
+@click.argument("fit_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--no-refit",
+    is_flag=True,
+    help="Keep PSIS estimates for rows with high Pareto k instead of refitting without them.",
+)
+@format_option
+def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, fmt: str) -> None:
+    """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights).
+
+    \b
+    Example:
+      bayesresp compare baseline.nc hierarchical.nc full.nc
+    """
+    from bayesresp.comparison import compare
+    from bayesresp.fitfile import load_fit
+
+    fits = {p.stem: load_fit(p) for p in fit_files}
+    result = compare(fits, refit_high_k=not no_refit)
+    if fmt == "text":
+        click.echo(str(result))
+    else:
+        emit_table(result.table, fmt)
+
+
+@cli.command("reliability", epilog=EXIT_STATUS_HELP)
+@click.argument("data", type=click.Path(path_type=Path))
+@codebook_option
+@click.option(
+    "--boot",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the interval.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@format_option
+def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt: str) -> None:
+    """Coding reliability: Krippendorff's ordinal alpha of responses coded by several coders.
+
+    The file has one row per response and coder (columns response_id, coder_id and the
+    outcome).
+
+    \b
+    Example:
+      bayesresp reliability double_coded.csv
+    """
+    from bayesresp.codebook import Codebook
+    from bayesresp.reliability import reliability
+    from bayesresp.validation import validate
+
+    cb = Codebook.coerce(codebook)
+    frame = validate(data, cb)
+    report = reliability(frame, value=cb.outcome.name, n_boot=boot, seed=seed)
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    elif fmt == "csv":
+        click.echo(report.disagreement.to_csv(), nl=False)
+    else:
+        click.echo(str(report))

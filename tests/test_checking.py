@@ -1,0 +1,204 @@
+"""Model checking: diagnostics, predictive checks, comparison, reliability on the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesresp
+from bayesresp import comparison as compare_mod
+from bayesresp.checks import prior_predictive_check
+
+
+@pytest.fixture(scope="module")
+def broken_fit(example):
+    """Too few draws and no tuning to speak of: must fail the convergence checks."""
+    return bayesresp.fit(
+        example, "hierarchical", draws=30, tune=15, chains=2, seed=2, progress=False
+    )
+
+
+def test_diagnose_passes_the_example_fit(hierarchical):
+    report = hierarchical.diagnose()
+    assert report.ok and report.verdict == "ok", str(report)
+    names = [c.name for c in report.checks]
+    assert names == [
+        "max r_hat",
+        "min bulk ESS",
+        "min tail ESS",
+        "max MCSE / sd",
+        "divergent transitions",
+        "draws at max tree depth",
+        "min E-BFMI",
+    ]
+    assert "Convergence diagnostics (nutpie): OK" in str(report)
+    assert "<table>" in report._repr_html_()
+
+
+def test_diagnose_fails_a_broken_fit_and_says_what_to_do(broken_fit):
+    report = broken_fit.diagnose()
+    verdicts = {c.name: c.verdict for c in report.checks}
+    assert not report.ok and report.verdict == "fail"
+    assert verdicts["min bulk ESS"] == "fail" and verdicts["max r_hat"] != "ok"
+    text = str(report)
+    assert "draw more" in text and "run longer" in text
+    assert "NOT CONVERGED" in broken_fit.convergence_line()
+
+
+def test_diagnose_reads_pymc_sampler_stats():
+    data = bayesresp.simulate(missions=3, rows=150, seed=4).data
+    f = bayesresp.fit(
+        data,
+        "response ~ severity",
+        draws=100,
+        tune=100,
+        chains=2,
+        seed=1,
+        sampler="pymc",
+        progress=False,
+    )
+    names = {c.name for c in f.diagnose().checks}
+    assert "draws at max tree depth" in names and "min E-BFMI" in names
+
+
+def test_ppc_on_the_right_model(hierarchical):
+    overall = hierarchical.ppc()
+    assert len(overall.table) == 8 and overall.share_outside == 0
+    by_mission = hierarchical.ppc(by="mission")
+    # 96 cells at 95%: about 5 outside by chance; 10% leaves room for their correlation.
+    assert by_mission.share_outside <= 0.10, by_mission.flagged
+    assert by_mission.pit_test()["p_value"] > 0.001
+    assert np.all((by_mission.pit > 0) & (by_mission.pit < 1))
+
+
+def test_ppc_flags_omitted_mission_effects():
+    sim = bayesresp.simulate(
+        missions=8,
+        rows=1200,
+        seed=21,
+        sd={"mission": 1.5, "mission:department": 0.0, "official_id": 0.0},
+    )
+    f = bayesresp.fit(
+        sim.data,
+        "response ~ severity + background",
+        draws=300,
+        tune=300,
+        chains=2,
+        seed=3,
+        progress=False,
+    )
+    ppc = f.ppc(by="mission")
+    assert ppc.share_outside > 0.25, ppc.share_outside
+    assert set(ppc.flagged.index.get_level_values("mission")) <= set(sim.data["mission"])
+
+
+def test_ppc_plot(hierarchical, tmp_path):
+    ax = hierarchical.ppc(by="mission").plot()
+    assert len(ax.figure.axes) == 12
+    ax.figure.savefig(tmp_path / "ppc.png")
+
+
+def test_prior_predictive_of_the_cutpoint_prior_is_flat(example):
+    """With covariate and group effects switched off (tiny priors), each level's expected
+    share is 1/K under the flat induced-Dirichlet prior. 1,000 draws: the Monte Carlo sd of
+    a mean share is at most sqrt((1/8)(7/8)/9)/sqrt(1000) = 0.0035; we allow 0.015."""
+    spec = bayesresp.ModelSpec(
+        "response ~ severity + (1 | mission)",
+        priors={"b": "normal(0, 0.001)", "sd": "halfnormal(0.001)"},
+    )
+    pp = prior_predictive_check(example, spec, draws=1000, seed=1)
+    np.testing.assert_allclose(pp.to_dataframe()["mean_share"], 1 / 8, atol=0.015)
+
+
+def test_prior_predictive_defaults_and_profiles(example, hierarchical):
+    pp = prior_predictive_check(example, "hierarchical", draws=300, seed=2)
+    table = pp.to_dataframe()
+    assert table["mean_share"].sum() == pytest.approx(1.0)
+    assert (table["mean_share"] > 0.02).all()
+    profile = hierarchical.data.iloc[[0]].drop(columns="response")
+    answer = pp.for_profiles(profile)
+    assert answer.probabilities.sizes["draw"] == 300
+    assert set(answer.group_modes.values()) == {"new"}
+    pp.plot()
+
+
+def test_compare_ranks_the_fuller_model_first(shipped_fits):
+    result = bayesresp.compare(shipped_fits, refit_high_k=False)
+    table = result.table
+    assert table.index[0] in ("full", "hierarchical") and table.index[-1] == "baseline"
+    assert abs(table.loc["baseline", "elpd_diff"]) > 2 * table.loc["baseline", "dse"]
+    assert table["weight"].sum() == pytest.approx(1.0)
+    assert "PSIS-LOO comparison" in str(result)
+
+
+def test_exact_refit_replaces_high_k_rows(monkeypatch):
+    """Flag two rows artificially (threshold 0) and check the exact LOO terms replace the
+    PSIS ones: for well-behaved rows they agree closely (PSIS is accurate there)."""
+    data = bayesresp.simulate(missions=4, rows=300, seed=6).data
+    spec = "response ~ severity + (1 | mission)"
+    a = bayesresp.fit(data, spec, draws=400, tune=400, chains=2, seed=1, progress=False)
+    b = bayesresp.fit(
+        data, "response ~ severity", draws=400, tune=400, chains=2, seed=1, progress=False
+    )
+    psis = np.asarray(a.loo().elpd_i).ravel()
+    monkeypatch.setattr(compare_mod, "K_THRESHOLD", -np.inf)  # every row flagged
+    with pytest.warns(UserWarning, match="use K-fold"):
+        many = compare_mod.compare({"a": a, "b": b}, max_refits=2)
+    assert many.refitted == {} and len(many.flagged["a"]) == 300 and many.notes
+    monkeypatch.setattr(compare_mod, "K_THRESHOLD", np.sort(np.asarray(a.loo().pareto_k))[-3])
+    result = compare_mod.compare({"a": a, "b": b}, max_refits=2, refit_draws=300)
+    rows = result.flagged["a"]["row"].tolist()
+    assert len(result.refitted["a"]) == 2 and result.refitted["a"] == rows
+    exact = np.asarray(result.loos["a"].elpd_i).ravel()
+    positions = [int(np.flatnonzero(a.tree["log_likelihood"]["row"].values == r)[0]) for r in rows]
+    assert np.abs(exact[positions] - psis[positions]).max() < 0.1
+
+
+def test_compare_refuses_fits_of_other_data(hierarchical, full_fit):
+    other = bayesresp.fit(
+        hierarchical.data.iloc[:100],
+        "response ~ severity",
+        draws=50,
+        tune=50,
+        chains=1,
+        seed=1,
+        progress=False,
+    )
+    with pytest.raises(bayesresp.BayesrespError, match="other rows"):
+        bayesresp.compare({"h": hierarchical, "o": other})
+    with pytest.raises(bayesresp.BayesrespError, match="at least two"):
+        bayesresp.compare({"h": hierarchical})
+
+
+# -- command line --------------------------------------------------------------------------
+def test_cli_diagnose_check_compare(shipped_fits, broken_fit, tmp_path, run_cli):
+    paths = {n: f.save(tmp_path / f"{n}.nc") for n, f in shipped_fits.items()}
+    res = run_cli("diagnose", paths["hierarchical"])
+    assert res.code == 0 and "OK" in res.out
+    broken = broken_fit.save(tmp_path / "broken.nc")
+    res = run_cli("diagnose", broken, "--format", "json")
+    assert res.code == 1 and json.loads(res.out)["verdict"] == "fail"
+    res = run_cli("check", paths["hierarchical"], "--by", "mission", "--out", tmp_path / "plots")
+    assert res.code == 0 and "cells outside" in res.out
+    assert (tmp_path / "plots" / "ppc_mission.png").stat().st_size > 1000
+    res = run_cli("compare", paths["baseline"], paths["hierarchical"], "--no-refit")
+    assert res.code == 0 and "elpd_diff" in res.out
+
+
+def test_cli_reliability(tmp_path, run_cli, example):
+    double = pd.concat([example.head(60), example.head(60)], ignore_index=True)
+    double["coder_id"] = ["A"] * 60 + ["B"] * 60
+    spectrum = list(bayesresp.Codebook.default().spectrum)
+    shifted = double["response"].astype(str).map(lambda v: spectrum[min(spectrum.index(v) + 1, 7)])
+    rng = np.random.default_rng(0)
+    change = (double["coder_id"] == "B") & (rng.random(120) < 0.3)
+    double.loc[change, "response"] = shifted[change]
+    path = tmp_path / "double.csv"
+    bayesresp.tables.write_csv(double, path)
+    res = run_cli("reliability", path, "--boot", "200", "--format", "json")
+    assert res.code == 0, res.err
+    alpha = json.loads(res.out)["alpha"]
+    assert 0.5 < alpha < 1.0
