@@ -23,6 +23,7 @@ from bayesresp.formula import FormulaError, parse_formula
 from bayesresp.priors import PriorError
 from bayesresp.reliability import krippendorff_alpha, reliability
 from bayesresp.results import Fit
+from bayesresp.sbc import SBCResult, sbc
 from bayesresp.simulate import Simulation, simulate
 from bayesresp.spec import ModelSpec, SpecError
 from bayesresp.tables import read_table
@@ -46,6 +47,7 @@ __all__ = [
     "PriorError",
     "Problem",
     "SamplerError",
+    "SBCResult",
     "Simulation",
     "SpecError",
     "ValidationReport",
@@ -63,6 +65,7 @@ __all__ = [
     "prior_predictive_check",
     "read_table",
     "reliability",
+    "sbc",
     "simulate",
     "validate",
 ]

@@ -4,8 +4,8 @@ Replicated data are drawn from the model's probabilities by inverse-CDF sampling
 posterior (or prior) draws and the fitted rows' design, with array code. A check
 compares, for each level of the spectrum (overall, or within each group of a column),
 the observed count with the distribution of replicated counts. The randomised PIT of an
-ordinal outcome (Czado, Gneiting and Held 2009) checks calibration: for a calibrated
-model its values are uniform on (0, 1).
+ordinal outcome (Czado, Gneiting and Held 2009), computed leave-one-out with PSIS
+weights, checks calibration: for a calibrated model its values are uniform on (0, 1).
 """
 
 from __future__ import annotations
@@ -144,7 +144,9 @@ def posterior_predictive_check(
         groups, names, label = np.zeros(len(y_obs), dtype=int), ["overall"], "group"
     else:
         if by not in fit.data:
-            raise KeyError(
+            from bayesresp.errors import BayesrespError
+
+            raise BayesrespError(
                 f"no column '{by}' in the fitted data; columns: " + ", ".join(fit.data.columns)
             )
         labels = fit.data[by].astype(str).to_numpy()
@@ -155,17 +157,33 @@ def posterior_predictive_check(
     return PPCResult(table, label, ci, ordinal_pit(fit, seed), levels)
 
 
-def ordinal_pit(fit: Fit, seed: int | None = None, draws: int = 1000) -> np.ndarray:
-    """Randomised PIT: P(Y < y) + V * P(Y = y), V ~ U(0, 1), with the posterior predictive
-    probabilities of each row (averaged over draws)."""
-    d = _subset(fit.draws, draws)
-    p = category_probs(
-        eta_from_draws(d, fit.design, "known"), d.cutpoints[:, None, :], fit.spec.link
-    ).mean(axis=0)
-    y = fit.design.y
-    below = np.cumsum(p, axis=1)[np.arange(len(y)), y] - p[np.arange(len(y)), y]
+def ordinal_pit(fit: Fit, seed: int | None = None, chunk: int = 256) -> np.ndarray:
+    """Randomised LOO-PIT: P(Y < y) + V * P(Y = y), V ~ U(0, 1), with each row's
+    leave-one-out predictive probabilities (PSIS weights from the stored log-likelihood).
+
+    Leaving the row out matters: in-sample predictive probabilities are pulled towards
+    the observed value, so an in-sample PIT is not uniform even for a correct model.
+    """
+    from scipy.special import softmax
+
+    log_w = fit.loo().log_weights.transpose("row", "chain", "draw").values
+    w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (n, S), rows sum to one
+    d, design, y = fit.draws, fit.design, fit.design.y
+    n = len(y)
+    below, at = np.empty(n), np.empty(n)
+    for start in range(0, n, chunk):
+        rows = np.arange(start, min(start + chunk, n))
+        part = apply_design(fit.info, fit.data.iloc[rows])
+        p = category_probs(
+            eta_from_draws(d, part, "known"), d.cutpoints[:, None, :], fit.spec.link
+        )  # (S, m, K)
+        p_loo = np.einsum("ms,smk->mk", w[rows], p)
+        cum = np.cumsum(p_loo, axis=1)
+        at[rows] = p_loo[np.arange(len(rows)), y[rows]]
+        below[rows] = cum[np.arange(len(rows)), y[rows]] - at[rows]
+    del design
     rng = np.random.default_rng((fit.meta.get("seed", 0) if seed is None else seed) + 1)
-    return below + rng.random(len(y)) * p[np.arange(len(y)), y]
+    return below + rng.random(n) * at
 
 
 @dataclass

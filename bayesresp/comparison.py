@@ -73,7 +73,12 @@ def _rows(fit: Fit) -> np.ndarray:
 
 
 def compare(
-    fits: dict[str, Fit], *, refit_high_k: bool = True, max_refits: int = 10, refit_draws: int = 500
+    fits: dict[str, Fit],
+    *,
+    refit_high_k: bool = True,
+    max_refits: int = 10,
+    refit_draws: int = 500,
+    folds: int | None = None,
 ) -> ComparisonResult:
     """Compare fits of the same data by PSIS-LOO.
 
@@ -83,7 +88,8 @@ def compare(
     refit_high_k : bool
         Where a row's Pareto k exceeds 0.7, refit the model without that row and use the
         exact LOO term instead of the PSIS estimate (at most ``max_refits`` rows per
-        model; with more, a warning recommends K-fold cross-validation).
+        model). With more, ``folds=K`` replaces that model's PSIS-LOO by K-fold
+        cross-validation (K refits); without it, a warning recommends doing so.
 
     Examples
     --------
@@ -93,8 +99,10 @@ def compare(
         raise ComparisonError("compare needs at least two fits")
     names = list(fits)
     first = _rows(fits[names[0]])
+    observed = fits[names[0]].tree["observed_data"].to_dataset()
     for n in names[1:]:
-        if not np.array_equal(_rows(fits[n]), first):
+        same_y = observed.equals(fits[n].tree["observed_data"].to_dataset())
+        if not np.array_equal(_rows(fits[n]), first) or not same_y:
             raise ComparisonError(
                 f"'{n}' was fitted to other rows than '{names[0]}'; LOO "
                 "compares fits of the same data only"
@@ -103,16 +111,24 @@ def compare(
     for name, fit in fits.items():
         loo = fit.loo()
         k = np.asarray(loo.pareto_k).ravel()
-        bad = np.flatnonzero(k > K_THRESHOLD)
+        # ArviZ's threshold, min(1 - 1/log10(S), 0.7), is stricter for few draws.
+        bad = np.flatnonzero(k > min(K_THRESHOLD, float(loo.good_k)))
         flagged[name] = pd.DataFrame({"row": first[bad], "pareto_k": k[bad]})
         if bad.size and refit_high_k:
             if bad.size <= max_refits:
                 loo = _exact_loo(fit, loo, bad, refit_draws)
                 refitted[name] = list(first[bad])
+            elif folds:
+                loo = kfold(fit, loo, k=folds, draws=refit_draws)
+                refitted[name] = list(first)
+                notes.append(
+                    f"{name}: {bad.size} rows have Pareto k > {K_THRESHOLD}; its "
+                    f"elpd comes from {folds}-fold cross-validation instead"
+                )
             else:
                 msg = (
                     f"{name}: {bad.size} rows have Pareto k > {K_THRESHOLD}; PSIS-LOO is "
-                    "unreliable for this model: use K-fold cross-validation"
+                    "unreliable for this model: use K-fold cross-validation (folds=10)"
                 )
                 notes.append(msg)
                 warnings.warn(msg, UserWarning, stacklevel=2)
@@ -121,32 +137,46 @@ def compare(
     return ComparisonResult(table, loos, flagged, refitted, notes)
 
 
-def _exact_loo(fit: Fit, loo: Any, rows: np.ndarray, draws: int) -> Any:
-    """Replace the PSIS terms of ``rows`` by exact leave-one-out refits."""
-    from bayesresp.fitting import fit as refit
+def _heldout_elpd(fit: Fit, test: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """log p(y_i | data without ``test``) for each row in ``test``, by refitting.
 
+    The refit uses the full data's coding recipe: a level only the held-out rows have
+    keeps its column (its coefficient then rests on the prior) instead of silently
+    turning into the reference level. Groups the training rows lack are drawn as new.
+    """
+    from bayesresp.fitting import fit_design
+
+    train = fit.data.drop(index=fit.data.index[test])
+    f = fit_design(
+        apply_design(fit.info, train),
+        train,
+        fit.spec,
+        fit.codebook,
+        draws=draws,
+        tune=draws,
+        chains=fit.posterior.sizes["chain"],
+        seed=seed,
+        sampler=fit.meta.get("sampler", "nutpie"),
+        progress=False,
+        target_accept=fit.meta.get("target_accept", 0.9),
+        cores=None,
+    )
+    design = apply_design(f.info, fit.data.iloc[test])
+    out = np.empty(len(test))
+    for j in range(len(test)):
+        one = apply_design(f.info, fit.data.iloc[[test[j]]])
+        modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
+        eta = eta_from_draws(f.draws, one, modes, np.random.default_rng(seed + j))
+        ll = log_prob(one.y, eta, f.draws.cutpoints, f.spec.link)[:, 0]
+        out[j] = logsumexp(ll) - np.log(len(ll))
+    del design
+    return out
+
+
+def _replace_terms(fit: Fit, loo: Any, rows: np.ndarray, values: np.ndarray) -> Any:
+    """Put exact held-out terms into a PSIS-LOO result and recompute its totals."""
     elpd_i = np.asarray(loo.elpd_i).ravel().copy()
-    for i in rows:
-        train = fit.data.drop(index=fit.data.index[i])
-        held = fit.data.iloc[[i]]
-        f = refit(
-            train,
-            fit.spec,
-            codebook=fit.codebook,
-            draws=draws,
-            tune=draws,
-            chains=fit.posterior.sizes["chain"],
-            seed=int(fit.meta.get("seed", 0)) + int(i),
-            sampler=fit.meta.get("sampler", "nutpie"),
-            progress=False,
-        )
-        design = apply_design(f.info, held)
-        modes = {
-            g: ("known" if design.group_index[g][0] >= 0 else "new") for g in design.group_index
-        }
-        eta = eta_from_draws(f.draws, design, modes, np.random.default_rng(int(i)))
-        ll = log_prob(design.y, eta, f.draws.cutpoints, f.spec.link)[:, 0]
-        elpd_i[i] = logsumexp(ll) - np.log(len(ll))
+    elpd_i[rows] = values
     shape = np.shape(loo.elpd_i)
     loo.elpd_i = type(loo.elpd_i)(
         elpd_i.reshape(shape), coords=loo.elpd_i.coords, dims=loo.elpd_i.dims
@@ -156,6 +186,32 @@ def _exact_loo(fit: Fit, loo: Any, rows: np.ndarray, draws: int) -> Any:
     loo.pareto_k = type(loo.pareto_k)(
         k.reshape(shape), coords=loo.pareto_k.coords, dims=loo.pareto_k.dims
     )
+    ll = fit.tree["log_likelihood"][fit.info.outcome].values.reshape(-1, len(elpd_i))
+    lppd = float(logsumexp(ll, axis=0).sum() - len(elpd_i) * np.log(ll.shape[0]))
     loo.elpd = float(elpd_i.sum())
     loo.se = float(np.sqrt(len(elpd_i) * np.var(elpd_i)))
+    loo.p = lppd - loo.elpd
+    loo.warning = False
     return loo
+
+
+def _exact_loo(fit: Fit, loo: Any, rows: np.ndarray, draws: int) -> Any:
+    """Replace the PSIS terms of ``rows`` by exact leave-one-out refits."""
+    seed = int(fit.meta.get("seed", 0))
+    values = np.array([_heldout_elpd(fit, np.array([i]), draws, seed + int(i))[0] for i in rows])
+    return _replace_terms(fit, loo, rows, values)
+
+
+def kfold(fit: Fit, loo: Any, k: int = 10, draws: int = 500, seed: int = 0) -> Any:
+    """K-fold cross-validation: every row's term from a refit without its fold.
+
+    Folds are a random partition of the rows (seeded). Returned in the form of the PSIS
+    result it replaces, so that ArviZ's comparison reads it.
+    """
+    n = len(fit.data)
+    folds = np.random.default_rng(seed).permutation(n) % k
+    values = np.empty(n)
+    for f in range(k):
+        test = np.flatnonzero(folds == f)
+        values[test] = _heldout_elpd(fit, test, draws, seed + 1000 * (f + 1))
+    return _replace_terms(fit, loo, np.arange(n), values)

@@ -18,6 +18,7 @@ from bayesresp.whatif import (
     check_profiles,
     interval_names,
     profile_probabilities,
+    typical_values,
 )
 
 if TYPE_CHECKING:
@@ -118,6 +119,22 @@ def contrast(
     if len(frame) != 1:
         raise ProfileError(f"the base must be one profile, not {len(frame)}")
     frame = frame.drop(columns=[PROFILE_LABEL], errors="ignore")
+    used = set(fit.info.variables) - {fit.info.outcome}
+    for col in changes:
+        if col not in used:
+            from bayesresp.validation import _closest
+
+            hint = _closest(col, sorted(used))
+            raise ProfileError(
+                f"the model does not use '{col}', so changing it changes nothing"
+                + (f"; did you mean '{hint}'?" if hint else "")
+                + f" (the model uses: {', '.join(sorted(used))})"
+            )
+    if fill == "typical":
+        typical = typical_values(fit)
+        for col in used - set(frame.columns):
+            if col in typical:
+                frame[col] = typical[col]
     changed = frame.copy()
     for col, value in changes.items():
         changed[col] = [value]
@@ -149,7 +166,8 @@ def marginal_effects(fit: Fit, *, draws: int = 1000, ci: float = 0.9) -> pd.Data
     For each level of a nominal or ordinal covariate, every fitted row is set to that
     level and to the reference level (each row keeps its own other values and groups),
     and the change in expected position is averaged over the rows, per posterior draw.
-    For a continuous covariate the change is one standard deviation up. Ranked by the size
+    For a continuous covariate the change is one standard deviation up (one unit when the
+    specification does not scale continuous covariates). Ranked by the size
     of the mean effect: which factors move responses most.
 
     Parameters
@@ -177,7 +195,10 @@ def marginal_effects(fit: Fit, *, draws: int = 1000, ci: float = 0.9) -> pd.Data
         if coding.kind == "continuous":
             base = mean_position(data)
             up = data.assign(**{var: data[var] + coding.scale})
-            comparisons = [(f"+1 sd ({coding.scale:.3g})", mean_position(up) - base)]
+            label = (
+                f"+1 sd ({coding.scale:.3g})" if coding.scale != 1.0 or coding.center else "+1 unit"
+            )
+            comparisons = [(label, mean_position(up) - base)]
         else:
             present = set(data[var].dropna().astype(str))
             levels = [lv for lv in coding.levels if lv in present]
@@ -202,7 +223,8 @@ def marginal_effects(fit: Fit, *, draws: int = 1000, ci: float = 0.9) -> pd.Data
                     "p_positive": float((effect > 0).mean()),
                 }
             )
-    out = pd.DataFrame(rows)
+    columns = ["variable", "contrast", "block", "mean", "sd", lo, hi, "p_positive"]
+    out = pd.DataFrame(rows, columns=columns)
     out = out.reindex(out["mean"].abs().sort_values(ascending=False).index)
     return out.reset_index(drop=True)
 

@@ -42,7 +42,7 @@ class DataSummary:
             "By mission:",
             self.missions.to_string(),
             "",
-            f"By department ({len(self.departments)} departments within missions):",
+            f"By group ({len(self.departments)} groups):",
             self.departments.to_string(),
         ]
         return "\n".join(parts)
@@ -73,23 +73,29 @@ def describe(data: pd.DataFrame, codebook: Codebook | None = None) -> DataSummar
     spectrum.index.name = "level"
     position = y.cat.codes if isinstance(y.dtype, pd.CategoricalDtype) else None
 
-    group_cols = {
-        "departments": "department",
-        "officials": "official_id",
-        "incidents": "incident_id",
-    }
-    by_mission = data.groupby("mission", observed=True, sort=True)
-    missions = pd.DataFrame({"rows": by_mission.size()})
-    for label, col in group_cols.items():
-        if col in data:
-            missions[label] = by_mission[col].nunique()
-    if position is not None:
-        missions["mean_level"] = position.groupby(data["mission"]).mean().round(2)
-
-    departments = pd.crosstab([data["mission"], data["department"]], y.astype(object)).reindex(
-        columns=[lv for lv in cb.spectrum if lv in set(y.dropna())]
+    groups = [f.name for f in cb.groups if f.name in data]
+    top = "mission" if "mission" in data else (groups[0] if groups else None)
+    missions = pd.DataFrame()
+    if top is not None:
+        by_top = data.groupby(top, observed=True, sort=True)
+        missions = pd.DataFrame({"rows": by_top.size()})
+        for col in groups:
+            if col != top:
+                missions[f"{col} (distinct)"] = by_top[col].nunique()
+        if position is not None:
+            missions["mean_level"] = position.groupby(data[top]).mean().round(2)
+    nested = [f.name for f in cb.groups if f.nested_in and f.nested_in in data and f.name in data]
+    keys = (
+        [data[cb.fields[nested[0]].nested_in], data[nested[0]]]
+        if nested
+        else ([data[top]] if top is not None else None)
     )
-    departments.insert(0, "rows", departments.sum(axis=1))
-    departments.columns.name = None
+    departments = pd.DataFrame()
+    if keys is not None:
+        departments = pd.crosstab(keys, y.astype(object)).reindex(
+            columns=[lv for lv in cb.spectrum if lv in set(y.dropna())]
+        )
+        departments.insert(0, "rows", departments.sum(axis=1))
+        departments.columns.name = None
     synthetic = "source" in data and data["source"].astype(str).str.startswith("synthetic").any()
     return DataSummary(len(data), spectrum, missions, departments, bool(synthetic))

@@ -93,6 +93,9 @@ class DesignInfo:
     monotonic: tuple[Monotonic, ...]
     groups: tuple[Group, ...]
     variables: tuple[str, ...] = field(default=())
+    # Interaction cells absent from the fitting data (their columns were dropped): the
+    # model knows nothing about them, so predictions for them are refused.
+    empty_cells: tuple[Column, ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -130,6 +133,7 @@ class DesignInfo:
                 for g in d["groups"]
             ),
             variables=tuple(d.get("variables", ())),
+            empty_cells=tuple(col(c) for c in d.get("empty_cells", ())),
         )
 
 
@@ -204,18 +208,44 @@ def _coding(data: pd.DataFrame, name: str, cb: Codebook, mo: bool, scale: bool) 
 
 
 def _term_columns(
-    term: Term, codings: dict[str, Coding], block: str, data: pd.DataFrame
+    term: Term,
+    codings: dict[str, Coding],
+    block: str,
+    data: pd.DataFrame,
+    others: set[frozenset[str]] | None = None,
 ) -> list[Column]:
+    """Columns of a term, by the marginality rule of R's model matrices (lme4, brms).
+
+    A factor in an interaction is coded by contrasts (reference level dropped) when the
+    term without it is also in the model, and by indicators of all its levels when it is
+    not: ``a:b`` alone codes every cell but the all-reference one; ``a + a:b`` codes
+    ``b``'s contrasts within every level of ``a`` (``b`` nested in ``a``); ``a*b`` codes
+    contrasts times contrasts. Main effects always use contrasts (the cutpoints play the
+    intercept's part).
+    """
+    others = others or set()
+    names = [v.name for v in term.vars]
+    full = {
+        n: len(names) > 1 and frozenset(m for m in names if m != n) not in others for n in names
+    }
+    if len(names) > 1 and all(full[n] for n in names if codings[n].kind == "factor"):
+        full = dict.fromkeys(names, True)  # a:b alone: all cells but the reference cell
+        drop_reference_cell = True
+    else:
+        drop_reference_cell = False
     choices = []
-    for v in term.vars:
-        c = codings[v.name]
+    for n in names:
+        c = codings[n]
         if c.kind == "factor":
-            present = set(_factor_values(data, v.name).dropna())
-            choices.append([(v.name, lv) for lv in c.levels if lv != c.reference and lv in present])
+            present = set(_factor_values(data, n).dropna())
+            levels = [lv for lv in c.levels if lv in present]
+            choices.append([(n, lv) for lv in levels if full[n] or lv != c.reference])
         else:
-            choices.append([(v.name, None)])
+            choices.append([(n, None)])
     out = []
     for parts in product(*choices):
+        if drop_reference_cell and all(lv is None or lv == codings[n].reference for n, lv in parts):
+            continue
         name = ":".join(n if lv is None else f"{n}[{lv}]" for n, lv in parts)
         out.append(Column(name, str(term), block, tuple(parts)))
     return out
@@ -234,6 +264,7 @@ def make_design(
     codings: dict[str, Coding] = {}
     columns: list[Column] = []
     monos: list[Monotonic] = []
+    present_terms = {frozenset(t.names) for t in formula.terms}
     for term in formula.terms:
         for v in term.vars:
             if v.mo and len(term.vars) > 1:
@@ -249,7 +280,7 @@ def make_design(
         plain = {k: c for k, c in codings.items() if not k.startswith("mo(")}
         cols = [
             c
-            for c in _term_columns(term, plain, block, data)
+            for c in _term_columns(term, plain, block, data, present_terms)
             if c.name not in {x.name for x in columns}
         ]
         columns += cols
@@ -277,7 +308,14 @@ def make_design(
         j for j, c in enumerate(info.columns) if len(c.parts) == 1 or np.any(design.X[:, j] != 0)
     ]
     if len(keep) < len(info.columns):
-        info = DesignInfo(**{**info.__dict__, "columns": tuple(info.columns[j] for j in keep)})
+        empty = tuple(c for j, c in enumerate(info.columns) if j not in set(keep))
+        info = DesignInfo(
+            **{
+                **info.__dict__,
+                "columns": tuple(info.columns[j] for j in keep),
+                "empty_cells": empty,
+            }
+        )
         design.info, design.X = info, design.X[:, keep]
     return design
 
@@ -323,7 +361,8 @@ def _group_labels(data: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
 
 # -- applying the recipe ----------------------------------------------------------------
 def unobserved_levels(info: DesignInfo, data: pd.DataFrame) -> list[tuple[int, str, str]]:
-    """(row position, variable, level) of values the fitting data never had.
+    """(row position, variable, level) of values the fitting data never had, and of
+    interaction cells (term, cell) absent from the fitting data.
 
     The model has learnt nothing about such a level (it has no coefficient), so a
     prediction for it would silently equal the reference level's: callers refuse them.
@@ -336,6 +375,10 @@ def unobserved_levels(info: DesignInfo, data: pd.DataFrame) -> list[tuple[int, s
         values = _factor_values(data, var)
         for pos in np.flatnonzero(~values.isin(c.observed).to_numpy() & values.notna().to_numpy()):
             out.append((int(pos), var, str(values.iloc[pos])))
+    for cell in info.empty_cells:
+        if all(n in data for n, _ in cell.parts):
+            hit = np.flatnonzero(_column_values(cell, data, info.codings) != 0)
+            out += [(int(pos), cell.term, cell.name) for pos in hit]
     return out
 
 

@@ -129,6 +129,21 @@ def diagnose(fit: Fit) -> DiagnosticsReport:
     params["mcse_ratio"] = [
         float(mcse[n]) / max(float(summary.loc[n, "sd"]), 1e-300) for n in summary.index
     ]
+    # Group effects (every mission, department, official): their worst r_hat and ESS, as
+    # rows of the parameter table, since known-group predictions rest on them.
+    post = fit.posterior
+    effects = [v for v in post.data_vars if v.startswith("r[")]
+    if effects:
+        tree = xr.DataTree.from_dict({"posterior": post[effects]})
+        rhat = az.rhat(tree).to_dataset()
+        ess_b, ess_t = az.ess(tree).to_dataset(), az.ess(tree, method="tail").to_dataset()
+        for v in effects:
+            params.loc[f"{v} (worst level)"] = {
+                "r_hat": float(rhat[v].max()),
+                "ess_bulk": float(ess_b[v].min()),
+                "ess_tail": float(ess_t[v].min()),
+                "mcse_ratio": 0.0,
+            }
     stats = fit.tree["sample_stats"].to_dataset()
     n_draws = stats.sizes["chain"] * stats.sizes["draw"]
     checks = []

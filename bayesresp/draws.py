@@ -118,7 +118,8 @@ def eta_from_draws(
                     f"{g.label} the fit has not seen; known {g.label} levels: "
                     + ", ".join(g.levels[:10])
                     + (" ..." if len(g.levels) > 10 else "")
-                    + ". Use groups='new' to draw unseen groups from the population."
+                    + ". Predictions for unseen groups need groups='new' (what-if and "
+                    "contrasts offer it)."
                 )
             r = draws.r[g.label][:, idx, :]  # (S, n, q)
         else:

@@ -142,7 +142,6 @@ def fit(
     ...                     draws=200, tune=200, seed=1)  # doctest: +SKIP
     >>> fit.summary().loc["background[military_security]", "mean"]  # doctest: +SKIP
     """
-    from bayesresp.results import Fit
 
     if sampler not in SAMPLERS:
         raise SamplerError(f"sampler '{sampler}' is not one of {', '.join(SAMPLERS)}")
@@ -151,6 +150,41 @@ def fit(
     design = make_design(
         frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
     )
+    return fit_design(
+        design,
+        frame,
+        spec,
+        cb,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        sampler=sampler,
+        progress=progress,
+        target_accept=target_accept,
+        cores=cores,
+    )
+
+
+def fit_design(
+    design,
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    cb: Codebook,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int | None,
+    sampler: str,
+    progress: bool,
+    target_accept: float,
+    cores: int | None,
+):
+    """Fit a prepared design. Its recipe may come from other data: exact-LOO refits use
+    the full data's recipe, so that every level keeps its coefficient."""
+    from bayesresp.results import Fit
+
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
     model = build_model(design, spec.priors, spec.link)

@@ -175,6 +175,13 @@ class _Parser:
             if tok not in ("+", "-"):
                 raise FormulaError(f"in formula '{self.text}': unexpected '{tok}'")
             sign = self.take()
+        labels = [g.label for g in groups]
+        repeated = sorted({lab for lab in labels if labels.count(lab) > 1})
+        if repeated:
+            raise FormulaError(
+                f"in formula '{self.text}': the group {', '.join(repeated)} appears in more "
+                "than one group term; give each grouping one term (put its slopes together)"
+            )
         return Formula(outcome, tuple(dict.fromkeys(terms)), tuple(groups), self.text)
 
     def _group_ahead(self) -> bool:

@@ -7,8 +7,9 @@
 Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated terms) or
 ``r_g = z_g L_g^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed covariance
 (correlated varying slopes). The log-likelihood evaluates only the observed category
-(:func:`bayesresp.maths.log_prob`), weighted by how many identical rows each design row
-stands for, so no N x K probability matrix is ever built.
+(:func:`bayesresp.maths.log_prob`), so no N x K probability matrix is ever built. Each
+row's term carries a weight (all ones today), the hook for fitting unique rows with
+counts.
 
 The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
 its mean over the fitting rows, where the cutpoint prior is defined) and reported for the
@@ -169,30 +170,44 @@ def induced_dirichlet(link: str = "logit"):
 
 
 def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
+    """Cutpoints of the average case, ordered.
+
+    A CustomDist for both prior families, with a support point (evenly spaced cutpoints)
+    instead of an ``initval``: models with non-default initial values cannot be turned
+    into graphs, which the log-prior computation of sensitivity checks needs. A normal
+    prior on ordered cutpoints is the density of sorted independent normal draws.
+    """
     K = len(spectrum)
-    init = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
+    start = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
     if link == "probit":
-        init = init / 1.6
+        start = start / 1.6
+
+    def support_point(rv, size, *params):
+        return pt.full_like(rv, 0.0) + pt.as_tensor(start)
+
     if prior.family == "normal":
-        return pm.Normal(
-            "cutpoints_centred",
-            mu=prior.param("mu"),
-            sigma=prior.param("sigma"),
-            dims="cutpoint",
-            transform=ordered,
-            initval=init,
-        )
-    alpha = prior.param("alpha")
-    logp, random = induced_dirichlet(link)
+        mu, sigma = prior.param("mu"), prior.param("sigma")
+
+        def logp(value, mu_, sigma_):
+            return pt.sum(pm.logp(pm.Normal.dist(mu_, sigma_), value))
+
+        def random(mu_, sigma_, rng=None, size=None):
+            shape = (*(size or ()), K - 1) if size is not None else (K - 1,)
+            return np.sort(rng.normal(mu_, sigma_, size=shape), axis=-1)
+
+        params = (np.full(K - 1, mu), sigma)
+    else:
+        alpha = prior.param("alpha")
+        logp, random = induced_dirichlet(link)
+        params = (np.full(K - 1, alpha), alpha)
     return pm.CustomDist(
         "cutpoints_centred",
-        np.full(K - 1, alpha),
-        alpha,
+        *params,
         logp=logp,
         random=random,
+        support_point=support_point,
         signature="(m),()->(m)",
         transform=ordered,
-        initval=init,
         dims="cutpoint",
     )
 

@@ -180,6 +180,13 @@ class Fit:
         odds of a response more confrontational than any given level are 2.5 times those
         of the reference background, other things equal.
         """
+        if self.spec.link != "logit":
+            from bayesresp.errors import BayesrespError
+
+            raise BayesrespError(
+                f"odds ratios belong to the logit link; this model uses {self.spec.link}: "
+                "read its coefficients on the latent scale (summary()) instead"
+            )
         ds, block, _ = self.readable_posterior()
         names = [c.name for c in self.info.columns] + [m.name for m in self.info.monotonic]
         rows = {}
@@ -215,6 +222,10 @@ class Fit:
         if group is not None and not frames:
             known = ", ".join(g.label for g in self.info.groups) or "none"
             raise KeyError(f"no group term '{group}' in this model (group terms: {known})")
+        if not frames:  # a model without group terms has no group effects
+            lo, hi = _interval_names(ci)
+            cols = ["group", "level", "term", "mean", "sd", "median", lo, hi]
+            return pd.DataFrame(columns=cols).set_index(["group", "level", "term"])
         return pd.DataFrame(frames).set_index(["group", "level", "term"])
 
     def variance_decomposition(self, ci: float = 0.9) -> pd.DataFrame:
@@ -282,6 +293,12 @@ class Fit:
         from bayesresp.checks import posterior_predictive_check
 
         return posterior_predictive_check(self, by, draws=draws, ci=ci, seed=seed)
+
+    def prior_sensitivity(self, threshold: float = 0.05):
+        """Power-scaling prior sensitivity; see :func:`bayesresp.sensitivity.prior_sensitivity`."""
+        from bayesresp.sensitivity import prior_sensitivity
+
+        return prior_sensitivity(self, threshold)
 
     def loo(self):
         """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood."""

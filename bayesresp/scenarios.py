@@ -276,7 +276,7 @@ def scenario(
     from bayesresp.validation import validate
 
     rules = read_rules(intervention)
-    before_data = fit.data if data is None else validate(data, fit.codebook)
+    before_data = fit.data if data is None else _usable(fit, validate(data, fit.codebook))
     if by not in before_data:
         raise ScenarioError(f"cannot break down by '{by}': the data have no such column")
     after_data, notes = apply_rules(fit, before_data, rules)
@@ -296,6 +296,33 @@ def scenario(
     return ScenarioResult(
         names + ["overall"], list(fit.info.spectrum), before, after, rules, notes, changed, by, ci
     )
+
+
+def _usable(fit: Fit, data: pd.DataFrame) -> pd.DataFrame:
+    """Scenario data must be complete in the model's columns and use levels it knows."""
+    from bayesresp.design import unobserved_levels
+
+    used = [v for v in fit.info.variables if v in data and v != fit.info.outcome]
+    missing = data[used].isna()
+    if missing.any(axis=None):
+        rows = (np.flatnonzero(missing.any(axis=1).to_numpy()) + 1).tolist()
+        cols = [c for c in used if missing[c].any()]
+        raise ScenarioError(
+            f"{len(rows)} row(s) of the scenario data lack values the model uses "
+            f"({', '.join(cols)}): rows {', '.join(map(str, rows[:20]))}"
+            + (" ..." if len(rows) > 20 else "")
+        )
+    absent = [v for v in used if v not in data]
+    if absent:
+        raise ScenarioError(f"the scenario data lack column(s) {', '.join(absent)}")
+    found = unobserved_levels(fit.info, data)
+    if found:
+        pos, var, level = found[0]
+        raise ScenarioError(
+            f"row {pos + 1}: {var} = '{level}' never occurs in the fitted "
+            "data, so the model has learnt nothing about it"
+        )
+    return data
 
 
 def _group_shares(

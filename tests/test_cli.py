@@ -63,3 +63,11 @@ def test_installed_script_runs_without_traceback(tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: data file not found")
     assert "Traceback" not in res.stderr
+
+
+def test_describe_with_a_user_codebook(run_cli):
+    from .conftest import DATA
+
+    res = run_cli("describe", DATA / "user_coded.csv", "--codebook", DATA / "user_codebook.json")
+    assert res.code == 0, res.err
+    assert "ALPHA" in res.out and "ignore" in res.out

@@ -205,6 +205,29 @@ def test_fit_file_errors(hierarchical, tmp_path):
         bayesresp.load_fit(truncated)
 
 
+def test_tampered_and_newer_fit_files_are_refused(hierarchical, tmp_path):
+    import xarray as xr
+
+    path = hierarchical.save(tmp_path / "fit.nc")
+    tree = xr.load_datatree(path, engine="h5netcdf")
+    newer = tree.copy()
+    newer.attrs = {**tree.attrs, "bayesresp_format_version": 99}
+    newer.to_netcdf(tmp_path / "newer.nc", engine="h5netcdf")
+    with pytest.raises(bayesresp.FitFileError, match="format 99.*upgrade bayesresp"):
+        bayesresp.load_fit(tmp_path / "newer.nc")
+    tampered = tree.copy()
+    data = tampered["fit_data"].to_dataset()
+    data["response"] = data["response"].copy(data=np.roll(data["response"].values, 1))
+    tampered["fit_data"] = xr.DataTree(data)
+    tampered.to_netcdf(tmp_path / "tampered.nc", engine="h5netcdf")
+    with pytest.raises(bayesresp.FitFileError, match="do not match their recorded hash"):
+        bayesresp.load_fit(tmp_path / "tampered.nc")
+    foreign = xr.DataTree.from_dict({"posterior": tree["posterior"].to_dataset()})
+    foreign.to_netcdf(tmp_path / "foreign.nc", engine="h5netcdf")
+    with pytest.raises(bayesresp.FitFileError, match="not a bayesresp fit file"):
+        bayesresp.load_fit(tmp_path / "foreign.nc")
+
+
 def test_zarr_round_trip(hierarchical, tmp_path):
     path = hierarchical.save(tmp_path / "fit.zarr")
     back = bayesresp.load_fit(path)

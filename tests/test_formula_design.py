@@ -232,3 +232,33 @@ def test_codebook_inference_for_foreign_data():
     assert cb.field("rater").role == "group"
     typed = bayesresp.validate(cb.prepare(frame), cb)
     assert list(typed["rating"].astype(str)) == ["1", "3", "5", "2", "4", "5"]
+
+
+def test_interaction_marginality_follows_r(small):
+    """a:b alone codes every cell but the reference cell; a + a:b nests b's contrasts in
+    every level of a; a*b is contrasts times contrasts (as R's model matrices do)."""
+    cells = [c.name for c in _design(small, "response ~ duty_location:interlocutor").info.columns]
+    assert "duty_location[mission_hq_capital]:interlocutor[local_communities]" in cells
+    assert "duty_location[mission_hq_capital]:interlocutor[victims_and_civil_society]" not in cells
+    nested = _design(small, "response ~ duty_location + duty_location:interlocutor").info
+    inter = [c for c in nested.columns if ":" in c.name]
+    assert all("interlocutor[victims_and_civil_society]" not in c.name for c in inter)
+    assert any(c.name.startswith("duty_location[mission_hq_capital]:") for c in inter)
+    star = _design(small, "response ~ duty_location*interlocutor").info
+    assert all(
+        "mission_hq_capital" not in c.name and "victims" not in c.name
+        for c in star.columns
+        if ":" in c.name
+    )
+
+
+def test_unobserved_interaction_cells_are_recorded(small):
+    from bayesresp.design import unobserved_levels
+
+    d = _design(small, "response ~ duty_location*interlocutor")
+    assert d.info.empty_cells  # some combinations never occur in 400 rows
+    cell = d.info.empty_cells[0]
+    row = small.head(1).copy()
+    for name, level in cell.parts:
+        row[name] = pd.Categorical([level], dtype=small[name].dtype)
+    assert unobserved_levels(d.info, row) == [(0, cell.term, cell.name)]

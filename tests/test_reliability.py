@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayesresp.codebook import Codebook
 from bayesresp.errors import BayesrespError
 from bayesresp.reliability import (
     ReliabilityError,
@@ -17,16 +18,7 @@ from bayesresp.reliability import (
     reliability,
 )
 
-SPECTRUM = [
-    "conceal",
-    "silence",
-    "mild_concern",
-    "quiet_diplomacy",
-    "private_condemnation",
-    "public_condemnation",
-    "withhold_support",
-    "enforcement",
-]
+SPECTRUM = list(Codebook.default().spectrum)
 
 
 def long_frame(table: dict, categories: list | None = None) -> pd.DataFrame:

@@ -17,23 +17,7 @@ MISSION_COLS = ("host_consent_leverage", "mission_phase")
 
 def _profile_from_row(data: pd.DataFrame, i: int, label: str) -> dict:
     row = data.iloc[i]
-    cols = [
-        "mission",
-        "department",
-        "violation_type",
-        "severity",
-        "background",
-        "nationality_group",
-        "career_security",
-        "years_at_station",
-        "politicization",
-        "professional_composition",
-        "interlocutor",
-        "hierarchy_level",
-        "external_link",
-        "duty_location",
-        *MISSION_COLS,
-    ]
+    cols = ["mission", "department", *[f.name for f in bayesresp.Codebook.default().covariates]]
     out = {c: row[c] for c in cols}
     out["profile"] = label
     return out
@@ -283,3 +267,26 @@ def test_profile_plot(hierarchical, profiles, tmp_path):
     assert legend == list(bayesresp.Codebook.default().spectrum)
     ax.figure.savefig(tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_contrast_of_a_column_the_model_does_not_use(hierarchical, profiles):
+    base = profiles.iloc[0].to_dict()
+    with pytest.raises(ProfileError, match="did you mean 'duty_location'"):
+        hierarchical.contrast(base, {"duty_locaton": "field_office"})
+    with pytest.raises(ProfileError, match="does not use 'year'"):
+        hierarchical.contrast(base, {"year": 1990})
+    no_duty = {k: v for k, v in base.items() if k != "duty_location"}
+    c = hierarchical.contrast(no_duty, {"duty_location": "field_office"}, fill="typical")
+    assert np.isfinite(c.position).all()
+
+
+def test_scenario_data_with_gaps_is_refused(hierarchical):
+    data = hierarchical.data.head(50).copy()
+    data.loc[data.index[3], "years_at_station"] = np.nan
+    with pytest.raises(bayesresp.BayesrespError, match="rows 4.*years_at_station|years_at_"):
+        hierarchical.scenario({"column": "years_at_station", "max": 3}, data)
+
+
+def test_fits_without_groups_and_probit_guards(shipped_fits):
+    empty = shipped_fits["baseline"].group_effects()
+    assert len(empty) == 0 and list(empty.index.names) == ["group", "level", "term"]

@@ -88,8 +88,14 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
     is_flag=True,
     help="Keep PSIS estimates for rows with high Pareto k instead of refitting without them.",
 )
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=None,
+    help="K-fold cross-validation for a model with more than ten high-k rows.",
+)
 @format_option
-def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, fmt: str) -> None:
+def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, fmt: str) -> None:
     """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights).
 
     \b
@@ -100,7 +106,7 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, fmt: str) -> None:
     from bayesresp.fitfile import load_fit
 
     fits = {p.stem: load_fit(p) for p in fit_files}
-    result = compare(fits, refit_high_k=not no_refit)
+    result = compare(fits, refit_high_k=not no_refit, folds=folds)
     if fmt == "text":
         click.echo(str(result))
     else:
@@ -142,3 +148,67 @@ def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt
         click.echo(report.disagreement.to_csv(), nl=False)
     else:
         click.echo(str(report))
+
+
+@cli.command("sbc", epilog=EXIT_STATUS_HELP)
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--spec", required=True, help="Generating (and fitting) model specification.")
+@click.option("--fit-spec", default=None, help="A different fitting specification.")
+@codebook_option
+@click.option("--simulations", type=click.IntRange(min=2), default=200, show_default=True)
+@click.option("--draws", type=click.IntRange(min=20), default=500, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the ranks (CSV) and rank histograms (PNG).",
+)
+@format_option
+def sbc_cmd(
+    data: Path,
+    spec: str,
+    fit_spec: str | None,
+    codebook: Path | None,
+    simulations: int,
+    draws: int,
+    seed: int,
+    out: Path | None,
+    fmt: str,
+) -> None:
+    """Simulation-based calibration on a data set's covariates; exit 1 if miscalibrated.
+
+    Runs the simulations in parallel on local processes.
+
+    \b
+    Example:
+      bayesresp sbc incidents.csv --spec hierarchical --simulations 200 --out sbc/
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesresp.codebook import Codebook
+    from bayesresp.sbc import sbc
+    from bayesresp.validation import validate
+
+    cb = Codebook.coerce(codebook)
+    result = sbc(
+        validate(data, cb),
+        spec,
+        fit_spec=fit_spec,
+        codebook=cb,
+        simulations=simulations,
+        draws=draws,
+        tune=draws,
+        seed=seed,
+    )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result.ranks.to_csv(out / "ranks.csv")
+        result.plot().figure.savefig(out / "ranks.png", dpi=120)
+    if fmt == "text":
+        click.echo(str(result))
+    else:
+        emit_table(result.uniformity(), fmt)
+    if result.miscalibrated():
+        raise SystemExit(1)
