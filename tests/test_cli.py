@@ -71,3 +71,17 @@ def test_describe_with_a_user_codebook(run_cli):
     res = run_cli("describe", DATA / "user_coded.csv", "--codebook", DATA / "user_codebook.json")
     assert res.code == 0, res.err
     assert "ALPHA" in res.out and "ignore" in res.out
+
+
+def test_demo_validates_summarises_and_fits(run_cli):
+    res = run_cli("demo", "--draws", "60", "--seed", "2")
+    assert res.code == 0, res.err
+    for text in (
+        "2000 responses (SYNTHETIC",
+        "Responses by level of the spectrum",
+        "By mission:",
+        "Parameters:",
+        "Variance decomposition",
+        "Convergence:",
+    ):
+        assert text in res.out, text
