@@ -268,6 +268,10 @@ def simulate(
     effects: dict[str, Any] | None = None,
     sd: dict[str, float] | None = None,
     cutpoints: tuple[float, ...] | None = None,
+    coders: int = 0,
+    double_coded: float = 0.0,
+    coder_sd: float = 0.5,
+    coder_noise: float = 0.3,
 ) -> Simulation:
     """Draw a synthetic coded data set from the hierarchical cumulative-logit model.
 
@@ -286,6 +290,13 @@ def simulate(
     effects, sd, cutpoints : optional
         Replace the defaults (:data:`DEFAULT_EFFECTS`, :data:`DEFAULT_SD`,
         :data:`DEFAULT_CUTPOINTS`); ``effects`` is merged key by key.
+    coders : int
+        With coders, each response is coded by one of them (``coder_id``): the coded
+        level is that of the latent propensity plus the coder's leniency (normal, sd
+        ``coder_sd``) plus a misreading (normal, sd ``coder_noise``).
+    double_coded : float
+        Share of responses coded a second time, by another coder (a second row with the
+        same ``response_id``), for reliability studies.
 
     Returns
     -------
@@ -330,14 +341,52 @@ def simulate(
     truth = _truth(cb, eff, sds, cuts, group_effects, seed, missions, rows, n_off)
     eta = linear_predictor(frame, truth, cb)
     latent = eta + rng.logistic(size=len(frame))
+    columns = list(COLUMNS)
+    if coders > 0:  # drawn last, so data without coders stay byte-identical
+        frame, latent = _code(
+            rng, frame, latent, truth, coders, double_coded, coder_sd, coder_noise
+        )
+        columns.insert(columns.index("official_id") + 1, "coder_id")
     frame["response"] = np.searchsorted(np.asarray(cuts), latent)
     frame["response"] = [cb.spectrum[k] for k in frame["response"]]
     frame["source"] = f"synthetic (bayesresp.simulate, seed {seed})"
-    frame = frame.loc[:, list(COLUMNS)]
+    frame = frame.loc[:, columns]
 
     from bayesresp.validation import validate
 
     return Simulation(validate(frame, cb), truth)
+
+
+def _code(rng, frame, latent, truth, coders, double_coded, coder_sd, noise):
+    """Assign coders, add their leniency and misreadings, and duplicate double-coded rows."""
+    if double_coded > 0 and coders < 2:
+        raise ValueError("double coding needs at least two coders")
+    names = pd.Series([f"CODER{i + 1:02d}" for i in range(coders)])
+    effects = _draw_group(rng, names, coder_sd)
+    u = np.array([effects[n] for n in names])
+    n = len(frame)
+    first = rng.integers(0, coders, n)
+    twice = np.flatnonzero(rng.random(n) < double_coded) if double_coded > 0 else np.array([], int)
+    second = (first[twice] + rng.integers(1, max(coders, 2), twice.size)) % coders
+    coded = frame.assign(coder_id=names.to_numpy()[first])
+    again = frame.iloc[twice].assign(coder_id=names.to_numpy()[second])
+    lat = np.concatenate(
+        [
+            latent + u[first] + rng.normal(0, noise, n),
+            latent[twice] + u[second] + rng.normal(0, noise, twice.size),
+        ]
+    )
+    order = np.argsort(np.concatenate([np.arange(n), twice]), kind="stable")
+    out = pd.concat([coded, again], ignore_index=True).iloc[order].reset_index(drop=True)
+    truth["sd"]["coder_id"] = coder_sd
+    truth["group_effects"]["coder_id"] = effects
+    truth["coding"] = {
+        "coders": coders,
+        "double_coded": double_coded,
+        "misreading_sd": noise,
+        "note": "coded level = level of (latent + leniency + misreading)",
+    }
+    return out, lat[order]
 
 
 def linear_predictor(frame: pd.DataFrame, truth: dict[str, Any], cb: Codebook) -> np.ndarray:

@@ -120,8 +120,29 @@ def describe_cmd(data: Path, codebook: Path | None) -> None:
     default=None,
     help="JSON file for the true parameters.",
 )
+@click.option(
+    "--coders",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Number of coders (adds coder_id and each coder's leniency).",
+)
+@click.option(
+    "--double-coded",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of responses coded twice, by two coders.",
+)
 def simulate_cmd(
-    missions: int, rows: int, officials: int | None, seed: int | None, out: Path, truth: Path | None
+    missions: int,
+    rows: int,
+    officials: int | None,
+    seed: int | None,
+    out: Path,
+    truth: Path | None,
+    coders: int,
+    double_coded: float,
 ) -> None:
     """Draw a synthetic coded data set from the theory, with known true parameters.
 
@@ -137,7 +158,18 @@ def simulate_cmd(
         )
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise click.BadParameter("the file must end in .csv or .parquet", param_hint="--out")
-    sim = simulate(missions=missions, rows=rows, seed=seed, officials=officials)
+    if double_coded > 0 and coders < 2:
+        raise click.BadParameter(
+            "double coding needs --coders 2 or more", param_hint="--double-coded"
+        )
+    sim = simulate(
+        missions=missions,
+        rows=rows,
+        seed=seed,
+        officials=officials,
+        coders=coders,
+        double_coded=double_coded,
+    )
     sim.write(out, truth)
     click.echo(
         f"wrote {out}: {len(sim.data)} SYNTHETIC responses, {missions} missions, "
