@@ -111,6 +111,24 @@ class PPCResult:
 
         return plot_ppc(self, ax=ax)
 
+    def plot_pit(self, ax=None, bins: int = 10):
+        """Histogram of the LOO-PIT with the 99% band of a uniform histogram."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        lo, hi = stats.binom.ppf([0.005, 0.995], len(self.pit), 1 / bins)
+        ax.axhspan(lo, hi, color="grey", alpha=0.25, label="99% band if calibrated")
+        ax.hist(self.pit, bins=bins, range=(0, 1), color="#4c72b0", edgecolor="white")
+        ax.set_xlabel("randomised LOO-PIT")
+        ax.set_ylabel("rows")
+        ax.set_title(
+            f"Calibration (uniformity p = {self.pit_test(bins)['p_value']:.3g})", fontsize="medium"
+        )
+        ax.legend(fontsize="x-small")
+        ax.figure.tight_layout()
+        return ax
+
     def __str__(self) -> str:
         n = len(self.flagged)
         head = (

@@ -184,6 +184,7 @@ def test_cli_diagnose_check_compare(shipped_fits, broken_fit, tmp_path, run_cli)
     res = run_cli("check", paths["hierarchical"], "--by", "mission", "--out", tmp_path / "plots")
     assert res.code == 0 and "cells outside" in res.out
     assert (tmp_path / "plots" / "ppc_mission.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "pit.png").stat().st_size > 1000
     res = run_cli("compare", paths["baseline"], paths["hierarchical"], "--no-refit")
     assert res.code == 0 and "elpd_diff" in res.out
 

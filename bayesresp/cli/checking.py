@@ -77,6 +77,10 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
             fig = r.plot().figure
             for ext in ("png", "svg") if svg else ("png",):
                 fig.savefig(out / f"ppc_{name}.{ext}", dpi=120)
+            if name == "overall":
+                pit = r.plot_pit().figure
+                for ext in ("png", "svg") if svg else ("png",):
+                    pit.savefig(out / f"pit.{ext}", dpi=120)
             if fmt == "text":
                 click.echo(f"wrote {out / f'ppc_{name}.png'}")
 
