@@ -31,6 +31,33 @@ def _subset(draws: Draws, n: int | None) -> Draws:
     return draws.subset(np.unique(np.linspace(0, draws.n_draws - 1, n).astype(int)))
 
 
+def draw_levels(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Level codes drawn from probabilities ``p`` (..., K) by inverse-CDF sampling."""
+    u = rng.random(p.shape[:-1])
+    return (np.cumsum(p, axis=-1) < u[..., None]).sum(axis=-1).clip(max=p.shape[-1] - 1)
+
+
+def draw_prior(frame: pd.DataFrame, cb: Any, spec: Any, draws: int, seed: int):
+    """A Fit whose "posterior" holds draws from the prior (PyMC's forward sampler), with
+    its design: the prediction path then works on the prior exactly as on a posterior."""
+    import pymc as pm
+    import xarray as xr
+
+    from bayesresp.design import make_design
+    from bayesresp.model import build_model
+    from bayesresp.results import Fit
+
+    design = make_design(
+        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
+    )
+    model = build_model(design, spec.priors, spec.link)
+    names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
+    with model:
+        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, var_names=names)
+    tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
+    return Fit(tree, spec, cb, frame, design.info, {"seed": seed, "sampler": "prior"})
+
+
 def replicate(
     fit: Fit, draws: int | None = 500, seed: int | None = None, data: pd.DataFrame | None = None
 ) -> np.ndarray:
@@ -38,9 +65,7 @@ def replicate(
     d = _subset(fit.draws, draws)
     design = fit.design if data is None else apply_design(fit.info, data)
     p = category_probs(eta_from_draws(d, design, "known"), d.cutpoints[:, None, :], fit.spec.link)
-    rng = np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed)
-    u = rng.random(p.shape[:2])
-    return (np.cumsum(p, axis=2) < u[..., None]).sum(axis=2).clip(max=p.shape[2] - 1)
+    return draw_levels(p, np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed))
 
 
 def _count_table(
@@ -259,28 +284,14 @@ def prior_predictive_check(
     predicts from a posterior. A sane prior spreads the shares; one piling mass on the two
     ends of the spectrum shows up as large ``p_share_above_half`` for them.
     """
-    import pymc as pm
-
-    from bayesresp.design import make_design
     from bayesresp.fitting import prepare_data
-    from bayesresp.model import build_model
     from bayesresp.spec import ModelSpec
 
     spec = ModelSpec.coerce(spec)
     frame, cb = prepare_data(data, spec, codebook)
-    design = make_design(
-        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
-    )
-    model = build_model(design, spec.priors, spec.link)
-    names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
-    with model:
-        prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, var_names=names)
-    import xarray as xr
-
-    from bayesresp.results import Fit
-
-    tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
-    prior_fit = Fit(tree, spec, cb, frame, design.info, {"seed": seed, "sampler": "prior"})
+    prior_fit = draw_prior(frame, cb, spec, draws, seed)
     d = prior_fit.draws
-    p = category_probs(eta_from_draws(d, design, "known"), d.cutpoints[:, None, :], spec.link)
-    return PriorPredictiveResult(p.mean(axis=1), list(design.info.spectrum), prior_fit, ci)
+    p = category_probs(
+        eta_from_draws(d, prior_fit.design, "known"), d.cutpoints[:, None, :], spec.link
+    )
+    return PriorPredictiveResult(p.mean(axis=1), list(prior_fit.info.spectrum), prior_fit, ci)

@@ -169,28 +169,16 @@ def _simulate(
     frame: pd.DataFrame, cb: Codebook, spec: ModelSpec, n: int, seed: int
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Prior draws of the parameters (readable names) and outcome codes simulated from them."""
-    import pymc as pm
-    import xarray as xr
-
-    from bayesresp.design import make_design
+    from bayesresp.checks import draw_levels, draw_prior
     from bayesresp.draws import eta_from_draws
     from bayesresp.maths import category_probs
-    from bayesresp.model import build_model
-    from bayesresp.results import Fit
 
-    design = make_design(
-        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
-    )
-    model = build_model(design, spec.priors, spec.link)
-    names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
-    with model:
-        prior = pm.sample_prior_predictive(draws=n, random_seed=seed, var_names=names)
-    tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
-    prior_fit = Fit(tree, spec, cb, frame, design.info, {"seed": seed})
+    prior_fit = draw_prior(frame, cb, spec, n, seed)
     d = prior_fit.draws
-    p = category_probs(eta_from_draws(d, design, "known"), d.cutpoints[:, None, :], spec.link)
-    u = np.random.default_rng(seed).random(p.shape[:2])
-    ys = (np.cumsum(p, axis=2) < u[..., None]).sum(axis=2).clip(max=p.shape[2] - 1)
+    p = category_probs(
+        eta_from_draws(d, prior_fit.design, "known"), d.cutpoints[:, None, :], spec.link
+    )
+    ys = draw_levels(p, np.random.default_rng(seed))
     readable, _, _ = prior_fit.readable_posterior()
     truths = pd.DataFrame({k: readable[k].values.ravel() for k in readable.data_vars})
     # A parameter that cannot vary (the simplex of a two-level mo() term) has no rank.
