@@ -304,6 +304,8 @@ def test_probit_link(foreign_fit):
     )
     assert 1.3 < ratio < 2.1
     assert f.variance_decomposition().loc["residual", "variance"] == 1.0
+    with pytest.raises(bayesresp.BayesrespError, match="odds ratios belong to the logit"):
+        f.odds_ratios()
     assert f.convergence()["divergences"] == 0
 
 

@@ -287,6 +287,6 @@ def test_scenario_data_with_gaps_is_refused(hierarchical):
         hierarchical.scenario({"column": "years_at_station", "max": 3}, data)
 
 
-def test_fits_without_groups_and_probit_guards(shipped_fits):
+def test_group_effects_of_a_fit_without_group_terms(shipped_fits):
     empty = shipped_fits["baseline"].group_effects()
     assert len(empty) == 0 and list(empty.index.names) == ["group", "level", "term"]
