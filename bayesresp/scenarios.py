@@ -148,18 +148,24 @@ def apply_rules(fit: Fit, data: pd.DataFrame, rules: list[Rule]) -> tuple[pd.Dat
             out[rule.column] = x
         if not mask.any():
             notes.append(f"rule '{rule.describe()}' matches no row")
-    from bayesresp.design import unobserved_levels
     from bayesresp.validation import validate
 
     typed = validate(out, cb)
-    found = unobserved_levels(fit.info, typed)
-    if found:
-        _, var, level = found[0]
-        raise ScenarioError(
-            f"{var} = '{level}' never occurs in the fitted data, so the model has learnt "
-            "nothing about it; choose a level the data have"
-        )
+    _refuse_unseen(fit, typed, "after the rules")
     return typed, notes
+
+
+def _refuse_unseen(fit: Fit, data: pd.DataFrame, when: str) -> None:
+    """Levels (or interaction cells) the fitted data never had cannot be predicted."""
+    from bayesresp.design import unobserved_levels
+
+    found = unobserved_levels(fit.info, data)
+    if found:
+        pos, var, level = found[0]
+        raise ScenarioError(
+            f"row {pos + 1} {when}: {var} = '{level}' never occurs in the fitted data, so "
+            "the model has learnt nothing about it; choose a level the data have"
+        )
 
 
 @dataclass
@@ -300,8 +306,6 @@ def scenario(
 
 def _usable(fit: Fit, data: pd.DataFrame) -> pd.DataFrame:
     """Scenario data must be complete in the model's columns and use levels it knows."""
-    from bayesresp.design import unobserved_levels
-
     used = [v for v in fit.info.variables if v in data and v != fit.info.outcome]
     missing = data[used].isna()
     if missing.any(axis=None):
@@ -315,13 +319,7 @@ def _usable(fit: Fit, data: pd.DataFrame) -> pd.DataFrame:
     absent = [v for v in used if v not in data]
     if absent:
         raise ScenarioError(f"the scenario data lack column(s) {', '.join(absent)}")
-    found = unobserved_levels(fit.info, data)
-    if found:
-        pos, var, level = found[0]
-        raise ScenarioError(
-            f"row {pos + 1}: {var} = '{level}' never occurs in the fitted "
-            "data, so the model has learnt nothing about it"
-        )
+    _refuse_unseen(fit, data, "of the scenario data")
     return data
 
 
