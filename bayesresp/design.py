@@ -427,3 +427,39 @@ def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
         lookup = {lv: i for i, lv in enumerate(info.spectrum)}
         y = _factor_values(data, info.outcome).map(lookup).to_numpy(dtype=np.int64)
     return Design(info, X, mono, group_index, group_Z, y, np.ones(n))
+
+
+# -- exact compression ------------------------------------------------------------------
+def compress(design: Design) -> tuple[Design, np.ndarray]:
+    """The design's distinct rows, each weighted by how many rows it stands for.
+
+    Rows with the same covariate values, the same groups and the same outcome add the
+    same term to the log-likelihood, so ``sum_i loglik_i`` equals
+    ``sum_u count_u * loglik_u`` over the distinct rows ``u``: the posterior is exactly
+    the same. Returns the compressed design and, for every original row, the index of its
+    distinct row (``compressed_arrays[inverse] == original_arrays``).
+    """
+    if design.y is None:
+        raise ValueError("only a design with an outcome can be compressed")
+    info = design.info
+    parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
+    for g in info.groups:
+        parts += [design.group_index[g.label][:, None].astype(float), design.group_Z[g.label]]
+    key = np.ascontiguousarray(np.column_stack(parts))
+    # Unique rows by their exact bytes (no float comparison tolerance: exactly equal only).
+    _, first, inverse = np.unique(
+        key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
+        return_index=True,
+        return_inverse=True,
+    )
+    weights = np.bincount(inverse, weights=design.weights, minlength=len(first))
+    compressed = Design(
+        info,
+        design.X[first],
+        design.mono[first],
+        {k: v[first] for k, v in design.group_index.items()},
+        {k: v[first] for k, v in design.group_Z.items()},
+        design.y[first],
+        weights,
+    )
+    return compressed, inverse

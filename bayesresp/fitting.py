@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +15,12 @@ import pandas as pd
 import xarray as xr
 
 from bayesresp.codebook import Codebook
+from bayesresp.design import compress as compress_design
 from bayesresp.design import make_design
 from bayesresp.draws import Draws, eta_from_draws
 from bayesresp.errors import BayesrespError
 from bayesresp.maths import log_prob
-from bayesresp.model import ResolvedPriors, build_model
+from bayesresp.model import ResolvedPriors, build_model, coords_of, data_values
 from bayesresp.spec import ModelSpec
 from bayesresp.validation import validate
 
@@ -102,6 +106,7 @@ def fit(
     missing: str = "error",
     target_accept: float = 0.9,
     cores: int | None = None,
+    compress: bool | None = None,
 ):
     """Fit the hierarchical cumulative-link model to coded data.
 
@@ -130,10 +135,20 @@ def fit(
     cores : int, optional
         Chains run in parallel on this many cores (default: as many as there are, up
         to the number of chains).
+    compress : bool, optional
+        Fit the distinct rows (same covariates, groups and outcome), each weighted by how
+        many rows it stands for: exactly the same posterior, at the cost of the distinct
+        rows only. By default this is done when the distinct rows are at most 90% of the
+        rows; ``True`` forces it, ``False`` turns it off.
 
     Returns
     -------
     Fit
+        ``fit.meta`` records the sampler, seed and settings, ``rows_fitted`` (distinct
+        rows when compressed), ``compiled`` ("reused" when a model of the same structure
+        compiled earlier in this process was refitted to these rows) and ``timings``:
+        seconds for ``build`` (checks, design, model graph), ``compile``, ``sampling``
+        and ``finish`` (per-row log-likelihood).
 
     Examples
     --------
@@ -143,6 +158,7 @@ def fit(
     >>> fit.summary().loc["background[military_security]", "mean"]  # doctest: +SKIP
     """
 
+    started = time.perf_counter()
     if sampler not in SAMPLERS:
         raise SamplerError(f"sampler '{sampler}' is not one of {', '.join(SAMPLERS)}")
     spec = ModelSpec.coerce(spec)
@@ -163,6 +179,8 @@ def fit(
         progress=progress,
         target_accept=target_accept,
         cores=cores,
+        compress=compress,
+        started=started,
     )
 
 
@@ -180,15 +198,20 @@ def fit_design(
     progress: bool,
     target_accept: float,
     cores: int | None,
+    compress: bool | None = None,
+    started: float | None = None,
 ):
     """Fit a prepared design. Its recipe may come from other data: exact-LOO refits use
     the full data's recipe, so that every level keeps its coefficient."""
     from bayesresp.results import Fit
 
+    started = time.perf_counter() if started is None else started
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
-    model = build_model(design, spec.priors, spec.link)
-    tree = sample_model(
+    fitted, inverse = _maybe_compress(design, compress)
+    model = build_model(fitted, spec.priors, spec.link)
+    timings = {"build": time.perf_counter() - started}
+    tree, compiled = sample_model(
         model,
         sampler=sampler,
         draws=draws,
@@ -198,8 +221,13 @@ def fit_design(
         progress=progress,
         target_accept=target_accept,
         cores=cores,
+        structure=_structure_key(design.info, spec),
+        data=data_values(fitted),
+        timings=timings,
     )
-    tree = finish_tree(tree, design, spec.link, frame, cb)
+    t = time.perf_counter()
+    tree = finish_tree(tree, fitted, spec.link, frame, cb, inverse)
+    timings["finish"] = time.perf_counter() - t
     meta = {
         "sampler": sampler,
         "seed": seed,
@@ -208,8 +236,74 @@ def fit_design(
         "chains": chains,
         "target_accept": target_accept,
         "priors": ResolvedPriors(design.info, spec.priors, spec.link).table(),
+        "rows_fitted": fitted.n,
+        "compressed": inverse is not None,
+        "compiled": compiled,
+        "timings": timings,
     }
     return Fit(tree, spec, cb, frame, design.info, meta)
+
+
+# Compress when the distinct rows are at most this share of the rows: the likelihood's
+# cost is linear in the rows it sums over, and compressing costs one sort.
+COMPRESS_BELOW = 0.9
+
+
+def _maybe_compress(design, compress: bool | None):
+    """The design to fit (its distinct rows with counts, when that pays or is asked for)
+    and the map from every row to its distinct row (None when not compressed)."""
+    if compress is False:
+        return design, None
+    compressed, inverse = compress_design(design)
+    if compress is None and compressed.n > COMPRESS_BELOW * design.n:
+        return design, None
+    return compressed, inverse
+
+
+# Compiled models by structure, for refits of the same specification on other rows of
+# the same structure (calibration studies, bootstrap, simulation): the graph depends only
+# on the structure, so the data arrays are swapped in (nutpie's with_data) and nothing
+# is compiled again. A few are kept, the least recently used dropped first.
+_COMPILED: OrderedDict[str, Any] = OrderedDict()
+_COMPILED_KEEP = 4
+
+
+def _structure_key(info, spec: ModelSpec) -> str:
+    """Everything the model's graph depends on, apart from the data arrays."""
+    return json.dumps(
+        {
+            "spectrum": info.spectrum,
+            "columns": info.column_names,
+            "monotonic": [(m.var, m.levels) for m in info.monotonic],
+            # Level counts, not names: a refit relabels the levels (finish_tree).
+            "groups": [(g.label, len(g.levels), g.column_names, g.correlated) for g in info.groups],
+            "priors": ResolvedPriors(info, spec.priors, spec.link).table(),
+            "link": spec.link,
+        },
+        sort_keys=True,
+    )
+
+
+def clear_compiled_models() -> None:
+    """Forget the compiled models kept for refits (frees their memory)."""
+    _COMPILED.clear()
+
+
+def _compiled_nutpie(model, structure: str | None, data: dict | None) -> tuple[Any, str]:
+    import nutpie
+
+    if structure is not None and structure in _COMPILED:
+        _COMPILED.move_to_end(structure)
+        compiled = _COMPILED[structure]
+        # Containers the graph does not use (no mo() terms: 'mono') were compiled away.
+        used = {var.name for var in compiled.shared_var_keys}
+        return compiled.with_data(**{k: v for k, v in data.items() if k in used}), "reused"
+    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    if structure is not None:
+        _COMPILED[structure] = compiled
+        while len(_COMPILED) > _COMPILED_KEEP:
+            _COMPILED.popitem(last=False)
+    return compiled, "new"
 
 
 def sample_model(
@@ -223,10 +317,42 @@ def sample_model(
     progress: bool,
     target_accept: float,
     cores: int | None,
-) -> xr.DataTree:
-    """Run NUTS with the chosen backend and return its DataTree."""
+    structure: str | None = None,
+    data: dict | None = None,
+    timings: dict | None = None,
+) -> tuple[xr.DataTree, str]:
+    """Run NUTS with the chosen backend; return its DataTree and whether the compiled
+    model was "new" or "reused" ("new" for samplers that compile inside PyMC).
+
+    With nutpie, compiling and sampling are timed apart (``timings["compile"]``,
+    ``timings["sampling"]``); the other samplers compile inside their sampling call, so
+    their ``compile`` time is included in ``sampling`` and recorded as None.
+    """
     import pymc as pm
 
+    timings = {} if timings is None else timings
+    cores = cores or max(1, min(chains, os.cpu_count() or 1))
+    # One seed for the sampler, derived from the user's seed as PyMC does.
+    chain_seed = int(np.random.default_rng(seed).spawn(chains)[0].integers(2**30))
+    if sampler == "nutpie":
+        import nutpie
+
+        t = time.perf_counter()
+        compiled, how = _compiled_nutpie(model, structure, data)
+        timings["compile"] = time.perf_counter() - t
+        t = time.perf_counter()
+        tree = nutpie.sample(
+            compiled,
+            draws=draws,
+            tune=max(tune, 1),
+            chains=chains,
+            cores=cores,
+            seed=chain_seed,
+            progress_bar=progress,
+            target_accept=target_accept,
+        )
+        timings["sampling"] = time.perf_counter() - t
+        return tree, how
     if sampler == "numpyro":
         try:
             import numpyro  # noqa: F401
@@ -234,7 +360,6 @@ def sample_model(
             raise SamplerError(
                 "the numpyro sampler needs JAX and NumPyro: pip install 'bayesresp[jax]'"
             ) from None
-    cores = cores or max(1, min(chains, os.cpu_count() or 1))
     kwargs: dict[str, Any] = dict(
         draws=draws,
         tune=tune,
@@ -246,25 +371,45 @@ def sample_model(
         target_accept=target_accept,
         compute_convergence_checks=False,
     )
+    t = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Potential.*")
-        return pm.sample(**kwargs)
+        tree = pm.sample(**kwargs)
+    timings["compile"] = None
+    timings["sampling"] = time.perf_counter() - t
+    return tree, "new"
 
 
 def finish_tree(
-    tree: xr.DataTree, design, link: str, frame: pd.DataFrame, cb: Codebook
+    tree: xr.DataTree,
+    design,
+    link: str,
+    frame: pd.DataFrame,
+    cb: Codebook,
+    inverse: np.ndarray | None = None,
 ) -> xr.DataTree:
-    """Keep what a fit needs: posterior, sampler stats, per-row log-likelihood, observed data."""
+    """Keep what a fit needs: posterior, sampler stats, per-row log-likelihood, observed data.
+
+    ``design`` is the design that was fitted; when it holds the distinct rows of the data
+    (``inverse`` maps every row to its distinct row), each row's log-likelihood is its
+    distinct row's.
+    """
     # Every free variable stays (z[...], chol[...] too): the log prior, which prior
     # sensitivity checks need, is a function of all of them.
     post = tree["posterior"].to_dataset()
+    # Label every dimension by this design (a reused compiled model carries the levels of
+    # the data it was compiled for).
+    post = post.assign_coords({k: v for k, v in coords_of(design.info).items() if k in post.dims})
     out = xr.DataTree()
     out["posterior"] = xr.DataTree(post)
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     draws = Draws.from_posterior(post, design.info)
     eta = eta_from_draws(draws, design, groups="known")
     ll = log_prob(design.y, eta, draws.cutpoints, link)
-    shape = (post.sizes["chain"], post.sizes["draw"], design.n)
+    y = design.y
+    if inverse is not None:
+        ll, y = ll[:, inverse], y[inverse]
+    shape = (post.sizes["chain"], post.sizes["draw"], len(frame))
     row_ids = _row_ids(frame, cb)
     out["log_likelihood"] = xr.DataTree(
         xr.Dataset(
@@ -273,7 +418,7 @@ def finish_tree(
         )
     )
     out["observed_data"] = xr.DataTree(
-        xr.Dataset({cb.outcome.name: (("row",), design.y)}, coords={"row": row_ids})
+        xr.Dataset({cb.outcome.name: (("row",), y)}, coords={"row": row_ids})
     )
     return out
 

@@ -11,8 +11,10 @@ The log-probability of the observed category, ``log(F(b) - F(a))`` with
 ``(-b, -a)`` whenever the interval lies mostly above zero (``F`` is symmetric), so
 that neither term loses precision in either tail. The outer categories use padded
 cutpoints at ``-PAD`` and ``+PAD``, which keeps the graph free of infinities (and its
-gradient free of NaN); at ``|eta| <= 50`` the padding changes the result by less than
-``exp(-900)``.
+gradient free of NaN); at ``|eta| <= 50`` the padding changes a probability by less than
+``exp(-150)`` of itself or less. PAD is 200, not larger: JAX differentiates both branches
+of the guarded expressions in softplus, so ``exp(PAD + |eta|)`` must stay finite (below
+``exp(709)``) for its gradients to be free of NaN.
 
 The same functions serve the PyMC model (``xp=TENSOR``) and predictions from posterior
 draws (``xp=NUMPY``); a test checks they agree.
@@ -23,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-PAD = 1000.0
+PAD = 200.0
 LINKS = ("logit", "probit")
 
 #: Variance of the standard link distribution: the residual variance on the latent scale.
@@ -72,9 +74,16 @@ class _TensorOps:
 
         if link == "logit":
             return -pt.softplus(-x)
-        from pymc.distributions.dist_math import normal_lcdf
-
-        return normal_lcdf(0.0, 1.0, x)
+        # log Phi(x): the scaled complementary error function in the lower tail, log1p in
+        # the rest. Each branch sees a harmless argument where it is not chosen, so that
+        # neither makes an infinity whose zero-weighted gradient would be NaN (JAX
+        # differentiates both branches of a switch).
+        lower = x < -1.0
+        x_lo = pt.switch(lower, x, -1.0)
+        x_hi = pt.switch(lower, 0.0, x)
+        tail = pt.log(pt.erfcx(-x_lo / np.sqrt(2.0)) / 2.0) - x_lo**2 / 2.0
+        body = pt.log1p(-pt.erfc(x_hi / np.sqrt(2.0)) / 2.0)
+        return pt.switch(lower, tail, body)
 
     @staticmethod
     def concat_pad(c):

@@ -8,8 +8,8 @@ Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated t
 ``r_g = z_g L_g^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed covariance
 (correlated varying slopes). The log-likelihood evaluates only the observed category
 (:func:`bayesresp.maths.log_prob`), so no N x K probability matrix is ever built. Each
-row's term carries a weight (all ones today), the hook for fitting unique rows with
-counts.
+row's term carries a weight: the number of identical rows it stands for when the data
+are compressed to their distinct rows (:func:`bayesresp.design.compress`), else one.
 
 The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
 its mean over the fitting rows, where the cutpoint prior is defined) and reported for the
@@ -224,14 +224,39 @@ def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
     return eta
 
 
-def _average_case(design: Design, data: dict, params: dict, info: DesignInfo):
-    """The fixed part of eta at the weighted mean of the fitting rows."""
+def data_values(design: Design) -> dict[str, np.ndarray]:
+    """Every data array of the model, by the name of its ``pm.Data`` container.
+
+    The model's graph depends on the design's structure only (columns, levels, priors);
+    these arrays are all it takes from the rows, so a compiled model can be refitted to
+    other rows of the same structure by swapping them (nutpie's ``with_data``). They
+    include the weighted means that place the average case.
+    """
+    info = design.info
     w = design.weights / design.weights.sum()
-    shift = pt.dot(pt.as_tensor(w @ design.X), params["b"]) if info.columns else 0.0
+    values = {
+        "X": design.X,
+        "X_mean": w @ design.X,
+        "mono": design.mono,
+        "y": design.y,
+        "weights": design.weights,
+    }
     for j, m in enumerate(info.monotonic):
-        share = np.bincount(design.mono[:, j], weights=w, minlength=len(m.levels))
+        values[f"mono_share[{m.var}]"] = np.bincount(
+            design.mono[:, j], weights=w, minlength=len(m.levels)
+        )
+    for g in info.groups:
+        values[f"idx[{g.label}]"] = design.group_index[g.label]
+        values[f"Z[{g.label}]"] = design.group_Z[g.label]
+    return values
+
+
+def _average_case(data: dict, params: dict, info: DesignInfo):
+    """The fixed part of eta at the weighted mean of the fitting rows."""
+    shift = pt.dot(data["X_mean"], params["b"]) if info.columns else 0.0
+    for j, m in enumerate(info.monotonic):
         steps = pt.concatenate([pt.zeros(1), pt.cumsum(params[f"simplex[{m.var}]"])])
-        shift = shift + params["b_mo"][j] * pt.dot(pt.as_tensor(share), steps)
+        shift = shift + params["b_mo"][j] * pt.dot(data[f"mono_share[{m.var}]"], steps)
     return shift
 
 
@@ -240,15 +265,7 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
     info = design.info
     priors = ResolvedPriors(info, prior_overrides, link)
     with pm.Model(coords=coords_of(info)) as model:
-        data = {
-            "X": pm.Data("X", design.X),
-            "mono": pm.Data("mono", design.mono),
-            "y": pm.Data("y", design.y),
-            "weights": pm.Data("weights", design.weights),
-        }
-        for g in info.groups:
-            data[f"idx[{g.label}]"] = pm.Data(f"idx[{g.label}]", design.group_index[g.label])
-            data[f"Z[{g.label}]"] = pm.Data(f"Z[{g.label}]", design.group_Z[g.label])
+        data = {name: pm.Data(name, value) for name, value in data_values(design).items()}
         params: dict = {}
         if info.columns:
             params["b"] = _coef_rv(
@@ -271,7 +288,7 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
         # nearly uncorrelated with the coefficients, which NUTS needs (as brms does with
         # its centred design matrix). eta itself is computed uncentred.
         centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, link)
-        shift = _average_case(design, data, params, info)
+        shift = _average_case(data, params, info)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
         loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR)
