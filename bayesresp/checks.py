@@ -58,14 +58,39 @@ def draw_prior(frame: pd.DataFrame, cb: Any, spec: Any, draws: int, seed: int):
     return Fit(tree, spec, cb, frame, design.info, {"seed": seed, "sampler": "prior"})
 
 
+# Level probabilities are made for this many (draw, row, level) cells at a time, so that
+# replicating large data sets (50,000 rows x 500 draws) never holds them all at once.
+_CELLS_PER_CHUNK = 4_000_000
+
+
 def replicate(
-    fit: Fit, draws: int | None = 500, seed: int | None = None, data: pd.DataFrame | None = None
+    fit: Fit,
+    draws: int | None = 500,
+    seed: int | None = None,
+    data: pd.DataFrame | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
-    """Replicated outcome codes, shape (draws, rows), for the fitted rows (or ``data``)."""
+    """Replicated outcome codes, shape (draws, rows), for the fitted rows (or ``data``).
+
+    Draws are replicated in chunks (a progress bar with ``progress=True``); the random
+    stream is the same as in one piece, so the result does not depend on the chunking.
+    """
+    from bayesresp.progress import bar
+
     d = _subset(fit.draws, draws)
     design = fit.design if data is None else apply_design(fit.info, data)
-    p = category_probs(eta_from_draws(d, design, "known"), d.cutpoints[:, None, :], fit.spec.link)
-    return draw_levels(p, np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed))
+    rng = np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed)
+    eta = eta_from_draws(d, design, "known")
+    out = np.empty(eta.shape, dtype=np.int64)
+    cells = design.n * len(fit.info.spectrum)
+    step = max(1, _CELLS_PER_CHUNK // max(cells, 1))
+    with bar(len(eta), "posterior predictive draws", progress) as shown:
+        for start in range(0, len(eta), step):
+            stop = min(start + step, len(eta))
+            p = category_probs(eta[start:stop], d.cutpoints[start:stop, None, :], fit.spec.link)
+            out[start:stop] = draw_levels(p, rng)
+            shown.update(stop - start)
+    return out
 
 
 def _count_table(
@@ -154,6 +179,9 @@ class PPCResult:
         ax.figure.tight_layout()
         return ax
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         n = len(self.flagged)
         head = (
@@ -166,22 +194,32 @@ class PPCResult:
         return head + "\n" + body
 
     def _repr_html_(self) -> str:
-        return f"<p>{str(self).splitlines()[0]}</p>" + (
+        from html import escape
+
+        return f"<p>{escape(str(self).splitlines()[0])}</p>" + (
             self.flagged if len(self.flagged) else self.table
         ).to_html(float_format="%.1f")
 
 
 def posterior_predictive_check(
-    fit: Fit, by: str | None = None, *, draws: int = 500, ci: float = 0.95, seed: int | None = None
+    fit: Fit,
+    by: str | None = None,
+    *,
+    draws: int = 500,
+    ci: float = 0.95,
+    seed: int | None = None,
+    progress: bool = True,
 ) -> PPCResult:
     """Observed vs replicated counts per level, overall (``by=None``) or by a column.
+
+    ``progress=False`` hides the progress bar of the replicated draws.
 
     Examples
     --------
     >>> ppc = fit.ppc(by="mission")  # doctest: +SKIP
     >>> ppc.flagged  # doctest: +SKIP
     """
-    y_rep = replicate(fit, draws, seed)
+    y_rep = replicate(fit, draws, seed, progress=progress)
     y_obs = fit.design.y
     if by is None:
         groups, names, label = np.zeros(len(y_obs), dtype=int), ["overall"], "group"
@@ -263,6 +301,9 @@ class PriorPredictiveResult:
         from bayesresp.plots import plot_prior_predictive
 
         return plot_prior_predictive(self, ax=ax)
+
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
 
     def __str__(self) -> str:
         return (

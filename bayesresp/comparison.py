@@ -42,6 +42,9 @@ class ComparisonResult:
     refitted: dict[str, list[Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         cols = [
             c

@@ -70,6 +70,9 @@ class ContrastResult:
         add("expected position", "", self.position)
         return pd.DataFrame(rows).set_index(["quantity", "level"])
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         what = ", ".join(f"{k} = {v}" for k, v in self.changes.items())
         with pd.option_context("display.width", 200):

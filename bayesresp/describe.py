@@ -29,6 +29,9 @@ class DataSummary:
     departments: pd.DataFrame
     synthetic: bool
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         head = f"{self.n_rows} responses"
         if self.synthetic:

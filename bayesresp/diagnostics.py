@@ -79,6 +79,9 @@ class DiagnosticsReport:
             "checks": [asdict(c) for c in self.checks],
         }
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         lines = [f"Convergence diagnostics ({self.sampler}): {self.verdict.upper()}"]
         width = max(len(c.name) for c in self.checks)
@@ -92,14 +95,16 @@ class DiagnosticsReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
+        from html import escape as esc
+
         rows = "".join(
             f"<tr><td style='color:{_COLOURS[c.verdict]};font-weight:bold'>{c.verdict}</td>"
-            f"<td>{c.name}</td><td>{c.value:.4g}</td><td>{c.threshold}</td><td>{c.detail}</td>"
-            f"<td>{c.advice if c.verdict != 'ok' else ''}</td></tr>"
+            f"<td>{esc(c.name)}</td><td>{c.value:.4g}</td><td>{esc(str(c.threshold))}</td>"
+            f"<td>{esc(c.detail)}</td><td>{esc(c.advice) if c.verdict != 'ok' else ''}</td></tr>"
             for c in self.checks
         )
         return (
-            f"<p><b>Convergence diagnostics</b> ({self.sampler}): "
+            f"<p><b>Convergence diagnostics</b> ({esc(str(self.sampler))}): "
             f"<span style='color:{_COLOURS[self.verdict]}'>{self.verdict}</span></p>"
             "<table><tr><th>verdict</th><th>check</th><th>value</th><th>ok when</th>"
             f"<th>detail</th><th>next step</th></tr>{rows}</table>"

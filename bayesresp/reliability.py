@@ -255,6 +255,9 @@ class ReliabilityReport:
         counts = f"{self.n_units} responses coded by 2+ coders, {self.n_coders} coders"
         return f"{head}\n{counts}, {self.n_pairable_values} pairable values"
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         dis = self.disagreement.to_string(float_format=lambda v: f"{v:.3f}")
         conf = self.confusion.to_string(float_format=_short)

@@ -287,12 +287,20 @@ class Fit:
         return diagnose(self)
 
     def ppc(
-        self, by: str | None = None, *, draws: int = 500, ci: float = 0.95, seed: int | None = None
+        self,
+        by: str | None = None,
+        *,
+        draws: int = 500,
+        ci: float = 0.95,
+        seed: int | None = None,
+        progress: bool = True,
     ):
         """Posterior predictive check; see :func:`bayesresp.checks.posterior_predictive_check`."""
         from bayesresp.checks import posterior_predictive_check
 
-        return posterior_predictive_check(self, by, draws=draws, ci=ci, seed=seed)
+        return posterior_predictive_check(
+            self, by, draws=draws, ci=ci, seed=seed, progress=progress
+        )
 
     def prior_sensitivity(self, threshold: float = 0.05):
         """Power-scaling prior sensitivity; see :func:`bayesresp.sensitivity.prior_sensitivity`."""
@@ -387,10 +395,24 @@ class Fit:
         return save_fit(self, path)
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         return (
-            f"<p><b>bayesresp fit</b> <code>{self.spec.formula}</code><br>"
-            f"{self.convergence_line()}</p>" + self.summary().to_html(float_format="%.3f")
+            f"<p><b>bayesresp fit</b> <code>{escape(self.spec.formula)}</code><br>"
+            f"{escape(self.convergence_line())}</p>" + self.summary().to_html(float_format="%.3f")
         )
+
+    def report(self, path: str | Path, **options: Any) -> Path:
+        """Write the shareable HTML report of this fit (see
+        :func:`bayesresp.report.write_report` for the options, e.g. ``profiles=``).
+
+        Examples
+        --------
+        >>> fit.report("report.html", profiles="profiles.csv")  # doctest: +SKIP
+        """
+        from bayesresp.report import write_report
+
+        return write_report(self, path, **options)
 
 
 def _scale_note(col, info: DesignInfo) -> str:

@@ -235,6 +235,9 @@ class ScenarioResult:
             )
         return pd.DataFrame(rows).set_index(self.by)
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         head = [
             "Scenario: " + "; ".join(r.describe() for r in self.rules),

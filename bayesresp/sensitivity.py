@@ -36,6 +36,9 @@ class SensitivityResult:
         """Parameters whose posterior depends on the prior (prior sensitivity above threshold)."""
         return list(self.table.index[self.table["prior"] > self.threshold])
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         flagged = self.prior_dependent
         head = f"Prior sensitivity (power-scaling; flagged above {self.threshold}): " + (

@@ -114,6 +114,9 @@ class ValidationReport:
             return "<p><b>Valid</b>: no problems found.</p>"
         return self.to_dataframe().to_html(index=False)
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         if not self.problems:
             return "valid: no problems found"

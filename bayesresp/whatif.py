@@ -224,6 +224,8 @@ def _interval(x: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x)
     flat = np.ascontiguousarray(x.reshape(x.shape[0], -1).T)
     q = np.quantile(flat, [a, 1 - a], axis=1)
+    if x.ndim == 1:  # one quantity: plain floats, not 0-d arrays (object columns)
+        return float(q[0, 0]), float(q[1, 0])
     return q[0].reshape(x.shape[1:]), q[1].reshape(x.shape[1:])
 
 
@@ -328,6 +330,9 @@ class WhatIfResult:
         from bayesresp.plots import plot_profiles
 
         return plot_profiles(self, ax=ax)
+
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
 
     def __str__(self) -> str:
         with pd.option_context("display.width", 200, "display.max_columns", 20):

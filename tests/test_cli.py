@@ -1,6 +1,9 @@
+import io
+import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from bayesresp.cli import cli
@@ -28,15 +31,29 @@ def test_top_level_help_and_version(run_cli):
         (["nonsense"], 2, "No such command"),
         (["validate"], 2, "Missing argument"),
         (["validate", "x.csv", "--format", "xml"], 2, "Invalid value for '--format'"),
+        (["validate", "missing.csv"], 2, "data file not found"),
+        (["describe", "missing.csv"], 2, "data file not found"),
         (["simulate", "--rows", "-3", "--out", "x.csv"], 2, "Invalid value for '--rows'"),
+        (["simulate", "--rows", "100", "--out", "x.txt"], 2, ".csv or .parquet"),
         (["codebook", "--codebook", "missing.json"], 2, "codebook file not found"),
+        (["fit", "missing.csv", "--spec", "hierarchical", "--out", "f.nc"], 2, "not found"),
+        (["fit", "--nonsense"], 2, "No such option"),
+        (["summary", "missing.nc"], 2, "not found"),
+        (["whatif", "missing.nc", "profiles.csv"], 2, "not found"),
+        (["diagnose", "missing.nc"], 2, "not found"),
+        (["report", "missing.nc", "--out", "r.html"], 2, "not found"),
+        (["sbc", "--simulations", "0"], 2, "Invalid value"),
     ],
 )
-def test_wrong_invocations_say_one_clear_thing(run_cli, args, status, message):
+def test_wrong_invocations_say_one_clear_thing(
+    run_cli, args, status, message, monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)  # relative names point nowhere
     res = run_cli(*args)
-    assert res.code == status
+    assert res.code == status, (res.code, res.err)
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.err
     assert message in res.err
-    assert "Traceback" not in res.err
 
 
 def test_codebook_command(run_cli, tmp_path):
@@ -52,6 +69,12 @@ def test_describe_command(run_cli):
 
     res = run_cli("describe", example_path())
     assert res.code == 0 and "SYNTHETIC" in res.out and "By mission" in res.out
+    as_json = run_cli("describe", example_path(), "--format", "json")
+    levels = [r["level"] for r in json.loads(as_json.out)]
+    assert as_json.code == 0 and levels[0] == "conceal" and levels[-1] == "enforcement"
+    as_csv = run_cli("describe", example_path(), "--table", "missions", "--format", "csv")
+    table = pd.read_csv(io.StringIO(as_csv.out))
+    assert as_csv.code == 0 and table["rows"].sum() == 2000 and len(table) == 12
 
 
 def test_installed_script_runs_without_traceback(tmp_path):

@@ -5,7 +5,7 @@ the rules (invalid data, a failed check); 2 the input could not be used at all
 (unreadable file, bad codebook, wrong usage). No user error ends in a traceback.
 """
 
-from bayesresp.cli import checking, data, models, queries  # noqa: F401  (register commands)
+from bayesresp.cli import checking, data, models, queries, report  # noqa: F401  (register commands)
 from bayesresp.cli._app import cli, main
 
 __all__ = ["cli", "main"]

@@ -19,8 +19,31 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except BayesrespError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_status)
+        except click.UsageError as exc:  # wrong usage: one line, not click's three
+            where = exc.ctx.command_path if exc.ctx is not None else "bayesresp"
+            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            ctx.exit(2)
+
+
+def one_line(exc: BayesrespError) -> str:
+    """An error as one line: invalid data give their count and the first problem (the
+    ``validate`` command lists them all)."""
+    from bayesresp.errors import DataValidationError
+
+    if not isinstance(exc, DataValidationError):
+        return " ".join(str(exc).split("\n"))
+    errors = [p for p in exc.problems if p.severity == "error"] or exc.problems
+    if not errors:
+        return str(exc).splitlines()[0]
+    where = f" in {exc.source}" if exc.source else ""
+    more = (
+        f" (and {len(errors) - 1} more: 'bayesresp validate' lists them all)"
+        if len(errors) > 1
+        else ""
+    )
+    return f"{len(errors)} problem{'s' * (len(errors) != 1)}{where}; first: {errors[0]}{more}"
 
 
 @click.group(name="bayesresp", cls=_Group, epilog=EXIT_STATUS_HELP)

@@ -75,15 +75,29 @@ def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
 @cli.command("describe", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
 @codebook_option
-def describe_cmd(data: Path, codebook: Path | None) -> None:
+@format_option
+@click.option(
+    "--table",
+    type=click.Choice(["spectrum", "missions", "departments"]),
+    default=None,
+    help="Print only this table (with --format json or csv: spectrum unless named).",
+)
+def describe_cmd(data: Path, codebook: Path | None, fmt: str, table: str | None) -> None:
     """Validate a coded data file, then count responses by level, mission and department.
 
     \b
-    Example:
+    Examples:
       bayesresp describe incidents.csv
+      bayesresp describe incidents.csv --table missions --format csv > missions.csv
     """
+    from bayesresp.cli.models import emit_table
+
     cb = Codebook.coerce(codebook)
-    click.echo(str(describe(validate(data, cb), cb)))
+    summary = describe(validate(data, cb), cb)
+    if fmt == "text" and table is None:
+        click.echo(str(summary))
+        return
+    emit_table(getattr(summary, table or "spectrum"), fmt)
 
 
 @cli.command("simulate", epilog=EXIT_STATUS_HELP)
