@@ -6,7 +6,9 @@ function. A positive ``eta`` moves mass towards the top of the spectrum (the sig
 convention of R's ``ordinal::clmm`` and ``brms``).
 
 The log-probability of the observed category, ``log(F(b) - F(a))`` with
-``a = c_{y-1} - eta`` and ``b = c_y - eta``, is evaluated as
+``a = c_{y-1} - eta`` and ``b = c_y - eta``, is for the logit link a sum of two
+log-sigmoids and a cutpoint-gap term (see :func:`log_prob`); for the probit link it is
+evaluated as
 ``log F(b) + log1mexp(log F(a) - log F(b))`` after reflecting ``(a, b)`` to
 ``(-b, -a)`` whenever the interval lies mostly above zero (``F`` is symmetric), so
 that neither term loses precision in either tail. The outer categories use padded
@@ -108,6 +110,19 @@ def log_prob_interval(a, b, link: str = "logit", xp=NUMPY):
 def log_prob(y, eta, cutpoints, link: str = "logit", xp=NUMPY):
     """Log-probability of observed categories ``y`` (0-based codes).
 
+    For the logit link, with ``a = c_{y-1} - eta`` and ``b = c_y - eta``, the identity
+    ``F(b) - F(a) = F(b) F(-a) (1 - exp(a - b))`` gives
+
+    ``log P = log F(b) + log F(-a) + log(1 - exp(-(c_y - c_{y-1})))``:
+
+    two log-sigmoids, each accurate in both tails, and a term that depends on the
+    cutpoints only (computed once per category, not per row). No difference of
+    probabilities is ever formed, so nothing cancels; the gradient in ``eta`` is
+    ``F(a) - F(-b)``, cheap. The PyTensor form (the model's) merges the two
+    log-sigmoids into one ``log1p`` (:func:`_log1p_both_tails`); the NumPy form keeps
+    them apart, so the two are independent computations that a test compares. The
+    probit link uses :func:`log_prob_interval`.
+
     Parameters
     ----------
     y : int array, shape (n,)
@@ -127,7 +142,31 @@ def log_prob(y, eta, cutpoints, link: str = "logit", xp=NUMPY):
     if xp is NUMPY:
         eta, y = np.asarray(eta, dtype=float), np.asarray(y)
     upper, lower = padded[..., y + 1], padded[..., y]
-    return log_prob_interval(lower - eta, upper - eta, link, xp)
+    if link != "logit":
+        return log_prob_interval(lower - eta, upper - eta, link, xp)
+    gap = xp.log1mexp(padded[..., :-1] - padded[..., 1:])  # (..., K), one per category
+    if xp is TENSOR:
+        return gap[y] - _log1p_both_tails(padded, y, eta)
+    return xp.log_cdf(upper - eta, link) + xp.log_cdf(eta - lower, link) + gap[..., y]
+
+
+def _log1p_both_tails(padded, y, eta):
+    """``-log F(b) - log F(-a)`` for the logit link in PyTensor, with one ``exp`` and one
+    ``log1p`` per row: the model's inner loop.
+
+    With ``u = exp(eta)``, ``exp(-b) = u exp(-c_y)`` and ``exp(a) = exp(c_{y-1}) / u``, so
+    ``log(1 + exp(-b)) + log(1 + exp(a)) = log1p(u A_y + B_y / u + C_y)`` with per-category
+    constants ``A = exp(-c_y)``, ``B = exp(c_{y-1})`` and ``C = exp(c_{y-1} - c_y) < 1``.
+    Every term is positive (no cancellation), the gradient is rational in ``u``, and
+    nothing overflows for ``|eta| + PAD`` below 709; beyond, the log density is -inf, a
+    rejected proposal, never NaN.
+    """
+    import pytensor.tensor as pt
+
+    upper, lower = padded[1:], padded[:-1]
+    A, B, C = pt.exp(-upper), pt.exp(lower), pt.exp(lower - upper)
+    u = pt.exp(eta)
+    return pt.log1p(u * A[y] + B[y] / u + C[y])
 
 
 def cdf(x, link: str = "logit"):

@@ -36,6 +36,32 @@ def test_log_prob_is_accurate_in_both_tails(link, eta):
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_model_log_prob_is_accurate_in_both_tails(link):
+    """The PyTensor form the model samples with (for the logit link a different formula
+    from the NumPy one: one exp and one log1p per row) against the same references, with
+    eight levels too, and its gradient against a central difference."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bayesresp.maths import TENSOR
+
+    etas = np.array([-50.0, -20.0, -3.0, 0.0, 0.7, 20.0, 50.0])
+    for cuts in (CUTS, np.linspace(-3.0, 4.0, 7)):
+        y = np.tile(np.arange(len(cuts) + 1), len(etas))
+        eta = np.repeat(etas, len(cuts) + 1)
+        e, c = pt.vector("eta"), pt.vector("cuts")
+        lp = log_prob(pt.as_tensor(y), e, c, link, TENSOR)
+        f = pytensor.function([e, c], [lp, pytensor.grad(pt.sum(lp), e)])
+        got, grad = f(eta, cuts)
+        ref = np.array([_reference_log_prob(k, x, cuts, link) for k, x in zip(y, eta)])
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-300)
+        h = 1e-6
+        numeric = (f(eta + h, cuts)[0] - f(eta - h, cuts)[0]) / (2 * h)
+        assert np.all(np.isfinite(grad))
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-8)
+
+
 def test_probabilities_sum_to_one_and_shift_with_eta():
     eta = np.linspace(-5, 5, 11)
     p = category_probs(eta, CUTS)
