@@ -324,6 +324,10 @@ def prior_predictive_check(
     share of the data set's rows at each level per draw, with the same array code that
     predicts from a posterior. A sane prior spreads the shares; one piling mass on the two
     ends of the spectrum shows up as large ``p_share_above_half`` for them.
+
+    Examples
+    --------
+    >>> bayesresp.prior_predictive_check(bayesresp.load_example(), "hierarchical")  # doctest: +SKIP
     """
     from bayesresp.fitting import prepare_data
     from bayesresp.spec import ModelSpec

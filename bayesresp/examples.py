@@ -53,5 +53,12 @@ def load_example(typed: bool = True) -> pd.DataFrame:
 
 
 def load_example_truth() -> dict[str, Any]:
-    """The true parameters the example was drawn from (see :func:`bayesresp.simulate`)."""
+    """The true parameters the example was drawn from (see :func:`bayesresp.simulate`).
+
+    Examples
+    --------
+    >>> truth = bayesresp.load_example_truth()
+    >>> truth["synthetic"]
+    True
+    """
     return json.loads(example_truth_path().read_text(encoding="utf-8"))

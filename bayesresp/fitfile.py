@@ -112,6 +112,11 @@ def load_fit(path: str | Path):
     FitFileError
         For a missing, truncated or corrupted file, a file from another tool, a file
         whose stored data no longer match their hash, or a newer format version.
+
+    Examples
+    --------
+    >>> fit = bayesresp.load_fit("hierarchical.nc")  # doctest: +SKIP
+    >>> fit.file_attrs["data_sha256"]  # doctest: +SKIP
     """
     from bayesresp.results import Fit
     from bayesresp.validation import check

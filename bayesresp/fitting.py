@@ -221,7 +221,7 @@ def fit_design(
         progress=progress,
         target_accept=target_accept,
         cores=cores,
-        structure=_structure_key(design.info, spec),
+        structure=_structure_key(fitted, spec),
         data=data_values(fitted),
         timings=timings,
     )
@@ -268,8 +268,9 @@ _COMPILED: OrderedDict[str, Any] = OrderedDict()
 _COMPILED_KEEP = 4
 
 
-def _structure_key(info, spec: ModelSpec) -> str:
+def _structure_key(design, spec: ModelSpec) -> str:
     """Everything the model's graph depends on, apart from the data arrays."""
+    info = design.info
     return json.dumps(
         {
             "spectrum": info.spectrum,

@@ -101,6 +101,11 @@ class Fit:
         """Every parameter as its own variable with a readable name.
 
         Returns the dataset, the block of each parameter and the scale note of each.
+
+        Examples
+        --------
+        >>> posterior, blocks, scales = fit.readable_posterior()  # doctest: +SKIP
+        >>> posterior["sd(mission)"].mean()  # doctest: +SKIP
         """
         post, info = self.posterior, self.info
         out, block, scale = {}, {}, {}
@@ -147,6 +152,10 @@ class Fit:
         ``sd(mission:department)``. A positive coefficient moves responses towards the
         confrontational end of the spectrum. Continuous covariates are per standard
         deviation of the fitting data (the ``scale`` column says how many units).
+
+        Examples
+        --------
+        >>> fit.summary(ci=0.95).loc["sd(mission)"]  # doctest: +SKIP
         """
         ds, block, scale = self.readable_posterior()
         stats = az.summary(
@@ -179,6 +188,10 @@ class Fit:
         Under proportional odds, ``background[military_security] = 2.5`` says that the
         odds of a response more confrontational than any given level are 2.5 times those
         of the reference background, other things equal.
+
+        Examples
+        --------
+        >>> fit.odds_ratios().loc["background[military_security]", "mean"]  # doctest: +SKIP
         """
         if self.spec.link != "logit":
             from bayesresp.errors import BayesrespError
@@ -203,7 +216,12 @@ class Fit:
         return out
 
     def group_effects(self, group: str | None = None, ci: float = 0.9) -> pd.DataFrame:
-        """Estimated effect of each mission, department, official... on the latent scale."""
+        """Estimated effect of each mission, department, official... on the latent scale.
+
+        Examples
+        --------
+        >>> fit.group_effects("mission")  # doctest: +SKIP
+        """
         frames = []
         for g in self.info.groups:
             if group is not None and g.label != group:
@@ -240,6 +258,10 @@ class Fit:
         ``z' Sigma z`` (``sd^2`` for an intercept); the residual's is the link's
         (pi^2/3 for logit, 1 for probit). Shares divide each by their sum, so they add to
         one; covariance between blocks is not attributed to either.
+
+        Examples
+        --------
+        >>> fit.variance_decomposition()[["share", "q5", "q95"]]  # doctest: +SKIP
         """
         info, d, design = self.info, self.draws, self.design
         comps: dict[str, np.ndarray] = {}
@@ -281,7 +303,13 @@ class Fit:
         return out
 
     def diagnose(self):
-        """Convergence diagnostics with verdicts; see :func:`bayesresp.diagnostics.diagnose`."""
+        """Convergence diagnostics with verdicts; see :func:`bayesresp.diagnostics.diagnose`.
+
+        Examples
+        --------
+        >>> report = fit.diagnose()  # doctest: +SKIP
+        >>> report.verdict  # "ok", "warn" or "fail"  # doctest: +SKIP
+        """
         from bayesresp.diagnostics import diagnose
 
         return diagnose(self)
@@ -295,7 +323,12 @@ class Fit:
         seed: int | None = None,
         progress: bool = True,
     ):
-        """Posterior predictive check; see :func:`bayesresp.checks.posterior_predictive_check`."""
+        """Posterior predictive check; see :func:`bayesresp.checks.posterior_predictive_check`.
+
+        Examples
+        --------
+        >>> fit.ppc(by="mission").flagged  # doctest: +SKIP
+        """
         from bayesresp.checks import posterior_predictive_check
 
         return posterior_predictive_check(
@@ -303,19 +336,34 @@ class Fit:
         )
 
     def prior_sensitivity(self, threshold: float = 0.05):
-        """Power-scaling prior sensitivity; see :func:`bayesresp.sensitivity.prior_sensitivity`."""
+        """Power-scaling prior sensitivity; see :func:`bayesresp.sensitivity.prior_sensitivity`.
+
+        Examples
+        --------
+        >>> fit.prior_sensitivity().prior_dependent  # doctest: +SKIP
+        """
         from bayesresp.sensitivity import prior_sensitivity
 
         return prior_sensitivity(self, threshold)
 
     def loo(self):
-        """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood."""
+        """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood.
+
+        Examples
+        --------
+        >>> fit.loo().elpd  # doctest: +SKIP
+        """
         import arviz as az
 
         return az.loo(self.tree, pointwise=True)
 
     def convergence(self) -> dict[str, float]:
-        """Headline convergence numbers: max r_hat, min bulk and tail ESS, divergences."""
+        """Headline convergence numbers: max r_hat, min bulk and tail ESS, divergences.
+
+        Examples
+        --------
+        >>> fit.convergence()["max_r_hat"]  # doctest: +SKIP
+        """
         report = self.diagnose()
         values = {c.name: c.value for c in report.checks}
         return {
@@ -327,7 +375,12 @@ class Fit:
         }
 
     def convergence_line(self) -> str:
-        """One line: the diagnostics' verdict, with the headline numbers."""
+        """One line: the diagnostics' verdict, with the headline numbers.
+
+        Examples
+        --------
+        >>> print(fit.convergence_line())  # doctest: +SKIP
+        """
         c = self.convergence()
         verdict = {"ok": "converged", "warn": "converged, with warnings", "fail": "NOT CONVERGED"}[
             c["verdict"]
@@ -348,7 +401,13 @@ class Fit:
         ci: float = 0.9,
         seed: int | None = None,
     ):
-        """Posterior response to hypothetical incidents; see :func:`bayesresp.whatif.what_if`."""
+        """Posterior response to hypothetical incidents; see :func:`bayesresp.whatif.what_if`.
+
+        Examples
+        --------
+        >>> fit.what_if({"mission": "UNMIL", "background": "military_security"},
+        ...             fill="typical").summary()  # doctest: +SKIP
+        """
         from bayesresp.whatif import what_if
 
         return what_if(self, profiles, groups=groups, fill=fill, ci=ci, seed=seed)
@@ -363,13 +422,23 @@ class Fit:
         ci: float = 0.9,
         seed: int | None = None,
     ):
-        """Changed minus base profile; see :func:`bayesresp.contrasts.contrast`."""
+        """Changed minus base profile; see :func:`bayesresp.contrasts.contrast`.
+
+        Examples
+        --------
+        >>> fit.contrast(profile, {"duty_location": "field_office"})  # doctest: +SKIP
+        """
         from bayesresp.contrasts import contrast
 
         return contrast(self, base, changes, groups=groups, fill=fill, ci=ci, seed=seed)
 
     def marginal_effects(self, *, draws: int = 1000, ci: float = 0.9) -> pd.DataFrame:
-        """Population-averaged effects, ranked; see :func:`bayesresp.contrasts.marginal_effects`."""
+        """Population-averaged effects, ranked; see :func:`bayesresp.contrasts.marginal_effects`.
+
+        Examples
+        --------
+        >>> fit.marginal_effects().head()  # doctest: +SKIP
+        """
         from bayesresp.contrasts import marginal_effects
 
         return marginal_effects(self, draws=draws, ci=ci)
@@ -382,14 +451,25 @@ class Fit:
         by: str = "mission",
         ci: float = 0.9,
     ):
-        """Responses before and after rules; see :func:`bayesresp.scenarios.scenario`."""
+        """Responses before and after rules; see :func:`bayesresp.scenarios.scenario`.
+
+        Examples
+        --------
+        >>> fit.scenario({"column": "years_at_station", "max": 3})  # doctest: +SKIP
+        """
         from bayesresp.scenarios import scenario
 
         return scenario(self, intervention, data, by=by, ci=ci)
 
     # -- files ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Save to one NetCDF (``.nc``) or Zarr (``.zarr``) file; see :func:`load_fit`."""
+        """Save to one NetCDF (``.nc``) or Zarr (``.zarr``) file; see :func:`load_fit`.
+
+        Examples
+        --------
+        >>> fit.save("hierarchical.nc")  # doctest: +SKIP
+        >>> bayesresp.load_fit("hierarchical.nc")  # doctest: +SKIP
+        """
         from bayesresp.fitfile import save_fit
 
         return save_fit(self, path)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from bayesresp.codebook import Codebook
+from bayesresp.progress import bar
 from bayesresp.spec import ModelSpec
 
 
@@ -82,6 +83,9 @@ class SBCResult:
         fig.tight_layout()
         return axes.ravel()[0]
 
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
     def __str__(self) -> str:
         bad = self.miscalibrated()
         head = f"SBC: {len(self.ranks)} simulations, ranks 0..{self.n_posterior}; " + (
@@ -104,6 +108,7 @@ def sbc(
     seed: int = 0,
     executor: Executor | None = None,
     chunks: int | None = None,
+    progress: bool = True,
 ) -> SBCResult:
     """Run simulation-based calibration.
 
@@ -121,6 +126,11 @@ def sbc(
         L: posterior draws (thinned evenly) the truth is ranked among.
     executor : concurrent.futures.Executor, optional
         Where fits run; a local process pool with one worker per core by default.
+    chunks : int, optional
+        How many pieces the simulations are sent in (four per core by default). Each
+        worker compiles the model once and reuses it for all its pieces.
+    progress : bool
+        Show a progress bar of finished simulations (``False`` hides it).
 
     Examples
     --------
@@ -135,7 +145,7 @@ def sbc(
     frame, cb = prepare_data(data, gen, codebook)
     truths, ys = _simulate(frame, cb, gen, simulations, seed)
     tasks = []
-    n_chunks = chunks or min(simulations, os.cpu_count() or 1)
+    n_chunks = chunks or min(simulations, 4 * (os.cpu_count() or 1))
     for part in np.array_split(np.arange(simulations), n_chunks):
         if part.size:
             tasks.append(
@@ -158,7 +168,11 @@ def sbc(
             mp_context=multiprocessing.get_context("spawn"),
         )
     try:
-        parts = list(executor.map(_run_chunk, tasks))
+        futures = [executor.submit(_run_chunk, task) for task in tasks]
+        with bar(simulations, "SBC simulations", progress) as shown:
+            for done in as_completed(futures):
+                shown.update(len(done.result()))
+        parts = [f.result() for f in futures]
     finally:
         if own:
             executor.shutdown()
@@ -192,7 +206,8 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
     import xarray as xr
 
     from bayesresp.design import make_design
-    from bayesresp.model import build_model
+    from bayesresp.fitting import _compiled_nutpie, _structure_key
+    from bayesresp.model import build_model, data_values
     from bayesresp.results import Fit
 
     cb = Codebook(task["codebook"])
@@ -202,7 +217,8 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
         frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
     )
     model = build_model(design, spec.priors, spec.link)
-    compiled = nutpie.compile_pymc_model(model)
+    # A worker keeps the compiled model between its chunks (same structure, same data).
+    compiled, _ = _compiled_nutpie(model, _structure_key(design, spec), data_values(design))
     ranks = []
     for y, seed, (idx, truth) in zip(
         task["ys"], task["seeds"], task["truths"].iterrows(), strict=True

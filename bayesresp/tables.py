@@ -38,6 +38,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     ------
     DataFileError
         When the file is missing, unreadable, of another format, or not rectangular.
+
+    Examples
+    --------
+    >>> frame = bayesresp.read_table("incidents.csv")  # doctest: +SKIP
     """
     path = Path(path)
     if not path.exists():

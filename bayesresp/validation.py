@@ -170,7 +170,13 @@ def validate(
 def check(
     data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
 ) -> ValidationReport:
-    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising."""
+    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising.
+
+    Examples
+    --------
+    >>> report = bayesresp.check("incidents.csv")  # doctest: +SKIP
+    >>> report.ok, len(report.errors)  # doctest: +SKIP
+    """
     cb = Codebook.coerce(codebook)
     source = None
     if isinstance(data, str | Path):

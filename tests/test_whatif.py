@@ -290,3 +290,24 @@ def test_scenario_data_with_gaps_is_refused(hierarchical):
 def test_group_effects_of_a_fit_without_group_terms(shipped_fits):
     empty = shipped_fits["baseline"].group_effects()
     assert len(empty) == 0 and list(empty.index.names) == ["group", "level", "term"]
+
+
+def test_what_if_tables_are_byte_identical_from_a_new_process(
+    hierarchical, saved, profiles, tmp_path
+):
+    """A saved fit, loaded in a fresh Python process and queried there, writes the very
+    bytes this process computes from the fit in memory."""
+    import subprocess
+    import sys
+
+    csv = tmp_path / "profiles.csv"
+    profiles.head(4).to_csv(csv, index=False)
+    out = tmp_path / "answers.csv"
+    subprocess.run(
+        [sys.executable, "-m", "bayesresp", "whatif", str(saved), str(csv), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    here = tmp_path / "here.csv"
+    hierarchical.what_if(csv).to_dataframe().to_csv(here)
+    assert out.read_bytes() == here.read_bytes()
