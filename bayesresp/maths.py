@@ -14,9 +14,9 @@ evaluated as
 that neither term loses precision in either tail. The outer categories use padded
 cutpoints at ``-PAD`` and ``+PAD``, which keeps the graph free of infinities (and its
 gradient free of NaN); at ``|eta| <= 50`` the padding changes a probability by less than
-``exp(-150)`` of itself or less. PAD is 200, not larger: JAX differentiates both branches
-of the guarded expressions in softplus, so ``exp(PAD + |eta|)`` must stay finite (below
-``exp(709)``) for its gradients to be free of NaN.
+``exp(-150)`` of itself or less. PAD is 200, not larger: ``exp(PAD + |eta|)`` then stays
+finite, so every branch of a guarded expression is finite too, which JAX's gradients
+need (JAX differentiates both branches of a switch).
 
 The same functions serve the PyMC model (``xp=TENSOR``) and predictions from posterior
 draws (``xp=NUMPY``); a test checks they agree.
@@ -36,6 +36,7 @@ RESIDUAL_VARIANCE = {"logit": np.pi**2 / 3, "probit": 1.0}
 
 class _NumpyOps:
     where = staticmethod(np.where)
+    minimum = staticmethod(np.minimum)
 
     @staticmethod
     def log1mexp(x):
@@ -58,6 +59,12 @@ class _NumpyOps:
 
 
 class _TensorOps:
+    @staticmethod
+    def minimum(a, b):
+        import pytensor.tensor as pt
+
+        return pt.minimum(a, b)
+
     @staticmethod
     def where(cond, a, b):
         import pytensor.tensor as pt
@@ -144,7 +151,9 @@ def log_prob(y, eta, cutpoints, link: str = "logit", xp=NUMPY):
     upper, lower = padded[..., y + 1], padded[..., y]
     if link != "logit":
         return log_prob_interval(lower - eta, upper - eta, link, xp)
-    gap = xp.log1mexp(padded[..., :-1] - padded[..., 1:])  # (..., K), one per category
+    # (..., K), one per category; a level squeezed to nothing (a cutpoint beyond the
+    # padding, far outside any sensible posterior) has probability 0: -inf, not NaN.
+    gap = xp.log1mexp(xp.minimum(padded[..., :-1] - padded[..., 1:], 0.0))
     if xp is TENSOR:
         return gap[y] - _log1p_both_tails(padded, y, eta)
     return xp.log_cdf(upper - eta, link) + xp.log_cdf(eta - lower, link) + gap[..., y]
@@ -157,9 +166,9 @@ def _log1p_both_tails(padded, y, eta):
     With ``u = exp(eta)``, ``exp(-b) = u exp(-c_y)`` and ``exp(a) = exp(c_{y-1}) / u``, so
     ``log(1 + exp(-b)) + log(1 + exp(a)) = log1p(u A_y + B_y / u + C_y)`` with per-category
     constants ``A = exp(-c_y)``, ``B = exp(c_{y-1})`` and ``C = exp(c_{y-1} - c_y) < 1``.
-    Every term is positive (no cancellation), the gradient is rational in ``u``, and
-    nothing overflows for ``|eta| + PAD`` below 709; beyond, the log density is -inf, a
-    rejected proposal, never NaN.
+    Every term is positive (no cancellation), the derivative is rational in ``u``, and
+    nothing overflows for ``|eta|`` below 709 - max|c|; beyond, the log density is -inf,
+    which the samplers reject like a divergence.
     """
     import pytensor.tensor as pt
 

@@ -1,8 +1,8 @@
 """Progress bars for long work (tqdm: a widget in Jupyter, a line in a terminal).
 
-Every function that may take long takes ``progress=`` (True by default) and passes it
-here; a bar appears only when the work lasts more than a second, and ``progress=False``
-turns it off (tests, scripts, batch jobs).
+Fitting (nutpie's own bar), SBC and posterior predictive checks take ``progress=`` (True
+by default); a bar appears only when the work lasts more than a second, and
+``progress=False`` turns it off (tests, scripts, batch jobs).
 """
 
 from __future__ import annotations

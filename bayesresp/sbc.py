@@ -174,8 +174,8 @@ def sbc(
                 shown.update(len(done.result()))
         parts = [f.result() for f in futures]
     finally:
-        if own:
-            executor.shutdown()
+        if own:  # after a failure, the chunks not yet started are dropped
+            executor.shutdown(cancel_futures=True)
     return SBCResult(pd.concat(parts).sort_index(), n_posterior, bins)
 
 

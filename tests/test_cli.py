@@ -29,6 +29,9 @@ def test_top_level_help_and_version(run_cli):
     "args, status, message",
     [
         (["nonsense"], 2, "No such command"),
+        (["--bogus"], 2, "No such option"),
+        (["codebook", "--markdown", "--out", "no/such/dir/cb.md"], 2, "No such file"),
+        (["fit", "x.csv", "--spec", "hierarchical", "--out", "no/dir/f.nc"], 2, "does not exist"),
         (["validate"], 2, "Missing argument"),
         (["validate", "x.csv", "--format", "xml"], 2, "Invalid value for '--format'"),
         (["validate", "missing.csv"], 2, "data file not found"),

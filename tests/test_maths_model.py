@@ -54,7 +54,7 @@ def test_model_log_prob_is_accurate_in_both_tails(link):
         lp = log_prob(pt.as_tensor(y), e, c, link, TENSOR)
         f = pytensor.function([e, c], [lp, pytensor.grad(pt.sum(lp), e)])
         got, grad = f(eta, cuts)
-        ref = np.array([_reference_log_prob(k, x, cuts, link) for k, x in zip(y, eta)])
+        ref = np.array([_reference_log_prob(k, x, cuts, link) for k, x in zip(y, eta, strict=True)])
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-300)
         h = 1e-6
         numeric = (f(eta + h, cuts)[0] - f(eta - h, cuts)[0]) / (2 * h)

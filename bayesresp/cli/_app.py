@@ -15,6 +15,13 @@ EXIT_STATUS_HELP = (
 class _Group(click.Group):
     """Turns every user error into one line on stderr and the documented exit status."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:  # the group's own options: 'bayesresp --bogus'
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            _usage_line(exc)
+            raise click.exceptions.Exit(2) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -22,9 +29,17 @@ class _Group(click.Group):
             click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(exc.exit_status)
         except click.UsageError as exc:  # wrong usage: one line, not click's three
-            where = exc.ctx.command_path if exc.ctx is not None else "bayesresp"
-            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            _usage_line(exc)
             ctx.exit(2)
+        except OSError as exc:  # a file that cannot be written (a missing folder, a full disk)
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(2)
+
+
+def _usage_line(exc: click.UsageError) -> None:
+    where = exc.ctx.command_path if exc.ctx is not None else "bayesresp"
+    click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
 
 
 def one_line(exc: BayesrespError) -> str:
@@ -36,7 +51,7 @@ def one_line(exc: BayesrespError) -> str:
         return " ".join(str(exc).split("\n"))
     errors = [p for p in exc.problems if p.severity == "error"] or exc.problems
     if not errors:
-        return str(exc).splitlines()[0]
+        return (str(exc).splitlines() or ["invalid data"])[0]
     where = f" in {exc.source}" if exc.source else ""
     more = (
         f" (and {len(errors) - 1} more: 'bayesresp validate' lists them all)"

@@ -115,6 +115,10 @@ def fit_cmd(
 
     if out.suffix not in (".nc", ".zarr"):
         raise click.BadParameter("the fit file must end in .nc or .zarr", param_hint="--out")
+    if not out.absolute().parent.is_dir():  # before sampling, not after
+        raise click.BadParameter(
+            f"the folder {out.absolute().parent} does not exist", param_hint="--out"
+        )
     result = fit(
         data,
         spec,
