@@ -299,7 +299,13 @@ def _compiled_nutpie(model, structure: str | None, data: dict | None) -> tuple[A
         # Containers the graph does not use (no mo() terms: 'mono') were compiled away.
         used = {var.name for var in compiled.shared_var_keys}
         return compiled.with_data(**{k: v for k, v in data.items() if k in used}), "reused"
-    compiled = nutpie.compile_pymc_model(model, backend="numba")
+    import pytensor
+
+    # Without fastmath, floating-point operations keep their order whatever the memory
+    # alignment of the arrays: the same seed then gives the same draws in every process,
+    # not only within one.
+    with pytensor.config.change_flags(numba__fastmath=False):
+        compiled = nutpie.compile_pymc_model(model, backend="numba")
     if structure is not None:
         _COMPILED[structure] = compiled
         while len(_COMPILED) > _COMPILED_KEEP:

@@ -53,7 +53,7 @@ def example():
 SPECS = ("baseline", "hierarchical", "full")
 # Part of the cached fits' names: bump it when what a fit holds changes (meta, groups),
 # so that a stale cache is not read.
-CACHE_TAG = "2"
+CACHE_TAG = "3"
 
 
 @pytest.fixture(scope="session")
@@ -70,10 +70,12 @@ def shipped_fits(example):
         if path is not None and path.exists():
             fits[name] = bayesresp.load_fit(path)
             continue
-        # The full specification mixes more slowly (official intercepts and a correlated
-        # varying slope over twelve missions): at 1,000 draws its r_hat sits near 1.01, so
-        # it gets 2,000 draws per chain, with the default sampler all the same.
-        draws = 2000 if name == "full" else 1000
+        # The group terms mix more slowly than the coefficients (sd(mission) over twelve
+        # missions; in the full specification also official intercepts and a correlated
+        # varying slope): at 1,000 draws per chain their r_hat sits near 1.01 (1.012 for
+        # the hierarchical fit at this seed), so both get 2,000 draws, with the default
+        # sampler all the same.
+        draws = 1000 if name == "baseline" else 2000
         fits[name] = bayesresp.fit(example, name, draws=draws, seed=20261128, progress=False)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
