@@ -138,12 +138,12 @@ def test_exact_refit_replaces_high_k_rows(monkeypatch):
     """Flag two rows artificially (threshold 0) and check the exact LOO terms replace the
     PSIS ones: for well-behaved rows they agree closely (PSIS is accurate there)."""
     data = bayesresp.simulate(missions=4, rows=300, seed=6).data
-    spec = "response ~ severity + (1 | mission)"
-    # Uncompressed: repeated rows would share their Pareto k, and a tie at the top would
-    # flag more than the two rows this test means to flag. (The refits compress.)
-    settings = dict(draws=400, tune=400, chains=2, seed=1, progress=False, compress=False)
+    # A continuous covariate makes every row distinct: identical rows would share their
+    # Pareto k, and a tie at the top would flag more than the two rows meant.
+    spec = "response ~ severity + years_at_station + (1 | mission)"
+    settings = dict(draws=400, tune=400, chains=2, seed=1, progress=False)
     a = bayesresp.fit(data, spec, **settings)
-    b = bayesresp.fit(data, "response ~ severity", **settings)
+    b = bayesresp.fit(data, "response ~ severity + years_at_station", **settings)
     psis = np.asarray(a.loo().elpd_i).ravel()
     monkeypatch.setattr(compare_mod, "K_THRESHOLD", -np.inf)  # every row flagged
     with pytest.warns(UserWarning, match="use K-fold"):
