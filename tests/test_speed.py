@@ -194,29 +194,14 @@ def test_jax_gradient_is_finite_and_right_at_extremes(link):
 
 def test_numpyro_backend_fits_on_cpu(example):
     pytest.importorskip("numpyro")
-    fit = bayesresp.fit(
-        example,
-        "response ~ severity + background + (1 | mission)",
-        draws=200,
-        tune=300,
-        chains=2,
-        seed=4,
-        sampler="numpyro",
-        progress=False,
-    )
+    formula = "response ~ severity + background + (1 | mission)"
+    settings = dict(draws=200, tune=300, chains=2, seed=4, progress=False)
+    fit = bayesresp.fit(example, formula, sampler="numpyro", **settings)
     stats = fit.tree["sample_stats"]
     assert int(stats["diverging"].sum()) == 0
     # Same model as the default sampler: the posterior means agree within a few
     # Monte Carlo errors of the short runs.
-    ref = bayesresp.fit(
-        example,
-        "response ~ severity + background + (1 | mission)",
-        draws=200,
-        tune=300,
-        chains=2,
-        seed=4,
-        progress=False,
-    )
+    ref = bayesresp.fit(example, formula, **settings)
     a, b = fit.summary(), ref.summary()
     # Monte Carlo standard errors of the two means, from each run's bulk ESS; 5 of them
     # for the largest of ~15 differences leaves a false alarm rate far below 1e-4.
