@@ -115,19 +115,26 @@ class ResolvedPriors:
         return out
 
 
-def _coef_rv(name: str, priors: list[Prior], dims: str):
-    families = {p.family for p in priors}
+def coefficient_priors(name: str, priors: list[Prior]):
+    """(family, mu, sigma, nu) arrays of a coefficient vector's priors, which must share
+    one family (nu is 1 for the normal family, where it is unused)."""
+    families = {p.family for p in priors} or {"normal"}
     if len(families) > 1:
         raise PriorError(
             f"all coefficients in '{name}' must share one prior family (found "
             f"{', '.join(sorted(families))}); change the scale per coefficient instead"
         )
     family = families.pop()
-    mu = np.array([p.param("mu") for p in priors])
-    sigma = np.array([p.param("sigma") for p in priors])
+    mu = np.array([p.param("mu") for p in priors], dtype=float)
+    sigma = np.array([p.param("sigma") for p in priors], dtype=float)
+    nu = np.array([p.param("nu") if family == "student_t" else 1.0 for p in priors], dtype=float)
+    return family, mu, sigma, nu
+
+
+def _coef_rv(name: str, priors: list[Prior], dims: str):
+    family, mu, sigma, nu = coefficient_priors(name, priors)
     if family == "normal":
         return pm.Normal(name, mu=mu, sigma=sigma, dims=dims)
-    nu = np.array([p.param("nu") for p in priors])
     return pm.StudentT(name, nu=nu, mu=mu, sigma=sigma, dims=dims)
 
 
@@ -169,6 +176,12 @@ def induced_dirichlet(link: str = "logit"):
     return logp, random
 
 
+def cutpoint_start(K: int, link: str) -> np.ndarray:
+    """Where sampling starts the K - 1 cutpoints (before jitter): evenly spaced."""
+    start = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
+    return start / 1.6 if link == "probit" else start
+
+
 def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
     """Cutpoints of the average case, ordered.
 
@@ -178,9 +191,7 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
     prior on ordered cutpoints is the density of sorted independent normal draws.
     """
     K = len(spectrum)
-    start = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
-    if link == "probit":
-        start = start / 1.6
+    start = cutpoint_start(K, link)
 
     def support_point(rv, size, *params):
         return pt.full_like(rv, 0.0) + pt.as_tensor(start)

@@ -202,9 +202,12 @@ def _simulate(
 
 def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
     """Fit each simulated outcome of a chunk with one compiled model; rank the truths."""
+    import dataclasses
+
     import nutpie
     import xarray as xr
 
+    from bayesresp import kernel
     from bayesresp.design import make_design
     from bayesresp.fitting import _compiled_nutpie, _structure_key
     from bayesresp.model import build_model, data_values
@@ -216,15 +219,23 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
     design = make_design(
         frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
     )
-    model = build_model(design, spec.priors, spec.link)
-    # A worker keeps the compiled model between its chunks (same structure, same data).
-    compiled, _ = _compiled_nutpie(model, _structure_key(design, spec), data_values(design))
+    use_kernel = kernel.unsupported(design.info) is None
+    if not use_kernel:
+        # A worker keeps the compiled model between its chunks (same structure, same data).
+        model = build_model(design, spec.priors, spec.link)
+        compiled, _ = _compiled_nutpie(model, _structure_key(design, spec), data_values(design))
     ranks = []
     for y, seed, (idx, truth) in zip(
         task["ys"], task["seeds"], task["truths"].iterrows(), strict=True
     ):
+        y = np.asarray(y, dtype=np.int64)
+        if use_kernel:
+            packed = kernel.pack(dataclasses.replace(design, y=y), spec.priors, spec.link)
+            to_sample = kernel.nutpie_model(packed)
+        else:
+            to_sample = compiled.with_data(y=y)
         trace = nutpie.sample(
-            compiled.with_data(y=np.asarray(y, dtype=np.int64)),
+            to_sample,
             draws=task["draws"],
             tune=task["tune"],
             chains=1,
@@ -233,6 +244,8 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
             progress_bar=False,
         )
         post = trace["posterior"].to_dataset()
+        if use_kernel:
+            post = kernel.posterior(packed, post)
         fit = Fit(xr.DataTree.from_dict({"posterior": post}), spec, cb, frame, design.info, {})
         readable, _, _ = fit.readable_posterior()
         keep = np.linspace(0, post.sizes["draw"] - 1, task["n_posterior"]).astype(int)

@@ -8,7 +8,10 @@ What is measured, on the embedded example (2,000 rows) and on simulated data set
 
 * **bayesresp** (``bayesresp.fit``, nutpie): seconds for build (checks, design, model
   graph), compile, sampling and finish, from ``fit.meta["timings"]``; the wall time of
-  the whole call; the rows it fitted (distinct rows when it compresses).
+  the whole call; the rows it fitted (distinct rows when it compresses). By default
+  nutpie samples bayesresp's compiled kernel (``bayesresp.kernel``: compile is then the
+  time to load it from Numba's disk cache); on data sets of up to ``--graph-max-rows``
+  rows it is also fitted through PyMC's graph (``kernel=False``), for comparison.
 * **bambi**, ``family="cumulative"`` on the same data and the same model, with PyMC's
   NUTS (bambi's default) and with nutpie: build is ``bmb.Model(...)`` plus
   ``model.build()``; sampling is PyMC's own sampling clock
@@ -55,7 +58,8 @@ BEGIN, END = "<!-- fit-speed:begin -->", "<!-- fit-speed:end -->"
 SPEC, BASELINE = "hierarchical", "baseline"
 PEERS = ("bambi", "bambi-nutpie", "statsmodels")
 LABELS = {
-    "bayesresp": "bayesresp (nutpie)",
+    "bayesresp": "bayesresp (nutpie, kernel)",
+    "bayesresp-graph": "bayesresp (nutpie, PyMC graph)",
     "bambi": "bambi (PyMC NUTS)",
     "bambi-nutpie": "bambi (nutpie)",
     "statsmodels": "statsmodels OrderedModel (ML)",
@@ -95,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="run bambi only on data sets of at most this many rows (all by default)",
+    )
+    ap.add_argument(
+        "--graph-max-rows",
+        type=int,
+        default=2000,
+        help="also fit PyMC's graph (kernel=False) on data sets of at most this many rows",
     )
     ap.add_argument("--whatif-profiles", type=int, default=1000)
     ap.add_argument("--whatif-draws", type=int, default=4000)
@@ -162,6 +172,7 @@ def run_worker(task_path: str) -> None:
     fits = {
         "bayesresp": worker_bayesresp,
         "bayesresp-baseline": worker_bayesresp,
+        "bayesresp-graph": worker_bayesresp,
         "bambi": worker_bambi,
         "bambi-nutpie": worker_bambi,
         "statsmodels": worker_statsmodels,
@@ -184,6 +195,7 @@ def _bayesresp_fit(data, task: dict) -> tuple[Any, dict[str, Any]]:
         seed=task["seed"],
         target_accept=task["target_accept"],
         progress=False,
+        kernel=task.get("kernel"),
     )
     total = time.perf_counter() - t0
     timings = dict(fit.meta.get("timings") or {})
@@ -472,6 +484,9 @@ def measure_dataset(ds: DataSet, runner: Runner, args, refit_frame=None) -> dict
     formula = peer_formula()
     results = {"bayesresp": runner.run("bayesresp", raw, **extra)}
     report(ds, "bayesresp", results["bayesresp"])
+    if len(ds.frame) <= args.graph_max_rows:
+        results["bayesresp-graph"] = runner.run("bayesresp-graph", raw, spec=SPEC, kernel=False)
+        report(ds, "bayesresp-graph", results["bayesresp-graph"])
     for tool in ("bambi", "bambi-nutpie"):
         if tool in args.peers:
             if args.peer_max_rows is not None and len(ds.frame) > args.peer_max_rows:
@@ -522,7 +537,7 @@ def main_rows(ds: DataSet, results: dict[str, dict]) -> list[str]:
     """Rows of the hierarchical table for one data set."""
     ours = _ess_per_s(results["bayesresp"])
     rows = []
-    for tool in ("bayesresp", "bambi", "bambi-nutpie"):
+    for tool in ("bayesresp", "bayesresp-graph", "bambi", "bambi-nutpie"):
         if tool not in results:
             continue
         r = results[tool]

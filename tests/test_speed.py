@@ -126,6 +126,8 @@ def test_compressed_fit_matches_statsmodels():
 
 
 def test_refit_of_the_same_structure_reuses_the_compiled_model(example, monkeypatch):
+    """PyMC's graph (kernel=False, and every model the kernel does not cover): a second
+    fit of the same structure swaps in its data and compiles nothing."""
     import nutpie
 
     calls = []
@@ -138,7 +140,7 @@ def test_refit_of_the_same_structure_reuses_the_compiled_model(example, monkeypa
     monkeypatch.setattr(nutpie, "compile_pymc_model", counting)
     fitting.clear_compiled_models()
     formula = "response ~ severity + background + years_at_station + (1 | mission)"
-    settings = dict(draws=100, tune=100, chains=2, seed=11, progress=False)
+    settings = dict(draws=100, tune=100, chains=2, seed=11, progress=False, kernel=False)
     first = bayesresp.fit(example, formula, **settings)
     # New data of the same shape: other outcomes, and the missions renamed.
     rng = np.random.default_rng(3)
@@ -157,6 +159,23 @@ def test_refit_of_the_same_structure_reuses_the_compiled_model(example, monkeypa
     fresh = bayesresp.fit(other, formula, **settings)
     assert fresh.meta["compiled"] == "new" and len(calls) == 2
     pd.testing.assert_frame_equal(second.summary(), fresh.summary())
+
+
+def test_kernel_fits_compile_nothing(example, monkeypatch):
+    """The default path for nutpie: no model is compiled, first fit or later ones; the
+    kernel's callbacks are loaded once per process."""
+    import nutpie
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("compiled a PyMC model")
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", forbidden)
+    formula = "response ~ severity + background + years_at_station + (1 | mission)"
+    settings = dict(draws=30, tune=30, chains=2, seed=11, progress=False)
+    first = bayesresp.fit(example, formula, **settings)
+    second = bayesresp.fit(example.sample(frac=1.0, random_state=2), formula, **settings)
+    assert first.meta["compiled"] == second.meta["compiled"] == "kernel"
+    assert second.meta["timings"]["compile"] < 0.01
 
 
 def test_timings_are_recorded(hierarchical):

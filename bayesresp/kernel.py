@@ -1,0 +1,756 @@
+"""nutpie's fast path: the model's log density and gradient as one compiled loop.
+
+The PyMC model (:mod:`bayesresp.model`) defines the model. For nutpie, the default
+sampler, the same log density and its gradient are also written out here by hand, in
+the same unconstrained parameters (PyMC's value variables, in PyMC's order), as Numba
+functions compiled with ``cache=True``: they are compiled once per machine and loaded
+from Numba's disk cache in a second or less by every later process, where PyMC's graph
+takes 10-15 s to compile in every process (nutpie's callbacks for a PyTensor graph
+cannot be cached). One pass over the rows computes each row's linear predictor,
+log-probability and its derivative, and adds the row's share to the gradient while
+the row is in cache; the per-category terms are computed once per evaluation.
+
+A test holds the two together: at random points, for every supported model, the log
+density and the gradient equal those PyMC compiles from the model, to rounding
+(``tests/test_kernel.py``). Models the kernel does not cover (``mo()`` terms, correlated
+varying slopes) are sampled through PyMC's graph, as are the other samplers.
+
+The unconstrained vector, in order: ``b`` (p); per group term ``z`` (levels x terms,
+row-major) and ``log(sd)`` (terms); the cutpoints of the average case through PyMC's
+ordered transform (``c_0 = u_0``, ``c_k = c_{k-1} + exp(u_k)``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from numba import carray, cfunc, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from bayesresp.design import Design
+from bayesresp.maths import PAD
+from bayesresp.model import (
+    ResolvedPriors,
+    coefficient_priors,
+    coords_of,
+    cutpoint_start,
+    data_values,
+)
+
+LOG_2PI = math.log(2.0 * math.pi)
+SQRT2 = math.sqrt(2.0)
+
+# Codes shared by the packer and the kernel.
+NORMAL, STUDENT_T = 0, 1  # coefficient priors
+HALFNORMAL, HALFSTUDENT_T, EXPONENTIAL = 0, 1, 2  # group sd priors
+CUT_NORMAL, CUT_DIRICHLET = 0, 1  # cutpoint priors
+LOGIT, PROBIT = 0, 1
+
+# Layout of the header the C callback reads its data from (int64 slots).
+_H_NDIM, _H_N, _H_P, _H_G, _H_QT, _H_NNZ, _H_LINK, _H_BFAM, _H_CFAM = range(9)
+_H_XPTR, _H_XIDX, _H_XVAL, _H_Y, _H_W, _H_XMEAN = range(9, 15)
+_H_GIDX, _H_Z, _H_GMETA, _H_BPAR, _H_SPAR, _H_CPAR = range(15, 21)
+_H_CPTR, _H_CIDX, _H_CVAL = range(21, 24)
+_H_LEN = 24
+
+
+# -- scalar helpers ----------------------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _log1mexp(x):
+    """log(1 - exp(x)) for x <= 0."""
+    if x > -0.6931471805599453:
+        return math.log(-math.expm1(x))
+    return math.log1p(-math.exp(x))
+
+
+@njit(cache=True, nogil=True)
+def _softplus(x):
+    """log(1 + exp(x)) without overflow."""
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True, nogil=True)
+def _log_ndtr(x):
+    """log Phi(x), accurate in both tails (the PyMC model's branches; below -30 the
+    asymptotic series of the Mills ratio, whose truncation error there is < 1e-16)."""
+    if x < -30.0:
+        x2 = 1.0 / (x * x)
+        s = x2 * (-1.0 + x2 * (3.0 + x2 * (-15.0 + x2 * (105.0 + x2 * (-945.0 + x2 * 10395.0)))))
+        return -0.5 * x * x - math.log(-x) - 0.5 * LOG_2PI + math.log1p(s)
+    if x < -1.0:
+        return math.log(0.5 * math.erfc(-x / SQRT2))
+    return math.log1p(-0.5 * math.erfc(x / SQRT2))
+
+
+@njit(cache=True, nogil=True)
+def _probit_interval(a, b):
+    """(log(Phi(b) - Phi(a)), d/da, d/db) for a < b, stable in both tails."""
+    if a + b > 0.0:
+        lo, hi = -b, -a
+    else:
+        lo, hi = a, b
+    log_hi = _log_ndtr(hi)
+    logp = log_hi + _log1mexp(_log_ndtr(lo) - log_hi)
+    da = -math.exp(-0.5 * a * a - 0.5 * LOG_2PI - logp)
+    db = math.exp(-0.5 * b * b - 0.5 * LOG_2PI - logp)
+    return logp, da, db
+
+
+@njit(cache=True, nogil=True)
+def _student_t(x, nu, mu, sigma):
+    """(log density, derivative) of Student's t."""
+    d = x - mu
+    lp = (
+        math.lgamma(0.5 * (nu + 1.0))
+        - math.lgamma(0.5 * nu)
+        - 0.5 * math.log(nu * math.pi)
+        - math.log(sigma)
+        - 0.5 * (nu + 1.0) * math.log1p(d * d / (nu * sigma * sigma))
+    )
+    return lp, -(nu + 1.0) * d / (nu * sigma * sigma + d * d)
+
+
+@njit(cache=True, nogil=True)
+def _sd_prior(v, family, sigma, nu, lam):
+    """(log density, derivative) of a group sd's prior at v > 0."""
+    if family == HALFNORMAL:
+        return 0.5 * math.log(2.0 / math.pi) - math.log(sigma) - 0.5 * (v / sigma) ** 2, -v / (
+            sigma * sigma
+        )
+    if family == HALFSTUDENT_T:
+        lp, d = _student_t(v, nu, 0.0, sigma)
+        return lp + math.log(2.0), d
+    return math.log(lam) - lam * v, -lam
+
+
+# -- the log density ---------------------------------------------------------------------
+@njit(cache=True, nogil=True, error_model="numpy")
+def log_density(
+    x,
+    grad,
+    Xptr,
+    Xidx,
+    Xval,
+    Cptr,
+    Cidx,
+    Cval,
+    y,
+    w,
+    X_mean,
+    gidx,
+    Z,
+    gmeta,
+    bpar,
+    spar,
+    cpar,
+    link,
+    bfam,
+    cfam,
+):
+    """Log density at the unconstrained point ``x``; its gradient goes into ``grad``.
+
+    The fixed-effect design is sparse, stored by rows (``Xptr``, ``Xidx``, ``Xval``) for
+    the linear predictor and by columns (``Cptr``, ``Cidx``, ``Cval``) for its gradient:
+    most columns are dummies of factors, at most one non-zero per factor and row, and
+    leaving out exact zeros changes no sum.
+
+    ``gmeta`` holds one row per group term: offset of ``z`` in ``x``, levels, terms,
+    offset of ``log(sd)``, first column in ``Z``, sd prior family, first row in
+    ``spar`` (sigma, nu, lam per term). ``bpar`` rows are (mu, sigma, nu) per
+    coefficient, ``cpar`` is (mu, sigma) or (alpha,) for the cutpoints.
+    """
+    n = y.shape[0]
+    p = X_mean.shape[0]
+    G = gmeta.shape[0]
+    grad[:] = 0.0
+    lp = 0.0
+
+    # coefficients
+    for j in range(p):
+        mu, sigma = bpar[j, 0], bpar[j, 1]
+        if bfam == NORMAL:
+            d = x[j] - mu
+            lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
+            grad[j] += -d / (sigma * sigma)
+        else:
+            v, dv = _student_t(x[j], bpar[j, 2], mu, sigma)
+            lp += v
+            grad[j] += dv
+
+    # group effects r = z * sd, non-centred
+    r_total = 0
+    for g in range(G):
+        r_total += gmeta[g, 1] * gmeta[g, 2]
+    r = np.empty(r_total)
+    gr = np.zeros(r_total)
+    r_off = np.empty(G, dtype=np.int64)
+    pos = 0
+    for g in range(G):
+        oz, L, q, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 2], gmeta[g, 3]
+        fam, srow = gmeta[g, 5], gmeta[g, 6]
+        r_off[g] = pos
+        for t in range(q):
+            u = x[osd + t]
+            sd = math.exp(u)
+            v, dv = _sd_prior(sd, fam, spar[srow + t, 0], spar[srow + t, 1], spar[srow + t, 2])
+            lp += v + u
+            grad[osd + t] += dv * sd + 1.0
+            for lev in range(L):
+                zz = x[oz + lev * q + t]
+                r[pos + lev * q + t] = zz * sd
+        for k in range(L * q):
+            zz = x[oz + k]
+            lp += -0.5 * zz * zz - 0.5 * LOG_2PI
+            grad[oz + k] += -zz
+        pos += L * q
+
+    # cutpoints of the average case (ordered transform) and of the reference case
+    nc = _n_cut(x.shape[0], p, gmeta)
+    oc = x.shape[0] - nc
+    K = nc + 1
+    centred = np.empty(nc)
+    centred[0] = x[oc]
+    for k in range(1, nc):
+        centred[k] = centred[k - 1] + math.exp(x[oc + k])
+        lp += x[oc + k]  # log |Jacobian| of the ordered transform
+    shift = 0.0
+    for j in range(p):
+        shift += X_mean[j] * x[j]
+    P = np.empty(K + 1)  # padded cutpoints of the reference case
+    P[0] = -PAD
+    P[K] = PAD
+    for k in range(nc):
+        P[k + 1] = centred[k] + shift
+    gP = np.zeros(K + 1)  # d loglik / d P
+
+    # per-category constants of the logit likelihood
+    A = np.empty(K)
+    B = np.empty(K)
+    C = np.empty(K)
+    gap = np.empty(K)
+    gA = np.zeros(K)
+    gB = np.zeros(K)
+    gC = np.zeros(K)
+    ngap = np.zeros(K)
+    if link == LOGIT:
+        for k in range(K):
+            A[k] = math.exp(-P[k + 1])
+            B[k] = math.exp(P[k])
+            C[k] = math.exp(P[k] - P[k + 1])
+            gap[k] = _log1mexp(min(P[k] - P[k + 1], 0.0))
+
+    # the rows
+    gb = grad[:p]
+    deta_rows = np.empty(n)
+    for i in range(n):
+        # two partial sums halve the chain of dependent additions (a fixed order: the
+        # same point gives the same value on every machine and in every process)
+        e0 = 0.0
+        e1 = 0.0
+        start, stop = Xptr[i], Xptr[i + 1]
+        m = start
+        while m + 1 < stop:
+            e0 += Xval[m] * x[Xidx[m]]
+            e1 += Xval[m + 1] * x[Xidx[m + 1]]
+            m += 2
+        if m < stop:
+            e0 += Xval[m] * x[Xidx[m]]
+        eta = e0 + e1
+        for g in range(G):
+            lev = gidx[i, g]
+            q, zc = gmeta[g, 2], gmeta[g, 4]
+            base = r_off[g] + lev * q
+            for t in range(q):
+                eta += Z[i, zc + t] * r[base + t]
+        k = y[i]
+        wi = w[i]
+        if link == LOGIT:
+            u = math.exp(eta)
+            iu = 1.0 / u
+            uA = u * A[k]
+            Bu = B[k] * iu
+            S = uA + Bu + C[k]
+            lp += wi * (gap[k] - math.log1p(S))
+            inv = wi / (1.0 + S)
+            deta = (Bu - uA) * inv
+            gA[k] -= u * inv
+            gB[k] -= inv * iu
+            gC[k] -= inv
+            ngap[k] += wi
+        else:
+            v, da, db = _probit_interval(P[k] - eta, P[k + 1] - eta)
+            lp += wi * v
+            gP[k] += wi * da
+            gP[k + 1] += wi * db
+            deta = -wi * (da + db)
+        deta_rows[i] = deta
+        for g in range(G):
+            lev = gidx[i, g]
+            q, zc = gmeta[g, 2], gmeta[g, 4]
+            base = r_off[g] + lev * q
+            for t in range(q):
+                gr[base + t] += deta * Z[i, zc + t]
+
+    # X^T d(loglik)/d(eta), column by column (no scattered writes)
+    for j in range(p):
+        s0 = 0.0
+        s1 = 0.0
+        start, stop = Cptr[j], Cptr[j + 1]
+        m = start
+        while m + 1 < stop:
+            s0 += Cval[m] * deta_rows[Cidx[m]]
+            s1 += Cval[m + 1] * deta_rows[Cidx[m + 1]]
+            m += 2
+        if m < stop:
+            s0 += Cval[m] * deta_rows[Cidx[m]]
+        gb[j] += s0 + s1
+
+    if link == LOGIT:
+        for k in range(K):
+            gP[k + 1] -= gA[k] * A[k]
+            gP[k] += gB[k] * B[k]
+            gP[k] += gC[k] * C[k]
+            gP[k + 1] -= gC[k] * C[k]
+            d = P[k] - P[k + 1]
+            if d < 0.0 and ngap[k] != 0.0:
+                dg = ngap[k] * math.exp(d) / math.expm1(d)
+                gP[k] += dg
+                gP[k + 1] -= dg
+
+    # chain the cutpoints' gradient: reference = centred + X_mean . b
+    gc = np.empty(nc)
+    total = 0.0
+    for k in range(nc):
+        gc[k] = gP[k + 1]
+        total += gP[k + 1]
+    for j in range(p):
+        gb[j] += total * X_mean[j]
+
+    # prior of the average case's cutpoints
+    if cfam == CUT_NORMAL:
+        mu, sigma = cpar[0], cpar[1]
+        for k in range(nc):
+            d = centred[k] - mu
+            lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
+            gc[k] += -d / (sigma * sigma)
+    else:
+        lp += _induced_dirichlet(centred, cpar[0], link, gc)
+
+    # through the ordered transform
+    acc = 0.0
+    for k in range(nc - 1, -1, -1):
+        acc += gc[k]
+        if k == 0:
+            grad[oc] += acc
+        else:
+            grad[oc + k] += acc * math.exp(x[oc + k]) + 1.0
+
+    # group effects back to z and log(sd)
+    for g in range(G):
+        oz, L, q, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 2], gmeta[g, 3]
+        base = r_off[g]
+        for t in range(q):
+            sd = math.exp(x[osd + t])
+            gsd = 0.0
+            for lev in range(L):
+                k = lev * q + t
+                grad[oz + k] += gr[base + k] * sd
+                gsd += gr[base + k] * x[oz + k]
+            grad[osd + t] += gsd * sd
+    return lp
+
+
+@njit(cache=True, nogil=True)
+def _n_cut(n_dim, p, gmeta):
+    used = p
+    for g in range(gmeta.shape[0]):
+        used += gmeta[g, 1] * gmeta[g, 2] + gmeta[g, 2]
+    return n_dim - used
+
+
+@njit(cache=True, nogil=True)
+def _induced_dirichlet(c, alpha, link, gc):
+    """Log density of the induced-Dirichlet prior of cutpoints ``c`` (all K
+    concentrations ``alpha``); adds its gradient to ``gc``."""
+    nc = c.shape[0]
+    K = nc + 1
+    F = np.empty(nc)
+    f = np.empty(nc)
+    lp = math.lgamma(K * alpha) - K * math.lgamma(alpha)
+    for k in range(nc):
+        if link == LOGIT:
+            Fk = 1.0 / (1.0 + math.exp(-c[k]))
+            lf = -_softplus(-c[k]) - _softplus(c[k])
+            lp += lf
+            gc[k] += 1.0 - 2.0 * Fk
+        else:
+            Fk = 0.5 * math.erfc(-c[k] / SQRT2)
+            lf = -0.5 * c[k] * c[k] - 0.5 * LOG_2PI
+            lp += lf
+            gc[k] += -c[k]
+        F[k] = Fk
+        f[k] = math.exp(lf)
+    if alpha != 1.0:
+        prev = 0.0
+        for k in range(K):
+            nxt = F[k] if k < nc else 1.0
+            pk = nxt - prev
+            lp += (alpha - 1.0) * math.log(pk)
+            share = (alpha - 1.0) / pk
+            if k < nc:
+                gc[k] += f[k] * share
+            if k > 0:
+                gc[k - 1] -= f[k - 1] * share
+            prev = nxt
+    return lp
+
+
+# -- the C callbacks nutpie calls ------------------------------------------------------------
+@intrinsic
+def _voidptr(typingctx, address):
+    """An address (int64) as a void pointer."""
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], cgutils.voidptr_t)
+
+    return types.voidptr(types.int64), codegen
+
+
+_LOGP_SIG = types.int64(
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+_EXPAND_SIG = types.int64(
+    types.uint64,
+    types.uint64,
+    types.CPointer(types.double),
+    types.CPointer(types.double),
+    types.voidptr,
+)
+
+
+def _c_log_density(dim, x_, grad_, logp_, user_data):
+    h = carray(user_data, (_H_LEN,), np.int64)
+    if dim != h[_H_NDIM]:
+        return -1
+    n, p, G, Qt, nnz = h[_H_N], h[_H_P], h[_H_G], h[_H_QT], h[_H_NNZ]
+    x = carray(x_, (dim,))
+    grad = carray(grad_, (dim,))
+    Xptr = carray(_voidptr(h[_H_XPTR]), (n + 1,), np.int64)
+    Xidx = carray(_voidptr(h[_H_XIDX]), (nnz,), np.int64)
+    Xval = carray(_voidptr(h[_H_XVAL]), (nnz,), np.float64)
+    Cptr = carray(_voidptr(h[_H_CPTR]), (p + 1,), np.int64)
+    Cidx = carray(_voidptr(h[_H_CIDX]), (nnz,), np.int64)
+    Cval = carray(_voidptr(h[_H_CVAL]), (nnz,), np.float64)
+    y = carray(_voidptr(h[_H_Y]), (n,), np.int64)
+    w = carray(_voidptr(h[_H_W]), (n,), np.float64)
+    X_mean = carray(_voidptr(h[_H_XMEAN]), (p,), np.float64)
+    gidx = carray(_voidptr(h[_H_GIDX]), (n, G), np.int64)
+    Z = carray(_voidptr(h[_H_Z]), (n, Qt), np.float64)
+    gmeta = carray(_voidptr(h[_H_GMETA]), (G, 7), np.int64)
+    bpar = carray(_voidptr(h[_H_BPAR]), (p, 3), np.float64)
+    spar = carray(_voidptr(h[_H_SPAR]), (Qt, 3), np.float64)
+    cpar = carray(_voidptr(h[_H_CPAR]), (2,), np.float64)
+    lp = log_density(
+        x,
+        grad,
+        Xptr,
+        Xidx,
+        Xval,
+        Cptr,
+        Cidx,
+        Cval,
+        y,
+        w,
+        X_mean,
+        gidx,
+        Z,
+        gmeta,
+        bpar,
+        spar,
+        cpar,
+        h[_H_LINK],
+        h[_H_BFAM],
+        h[_H_CFAM],
+    )
+    logp_[0] = lp
+    if not np.isfinite(lp):
+        return 4
+    for k in range(dim):
+        if not np.isfinite(grad[k]):
+            return 3
+    return 0
+
+
+def _c_identity(dim, expanded, x_, out_, user_data):
+    if dim != expanded:
+        return -1
+    x = carray(x_, (dim,))
+    out = carray(out_, (expanded,))
+    for k in range(dim):
+        out[k] = x[k]
+    return 0
+
+
+@functools.cache
+def callbacks():
+    """The compiled C callbacks (log density, expansion): compiled on first use on a
+    machine, then loaded from Numba's disk cache."""
+    return (
+        cfunc(_LOGP_SIG, cache=True)(_c_log_density),
+        cfunc(_EXPAND_SIG, cache=True)(_c_identity),
+    )
+
+
+# -- packing a design -------------------------------------------------------------------------
+def unsupported(info) -> str | None:
+    """Why the kernel cannot sample this model (None when it can)."""
+    if info.monotonic:
+        return "mo() terms"
+    for g in info.groups:
+        if len(g.columns) > 1 and g.correlated:
+            return f"correlated varying effects in ({' + '.join(g.column_names)} | {g.label})"
+    return None
+
+
+@dataclass
+class Packed:
+    """A design's arrays and priors in the kernel's layout."""
+
+    info: object
+    n_dim: int
+    header: np.ndarray
+    arrays: dict[str, np.ndarray]
+    blocks: list[tuple[str, int, tuple[int, ...]]]  # (value variable, offset, shape)
+    start: np.ndarray
+
+    @property
+    def X_mean(self) -> np.ndarray:
+        return self.arrays["X_mean"]
+
+
+_SD_FAMILIES = {
+    "halfnormal": HALFNORMAL,
+    "halfstudent_t": HALFSTUDENT_T,
+    "exponential": EXPONENTIAL,
+}
+
+
+def pack(design: Design, prior_overrides: dict[str, str], link: str) -> Packed:
+    """The kernel's data for a design (rows, weights and priors)."""
+    info = design.info
+    reason = unsupported(info)
+    if reason is not None:
+        raise ValueError(f"the kernel does not cover {reason}")
+    priors = ResolvedPriors(info, prior_overrides, link)
+    values = data_values(design)
+    n, p = design.X.shape
+    blocks: list[tuple[str, int, tuple[int, ...]]] = []
+    start: list[np.ndarray] = []
+
+    family, mu, sigma, nu = coefficient_priors(
+        "b", [priors.coefficient(c.name, c.term) for c in info.columns]
+    )
+    bpar = np.column_stack([mu, sigma, nu]) if p else np.zeros((0, 3))
+    blocks.append(("b", 0, (p,)))
+    start.append(mu.astype(float) if p else np.zeros(0))
+    offset = p
+
+    gmeta, spar, zcol = [], [], 0
+    for g in info.groups:
+        L, q = len(g.levels), len(g.columns)
+        prior = priors.sd(g.label)
+        fam = _SD_FAMILIES[prior.family]
+        sigma_sd = prior.param("sigma") if fam != EXPONENTIAL else 1.0
+        nu_sd = prior.param("nu") if fam == HALFSTUDENT_T else 1.0
+        lam = prior.param("lam") if fam == EXPONENTIAL else 1.0
+        gmeta.append([offset, L, q, offset + L * q, zcol, fam, len(spar)])
+        spar.extend([[sigma_sd, nu_sd, lam]] * q)
+        blocks.append((f"z[{g.label}]", offset, (L, q)))
+        blocks.append((f"sd[{g.label}]_log__", offset + L * q, (q,)))
+        start.append(np.zeros(L * q))
+        start.append(np.full(q, math.log(sigma_sd if fam != EXPONENTIAL else 1.0 / lam)))
+        offset += L * q + q
+        zcol += q
+
+    K = len(info.spectrum)
+    cut_prior = priors.cutpoints()
+    if cut_prior.family == "normal":
+        cfam, cpar = CUT_NORMAL, [cut_prior.param("mu"), cut_prior.param("sigma")]
+    else:
+        cfam, cpar = CUT_DIRICHLET, [cut_prior.param("alpha"), 0.0]
+    c0 = cutpoint_start(K, link)
+    blocks.append(("cutpoints_centred_ordered__", offset, (K - 1,)))
+    start.append(np.concatenate([c0[:1], np.log(np.diff(c0))]))
+    n_dim = offset + K - 1
+
+    G = len(info.groups)
+    X = np.asarray(design.X, dtype=np.float64).reshape(n, p)
+    rows, cols = np.nonzero(X)  # row-major order
+    by_column = np.nonzero(X.T)  # (column, row), column-major order
+    arrays = {
+        "Xptr": np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64),
+        "Xidx": cols.astype(np.int64),
+        "Xval": np.ascontiguousarray(X[rows, cols]),
+        "Cptr": np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=p))]).astype(np.int64),
+        "Cidx": np.ascontiguousarray(by_column[1], dtype=np.int64),
+        "Cval": np.ascontiguousarray(X[by_column[1], by_column[0]]),
+        "y": np.ascontiguousarray(design.y, dtype=np.int64),
+        "w": np.ascontiguousarray(design.weights, dtype=np.float64),
+        "X_mean": np.ascontiguousarray(values["X_mean"], dtype=np.float64).reshape(p),
+        "gidx": np.ascontiguousarray(
+            np.column_stack([design.group_index[g.label] for g in info.groups])
+            if G
+            else np.zeros((n, 0)),
+            dtype=np.int64,
+        ),
+        "Z": np.ascontiguousarray(
+            np.column_stack([design.group_Z[g.label] for g in info.groups])
+            if G
+            else np.zeros((n, 0)),
+            dtype=np.float64,
+        ),
+        "gmeta": np.asarray(gmeta, dtype=np.int64).reshape(G, 7),
+        "bpar": np.ascontiguousarray(bpar, dtype=np.float64).reshape(p, 3),
+        "spar": np.asarray(spar, dtype=np.float64).reshape(len(spar), 3),
+        "cpar": np.asarray(cpar, dtype=np.float64),
+    }
+    if G and (arrays["gidx"].min() < 0):
+        raise ValueError("every fitted row needs a known level of every group")
+    header = np.zeros(_H_LEN, dtype=np.int64)
+    header[_H_NDIM], header[_H_N], header[_H_P] = n_dim, n, p
+    header[_H_G], header[_H_QT], header[_H_NNZ] = G, zcol, len(cols)
+    header[_H_LINK] = LOGIT if link == "logit" else PROBIT
+    header[_H_BFAM] = NORMAL if family == "normal" else STUDENT_T
+    header[_H_CFAM] = cfam
+    slots = {
+        _H_XPTR: "Xptr",
+        _H_XIDX: "Xidx",
+        _H_XVAL: "Xval",
+        _H_CPTR: "Cptr",
+        _H_CIDX: "Cidx",
+        _H_CVAL: "Cval",
+        _H_Y: "y",
+        _H_W: "w",
+        _H_XMEAN: "X_mean",
+        _H_GIDX: "gidx",
+        _H_Z: "Z",
+        _H_GMETA: "gmeta",
+        _H_BPAR: "bpar",
+        _H_SPAR: "spar",
+        _H_CPAR: "cpar",
+    }
+    for slot, name in slots.items():
+        header[slot] = arrays[name].ctypes.data
+    return Packed(info, n_dim, header, arrays, blocks, np.concatenate(start))
+
+
+def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log density and gradient at ``x`` (the compiled kernel, called from Python)."""
+    a = packed.arrays
+    grad = np.empty(packed.n_dim)
+    h = packed.header
+    lp = log_density(
+        np.ascontiguousarray(x, dtype=np.float64),
+        grad,
+        a["Xptr"],
+        a["Xidx"],
+        a["Xval"],
+        a["Cptr"],
+        a["Cidx"],
+        a["Cval"],
+        a["y"],
+        a["w"],
+        a["X_mean"],
+        a["gidx"],
+        a["Z"],
+        a["gmeta"],
+        a["bpar"],
+        a["spar"],
+        a["cpar"],
+        h[_H_LINK],
+        h[_H_BFAM],
+        h[_H_CFAM],
+    )
+    return lp, grad
+
+
+# -- nutpie --------------------------------------------------------------------------------------
+def nutpie_model(packed: Packed):
+    """A model nutpie samples: the C callbacks, the packed data, and jittered starts
+    (uniform(-1, 1) around the priors' centres in the unconstrained space, as PyMC's)."""
+    from nutpie.compile_pymc import CompiledPyMCModel
+
+    n_dim = packed.n_dim
+    start = packed.start
+    log_density_c, identity_c = callbacks()
+
+    def initial_point(seed):
+        return start + np.random.default_rng(seed).uniform(-1.0, 1.0, n_dim)
+
+    return CompiledPyMCModel(
+        _n_dim=n_dim,
+        dims={"unconstrained": ("unconstrained_dim",)},
+        _coords={"unconstrained_dim": np.arange(n_dim)},
+        _shapes={"unconstrained": (n_dim,)},
+        compiled_logp_func=log_density_c,
+        compiled_expand_func=identity_c,
+        initial_point_func=initial_point,
+        # The callbacks read the arrays through the header's addresses: keep them alive.
+        shared_data=dict(packed.arrays),
+        shared_var_keys={},
+        user_data=packed.header,
+        n_expanded=n_dim,
+        shape_info=(["unconstrained"], [slice(0, n_dim)], [(n_dim,)]),
+        logp_func=None,
+        expand_func=None,
+    )
+
+
+def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
+    """The posterior with the PyMC model's variables (same names, values and dims), from
+    nutpie's draws of the unconstrained vector (variable ``unconstrained``)."""
+    U = np.asarray(draws["unconstrained"].values, dtype=np.float64)
+    lead = U.shape[:-1]
+    sample = ("chain", "draw")
+    out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    effects = {}
+    for name, offset, shape in packed.blocks:
+        block = U[..., offset : offset + int(np.prod(shape))].reshape(*lead, *shape)
+        if name == "b":
+            b = block
+            if shape[0]:
+                out["b"] = ((*sample, "coef"), block)
+        elif name.startswith("z["):
+            label = name[2:-1]
+            out[name] = ((*sample, f"{label}_level", f"{label}_term"), block)
+        elif name.startswith("sd["):
+            label = name[3 : -len("]_log__")]
+            sd = np.exp(block)
+            out[f"sd[{label}]"] = ((*sample, f"{label}_term"), sd)
+            z = out[f"z[{label}]"][1]
+            effects[f"r[{label}]"] = (
+                (*sample, f"{label}_level", f"{label}_term"),
+                z * sd[..., None, :],
+            )
+        else:  # the ordered transform, backwards
+            steps = np.concatenate([block[..., :1], np.exp(block[..., 1:])], axis=-1)
+            centred = np.cumsum(steps, axis=-1)
+    out["cutpoints_centred"] = ((*sample, "cutpoint"), centred)
+    out.update(effects)
+    shift = b @ packed.X_mean if b.shape[-1] else np.zeros(lead)
+    out["cutpoints"] = ((*sample, "cutpoint"), centred + shift[..., None])
+    dims = {d for dims_, _ in out.values() for d in dims_}
+    coords = {k: v for k, v in coords_of(packed.info).items() if k in dims}
+    coords |= {"chain": draws["chain"].values, "draw": draws["draw"].values}
+    return xr.Dataset(out, coords=coords)
