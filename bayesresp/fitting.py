@@ -19,7 +19,7 @@ from bayesresp.design import compress as compress_design
 from bayesresp.design import make_design
 from bayesresp.draws import Draws, eta_from_draws
 from bayesresp.errors import BayesrespError
-from bayesresp.maths import log_prob
+from bayesresp.kernel import pointwise_log_prob
 from bayesresp.model import ResolvedPriors, build_model, coords_of, data_values
 from bayesresp.spec import ModelSpec
 from bayesresp.validation import validate
@@ -108,6 +108,7 @@ def fit(
     cores: int | None = None,
     compress: bool | None = None,
     kernel: bool | None = None,
+    centring: bool | None = None,
 ):
     """Fit the hierarchical cumulative-link model to coded data.
 
@@ -148,12 +149,23 @@ def fit(
         graph for 10-15 s, and each gradient costs about a third). By default it is used
         for every model it covers (all but ``mo()`` terms and correlated varying
         effects); ``False`` samples PyMC's graph, ``True`` insists on the kernel.
+    centring : bool, optional
+        Hierarchical centring of nested group intercepts (kernel only): the level means
+        of ``mission`` and of ``mission:department`` are sampled, each normal around its
+        parent's mean plus the covariates constant within it (mission context around
+        the missions, department-level covariates around the departments), instead of
+        standardised effects ``z``. The same model and the same posterior variables;
+        with many rows per level it samples several times faster (15 leapfrog steps
+        per draw instead of 64 at 10,000 rows). By default it is used when the
+        innermost group has at least 100 rows per level
+        (``bayesresp.kernel.CENTRE_ROWS_PER_LEVEL``); ``True`` insists, ``False`` never.
 
     Returns
     -------
     Fit
         ``fit.meta`` records the sampler, seed and settings, ``rows_fitted`` (distinct
-        rows when compressed), ``log_density`` ("kernel" or "pytensor"), ``compiled``
+        rows when compressed), ``log_density`` ("kernel" or "pytensor"), ``centred``,
+        ``compiled``
         ("kernel" for the compiled kernel; for PyMC's graph "new", or "reused" when a
         model of the same structure compiled earlier in this process was refitted to
         these rows) and ``timings``:
@@ -191,6 +203,7 @@ def fit(
         cores=cores,
         compress=compress,
         kernel=kernel,
+        centring=centring,
         started=started,
     )
 
@@ -211,6 +224,7 @@ def fit_design(
     cores: int | None,
     compress: bool | None = None,
     kernel: bool | None = None,
+    centring: bool | None = None,
     started: float | None = None,
 ):
     """Fit a prepared design. Its recipe may come from other data: exact-LOO refits use
@@ -222,9 +236,12 @@ def fit_design(
         seed = int(np.random.SeedSequence().entropy % 2**32)
     fitted, inverse = _maybe_compress(design, compress)
     use_kernel = _use_kernel(fitted, sampler, kernel)
+    if centring and not use_kernel:
+        raise SamplerError("centring=True needs the compiled kernel (sampler='nutpie')")
     timings: dict[str, float | None] = {}
+    centred = False
     if use_kernel:
-        tree, compiled = sample_kernel(
+        tree, compiled, centred = sample_kernel(
             fitted,
             spec,
             draws=draws,
@@ -236,6 +253,7 @@ def fit_design(
             cores=cores,
             timings=timings,
             started=started,
+            centring=centring,
         )
     else:
         model = build_model(fitted, spec.priors, spec.link)
@@ -269,6 +287,7 @@ def fit_design(
         "compressed": inverse is not None,
         "compiled": compiled,
         "log_density": "kernel" if use_kernel else "pytensor",
+        "centred": centred,
         "timings": timings,
     }
     return Fit(tree, spec, cb, frame, design.info, meta)
@@ -304,9 +323,14 @@ def sample_kernel(
     cores: int | None,
     timings: dict,
     started: float,
-) -> tuple[xr.DataTree, str]:
+    centring: bool | None = None,
+) -> tuple[xr.DataTree, str, bool]:
     """Sample with nutpie from the compiled kernel; return a DataTree whose posterior has
-    the PyMC model's variables, and "kernel" (nothing compiled for this model)."""
+    the PyMC model's variables, "kernel" (nothing compiled for this model), and whether
+    the group intercepts were hierarchically centred.
+
+    Centred fits use nutpie's low-rank modified mass matrix: the common level of the
+    group means and the cutpoints form a ridge that a diagonal one cannot follow."""
     import nutpie
 
     from bayesresp import kernel
@@ -314,7 +338,12 @@ def sample_kernel(
     t = time.perf_counter()
     kernel.callbacks()  # compiled once per machine, then loaded from Numba's disk cache
     load = time.perf_counter() - t
-    packed = kernel.pack(design, spec.priors, spec.link)
+    if centring and kernel.nesting(design) is None:
+        raise SamplerError(
+            "centring=True needs nested group intercepts, such as (1 | mission/department), "
+            "with every level present in the data"
+        )
+    packed = kernel.pack(design, spec.priors, spec.link, centring)
     compiled = kernel.nutpie_model(packed)
     timings["build"] = time.perf_counter() - started - load
     timings["compile"] = load
@@ -328,12 +357,13 @@ def sample_kernel(
         seed=_chain_seed(seed, chains),
         progress_bar=progress,
         target_accept=target_accept,
+        adaptation="low_rank" if packed.centred else "diag",
     )
     timings["sampling"] = time.perf_counter() - t
     out = xr.DataTree()
     out["posterior"] = xr.DataTree(kernel.posterior(packed, tree["posterior"].to_dataset()))
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
-    return out, "kernel"
+    return out, "kernel", packed.centred
 
 
 def _chain_seed(seed: int, chains: int) -> int:
@@ -508,7 +538,7 @@ def finish_tree(
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     draws = Draws.from_posterior(post, design.info)
     eta = eta_from_draws(draws, design, groups="known")
-    ll = log_prob(design.y, eta, draws.cutpoints, link)
+    ll = pointwise_log_prob(design.y, eta, draws.cutpoints, link)
     y = design.y
     if inverse is not None:
         ll, y = ll[:, inverse], y[inverse]

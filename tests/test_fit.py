@@ -391,6 +391,15 @@ def test_cli_fit_and_summary(tmp_path, run_cli):
     )
     assert res.code == 0, res.err
     assert "Variance decomposition" in res.out and f"Saved the fit to {out}" in res.out
+    meta = bayesresp.load_fit(out).meta
+    assert (meta["log_density"], meta["centred"]) == ("kernel", False)
+    # Centring needs nested group intercepts, and the kernel: one-line errors, no fit.
+    for flags, message in [
+        (["--centring"], "needs nested group intercepts"),
+        (["--no-kernel", "--centring"], "needs the compiled kernel"),
+    ]:
+        bad = run_cli("fit", tmp_path / "d.csv", "--spec", "baseline", "--out", out, *flags)
+        assert bad.code == 2 and message in bad.err and len(bad.err.strip().splitlines()) == 1
     res = run_cli("summary", out, "--table", "variance", "--format", "json")
     assert res.code == 0 and '"component":"residual"' in res.out.replace(" ", "")
     assert run_cli("summary", out, "--format", "csv").code == 2

@@ -89,6 +89,18 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     show_default=True,
     help="NUTS target acceptance rate.",
 )
+@click.option(
+    "--kernel/--no-kernel",
+    default=None,
+    help="With nutpie: sample bayesresp's compiled log density (default: for every model "
+    "it covers) or PyMC's graph.",
+)
+@click.option(
+    "--centring/--no-centring",
+    default=None,
+    help="Hierarchically centre the innermost of nested group intercepts (default: with "
+    "at least 100 rows per level).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_cmd(
     data: Path,
@@ -102,6 +114,8 @@ def fit_cmd(
     sampler: str,
     missing: str,
     target_accept: float,
+    kernel: bool | None,
+    centring: bool | None,
     quiet: bool,
 ) -> None:
     """Fit a model to a coded data file and save the fit.
@@ -131,6 +145,8 @@ def fit_cmd(
         missing=missing,
         progress=not quiet,
         target_accept=target_accept,
+        kernel=kernel,
+        centring=centring,
     )
     result.save(out)
     print_fit_report(result)
