@@ -163,6 +163,11 @@ def _heldout_elpd(fit: Fit, test: np.ndarray, draws: int, seed: int) -> np.ndarr
         progress=False,
         target_accept=fit.meta.get("target_accept", 0.9),
         cores=None,
+        # The original fit's path: PyMC's graph stays PyMC's graph, and a fit that was
+        # not centred is not centred (centring is chosen afresh otherwise: the training
+        # rows may lack a level, which rules it out).
+        kernel=False if fit.meta.get("log_density") == "pytensor" else None,
+        centring=None if fit.meta.get("centred") else False,
     )
     design = apply_design(f.info, fit.data.iloc[test])
     out = np.empty(len(test))

@@ -150,15 +150,16 @@ def fit(
         for every model it covers (all but ``mo()`` terms and correlated varying
         effects); ``False`` samples PyMC's graph, ``True`` insists on the kernel.
     centring : bool, optional
-        Hierarchical centring of nested group intercepts (kernel only): the level means
-        of ``mission`` and of ``mission:department`` are sampled, each normal around its
-        parent's mean plus the covariates constant within it (mission context around
-        the missions, department-level covariates around the departments), instead of
-        standardised effects ``z``. The same model and the same posterior variables;
-        with many rows per level it samples several times faster (15 leapfrog steps
-        per draw instead of 64 at 10,000 rows). By default it is used when the
-        innermost group has at least 100 rows per level
-        (``bayesresp.kernel.CENTRE_ROWS_PER_LEVEL``); ``True`` insists, ``False`` never.
+        Hierarchical centring of the innermost of nested group intercepts (kernel only):
+        for ``(1 | mission/department)``, the department means are sampled, each normal
+        around its mission's effect plus the covariates constant within departments
+        (mission context and department composition alike), instead of standardised
+        department effects ``z``; the mission effects stay non-centred. The same model
+        and the same posterior variables; with many rows per department it samples
+        several times faster (15 leapfrog steps per draw instead of 64 at 10,000 rows).
+        By default it is used when the innermost group has on average at least 100 rows
+        per level (``bayesresp.kernel.CENTRE_ROWS_PER_LEVEL``); ``True`` insists,
+        ``False`` never.
 
     Returns
     -------
@@ -237,7 +238,12 @@ def fit_design(
     fitted, inverse = _maybe_compress(design, compress)
     use_kernel = _use_kernel(fitted, sampler, kernel)
     if centring and not use_kernel:
-        raise SamplerError("centring=True needs the compiled kernel (sampler='nutpie')")
+        from bayesresp.kernel import unsupported
+
+        why = unsupported(fitted.info) or f"sampler='{sampler}', kernel={kernel}"
+        raise SamplerError(
+            f"centring=True needs the compiled kernel, which is not used here ({why})"
+        )
     timings: dict[str, float | None] = {}
     centred = False
     if use_kernel:
@@ -357,7 +363,7 @@ def sample_kernel(
         seed=_chain_seed(seed, chains),
         progress_bar=progress,
         target_accept=target_accept,
-        adaptation="low_rank" if packed.centred else "diag",
+        **kernel.nutpie_settings(packed),
     )
     timings["sampling"] = time.perf_counter() - t
     out = xr.DataTree()

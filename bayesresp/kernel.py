@@ -10,10 +10,14 @@ cannot be cached). One pass over the rows computes each row's linear predictor,
 log-probability and its derivative, and adds the row's share to the gradient while
 the row is in cache; the per-category terms are computed once per evaluation.
 
-A test holds the two together: at random points, for every supported model, the log
-density and the gradient equal those PyMC compiles from the model, to rounding
-(``tests/test_kernel.py``). Models the kernel does not cover (``mo()`` terms, correlated
-varying slopes) are sampled through PyMC's graph, as are the other samplers.
+Tests hold the two together (``tests/test_kernel.py``): at random points, for six models
+covering both links, every prior family, uncorrelated slopes, one or two group terms,
+no covariates and no groups, the log density and the gradient equal those PyMC compiles
+from the model, to rounding, and at |eta| = 50 for both links; the hierarchically
+centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
+change of variables, and the C callback nutpie calls against the kernel, bit for bit.
+Models the kernel does not cover (``mo()`` terms, correlated varying slopes) are sampled
+through PyMC's graph, as are the other samplers.
 
 The unconstrained vector, in order: ``b`` (p); per group term ``z`` (levels x terms,
 row-major) and ``log(sd)`` (terms); the cutpoints of the average case through PyMC's
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from numba import carray, cfunc, njit, prange, types
+from numba import carray, cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -61,7 +65,7 @@ _H_LEN = 28
 
 
 # -- scalar helpers ----------------------------------------------------------------------
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _log1mexp(x):
     """log(1 - exp(x)) for x <= 0."""
     if x > -0.6931471805599453:
@@ -69,7 +73,7 @@ def _log1mexp(x):
     return math.log1p(-math.exp(x))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _softplus(x):
     """log(1 + exp(x)) without overflow."""
     if x > 0.0:
@@ -77,10 +81,11 @@ def _softplus(x):
     return math.log1p(math.exp(x))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _log_ndtr(x):
     """log Phi(x), accurate in both tails (the PyMC model's branches; below -30 the
-    asymptotic series of the Mills ratio, whose truncation error there is < 1e-16)."""
+    asymptotic series of the Mills ratio, whose truncation error there is below 3e-16
+    relative)."""
     if x < -30.0:
         x2 = 1.0 / (x * x)
         s = x2 * (-1.0 + x2 * (3.0 + x2 * (-15.0 + x2 * (105.0 + x2 * (-945.0 + x2 * 10395.0)))))
@@ -90,7 +95,7 @@ def _log_ndtr(x):
     return math.log1p(-0.5 * math.erfc(x / SQRT2))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _probit_interval(a, b):
     """(log(Phi(b) - Phi(a)), d/da, d/db) for a < b, stable in both tails."""
     if a + b > 0.0:
@@ -104,7 +109,7 @@ def _probit_interval(a, b):
     return logp, da, db
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _student_t(x, nu, mu, sigma):
     """(log density, derivative) of Student's t."""
     d = x - mu
@@ -118,7 +123,7 @@ def _student_t(x, nu, mu, sigma):
     return lp, -(nu + 1.0) * d / (nu * sigma * sigma + d * d)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sd_prior(v, family, sigma, nu, lam):
     """(log density, derivative) of a group sd's prior at v > 0."""
     if family == HALFNORMAL:
@@ -168,7 +173,9 @@ def log_density(
     ``gmeta`` holds one row per group term: offset of ``z`` in ``x``, levels, terms,
     offset of ``log(sd)``, first column in ``Z``, sd prior family, first row in
     ``spar`` (sigma, nu, lam per term). ``bpar`` rows are (mu, sigma, nu) per
-    coefficient, ``cpar`` is (mu, sigma) or (alpha,) for the cutpoints.
+    coefficient, ``cpar`` is (mu, sigma, PAD) or (alpha, 0, PAD) for the cutpoints
+    (PAD: :data:`bayesresp.maths.PAD`, passed at run time so that the compiled code
+    follows it).
 
     With ``hier`` set, the groups are nested intercepts and the innermost one is
     hierarchically centred (:func:`_centred_leaf`): ``x`` holds its level means where it
@@ -237,8 +244,8 @@ def log_density(
     for j in range(p):
         shift += X_mean[j] * x[j]
     P = np.empty(K + 1)  # padded cutpoints of the reference case
-    P[0] = -PAD
-    P[K] = PAD
+    P[0] = -cpar[2]
+    P[K] = cpar[2]
     for k in range(nc):
         P[k + 1] = centred[k] + shift
     gP = np.zeros(K + 1)  # d loglik / d P
@@ -263,8 +270,8 @@ def log_density(
     gb = grad[:p]
     deta_rows = np.empty(n)
     for i in range(n):
-        # two partial sums halve the chain of dependent additions (a fixed order: the
-        # same point gives the same value on every machine and in every process)
+        # two partial sums halve the chain of dependent additions (in a fixed order: the
+        # same point gives the same value in every process)
         e0 = 0.0
         e1 = 0.0
         start, stop = Xptr[i], Xptr[i + 1]
@@ -384,7 +391,7 @@ def log_density(
     return lp
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _centred_leaf(x, grad, gmeta, spar, W, anc, r, r_off, gr):
     """The innermost of nested intercepts, hierarchically centred: its level means are
     normal around the covariates constant within them plus the outer groups' effects,
@@ -429,7 +436,7 @@ def _centred_leaf(x, grad, gmeta, spar, W, anc, r, r_off, gr):
     return lp
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _n_cut(n_dim, p, gmeta):
     used = p
     for g in range(gmeta.shape[0]):
@@ -437,7 +444,7 @@ def _n_cut(n_dim, p, gmeta):
     return n_dim - used
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _induced_dirichlet(c, alpha, link, gc):
     """Log density of the induced-Dirichlet prior of cutpoints ``c`` (all K
     concentrations ``alpha``); adds its gradient to ``gc``."""
@@ -464,6 +471,8 @@ def _induced_dirichlet(c, alpha, link, gc):
         for k in range(K):
             nxt = F[k] if k < nc else 1.0
             pk = nxt - prev
+            if pk <= 0.0:  # a level squeezed to nothing: outside the support
+                return -np.inf
             lp += (alpha - 1.0) * math.log(pk)
             share = (alpha - 1.0) / pk
             if k < nc:
@@ -475,14 +484,14 @@ def _induced_dirichlet(c, alpha, link, gc):
 
 
 # -- per-row log-likelihood of posterior draws ---------------------------------------------
-@njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def _pointwise(y, eta, cutpoints, link, out):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pointwise(y, eta, cutpoints, link, pad, out):
     S, n = eta.shape
     K = cutpoints.shape[1] + 1
-    for s in prange(S):
+    for s in range(S):
         P = np.empty(K + 1)
-        P[0] = -PAD
-        P[K] = PAD
+        P[0] = -pad
+        P[K] = pad
         for k in range(K - 1):
             P[k + 1] = cutpoints[s, k]
         A = np.empty(K)
@@ -505,20 +514,25 @@ def _pointwise(y, eta, cutpoints, link, out):
 
 def pointwise_log_prob(y, eta, cutpoints, link: str) -> np.ndarray:
     """Log-probability of each row's observed level under each draw, shape (S, n): the
-    kernel's likelihood (the same formula as the model's), on all cores.
+    kernel's likelihood (the same formula as the model's).
 
     ``y`` (n,) level codes, ``eta`` (S, n) linear predictors, ``cutpoints`` (S, K - 1).
     """
     eta = np.ascontiguousarray(eta, dtype=np.float64)
+    cutpoints = np.ascontiguousarray(cutpoints, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    _check_codes(y, cutpoints.shape[-1] + 1, eta.shape[-1])
     out = np.empty_like(eta)
-    _pointwise(
-        np.ascontiguousarray(y, dtype=np.int64),
-        eta,
-        np.ascontiguousarray(cutpoints, dtype=np.float64),
-        LOGIT if link == "logit" else PROBIT,
-        out,
-    )
+    _pointwise(y, eta, cutpoints, LOGIT if link == "logit" else PROBIT, PAD, out)
     return out
+
+
+def _check_codes(y, K: int, n: int) -> None:
+    """The kernel indexes arrays with the codes unchecked: check them here."""
+    if y.shape != (n,):
+        raise ValueError(f"{y.shape[0]} outcome codes for {n} rows")
+    if n and (y.min() < 0 or y.max() >= K):
+        raise ValueError(f"outcome codes must lie in 0 .. {K - 1}")
 
 
 # -- the C callbacks nutpie calls ------------------------------------------------------------
@@ -569,34 +583,38 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     gmeta = carray(_voidptr(h[_H_GMETA]), (G, 7), np.int64)
     bpar = carray(_voidptr(h[_H_BPAR]), (p, 3), np.float64)
     spar = carray(_voidptr(h[_H_SPAR]), (Qt, 3), np.float64)
-    cpar = carray(_voidptr(h[_H_CPAR]), (2,), np.float64)
+    cpar = carray(_voidptr(h[_H_CPAR]), (3,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
     anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], max(G - 1, 0)), np.int64)
-    lp = log_density(
-        x,
-        grad,
-        Xptr,
-        Xidx,
-        Xval,
-        Cptr,
-        Cidx,
-        Cval,
-        y,
-        w,
-        X_mean,
-        gidx,
-        Z,
-        gmeta,
-        bpar,
-        spar,
-        cpar,
-        h[_H_LINK],
-        h[_H_BFAM],
-        h[_H_CFAM],
-        h[_H_HIER],
-        W,
-        anc,
-    )
+    logp_[0] = -np.inf
+    try:
+        lp = log_density(
+            x,
+            grad,
+            Xptr,
+            Xidx,
+            Xval,
+            Cptr,
+            Cidx,
+            Cval,
+            y,
+            w,
+            X_mean,
+            gidx,
+            Z,
+            gmeta,
+            bpar,
+            spar,
+            cpar,
+            h[_H_LINK],
+            h[_H_BFAM],
+            h[_H_CFAM],
+            h[_H_HIER],
+            W,
+            anc,
+        )
+    except Exception:  # noqa: BLE001 (an error must not pass as a log density)
+        return 1
     logp_[0] = lp
     if not np.isfinite(lp):
         return 4
@@ -661,10 +679,11 @@ _SD_FAMILIES = {
 }
 
 
-# Hierarchical centring pays when every level of the innermost group has many rows: the
+# Hierarchical centring pays when the levels of the innermost group have many rows: the
 # data then pin each level's mean down, and the non-centred form's funnel between z and
 # sd makes NUTS take long trajectories (64 leapfrog steps per draw at 10,000 rows,
-# against 15 centred). With few rows per level the non-centred form mixes better.
+# against 15 centred). With few rows per level the non-centred form mixes better. The
+# rule uses the average over levels (rows, or weights of compressed rows, per level).
 CENTRE_ROWS_PER_LEVEL = 100
 
 
@@ -676,7 +695,8 @@ def nesting(design: Design) -> tuple[list[np.ndarray], np.ndarray] | None:
     ``mission:department``), with every level present in the rows. Returns the parent
     level of every level of the second and later groups, and for every fixed-effect
     column the first group within whose levels it is constant (-1: it varies within the
-    innermost group's levels), whose level means it then predicts.
+    innermost group's levels). Centring moves every column constant within the innermost
+    group's levels (owner >= 0) from the rows to the prior mean of its level means.
     """
     info = design.info
     if not info.groups:
@@ -768,9 +788,9 @@ def pack(
     K = len(info.spectrum)
     cut_prior = priors.cutpoints()
     if cut_prior.family == "normal":
-        cfam, cpar = CUT_NORMAL, [cut_prior.param("mu"), cut_prior.param("sigma")]
+        cfam, cpar = CUT_NORMAL, [cut_prior.param("mu"), cut_prior.param("sigma"), PAD]
     else:
-        cfam, cpar = CUT_DIRICHLET, [cut_prior.param("alpha"), 0.0]
+        cfam, cpar = CUT_DIRICHLET, [cut_prior.param("alpha"), 0.0, PAD]
     c0 = cutpoint_start(K, link)
     blocks.append(("cutpoints_centred_ordered__", offset, (K - 1,)))
     start.append(np.concatenate([c0[:1], np.log(np.diff(c0))]))
@@ -826,8 +846,13 @@ def pack(
         "W": np.ascontiguousarray(W, dtype=np.float64),
         "anc": np.ascontiguousarray(anc, dtype=np.int64).reshape(len(W), max(G - 1, 0)),
     }
-    if G and (arrays["gidx"].min() < 0):
-        raise ValueError("every fitted row needs a known level of every group")
+    _check_codes(arrays["y"], K, n)
+    if arrays["w"].shape != (n,):
+        raise ValueError(f"{arrays['w'].shape[0]} weights for {n} rows")
+    for g_i, g in enumerate(info.groups):
+        idx = arrays["gidx"][:, g_i]
+        if n and (idx.min() < 0 or idx.max() >= len(g.levels)):
+            raise ValueError(f"group index of {g.label} outside 0 .. {len(g.levels) - 1}")
     header = np.zeros(_H_LEN, dtype=np.int64)
     header[_H_NDIM], header[_H_N], header[_H_P] = n_dim, n, p
     header[_H_G], header[_H_QT], header[_H_NNZ] = G, zcol, len(cols)
@@ -922,6 +947,13 @@ def nutpie_model(packed: Packed):
         logp_func=None,
         expand_func=None,
     )
+
+
+def nutpie_settings(packed: Packed) -> dict:
+    """nutpie's settings for a packed model: centred ones use the low-rank modified mass
+    matrix (the common level of the group means and the cutpoints form a ridge that a
+    diagonal one cannot follow)."""
+    return {"adaptation": "low_rank" if packed.centred else "diag"}
 
 
 def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:

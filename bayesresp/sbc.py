@@ -242,6 +242,7 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
             cores=1,
             seed=seed,
             progress_bar=False,
+            **(kernel.nutpie_settings(packed) if use_kernel else {}),
         )
         post = trace["posterior"].to_dataset()
         if use_kernel:

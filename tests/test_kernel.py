@@ -220,14 +220,18 @@ def test_centring_is_a_change_of_variables(example, rich_data):
         lp_nc, _ = kernel.evaluate(nc, x)
         lp_c, grad_c = kernel.evaluate(c, xc)
         assert lp_c == pytest.approx(lp_nc - log_jac, rel=1e-12, abs=1e-9)
-    # Central differences with step 1e-5: truncation error ~1e-10 times the third
-    # derivative, rounding ~1e-16 |lp| / 1e-5; 1e-5 of the gradient's size bounds both.
-    h, some = 1e-5, rng.choice(c.n_dim, 25, replace=False)
-    numeric = [
-        (kernel.evaluate(c, xc + h * e)[0] - kernel.evaluate(c, xc - h * e)[0]) / (2 * h)
-        for e in np.eye(c.n_dim)[some]
-    ]
-    np.testing.assert_allclose(grad_c[some], numeric, rtol=0, atol=1e-5 * np.abs(grad_c).max())
+    # Every component against a central difference with step h = 1e-5: the truncation
+    # error is h^2/6 times a third derivative (~1e-10 times its size), the rounding error
+    # about 1e-16 |lp| / h (4e-8 here, |lp| ~ 4,000); 1e-6 absolute plus 1e-6 relative
+    # bounds both with room, and catches an error in any single component.
+    h = 1e-5
+    numeric = np.array(
+        [
+            (kernel.evaluate(c, xc + h * e)[0] - kernel.evaluate(c, xc - h * e)[0]) / (2 * h)
+            for e in np.eye(c.n_dim)
+        ]
+    )
+    np.testing.assert_allclose(grad_c, numeric, rtol=1e-6, atol=1e-6)
     # The same posterior variables from either form.
     draws = lambda v: xr.Dataset(  # noqa: E731
         {"unconstrained": (("chain", "draw", "d"), v[None, None, :])},
@@ -282,3 +286,95 @@ def test_pointwise_log_prob_is_the_numpy_one(link):
     ref = log_prob(y, eta, cut, link)
     assert np.isfinite(ours).all()
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-300)
+
+
+def _packings(example, rich_data):
+    """Every layout the C callback reads: all CASES (no covariates, no groups, one and two
+    groups, uncorrelated slopes), centred with one and two groups, compressed."""
+    out = []
+    for formula, link, priors in CASES:
+        design, spec = _design(example, formula, link, priors)
+        out.append(kernel.pack(design, spec.priors, spec.link, centring=False))
+    for formula in ("models/hierarchical.toml", "response ~ 1 + (1 | mission)"):
+        design, spec = _design(rich_data, formula, "logit", {})
+        out.append(kernel.pack(design, spec.priors, spec.link, centring=True))
+    design, spec = _design(rich_data, "models/hierarchical.toml", "probit", {}, compressed=True)
+    out.append(kernel.pack(design, spec.priors, spec.link, centring=True))
+    return out
+
+
+def test_c_callback_is_the_kernel(example, rich_data):
+    """What nutpie calls (the C callback reading the packed header) gives bit for bit what
+    the kernel gives from Python, for every layout; points where the density is not
+    finite are reported as such (status 4 or 3), never as a log density."""
+    import ctypes
+
+    logp_c, _ = kernel.callbacks()
+    rng = np.random.default_rng(11)
+    for packed in _packings(example, rich_data):
+        x = packed.start + rng.normal(0.0, 0.5, packed.n_dim)
+        lp, grad = kernel.evaluate(packed, x)
+        out, value = np.empty(packed.n_dim), np.empty(1)
+
+        def call(point, dim=packed.n_dim, out=out, value=value, packed=packed):
+            point = np.ascontiguousarray(point)
+            pointer = ctypes.POINTER(ctypes.c_double)
+            return logp_c.ctypes(
+                dim,
+                point.ctypes.data_as(pointer),
+                out.ctypes.data_as(pointer),
+                value.ctypes.data_as(pointer),
+                ctypes.c_void_p(packed.header.ctypes.data),
+            )
+
+        assert call(x) == 0
+        assert value[0] == lp and np.array_equal(out, grad)
+        far = x.copy()
+        far[-1] = 800.0  # the last cutpoint gap exp(800): overflows
+        assert call(far) in (3, 4)
+        assert call(x, dim=packed.n_dim - 1) == -1  # another model's length is refused
+
+
+def test_pack_refuses_codes_out_of_range(example):
+    design, spec = _design(example, "response ~ severity + (1 | mission)", "logit", {})
+    bad_y = dataclasses.replace(design, y=design.y + 1)  # the top level becomes K
+    with pytest.raises(ValueError, match="outcome codes"):
+        kernel.pack(bad_y, spec.priors, spec.link)
+    index = dict(design.group_index, mission=design.group_index["mission"] + 100)
+    with pytest.raises(ValueError, match="group index"):
+        kernel.pack(dataclasses.replace(design, group_index=index), spec.priors, spec.link)
+    with pytest.raises(ValueError, match="outcome codes"):
+        kernel.pointwise_log_prob(np.array([9]), np.zeros((1, 1)), np.zeros((1, 7)), "logit")
+
+
+def test_nesting_edge_cases(example, rich_data):
+    """Centring only where the groups nest in the order given, with every level present."""
+    nested, _ = _design(rich_data, "models/hierarchical.toml", "logit", {})
+    parents, owner = kernel.nesting(nested)
+    assert len(parents) == 1 and (parents[0] >= 0).all()
+    reverse, _ = _design(
+        rich_data, "response ~ severity + (1 | mission:department) + (1 | mission)", "logit", {}
+    )
+    assert kernel.nesting(reverse) is None
+    crossed, _ = _design(
+        example, "response ~ severity + (1 | mission) + (1 | violation_type)", "logit", {}
+    )
+    assert kernel.nesting(crossed) is None
+    # A level without rows (a refit on part of the data with the full data's recipe).
+    g = nested.info.groups[-1].label
+    keep = nested.group_index[g] != 0
+    part = dataclasses.replace(
+        nested,
+        X=nested.X[keep],
+        mono=nested.mono[keep],
+        y=nested.y[keep],
+        weights=nested.weights[keep],
+        group_index={k: v[keep] for k, v in nested.group_index.items()},
+        group_Z={k: v[keep] for k, v in nested.group_Z.items()},
+    )
+    assert kernel.nesting(part) is None
+    single, _ = _design(
+        rich_data, "response ~ severity + host_consent_leverage + (1 | mission)", "logit", {}
+    )
+    parents, owner = kernel.nesting(single)
+    assert parents == [] and (owner == 0).any() and (owner == -1).any()

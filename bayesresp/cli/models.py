@@ -99,7 +99,7 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     "--centring/--no-centring",
     default=None,
     help="Hierarchically centre the innermost of nested group intercepts (default: with "
-    "at least 100 rows per level).",
+    "at least 100 rows per level on average).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_cmd(
