@@ -145,8 +145,8 @@ def fit(
     kernel : bool, optional
         With nutpie, sample bayesresp's compiled log density (:mod:`bayesresp.kernel`:
         the same density and gradient as the PyMC model's, compiled once per machine,
-        so a new process starts sampling in about a second instead of compiling PyMC's
-        graph for 10-15 s, and each gradient costs about a third). By default it is used
+        so a new process starts sampling in a fraction of a second instead of compiling
+        PyMC's graph for 10-15 s; a gradient costs about the same). By default it is used
         for every model it covers (all but ``mo()`` terms and correlated varying
         effects); ``False`` samples PyMC's graph, ``True`` insists on the kernel.
     centring : bool, optional
