@@ -246,20 +246,19 @@ def fit_design(
         )
     timings: dict[str, float | None] = {}
     centred = False
+    run = dict(
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        seed=seed,
+        progress=progress,
+        target_accept=target_accept,
+        cores=cores,
+        timings=timings,
+    )
     if use_kernel:
         tree, compiled, centred = sample_kernel(
-            fitted,
-            spec,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress=progress,
-            target_accept=target_accept,
-            cores=cores,
-            timings=timings,
-            started=started,
-            centring=centring,
+            fitted, spec, started=started, centring=centring, **run
         )
     else:
         model = build_model(fitted, spec.priors, spec.link)
@@ -267,16 +266,9 @@ def fit_design(
         tree, compiled = sample_model(
             model,
             sampler=sampler,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            progress=progress,
-            target_accept=target_accept,
-            cores=cores,
             structure=_structure_key(fitted, spec),
             data=data_values(fitted),
-            timings=timings,
+            **run,
         )
     t = time.perf_counter()
     tree = finish_tree(tree, fitted, spec.link, frame, cb, inverse)

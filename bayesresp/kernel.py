@@ -889,36 +889,36 @@ def pack(
     return Packed(info, n_dim, header, arrays, blocks, np.concatenate(start), bool(centring))
 
 
+# The data arrays in log_density's argument order (the C callback reads the same ones
+# from the header, in the same order).
+_DATA_ORDER = (
+    "Xptr",
+    "Xidx",
+    "Xval",
+    "Cptr",
+    "Cidx",
+    "Cval",
+    "y",
+    "w",
+    "X_mean",
+    "gidx",
+    "Z",
+    "gmeta",
+    "bpar",
+    "spar",
+    "cpar",
+)
+
+
 def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
     """Log density and gradient at ``x`` (the compiled kernel, called from Python)."""
     a = packed.arrays
     grad = np.empty(packed.n_dim)
     h = packed.header
-    lp = log_density(
-        np.ascontiguousarray(x, dtype=np.float64),
-        grad,
-        a["Xptr"],
-        a["Xidx"],
-        a["Xval"],
-        a["Cptr"],
-        a["Cidx"],
-        a["Cval"],
-        a["y"],
-        a["w"],
-        a["X_mean"],
-        a["gidx"],
-        a["Z"],
-        a["gmeta"],
-        a["bpar"],
-        a["spar"],
-        a["cpar"],
-        h[_H_LINK],
-        h[_H_BFAM],
-        h[_H_CFAM],
-        h[_H_HIER],
-        a["W"],
-        a["anc"],
-    )
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    data = [a[name] for name in _DATA_ORDER]
+    codes = [h[slot] for slot in (_H_LINK, _H_BFAM, _H_CFAM, _H_HIER)]
+    lp = log_density(x, grad, *data, *codes, a["W"], a["anc"])
     return lp, grad
 
 
