@@ -17,9 +17,9 @@ import xarray as xr
 from bayesresp.codebook import Codebook
 from bayesresp.design import compress as compress_design
 from bayesresp.design import make_design
-from bayesresp.draws import Draws, eta_from_draws
+from bayesresp.draws import Draws
 from bayesresp.errors import BayesrespError
-from bayesresp.kernel import pointwise_log_prob
+from bayesresp.kernel import log_likelihood
 from bayesresp.model import ResolvedPriors, build_model, coords_of, data_values
 from bayesresp.spec import ModelSpec
 from bayesresp.validation import validate
@@ -535,8 +535,7 @@ def finish_tree(
     out["posterior"] = xr.DataTree(post)
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     draws = Draws.from_posterior(post, design.info)
-    eta = eta_from_draws(draws, design, groups="known")
-    ll = pointwise_log_prob(design.y, eta, draws.cutpoints, link)
+    ll = log_likelihood(design, draws, link)
     y = design.y
     if inverse is not None:
         ll, y = ll[:, inverse], y[inverse]
