@@ -1,8 +1,10 @@
 """Posterior draws as plain arrays, and the linear predictor computed from them (NumPy).
 
-Everything that predicts (log-likelihood, what-if, posterior predictive checks) goes
-through :func:`eta_from_draws`, the NumPy twin of :func:`bayesresp.model.linear_predictor`;
-a test ties the two together.
+Everything that predicts (what-if, contrasts, posterior predictive checks) goes through
+:func:`eta_from_draws`, the NumPy twin of :func:`bayesresp.model.linear_predictor`; a test
+ties the two together. The per-row log-likelihood stored with a fit goes through the
+compiled kernel's packed rows (:func:`bayesresp.kernel.log_likelihood`, tested against
+this module), except for designs with ``mo()`` terms, which come here.
 """
 
 from __future__ import annotations
