@@ -13,9 +13,10 @@ a level's cutpoint terms are constants of its block; the design by column, dummi
 int8. Each block is processed in chunks of rows that stay in the L1 cache: linear
 predictors, likelihood and derivatives, the coefficients' gradient. LLVM vectorises
 these loops (the ``exp`` and ``log1p`` are branch-free versions written here, within 2
-ulp of libm's), so a gradient costs about 16 ns per row, a third of PyMC's compiled
-graph, and stays at that from 2,000 to 50,000 rows. The per-row log-likelihood stored
-with a fit goes through the same packed rows (:func:`log_likelihood`).
+ulp of NumPy's), so a gradient costs about 16 ns per row, a third of PyMC's compiled
+graph (on the development machine, with AVX-512), the same at 10,000 and 50,000 rows.
+The per-row log-likelihood stored with a fit goes through the same packed rows
+(:func:`log_likelihood`).
 
 Tests hold the two together (``tests/test_kernel.py``): at random points, for six models
 covering both links, every prior family, uncorrelated slopes, one or two group terms,
