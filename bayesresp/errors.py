@@ -47,3 +47,79 @@ class DataValidationError(BayesrespError):
         if len(errors) > shown:
             lines.append(f"  ... and {len(errors) - shown} more (see the .problems attribute)")
         super().__init__("\n".join(lines))
+
+
+# -- the model's specification -------------------------------------------------
+
+
+class FormulaError(BayesrespError):
+    """A formula that cannot be parsed or does not fit the data or codebook."""
+
+    exit_status = 2
+
+
+class PriorError(BayesrespError):
+    """A prior that cannot be read or does not fit what it is assigned to."""
+
+    exit_status = 2
+
+
+class SpecError(BayesrespError):
+    """A model specification that cannot be read or used."""
+
+    exit_status = 2
+
+
+# -- fitting and fit files -----------------------------------------------------
+
+
+class MissingDataError(BayesrespError):
+    """Rows lack values in columns the formula uses."""
+
+    def __init__(self, message: str, rows: list[int]):
+        super().__init__(message)
+        self.rows = rows
+
+
+class SamplerError(BayesrespError):
+    """The sampler asked for is unknown or not installed."""
+
+    exit_status = 2
+
+
+class FitFileError(BayesrespError):
+    """A fit file that cannot be used: missing, corrupted, foreign, tampered or too new."""
+
+    exit_status = 2
+
+
+# -- queries and checks --------------------------------------------------------
+
+
+class UnknownGroupError(BayesrespError):
+    """A row names a group the fit has not seen, where only known groups are allowed."""
+
+
+class ProfileError(BayesrespError):
+    """A profile that cannot be answered: unknown level, missing covariate, unseen group."""
+
+
+class ScenarioError(BayesrespError):
+    """A scenario rule that cannot be applied."""
+
+
+class ComparisonError(BayesrespError):
+    """Fits that cannot be compared (different data, fewer than two)."""
+
+
+class ReliabilityError(BayesrespError, ValueError):
+    """Data for a reliability check are unusable (also a ValueError, so either catch works)."""
+
+
+# -- reports -------------------------------------------------------------------
+
+
+class ReportError(BayesrespError):
+    """A report that cannot be written: wrong arguments or an unwritable path."""
+
+    exit_status = 2

@@ -1,13 +1,15 @@
-"""Plots (matplotlib), labelled with the codebook's level names."""
+"""Plots (matplotlib), labelled with the codebook's level names.
+
+A base module: it draws what the verbs compute (their result objects call these
+functions from their ``plot`` methods) and imports nothing of the package, so any layer
+may use it. Results are read by their attributes, not by their types.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from bayesresp.whatif import WhatIfResult
 
 
 def spectrum_colors(n: int):
@@ -17,7 +19,7 @@ def spectrum_colors(n: int):
     return colormaps["RdYlBu_r"](np.linspace(0.05, 0.95, n))
 
 
-def plot_profiles(result: WhatIfResult, ax=None, ci: float | None = None):
+def plot_profiles(result: Any, ax=None, ci: float | None = None):
     """Stacked horizontal bars of P(level) per profile, with intervals on the boundaries.
 
     The whisker at each boundary between two segments is the central interval of the

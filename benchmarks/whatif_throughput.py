@@ -49,7 +49,7 @@ def measure(profiles: int = 1000, draws: int = 4000, repeats: int = 3, fit=None)
     call), ``design`` (validation and design of the profiles alone) and ``to_dataframe``,
     with the throughput in profile-draws per second.
     """
-    from bayesresp.whatif import check_profiles
+    from bayesresp.queries.whatif import check_profiles
 
     data = bayesresp.load_example()
     fit = example_fit() if fit is None else fit

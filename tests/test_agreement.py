@@ -18,8 +18,8 @@ from scipy import optimize, special
 
 import bayesresp
 from bayesresp import Codebook
-from bayesresp.design import make_design
-from bayesresp.formula import parse_formula
+from bayesresp.model.design import make_design
+from bayesresp.model.formula import parse_formula
 
 pytestmark = pytest.mark.slow
 NO_GROUPS = {"mission": 0.0, "mission:department": 0.0, "official_id": 0.0}

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 import bayesresp
-from bayesresp import comparison as compare_mod
-from bayesresp.checks import prior_predictive_check
+from bayesresp.checks import comparison as compare_mod
+from bayesresp.checks.predictive import prior_predictive_check
+from bayesresp.data.tables import write_csv
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +200,7 @@ def test_cli_reliability(tmp_path, run_cli, example):
     change = (double["coder_id"] == "B") & (rng.random(120) < 0.3)
     double.loc[change, "response"] = shifted[change]
     path = tmp_path / "double.csv"
-    bayesresp.tables.write_csv(double, path)
+    write_csv(double, path)
     res = run_cli("reliability", path, "--boot", "200", "--format", "json")
     assert res.code == 0, res.err
     alpha = json.loads(res.out)["alpha"]

@@ -68,7 +68,7 @@ def test_codebook_command(run_cli, tmp_path):
 
 
 def test_describe_command(run_cli):
-    from bayesresp.examples import example_path
+    from bayesresp.data.examples import example_path
 
     res = run_cli("describe", example_path())
     assert res.code == 0 and "SYNTHETIC" in res.out and "By mission" in res.out

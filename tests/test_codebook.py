@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bayesresp import Codebook, CodebookError
-from bayesresp.codebook import default_codebook_path
+from bayesresp.data.codebook import default_codebook_path
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 import bayesresp
-from bayesresp.fitting import MissingDataError, prepare_data
-from bayesresp.spec import ModelSpec
+from bayesresp.errors import MissingDataError
+from bayesresp.inference.fitting import prepare_data
+from bayesresp.model.spec import ModelSpec
 
 from .conftest import SPECS
 

@@ -6,9 +6,9 @@ import pytest
 
 import bayesresp
 from bayesresp import Codebook, FormulaError, ModelSpec, PriorError, SpecError
-from bayesresp.design import apply_design, make_design
-from bayesresp.formula import GroupTerm, parse_formula
-from bayesresp.priors import parse_prior
+from bayesresp.model.design import apply_design, make_design
+from bayesresp.model.formula import GroupTerm, parse_formula
+from bayesresp.model.priors import parse_prior
 
 
 def test_parse_full_formula():
@@ -93,8 +93,8 @@ def test_spec_files(tmp_path):
         ModelSpec.coerce(p)
     with pytest.raises(SpecError, match="not found"):
         ModelSpec.coerce(tmp_path / "none.toml")
-    with pytest.raises(SpecError, match="link 'cauchit'"):
-        ModelSpec("response ~ severity", link="cauchit")
+    with pytest.raises(SpecError, match="link 'loglog'"):
+        ModelSpec("response ~ severity", link="loglog")
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ def test_apply_design_reuses_the_recipe(small):
 def test_design_info_round_trips_through_json(small):
     import json
 
-    from bayesresp.design import DesignInfo
+    from bayesresp.model.design import DesignInfo
 
     d = _design(
         small,
@@ -253,7 +253,7 @@ def test_interaction_marginality_follows_r(small):
 
 
 def test_unobserved_interaction_cells_are_recorded(small):
-    from bayesresp.design import unobserved_levels
+    from bayesresp.model.design import unobserved_levels
 
     d = _design(small, "response ~ duty_location*interlocutor")
     assert d.info.empty_cells  # some combinations never occur in 400 rows

@@ -16,13 +16,13 @@ import pytest
 import xarray as xr
 
 import bayesresp
-from bayesresp import fitting, kernel
-from bayesresp.design import compress, make_design
-from bayesresp.fitting import SamplerError
-from bayesresp.model import build_model
-from bayesresp.spec import ModelSpec
+from bayesresp.errors import SamplerError
+from bayesresp.inference import fitting, kernel
+from bayesresp.model.design import compress, make_design
+from bayesresp.model.graph import build_model
+from bayesresp.model.spec import ModelSpec
 
-# (formula, link, prior overrides): every prior family, both links, uncorrelated slopes,
+# (formula, link, prior overrides): every prior family, every link, uncorrelated slopes,
 # one and two group terms, no covariates at all.
 CASES = [
     ("models/hierarchical.toml", "logit", {}),
@@ -39,7 +39,19 @@ CASES = [
     ),
     ("response ~ 1 + (1 | mission/department)", "logit", {"cutpoints": "induced_dirichlet(3)"}),
     ("response ~ severity + interlocutor", "logit", {}),
+    ("models/hierarchical.toml", "cloglog", {}),
+    (
+        "response ~ severity + duty_location + (1 | mission)",
+        "cauchit",
+        {"cutpoints": "normal(0, 3)"},
+    ),
+    (
+        "response ~ severity + background + (1 | mission)",
+        "cauchit",
+        {"cutpoints": "induced_dirichlet(2)"},
+    ),
 ]
+LINKS = ["logit", "probit", "cloglog", "cauchit"]
 
 
 def _design(example, formula, link, priors, compressed=False):
@@ -94,7 +106,7 @@ def test_kernel_is_the_model_log_density(example, case):
     np.testing.assert_allclose(ours - ours[0], theirs - theirs[0], rtol=0, atol=1e-12 * scale)
 
 
-@pytest.mark.parametrize("link", ["logit", "probit"])
+@pytest.mark.parametrize("link", LINKS)
 def test_kernel_at_extreme_linear_predictors(example, link):
     """|eta| up to 50: mission effects of +-50 (z = +-5, sd = 10). Finite, and equal to
     the PyMC model, whose likelihood is tested against 1,200-digit references."""
@@ -161,7 +173,7 @@ def test_kernel_design_storage_is_exact(example, scale):
         _pymc_agrees(sparse, spec, packed, seed=5)
         # Its cutpoints collapsed (exp(-800) underflows: c_2 = c_1) leave the density
         # finite for both links, as the level has no rows to be impossible for.
-        for link in ("probit", "logit"):
+        for link in LINKS:
             sparse, spec = _design(frame, "response ~ severity + (1 | mission)", link, {})
             packed = kernel.pack(sparse, spec.priors, spec.link, centring=False)
             x = packed.start.copy()
@@ -280,7 +292,7 @@ def _centre(nc, c, x):
     return out, L * x[osd]
 
 
-@pytest.mark.parametrize("link", ["logit", "probit"])
+@pytest.mark.parametrize("link", LINKS)
 def test_centring_is_a_change_of_variables(example, rich_data, link):
     """Centred density = non-centred density - log |d mu / d z| at the mapped point (the
     non-centred one is tied to PyMC above, for both links); the gradient matches central
@@ -354,13 +366,13 @@ def test_centring_needs_nested_intercepts(example):
         bayesresp.fit(example, "hierarchical", centring=True, kernel=False)
 
 
-@pytest.mark.parametrize("link", ["logit", "probit"])
+@pytest.mark.parametrize("link", LINKS)
 def test_pointwise_log_prob_is_the_numpy_one(link):
     """The stored per-row log-likelihood (kernel.pointwise_log_prob) equals
     maths.log_prob, which is tested against 1,200-digit references, for |eta| up to 50
     and every level, to 1e-12 relative (both evaluate the same stable formula in
     double precision, in another order)."""
-    from bayesresp.maths import log_prob
+    from bayesresp.maths.cumulative import log_prob
 
     rng = np.random.default_rng(7)
     S, n, K = 6, 400, 8
@@ -392,7 +404,7 @@ def test_vectorised_exp_and_log1p():
     degree-13 Taylor polynomial, atanh series to t^23 with the rounding of 1 + s
     restored), within 3e-16 relative of 50-digit mpmath values, and exact at the edges:
     overflow to inf, gradual underflow to subnormals and 0, nan and inf passed on."""
-    for helper in (kernel._vexp, kernel._vlog1p, kernel._probit_interval, kernel._logit_terms):
+    for helper in (kernel._vexp, kernel._vlog1p, kernel.link_interval, kernel._logit_terms):
         # Numba would otherwise compile them with their callers' reassociation.
         assert helper.targetoptions["fastmath"] in (False, {"contract"})
     rng = np.random.default_rng(3)
@@ -437,8 +449,8 @@ def test_log_likelihood_is_the_numpy_one(example, case):
     pass) equals eta_from_draws + maths.log_prob (the NumPy twin of the model) for every
     CASE, at draws with effects large enough (|eta| up to 8 and more) to reach the tails,
     to 1e-12 relative, and keeps the design's row order; compressed rows too."""
-    from bayesresp.draws import Draws, eta_from_draws
-    from bayesresp.maths import log_prob
+    from bayesresp.inference.draws import Draws, eta_from_draws
+    from bayesresp.maths.cumulative import log_prob
 
     formula, link, priors = CASES[case]
     for compressed in (False, True):

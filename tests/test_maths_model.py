@@ -7,11 +7,11 @@ import xarray as xr
 
 import bayesresp
 from bayesresp import Codebook
-from bayesresp.design import make_design
-from bayesresp.draws import Draws, eta_from_draws
-from bayesresp.formula import parse_formula
-from bayesresp.maths import category_probs, log_prob
-from bayesresp.model import build_model, induced_dirichlet
+from bayesresp.inference.draws import Draws, eta_from_draws
+from bayesresp.maths.cumulative import category_probs, log_prob
+from bayesresp.model.design import make_design
+from bayesresp.model.formula import parse_formula
+from bayesresp.model.graph import build_model, induced_dirichlet
 
 CUTS = np.array([-2.0, -0.5, 1.0, 3.0])
 
@@ -44,7 +44,7 @@ def test_model_log_prob_is_accurate_in_both_tails(link):
     import pytensor
     import pytensor.tensor as pt
 
-    from bayesresp.maths import TENSOR
+    from bayesresp.maths.cumulative import TENSOR
 
     etas = np.array([-50.0, -20.0, -3.0, 0.0, 0.7, 20.0, 50.0])
     for cuts in (CUTS, np.linspace(-3.0, 4.0, 7)):

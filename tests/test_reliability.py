@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesresp.codebook import Codebook
-from bayesresp.errors import BayesrespError
-from bayesresp.reliability import (
+from bayesresp.checks.reliability import (
     ReliabilityError,
     ReliabilityReport,
     krippendorff_alpha,
     reliability,
 )
+from bayesresp.data.codebook import Codebook
+from bayesresp.errors import BayesrespError
 
 SPECTRUM = list(Codebook.default().spectrum)
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 import bayesresp
 from bayesresp.cli import cli
-from bayesresp.report import SECTIONS, ReportError, render_report, write_report
+from bayesresp.data.tables import write_csv
+from bayesresp.present.report import SECTIONS, ReportError, render_report, write_report
 
 EXPECTED = [sid for sid, _ in SECTIONS]  # with profiles, every section
 NASTY = '<b>HoM</b> & "military"'  # a profile label that must come out escaped
@@ -82,7 +83,7 @@ def _profiles(example, path: Path, **changes) -> Path:
     for col, value in changes.items():
         rows[col] = rows[col].astype(object)
         rows.iloc[0, rows.columns.get_loc(col)] = value
-    bayesresp.tables.write_csv(rows, path)
+    write_csv(rows, path)
     return path
 
 
@@ -164,7 +165,7 @@ def test_cli_user_errors_say_one_line(run_cli, fit_file, example, tmp_path):
         run_cli("report", tmp_path / "absent.nc", "--out", out), 2, "fit file not found"
     )
     not_fit = tmp_path / "data.csv"
-    bayesresp.tables.write_csv(example.head(5), not_fit)
+    write_csv(example.head(5), not_fit)
     _one_line_error(run_cli("report", not_fit, "--out", out), 2, "cannot be read as a fit file")
     bad = _profiles(example, tmp_path / "bad.csv", severity="catastrophic")
     res = run_cli("report", fit_file, "--out", out, "--profiles", bad)

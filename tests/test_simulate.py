@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 import bayesresp
-from bayesresp.examples import EXAMPLE_MISSIONS, EXAMPLE_ROWS, EXAMPLE_SEED, example_path
-from bayesresp.simulate import DEFAULT_CUTPOINTS, DEFAULT_SD, linear_predictor
+from bayesresp.data.examples import EXAMPLE_MISSIONS, EXAMPLE_ROWS, EXAMPLE_SEED, example_path
+from bayesresp.data.simulate import DEFAULT_CUTPOINTS, DEFAULT_SD, linear_predictor
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 
 import bayesresp
-from bayesresp import fitting
-from bayesresp.design import compress, make_design
-from bayesresp.maths import TENSOR, log_prob
-from bayesresp.model import build_model
-from bayesresp.spec import ModelSpec
+from bayesresp.inference import fitting, sampling
+from bayesresp.inference.draws import eta_from_draws
+from bayesresp.maths.cumulative import TENSOR, log_prob
+from bayesresp.model.design import compress, make_design
+from bayesresp.model.graph import build_model
+from bayesresp.model.spec import ModelSpec
 
 # A specification whose rows repeat in the example (factors only), with every kind of
 # term that carries data into the model: treatment columns, a monotonic effect (its
@@ -89,7 +90,7 @@ def test_compression_is_automatic_when_it_pays_and_rows_keep_their_loglik(exampl
     ll = fit.tree["log_likelihood"]["response"]
     assert ll.sizes["row"] == len(example)
     d = fit.draws
-    eta = bayesresp.draws.eta_from_draws(d, fit.design, groups="known")
+    eta = eta_from_draws(d, fit.design, groups="known")
     expected = log_prob(fit.design.y, eta, d.cutpoints, "logit")
     np.testing.assert_allclose(ll.values.reshape(expected.shape), expected, rtol=1e-12)
     np.testing.assert_array_equal(fit.tree["observed_data"]["response"].values, fit.design.y)
@@ -138,7 +139,7 @@ def test_refit_of_the_same_structure_reuses_the_compiled_model(example, monkeypa
         return original(*args, **kwargs)
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", counting)
-    fitting.clear_compiled_models()
+    sampling.clear_compiled_models()
     formula = "response ~ severity + background + years_at_station + (1 | mission)"
     settings = dict(draws=100, tune=100, chains=2, seed=11, progress=False, kernel=False)
     first = bayesresp.fit(example, formula, **settings)
@@ -155,7 +156,7 @@ def test_refit_of_the_same_structure_reuses_the_compiled_model(example, monkeypa
     # The refit is labelled by its own data...
     assert set(second.posterior["mission_level"].values) == set(names.values())
     # ...and is exactly the fit a freshly compiled model gives.
-    fitting.clear_compiled_models()
+    sampling.clear_compiled_models()
     fresh = bayesresp.fit(other, formula, **settings)
     assert fresh.meta["compiled"] == "new" and len(calls) == 2
     pd.testing.assert_frame_equal(second.summary(), fresh.summary())
@@ -183,10 +184,12 @@ def test_a_new_process_loads_the_kernel_from_the_disk_cache():
     import subprocess
     import sys
 
-    from bayesresp import kernel
+    from bayesresp.inference import kernel
 
     kernel.callbacks()  # compiled here if no earlier process did
-    code = "from bayesresp import kernel; print([c.cache_hits for c in kernel.callbacks()])"
+    code = (
+        "from bayesresp.inference import kernel; print([c.cache_hits for c in kernel.callbacks()])"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[1, 1]"

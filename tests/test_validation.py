@@ -7,7 +7,8 @@ import pytest
 
 import bayesresp
 from bayesresp import DataFileError, DataValidationError, check, validate
-from bayesresp.validation import PROBLEM_KINDS
+from bayesresp.data.examples import example_path
+from bayesresp.data.validation import PROBLEM_KINDS
 
 from .conftest import DATA
 
@@ -324,12 +325,12 @@ def test_ten_kinds_of_error_in_one_run(tmp_path, example_raw, run_cli):
 
 
 def test_cli_exit_status(tmp_path, run_cli):
-    assert run_cli("validate", bayesresp.examples.example_path()).code == 0
+    assert run_cli("validate", example_path()).code == 0
     missing = run_cli("validate", tmp_path / "nope.csv")
     assert missing.code == 2 and missing.err.startswith("error: data file not found")
     bad_cb = tmp_path / "cb.json"
     bad_cb.write_text("{}")
-    res = run_cli("validate", bayesresp.examples.example_path(), "--codebook", bad_cb)
+    res = run_cli("validate", example_path(), "--codebook", bad_cb)
     assert res.code == 2 and "'fields' must be a non-empty list" in res.err
 
 
@@ -347,7 +348,7 @@ def test_user_codebook_accepts_its_file_and_rejects_default_coded_file(run_cli):
     ]
     assert typed["mandate_strength"].dtype.ordered
 
-    res = run_cli("validate", bayesresp.examples.example_path(), "--codebook", cb)
+    res = run_cli("validate", example_path(), "--codebook", cb)
     assert res.code == 1
     assert "required column 'mandate_strength' is missing" in res.out
     assert "required column 'case' is missing" in res.out

@@ -9,8 +9,9 @@ from scipy import special
 
 import bayesresp
 from bayesresp import DataValidationError
-from bayesresp.simulate import linear_predictor
-from bayesresp.whatif import ProfileError
+from bayesresp.data.simulate import linear_predictor
+from bayesresp.data.tables import write_csv
+from bayesresp.queries.whatif import ProfileError
 
 MISSION_COLS = ("host_consent_leverage", "mission_phase")
 
@@ -237,7 +238,7 @@ def test_cli_whatif_contrast_scenario_effects(saved, profiles, tmp_path, run_cli
     rules = tmp_path / "r.toml"
     rules.write_text('[[rule]]\ncolumn = "years_at_station"\nmax = 3\n')
     data = tmp_path / "d.csv"
-    bayesresp.tables.write_csv(bayesresp.load_example(), data)
+    write_csv(bayesresp.load_example(), data)
     res = run_cli("scenario", saved, data, rules)
     assert res.code == 0 and "overall" in res.out
     res = run_cli("effects", saved, "--draws", "100", "--format", "csv")

@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.cli.data import codebook_option, format_option
-from bayesresp.cli.models import emit_table
+from bayesresp.cli.output import codebook_option, emit_table, format_option
 
 
 @cli.command("diagnose", epilog=EXIT_STATUS_HELP)
@@ -22,7 +21,7 @@ def diagnose_cmd(fit_file: Path, fmt: str) -> None:
     Example:
       bayesresp diagnose fit.nc
     """
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
 
     report = load_fit(fit_file).diagnose()
     if fmt == "json":
@@ -63,7 +62,7 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
     results = {"overall": fit.ppc()} | {b: fit.ppc(by=b) for b in by}
@@ -106,8 +105,8 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
     Example:
       bayesresp compare baseline.nc hierarchical.nc full.nc
     """
-    from bayesresp.comparison import compare
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
+    from bayesresp.checks.comparison import compare
 
     fits = {p.stem: load_fit(p) for p in fit_files}
     result = compare(fits, refit_high_k=not no_refit, folds=folds)
@@ -139,9 +138,9 @@ def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt
     Example:
       bayesresp reliability double_coded.csv
     """
-    from bayesresp.codebook import Codebook
-    from bayesresp.reliability import reliability
-    from bayesresp.validation import validate
+    from bayesresp.checks.reliability import reliability
+    from bayesresp.data.codebook import Codebook
+    from bayesresp.data.validation import validate
 
     cb = Codebook.coerce(codebook)
     frame = validate(data, cb)
@@ -191,9 +190,9 @@ def sbc_cmd(
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayesresp.codebook import Codebook
-    from bayesresp.sbc import sbc
-    from bayesresp.validation import validate
+    from bayesresp.checks.calibration import sbc
+    from bayesresp.data.codebook import Codebook
+    from bayesresp.data.validation import validate
 
     cb = Codebook.coerce(codebook)
     result = sbc(

@@ -8,26 +8,11 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.codebook import Codebook
-from bayesresp.describe import describe
-from bayesresp.simulate import simulate
-from bayesresp.validation import check, validate
-
-codebook_option = click.option(
-    "--codebook",
-    "codebook",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Codebook (Table Schema JSON); the default codebook when omitted.",
-)
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "csv"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+from bayesresp.cli.output import codebook_option, emit_table, format_option, print_fit_report
+from bayesresp.data.codebook import Codebook
+from bayesresp.data.describe import describe
+from bayesresp.data.simulate import simulate
+from bayesresp.data.validation import check, validate
 
 
 @cli.command("validate", epilog=EXIT_STATUS_HELP)
@@ -90,7 +75,6 @@ def describe_cmd(data: Path, codebook: Path | None, fmt: str, table: str | None)
       bayesresp describe incidents.csv
       bayesresp describe incidents.csv --table missions --format csv > missions.csv
     """
-    from bayesresp.cli.models import emit_table
 
     cb = Codebook.coerce(codebook)
     summary = describe(validate(data, cb), cb)
@@ -253,16 +237,15 @@ def demo_cmd(draws: int, seed: int) -> None:
     Example:
       bayesresp demo
     """
-    from bayesresp.cli.models import print_fit_report
-    from bayesresp.examples import example_path, load_example
-    from bayesresp.fitting import fit
+    from bayesresp.api import fit
+    from bayesresp.data.examples import example_path, load_example
 
     click.echo(
         f"Validating the embedded example {example_path().name} against the default codebook ..."
     )
     data = load_example()
     summary = describe(data)
-    click.echo(str(summary).split("\n\nBy department")[0])
+    click.echo(summary.text(groups=False))
     click.echo("\nFitting models/hierarchical.toml (4 chains) ...")
     result = fit(data, "hierarchical", draws=draws, tune=draws, chains=4, seed=seed)
     click.echo("")

@@ -6,48 +6,11 @@ import json
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.cli.data import codebook_option, format_option
+from bayesresp.cli.output import codebook_option, emit_table, format_option, print_fit_report
 
 TABLES = ("parameters", "odds", "groups", "variance")
-
-
-def emit_table(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
-    """Print a table as text, JSON (records) or CSV."""
-    if fmt == "json":
-        click.echo(frame.reset_index().to_json(orient="records", indent=2))
-    elif fmt == "csv":
-        click.echo(frame.to_csv(), nl=False)
-    else:
-        if title:
-            click.echo(title)
-        with pd.option_context(
-            "display.width",
-            200,
-            "display.max_rows",
-            500,
-            "display.max_columns",
-            20,
-            "display.max_colwidth",
-            60,
-        ):
-            click.echo(frame.to_string(float_format=lambda x: f"{x:.3f}"))
-
-
-def print_fit_report(fit, ci: float = 0.9) -> None:
-    click.echo(f"Model: {fit.spec.formula}")
-    click.echo(
-        f"Link: {fit.spec.link}. A positive coefficient moves responses towards confrontation."
-    )
-    emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
-    emit_table(
-        fit.variance_decomposition(ci=ci),
-        "text",
-        "\nVariance decomposition (latent scale; share of the total):",
-    )
-    click.echo("\nConvergence: " + fit.convergence_line())
 
 
 @cli.command("fit", epilog=EXIT_STATUS_HELP)
@@ -125,7 +88,7 @@ def fit_cmd(
       bayesresp fit incidents.csv --spec models/hierarchical.toml --out fit.nc --seed 1
       bayesresp fit incidents.csv --spec full --out full.nc --draws 2000 --chains 4
     """
-    from bayesresp.fitting import fit
+    from bayesresp.api import fit
 
     if out.suffix not in (".nc", ".zarr"):
         raise click.BadParameter("the fit file must end in .nc or .zarr", param_hint="--out")
@@ -178,7 +141,7 @@ def summary_cmd(fit_file: Path, table: str | None, ci: float, fmt: str) -> None:
       bayesresp summary fit.nc
       bayesresp summary fit.nc --table variance --format csv
     """
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
     if table is None and fmt == "text":

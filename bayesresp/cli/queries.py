@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.cli.data import format_option
-from bayesresp.cli.models import emit_table
+from bayesresp.cli.output import emit_table, format_option
 
 _groups_option = click.option(
     "--groups",
@@ -64,7 +63,7 @@ def whatif_cmd(
       bayesresp whatif fit.nc profiles.csv
       bayesresp whatif fit.nc profiles.csv --groups new --out answers.csv
     """
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
     result = fit.what_if(profiles, groups=groups, fill="typical" if fill_typical else None, ci=ci)
@@ -139,8 +138,8 @@ def contrast_cmd(
       bayesresp contrast fit.nc profiles.csv --set duty_location=field_office
       bayesresp contrast fit.nc profiles.csv --profile "HoM" --set background=military_security
     """
-    from bayesresp.fitfile import load_fit
-    from bayesresp.whatif import PROFILE_LABEL, read_profiles
+    from bayesresp.api import load_fit
+    from bayesresp.queries.whatif import PROFILE_LABEL, read_profiles
 
     fit = load_fit(fit_file)
     frame = read_profiles(profiles)
@@ -184,7 +183,7 @@ def scenario_cmd(fit_file: Path, data: Path, rules: Path, by: str, ci: float, fm
       column = "years_at_station"
       max = 3
     """
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
     result = fit.scenario(
@@ -197,7 +196,7 @@ def scenario_cmd(fit_file: Path, data: Path, rules: Path, by: str, ci: float, fm
 
 
 def _read(path: Path, fit):
-    from bayesresp.validation import validate
+    from bayesresp.data.validation import validate
 
     return validate(path, fit.codebook)
 
@@ -220,7 +219,7 @@ def effects_cmd(fit_file: Path, draws: int, ci: float, fmt: str) -> None:
     Example:
       bayesresp effects fit.nc --format csv
     """
-    from bayesresp.fitfile import load_fit
+    from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
     emit_table(

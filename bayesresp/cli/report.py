@@ -85,8 +85,8 @@ def report_cmd(
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayesresp.fitfile import load_fit
-    from bayesresp.report import write_report
+    from bayesresp.api import load_fit
+    from bayesresp.present.report import write_report
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise click.BadParameter("the report file must end in .html", param_hint="--out")

@@ -1,0 +1,289 @@
+"""Convergence diagnostics with verdicts and plain-language next steps.
+
+Thresholds (documented, as in the ArviZ and Stan guidance):
+
+============================  ==========  ===================  ===================
+check                         ok          warn                 fail
+============================  ==========  ===================  ===================
+max r_hat                     <= 1.01     <= 1.05              > 1.05
+min bulk / tail ESS           >= 400      >= 100               < 100
+max MCSE / posterior sd       <= 0.05     <= 0.10              > 0.10
+divergent transitions         0           < 0.5% of draws      >= 0.5% of draws
+draws at maximum tree depth   0           <= 5%                > 5%
+min E-BFMI over chains        >= 0.3      >= 0.2               < 0.2
+============================  ==========  ===================  ===================
+
+MCSE / sd = 0.05 is what an ESS of 400 gives (1 / sqrt(400)). Sampler statistics are read
+under either backend's names (nutpie: ``maxdepth_reached``; PyMC: ``reached_max_treedepth``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesresp.inference.draws import readable_posterior
+from bayesresp.inference.record import FittedModel
+from bayesresp.queries.estimates import summary
+
+VERDICTS = ("ok", "warn", "fail")
+_COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}
+
+
+@dataclass
+class Check:
+    name: str
+    value: float
+    verdict: str
+    threshold: str
+    detail: str = ""
+    advice: str = ""
+
+
+def _grade(value: float, ok: float, warn: float, higher_is_better: bool) -> str:
+    if not np.isfinite(value):
+        return "fail"
+    if higher_is_better:
+        return "ok" if value >= ok else "warn" if value >= warn else "fail"
+    return "ok" if value <= ok else "warn" if value <= warn else "fail"
+
+
+@dataclass
+class DiagnosticsReport:
+    """Verdicts on the sampler's output. ``ok`` is False when any check fails."""
+
+    checks: list[Check]
+    parameters: pd.DataFrame  # per parameter: r_hat, ess_bulk, ess_tail, mcse_ratio
+    sampler: str
+
+    @property
+    def ok(self) -> bool:
+        return all(c.verdict != "fail" for c in self.checks)
+
+    @property
+    def verdict(self) -> str:
+        worst = max((VERDICTS.index(c.verdict) for c in self.checks), default=0)
+        return VERDICTS[worst]
+
+    def to_dataframe(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(c) for c in self.checks]).set_index("name")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "sampler": self.sampler,
+            "checks": [asdict(c) for c in self.checks],
+        }
+
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
+    def __str__(self) -> str:
+        lines = [f"Convergence diagnostics ({self.sampler}): {self.verdict.upper()}"]
+        width = max(len(c.name) for c in self.checks)
+        for c in self.checks:
+            lines.append(
+                f"  [{c.verdict:>4}] {c.name:<{width}}  {c.value:.4g}  "
+                f"(ok: {c.threshold}){'  ' + c.detail if c.detail else ''}"
+            )
+            if c.verdict != "ok" and c.advice:
+                lines.append(f"         -> {c.advice}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape as esc
+
+        rows = "".join(
+            f"<tr><td style='color:{_COLOURS[c.verdict]};font-weight:bold'>{c.verdict}</td>"
+            f"<td>{esc(c.name)}</td><td>{c.value:.4g}</td><td>{esc(str(c.threshold))}</td>"
+            f"<td>{esc(c.detail)}</td><td>{esc(c.advice) if c.verdict != 'ok' else ''}</td></tr>"
+            for c in self.checks
+        )
+        return (
+            f"<p><b>Convergence diagnostics</b> ({esc(str(self.sampler))}): "
+            f"<span style='color:{_COLOURS[self.verdict]}'>{self.verdict}</span></p>"
+            "<table><tr><th>verdict</th><th>check</th><th>value</th><th>ok when</th>"
+            f"<th>detail</th><th>next step</th></tr>{rows}</table>"
+        )
+
+
+def _stat(stats: xr.Dataset, *names: str) -> np.ndarray | None:
+    for n in names:
+        if n in stats:
+            return stats[n].values
+    return None
+
+
+def diagnose(fit: FittedModel) -> DiagnosticsReport:
+    """Check convergence: r_hat, ESS, MCSE, divergences, tree depth, E-BFMI.
+
+    Examples
+    --------
+    >>> report = fit.diagnose()  # doctest: +SKIP
+    >>> report.ok, report.verdict  # doctest: +SKIP
+    """
+    table = summary(fit)
+    ds, _, _ = readable_posterior(fit.posterior, fit.info)
+    mcse = az.mcse(xr.DataTree.from_dict({"posterior": ds}))
+    mcse = mcse.to_dataset() if isinstance(mcse, xr.DataTree) else mcse
+    params = table[["r_hat", "ess_bulk", "ess_tail"]].copy()
+    params["mcse_ratio"] = [
+        float(mcse[n]) / max(float(table.loc[n, "sd"]), 1e-300) for n in table.index
+    ]
+    # Group effects (every mission, department, official): their worst r_hat and ESS, as
+    # rows of the parameter table, since known-group predictions rest on them.
+    post = fit.posterior
+    effects = [v for v in post.data_vars if v.startswith("r[")]
+    if effects:
+        tree = xr.DataTree.from_dict({"posterior": post[effects]})
+        rhat = az.rhat(tree).to_dataset()
+        ess_b, ess_t = az.ess(tree).to_dataset(), az.ess(tree, method="tail").to_dataset()
+        for v in effects:
+            params.loc[f"{v} (worst level)"] = {
+                "r_hat": float(rhat[v].max()),
+                "ess_bulk": float(ess_b[v].min()),
+                "ess_tail": float(ess_t[v].min()),
+                "mcse_ratio": 0.0,
+            }
+    stats = fit.tree["sample_stats"].to_dataset()
+    n_draws = stats.sizes["chain"] * stats.sizes["draw"]
+    checks = []
+
+    worst = params["r_hat"].idxmax()
+    r = float(params["r_hat"].max())
+    checks.append(
+        Check(
+            "max r_hat",
+            r,
+            _grade(r, 1.01, 1.05, False),
+            "<= 1.01",
+            f"worst: {worst}",
+            _rhat_advice(fit, worst),
+        )
+    )
+    for col, label in (("ess_bulk", "min bulk ESS"), ("ess_tail", "min tail ESS")):
+        v = float(params[col].min())
+        checks.append(
+            Check(
+                label,
+                v,
+                _grade(v, 400, 100, True),
+                ">= 400",
+                f"worst: {params[col].idxmin()}",
+                "draw more (raise draws, and tune if r_hat is high too)",
+            )
+        )
+    m = float(params["mcse_ratio"].max())
+    checks.append(
+        Check(
+            "max MCSE / sd",
+            m,
+            _grade(m, 0.05, 0.10, False),
+            "<= 0.05",
+            f"worst: {params['mcse_ratio'].idxmax()}",
+            "draw more: Monte Carlo error is large relative to the posterior sd",
+        )
+    )
+
+    div = _stat(stats, "diverging")
+    n_div = int(div.sum()) if div is not None else 0
+    div_verdict = "ok" if n_div == 0 else ("warn" if n_div < 0.005 * n_draws else "fail")
+    checks.append(
+        Check(
+            "divergent transitions",
+            n_div,
+            div_verdict,
+            "0",
+            f"of {n_draws} draws",
+            "raise target_accept (e.g. 0.95); if they persist, the posterior has "
+            "a funnel: a group with few levels or an sd near zero may need a "
+            "tighter sd prior",
+        )
+    )
+
+    depth = _stat(stats, "maxdepth_reached", "reached_max_treedepth")
+    if depth is not None:
+        share = float(np.mean(depth))
+        checks.append(
+            Check(
+                "draws at max tree depth",
+                share,
+                _grade(share, 0.0, 0.05, False),
+                "0",
+                "share of draws",
+                "raise the maximum tree depth or reparametrize: the sampler "
+                "takes very long trajectories",
+            )
+        )
+
+    if "energy" in stats:
+        bfmi = np.atleast_1d(az.bfmi(fit.tree)["energy"].values)
+        b = float(np.min(bfmi))
+        checks.append(
+            Check(
+                "min E-BFMI",
+                b,
+                _grade(b, 0.3, 0.2, True),
+                ">= 0.3",
+                "per chain: " + ", ".join(f"{x:.2f}" for x in bfmi),
+                "the momentum resampling explores the energy poorly: often a "
+                "group sd with a heavy-tailed posterior; reparametrize or tighten "
+                "its prior",
+            )
+        )
+    return DiagnosticsReport(checks, params, str(fit.meta.get("sampler", "")))
+
+
+def _rhat_advice(fit: FittedModel, worst: str) -> str:
+    advice = "run longer (more tune and draws) or more chains"
+    for g in fit.info.groups:
+        if f"sd({g.label})" in worst or f"cor({g.label})" in worst:
+            n = len(g.levels)
+            if n < 5:
+                advice += (
+                    f"; {g.label} has only {n} level(s), so its sd is weakly "
+                    "identified: check the group with so few levels, or tighten "
+                    f"'sd({g.label})' in the priors"
+                )
+    return advice
+
+
+def convergence(fit: FittedModel) -> dict[str, float]:
+    """Headline convergence numbers: max r_hat, min bulk and tail ESS, divergences.
+
+    Examples
+    --------
+    >>> fit.convergence()["max_r_hat"]  # doctest: +SKIP
+    """
+    report = diagnose(fit)
+    values = {c.name: c.value for c in report.checks}
+    return {
+        "max_r_hat": values["max r_hat"],
+        "min_ess_bulk": values["min bulk ESS"],
+        "min_ess_tail": values["min tail ESS"],
+        "divergences": int(values["divergent transitions"]),
+        "verdict": report.verdict,
+    }
+
+
+_VERDICT_WORDS = {"ok": "converged", "warn": "converged, with warnings", "fail": "NOT CONVERGED"}
+
+
+def convergence_line(fit: FittedModel) -> str:
+    """One line: the diagnostics' verdict, with the headline numbers.
+
+    Examples
+    --------
+    >>> print(fit.convergence_line())  # doctest: +SKIP
+    """
+    c = convergence(fit)
+    return (
+        f"{_VERDICT_WORDS[c['verdict']]}: max r_hat {c['max_r_hat']:.3f}, min bulk ESS "
+        f"{c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
+        f"{c['divergences']} divergent transitions (details: diagnose())"
+    )

@@ -1,0 +1,65 @@
+"""What the commands share: the common options and how tables and fits are printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+codebook_option = click.option(
+    "--codebook",
+    "codebook",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Codebook (Table Schema JSON); the default codebook when omitted.",
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+
+
+def emit_table(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+    """Print a table as text, JSON (records) or CSV."""
+    if fmt == "json":
+        click.echo(frame.reset_index().to_json(orient="records", indent=2))
+    elif fmt == "csv":
+        click.echo(frame.to_csv(), nl=False)
+    else:
+        if title:
+            click.echo(title)
+        with pd.option_context(
+            "display.width",
+            200,
+            "display.max_rows",
+            500,
+            "display.max_columns",
+            20,
+            "display.max_colwidth",
+            60,
+        ):
+            click.echo(frame.to_string(float_format=lambda x: f"{x:.3f}"))
+
+
+def print_fit_report(fit, ci: float = 0.9) -> None:
+    """The parameter summary, the variance decomposition (where the link's residual has a
+    variance) and the convergence line of a fit."""
+    from bayesresp.maths.links import get_link
+
+    click.echo(f"Model: {fit.spec.formula}")
+    click.echo(
+        f"Link: {fit.spec.link}. A positive coefficient moves responses towards confrontation."
+    )
+    emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
+    if get_link(fit.spec.link).residual_variance is not None:
+        emit_table(
+            fit.variance_decomposition(ci=ci),
+            "text",
+            "\nVariance decomposition (latent scale; share of the total):",
+        )
+    click.echo("\nConvergence: " + fit.convergence_line())

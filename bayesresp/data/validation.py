@@ -1,0 +1,505 @@
+"""Validate a coded data set against a codebook, reporting every problem at once.
+
+Nothing is dropped, recoded or coerced behind the user's back. A valid table comes back
+typed: ordered categoricals (codebook order) for ordinal columns, categoricals for
+nominal ones, floats for numbers, nullable integers for whole numbers, text for
+identifiers. Integer codes are accepted where the codebook lists ``codes`` and are
+mapped to their labels, which is the codebook's documented meaning of the code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from bayesresp.data.codebook import Codebook, Field
+from bayesresp.data.tables import read_table
+from bayesresp.errors import DataValidationError
+
+#: Every kind of problem the validator reports.
+PROBLEM_KINDS = {
+    "empty_file": "the table has no data rows",
+    "duplicate_column": "a column name appears more than once",
+    "missing_column": "a required column is absent",
+    "unknown_column": "a column the codebook does not define (warning)",
+    "missing_value": "a required cell is empty",
+    "unknown_level": "a label the codebook does not list",
+    "unknown_code": "an integer code the codebook does not list",
+    "wrong_type": "a value of the wrong type",
+    "out_of_range": "a number outside the codebook's range",
+    "duplicate_id": "two rows share an identifier",
+    "inconsistent_within_group": "a value that must be constant within a group varies",
+}
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with a coded data set.
+
+    ``row`` is the 1-based data row (line ``row + 1`` of a CSV file, after its header);
+    ``index`` is the DataFrame index label of that row when it is not simply
+    ``row - 1``.
+    """
+
+    kind: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: Any = None
+    expected: str | None = None
+    suggestion: str | None = None
+    severity: Literal["error", "warning"] = "error"
+    index: Any = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+            if self.index is not None:
+                where.append(f"index {self.index!r}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        prefix = ", ".join(where)
+        tag = "warning: " if self.severity == "warning" else ""
+        return f"{tag}{prefix + ': ' if prefix else ''}{self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["value"] = None if self.value is None else str(self.value)
+        d["index"] = None if self.index is None else str(self.index)
+        return d
+
+
+@dataclass
+class ValidationReport:
+    """What :func:`check` found: all problems, and the typed table when there are no errors."""
+
+    problems: list[Problem]
+    data: pd.DataFrame | None
+    source: str | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per problem: kind, severity, row, column, value, expected, suggestion."""
+        cols = ["severity", "kind", "row", "index", "column", "value", "expected", "suggestion"]
+        rows = [{k: p.to_dict()[k] for k in cols} | {"message": p.message} for p in self.problems]
+        return pd.DataFrame(rows, columns=[*cols, "message"])
+
+    def _repr_html_(self) -> str:
+        if not self.problems:
+            return "<p><b>Valid</b>: no problems found.</p>"
+        return self.to_dataframe().to_html(index=False)
+
+    def __repr__(self) -> str:  # the text form in a terminal or notebook
+        return self.__str__()
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return "valid: no problems found"
+        lines = [str(p) for p in self.problems]
+        n_err, n_warn = len(self.errors), len(self.warnings)
+        lines.append(f"{n_err} error{'s' * (n_err != 1)}, {n_warn} warning{'s' * (n_warn != 1)}")
+        return "\n".join(lines)
+
+
+def validate(
+    data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
+) -> pd.DataFrame:
+    """Check a coded data set against a codebook and return it typed.
+
+    Parameters
+    ----------
+    data : DataFrame, or path of a CSV or Parquet file
+        The coded data set, one row per response.
+    codebook : Codebook, dict or path, optional
+        The codebook; the default codebook of the domain when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows and columns, typed by the codebook. Columns the codebook does not
+        define are kept as they were (and reported with a warning).
+
+    Raises
+    ------
+    DataValidationError
+        Carrying ``.problems``, the list of every problem found.
+    DataFileError
+        When a file cannot be read at all.
+
+    Examples
+    --------
+    >>> import bayesresp
+    >>> df = bayesresp.validate(bayesresp.load_example(typed=False))
+    >>> df["response"].cat.categories[0]
+    'conceal'
+    """
+    report = check(data, codebook)
+    for w in report.warnings:
+        warnings.warn(str(w), UserWarning, stacklevel=2)
+    if not report.ok:
+        raise DataValidationError(report.problems, source=report.source)
+    assert report.data is not None
+    return report.data
+
+
+def check(
+    data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
+) -> ValidationReport:
+    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising.
+
+    Examples
+    --------
+    >>> report = bayesresp.check("incidents.csv")  # doctest: +SKIP
+    >>> report.ok, len(report.errors)  # doctest: +SKIP
+    """
+    cb = Codebook.coerce(codebook)
+    source = None
+    if isinstance(data, str | Path):
+        source = str(data)
+        frame = read_table(data)
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        raise TypeError(f"data must be a DataFrame or a file path, not {type(data).__name__}")
+    return _Validator(frame, cb, source).run()
+
+
+class _Validator:
+    def __init__(self, frame: pd.DataFrame, cb: Codebook, source: str | None):
+        self.frame = frame
+        self.cb = cb
+        self.source = source
+        self.problems: list[Problem] = []
+        # Report index labels only when they are not just the row position.
+        idx = frame.index
+        self.show_index = not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1)
+
+    def add(self, kind: str, message: str, pos: int | None = None, **kw: Any) -> None:
+        row = None if pos is None else pos + 1
+        index = self.frame.index[pos] if (pos is not None and self.show_index) else None
+        self.problems.append(Problem(kind, message, row=row, index=index, **kw))
+
+    def run(self) -> ValidationReport:
+        frame, cb = self.frame, self.cb
+        if frame.shape[1] == 0:
+            self.add("empty_file", "the table is empty: no header and no rows")
+            return ValidationReport(self.problems, None, self.source)
+        if frame.shape[0] == 0:
+            self.add("empty_file", "the table has a header but no data rows")
+
+        names = [str(c) for c in frame.columns]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                self.add(
+                    "duplicate_column",
+                    f"column '{name}' appears more than once; each column must be unique",
+                    column=name,
+                    expected="one column per name",
+                )
+            seen.add(name)
+        for f in cb.fields.values():
+            if f.required and f.name not in seen:
+                self.add(
+                    "missing_column",
+                    f"required column '{f.name}' is missing ({f.title or f.role})",
+                    column=f.name,
+                    expected=f"a column '{f.name}' with {f.expected()}",
+                    suggestion=_closest(f.name, [n for n in names if n not in cb.fields]),
+                )
+        for name in dict.fromkeys(names):
+            if name not in cb.fields:
+                hint = _closest(name, [n for n in cb.fields if n not in seen])
+                self.add(
+                    "unknown_column",
+                    f"not in the codebook '{cb.name}'; the column is kept but not checked"
+                    + (f" (did you mean '{hint}'?)" if hint else ""),
+                    column=name,
+                    severity="warning",
+                    suggestion=hint,
+                )
+
+        typed: dict[str, Any] = {}
+        for i, name in enumerate(names):
+            if name in typed or names.index(name) != i:
+                continue
+            column = frame.iloc[:, i]
+            typed[name] = self._column(cb.fields[name], column) if name in cb.fields else column
+        self._check_keys(typed)
+        self._check_constant(typed)
+        # Report as a reader scans a spreadsheet: file-level first, then row by row.
+        position = {n: i for i, n in reversed(list(enumerate(names)))}
+        self.problems.sort(
+            key=lambda p: (p.row is not None, p.row or 0, position.get(p.column, -1))
+        )
+
+        if any(p.severity == "error" for p in self.problems):
+            return ValidationReport(self.problems, None, self.source)
+        out = pd.DataFrame(typed, index=frame.index)
+        return ValidationReport(self.problems, out, self.source)
+
+    # -- per-cell parsing --------------------------------------------------------------
+    def _column(self, f: Field, column: pd.Series) -> pd.Series:
+        values = column.to_numpy(dtype=object)
+        missing = np.fromiter((self._is_missing(v) for v in values), bool, len(values))
+        if f.required:
+            for pos in np.flatnonzero(missing):
+                self.add(
+                    "missing_value",
+                    f"'{f.name}' is required but the cell is empty",
+                    int(pos),
+                    column=f.name,
+                    value=values[pos],
+                    expected=f.expected(),
+                )
+        parse = {
+            "ordinal": self._categorical,
+            "categorical": self._categorical,
+            "continuous": self._number,
+            "integer": self._number,
+            "text": self._text,
+        }[f.kind]
+        parsed = parse(f, values, missing)
+        return self._typed(f, parsed, column.index)
+
+    @staticmethod
+    def _typed(f: Field, parsed: list[Any], index: pd.Index) -> pd.Series:
+        if f.categories is not None:
+            dtype = pd.CategoricalDtype(list(f.categories), ordered=f.ordered)
+            return pd.Series(pd.Categorical(parsed, dtype=dtype), index=index, name=f.name)
+        if f.kind == "continuous":
+            vals = [np.nan if v is None else float(v) for v in parsed]
+            return pd.Series(vals, index=index, name=f.name, dtype="float64")
+        if f.kind == "integer":
+            return pd.Series(pd.array(parsed, dtype="Int64"), index=index, name=f.name)
+        return pd.Series(pd.array(parsed, dtype="string"), index=index, name=f.name)
+
+    def _is_missing(self, v: Any) -> bool:
+        if v is None or v is pd.NA or v is pd.NaT:
+            return True
+        if isinstance(v, float) and math.isnan(v):
+            return True
+        return isinstance(v, str) and v in self.cb.missing_values
+
+    def _categorical(self, f: Field, values: np.ndarray, missing: np.ndarray) -> list[Any]:
+        labels = set(f.categories)
+        codes = f.code_to_label()
+        out: list[Any] = [None] * len(values)
+        for pos, v in enumerate(values):
+            if missing[pos]:
+                continue
+            if isinstance(v, str):
+                if v in labels:
+                    out[pos] = v
+                elif codes and _INTEGER.match(v):
+                    out[pos] = self._code(f, int(v), v, pos, codes)
+                else:
+                    self._unknown_label(f, v, pos)
+            elif isinstance(v, bool | np.bool_):
+                self._wrong_type(f, v, pos)
+            elif isinstance(v, Integral) or (isinstance(v, Real) and float(v).is_integer()):
+                if codes:
+                    out[pos] = self._code(f, int(v), v, pos, codes)
+                else:
+                    self._wrong_type(f, v, pos, "this column takes labels, not numbers")
+            else:
+                self._wrong_type(f, v, pos)
+        return out
+
+    def _code(self, f: Field, code: int, raw: Any, pos: int, codes: dict[int, str]) -> Any:
+        if code in codes:
+            return codes[code]
+        self.add(
+            "unknown_code",
+            f"code {raw!r} is not a code of '{f.name}' (codes run "
+            f"{min(codes)}-{max(codes)}: "
+            + ", ".join(f"{c}={lab}" for c, lab in codes.items())
+            + ")",
+            pos,
+            column=f.name,
+            value=raw,
+            expected=f.expected(),
+        )
+        return None
+
+    def _unknown_label(self, f: Field, v: str, pos: int) -> None:
+        hint = _closest(v, f.categories)
+        msg = f"'{v}' is not a level of '{f.name}'"
+        msg += f"; did you mean '{hint}'?" if hint else "."
+        msg += f" Expected {f.expected()}."
+        self.add(
+            "unknown_level",
+            msg,
+            pos,
+            column=f.name,
+            value=v,
+            expected=f.expected(),
+            suggestion=hint,
+        )
+
+    def _wrong_type(self, f: Field, v: Any, pos: int, why: str = "") -> None:
+        msg = f"{v!r} ({type(v).__name__}) is not valid for '{f.name}'"
+        msg += f": {why}" if why else ""
+        msg += f". Expected {f.expected()}."
+        self.add("wrong_type", msg, pos, column=f.name, value=v, expected=f.expected())
+
+    def _number(self, f: Field, values: np.ndarray, missing: np.ndarray) -> list[Any]:
+        out: list[Any] = [None] * len(values)
+        whole = f.kind == "integer"
+        pattern = _INTEGER if whole else _NUMBER
+        for pos, v in enumerate(values):
+            if missing[pos]:
+                continue
+            if isinstance(v, str):
+                if not pattern.match(v):
+                    why = "not a whole number" if whole and _NUMBER.match(v) else "not a number"
+                    self._wrong_type(f, v, pos, why)
+                    continue
+                x: float | int = int(v) if whole else float(v)
+            elif isinstance(v, bool | np.bool_) or not isinstance(v, Real):
+                self._wrong_type(f, v, pos)
+                continue
+            else:
+                if not math.isfinite(float(v)):
+                    self._wrong_type(f, v, pos, "not a finite number")
+                    continue
+                if whole and not float(v).is_integer():
+                    self._wrong_type(f, v, pos, "not a whole number")
+                    continue
+                x = int(v) if whole else float(v)
+            if not math.isfinite(float(x)):
+                self._wrong_type(f, v, pos, "not a finite number")
+                continue
+            too_low = f.minimum is not None and x < f.minimum
+            too_high = f.maximum is not None and x > f.maximum
+            if too_low or too_high:
+                self.add(
+                    "out_of_range",
+                    f"{v!r} is out of range for '{f.name}'; expected {f.expected()}",
+                    pos,
+                    column=f.name,
+                    value=v,
+                    expected=f.expected(),
+                )
+                continue
+            out[pos] = x
+        return out
+
+    def _text(self, f: Field, values: np.ndarray, missing: np.ndarray) -> list[Any]:
+        out: list[Any] = [None] * len(values)
+        for pos, v in enumerate(values):
+            if missing[pos]:
+                continue
+            if isinstance(v, str):
+                out[pos] = v
+            elif isinstance(v, Integral) and not isinstance(v, bool | np.bool_):
+                out[pos] = str(int(v))  # an integer identifier read as a number
+            else:
+                self._wrong_type(f, v, pos, "identifiers must be text or whole numbers")
+        return out
+
+    # -- cross-row checks --------------------------------------------------------------
+    def _check_keys(self, typed: dict[str, Any]) -> None:
+        if not self.cb.row_key or self.cb.row_key[0] not in typed:
+            return
+        key = [k for k in self.cb.row_key if k in typed]
+        cols = [typed[k].astype(object) for k in key]
+        cols = [c.where(c.notna(), None).tolist() for c in cols]
+        first_seen: dict[tuple, int] = {}
+        for pos, values in enumerate(zip(*cols, strict=True)):
+            if values[0] is None:
+                continue
+            if values in first_seen:
+                shown = ", ".join(f"{k}={v!r}" for k, v in zip(key, values, strict=True))
+                self.add(
+                    "duplicate_id",
+                    f"{shown} already identifies row {first_seen[values] + 1}",
+                    pos,
+                    column=key[0],
+                    value=values[0],
+                    expected="a value of " + " + ".join(key) + " used by no other row",
+                )
+            else:
+                first_seen[values] = pos
+
+    def _check_constant(self, typed: dict[str, Any]) -> None:
+        for f in self.cb.fields.values():
+            if not f.constant_within or f.name not in typed:
+                continue
+            if not all(k in typed for k in f.constant_within):
+                continue
+            keys = list(f.constant_within)
+            frame = pd.DataFrame({k: typed[k].astype(object) for k in [*keys, f.name]}).reset_index(
+                drop=True
+            )
+            frame = frame.dropna()
+            for group, sub in frame.groupby(keys, sort=False):
+                counts = sub[f.name].value_counts(sort=False)
+                if len(counts) < 2:
+                    continue
+                # The value most rows agree on is taken as the group's; the others are
+                # reported, each with its row.
+                first = sub.groupby(f.name, sort=False).head(1)
+                order = {v: i for i, v in enumerate(first[f.name])}
+                modal = max(counts.index, key=lambda v: (counts[v], -order[v]))
+                gname = _group_name(keys, group)
+                for pos, v in sub.loc[sub[f.name] != modal, f.name].items():
+                    self.add(
+                        "inconsistent_within_group",
+                        f"'{f.name}' must be constant within {gname}, but this row has "
+                        f"'{v}' while {counts[modal]} other row(s) have '{modal}'",
+                        int(pos),
+                        column=f.name,
+                        value=v,
+                        expected=f"'{modal}', as in the other rows of {gname}",
+                    )
+
+
+def _group_name(keys: list[str], group: Any) -> str:
+    values = group if isinstance(group, tuple) else (group,)
+    return " + ".join(f"{k} '{v}'" for k, v in zip(keys, values, strict=True))
+
+
+def _closest(value: str, options: Iterable[str]) -> str | None:
+    """The option a typo most likely meant: same text folded, a close whole label, or a
+    close word of a multi-word label ('militray' -> 'military_security')."""
+    options = list(options)
+    folded = {o.lower().replace(" ", "_").replace("-", "_"): o for o in options}
+    key = value.strip().lower().replace(" ", "_").replace("-", "_")
+    if key in folded:
+        return folded[key]
+    match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
+    if match:
+        return folded[match[0]]
+    words: dict[str, str] = {}
+    for f, o in folded.items():
+        for word in f.split("_"):
+            if len(word) >= 4:
+                words.setdefault(word, o)
+    match = difflib.get_close_matches(key, list(words), n=1, cutoff=0.75)
+    return words[match[0]] if match else None

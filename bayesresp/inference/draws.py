@@ -1,0 +1,203 @@
+"""Posterior draws as plain arrays, and the linear predictor computed from them (NumPy).
+
+Everything that predicts (what-if, contrasts, posterior predictive checks) goes through
+:func:`eta_from_draws`, the NumPy twin of :func:`bayesresp.model.linear_predictor`; a test
+ties the two together. The per-row log-likelihood stored with a fit goes through the
+compiled kernel's packed rows (:func:`bayesresp.kernel.log_likelihood`, tested against
+this module), except for designs with ``mo()`` terms, which come here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from bayesresp.errors import UnknownGroupError
+from bayesresp.model.design import Design, DesignInfo, cutpoint_names
+
+
+@dataclass
+class Draws:
+    """Flattened posterior draws (``S = chains * draws`` first axis)."""
+
+    b: np.ndarray  # (S, p)
+    b_mo: np.ndarray  # (S, m)
+    simplex: dict[str, np.ndarray]  # var -> (S, K_var - 1)
+    cutpoints: np.ndarray  # (S, K - 1)
+    r: dict[str, np.ndarray]  # group -> (S, levels, q)
+    sd: dict[str, np.ndarray]  # group -> (S, q)
+    cor: dict[str, np.ndarray]  # group -> (S, q, q), identity when uncorrelated
+
+    @property
+    def n_draws(self) -> int:
+        return self.cutpoints.shape[0]
+
+    @classmethod
+    def from_posterior(cls, posterior: xr.Dataset, info: DesignInfo) -> Draws:
+        def flat(name: str) -> np.ndarray:
+            da = posterior[name]
+            return da.values.reshape((-1, *da.shape[2:]))
+
+        S = posterior.sizes["chain"] * posterior.sizes["draw"]
+        b = flat("b") if info.columns else np.zeros((S, 0))
+        b_mo = flat("b_mo") if info.monotonic else np.zeros((S, 0))
+        simplex = {m.var: flat(f"simplex[{m.var}]") for m in info.monotonic}
+        r, sd, cor = {}, {}, {}
+        for g in info.groups:
+            r[g.label] = flat(f"r[{g.label}]")
+            sd[g.label] = flat(f"sd[{g.label}]")
+            q = len(g.columns)
+            if f"cor[{g.label}]" in posterior:
+                cor[g.label] = flat(f"cor[{g.label}]")
+            else:
+                cor[g.label] = np.broadcast_to(np.eye(q), (S, q, q))
+        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor)
+
+    def subset(self, idx: np.ndarray) -> Draws:
+        """The draws at positions ``idx``."""
+        return Draws(
+            self.b[idx],
+            self.b_mo[idx],
+            {k: v[idx] for k, v in self.simplex.items()},
+            self.cutpoints[idx],
+            {k: v[idx] for k, v in self.r.items()},
+            {k: v[idx] for k, v in self.sd.items()},
+            {k: v[idx] for k, v in self.cor.items()},
+        )
+
+
+GROUP_MODES = ("known", "new", "average")
+
+
+def eta_from_draws(
+    draws: Draws,
+    design: Design,
+    groups: str | dict[str, str] = "known",
+    rng: np.random.Generator | None = None,
+    shared_new: bool = False,
+) -> np.ndarray:
+    """Linear predictor for every draw and row, shape ``(S, n)``.
+
+    Parameters
+    ----------
+    groups : {"known", "new", "average"} or dict of group label to one of them
+        ``known``: each row's estimated group effects (an unseen group is an error);
+        ``new``: a fresh draw from the estimated population of groups, for every row and
+        posterior draw; ``average``: group effects at zero, their population mean. A dict
+        chooses per group term (``{"mission": "known", "official_id": "new"}``).
+    shared_new : bool
+        With ``new``: one fresh group per posterior draw, shared by all rows (the rows
+        of a contrast are then in the same new mission); otherwise a fresh one per row.
+    """
+    modes = groups if isinstance(groups, dict) else {g.label: groups for g in design.info.groups}
+    for mode in modes.values():
+        if mode not in GROUP_MODES:
+            raise ValueError(f"groups must be one of {', '.join(GROUP_MODES)}, not {mode!r}")
+    info = design.info
+    eta = draws.b @ design.X.T  # (S, n)
+    for j, m in enumerate(info.monotonic):
+        steps = np.concatenate(
+            [np.zeros((draws.n_draws, 1)), np.cumsum(draws.simplex[m.var], axis=1)], axis=1
+        )
+        eta = eta + draws.b_mo[:, j : j + 1] * steps[:, design.mono[:, j]]
+    for g in info.groups:
+        Z = design.group_Z[g.label]  # (n, q)
+        idx = design.group_index[g.label]
+        mode = modes.get(g.label, "known")
+        if mode == "average":
+            continue
+        if mode == "known":
+            unseen = np.flatnonzero(idx < 0)
+            if unseen.size:
+                raise UnknownGroupError(
+                    f"{unseen.size} row(s) (first: row {unseen[0] + 1}) name a "
+                    f"{g.label} the fit has not seen; known {g.label} levels: "
+                    + ", ".join(g.levels[:10])
+                    + (" ..." if len(g.levels) > 10 else "")
+                    + ". Predictions for unseen groups need groups='new' (what-if and "
+                    "contrasts offer it)."
+                )
+            r = draws.r[g.label][:, idx, :]  # (S, n, q)
+        else:
+            r = _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
+        r = np.broadcast_to(r, (r.shape[0], design.n, r.shape[2]))
+        eta = eta + np.einsum("snq,nq->sn", r, Z)
+    return eta
+
+
+def _new_group_effects(draws: Draws, label: str, n: int, rng) -> np.ndarray:
+    """Fresh group effects from N(0, Sigma) for each draw and row: (S, n, q)."""
+    rng = rng if rng is not None else np.random.default_rng()
+    sd, cor = draws.sd[label], draws.cor[label]
+    S, q = sd.shape
+    cov = cor * sd[:, :, None] * sd[:, None, :]
+    chol = np.linalg.cholesky(cov + 1e-12 * np.eye(q))
+    z = rng.standard_normal((S, n, q))
+    return np.einsum("sij,snj->sni", chol, z)
+
+
+def readable_posterior(
+    posterior: xr.Dataset, info: DesignInfo
+) -> tuple[xr.Dataset, dict[str, str], dict[str, str]]:
+    """Every parameter as its own variable with a readable name.
+
+    Returns the dataset, the block of each parameter and the scale note of each.
+
+    Examples
+    --------
+    >>> posterior, blocks, scales = readable_posterior(fit.posterior, fit.info)  # doctest: +SKIP
+    >>> posterior["sd(mission)"].mean()  # doctest: +SKIP
+    """
+    post = posterior
+    out, block, scale = {}, {}, {}
+    for j, c in enumerate(info.columns):
+        out[c.name] = post["b"].isel(coef=j, drop=True)
+        block[c.name] = c.block
+        scale[c.name] = _scale_note(c, info)
+    for j, m in enumerate(info.monotonic):
+        out[m.name] = post["b_mo"].isel(mo_term=j, drop=True)
+        block[m.name] = m.block
+        scale[m.name] = f"total effect, {m.levels[0]} to {m.levels[-1]}"
+        for k, lv in enumerate(m.levels[1:]):
+            name = f"simplex({m.var})[{lv}]"
+            out[name] = post[f"simplex[{m.var}]"].isel({f"{m.var}_step": k}, drop=True)
+            block[name] = m.block
+            scale[name] = f"share of the total effect at the step to {lv}"
+    for k, name in enumerate(cutpoint_names(info.spectrum)):
+        out[f"cutpoint[{name}]"] = post["cutpoints"].isel(cutpoint=k, drop=True)
+        block[f"cutpoint[{name}]"] = "cutpoints"
+        scale[f"cutpoint[{name}]"] = "latent scale"
+    for g in info.groups:
+        names = g.column_names
+        for j, term in enumerate(names):
+            name = f"sd({g.label})" if names == ["Intercept"] else f"sd({g.label})[{term}]"
+            out[name] = post[f"sd[{g.label}]"].isel({f"{g.label}_term": j}, drop=True)
+            block[name] = "groups"
+            scale[name] = "latent scale"
+        if f"cor[{g.label}]" in post:
+            for a in range(len(names)):
+                for b in range(a + 1, len(names)):
+                    name = f"cor({g.label})[{names[a]},{names[b]}]"
+                    out[name] = post[f"cor[{g.label}]"].isel(
+                        {f"{g.label}_term": a, f"{g.label}_term_": b}, drop=True
+                    )
+                    block[name] = "groups"
+                    scale[name] = "correlation"
+    return xr.Dataset(out), block, scale
+
+
+def _scale_note(col, info: DesignInfo) -> str:
+    notes = []
+    for name, level in col.parts:
+        c = info.codings[name]
+        if level is None:
+            if c.scale != 1.0 or c.center != 0.0:
+                unit = f" {c.unit}" if c.unit else ""
+                notes.append(f"{name}: per sd ({c.scale:.3g}{unit}), centred at {c.center:.3g}")
+            else:
+                notes.append(f"{name}: per unit")
+        else:
+            notes.append(f"{name}: vs {c.reference}")
+    return "; ".join(notes)

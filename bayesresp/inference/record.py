@@ -1,0 +1,86 @@
+"""The fitted record: what a fit is, without what can be done with it.
+
+A :class:`FittedModel` holds the sampler's DataTree, the specification, the codebook, the
+rows fitted and their coding recipe, and the settings that produced them. Every verb
+(summaries, what-if, checks, the report) takes one as its argument; the user's
+:class:`bayesresp.Fit` is this record with those verbs as methods (``bayesresp.api``).
+The record knows nothing above the inference layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from bayesresp.data.codebook import Codebook
+from bayesresp.inference.draws import Draws
+from bayesresp.model.design import Design, DesignInfo, apply_design
+from bayesresp.model.spec import ModelSpec
+
+
+@dataclass(eq=False)
+class FittedModel:
+    """A fitted bayesresp model, as data.
+
+    Attributes
+    ----------
+    tree : xarray.DataTree
+        ArviZ-ready groups: ``posterior``, ``sample_stats``, ``log_likelihood`` (per row)
+        and ``observed_data``.
+    spec : ModelSpec
+    codebook : Codebook
+    data : pandas.DataFrame
+        The validated rows the model was fitted on.
+    info : DesignInfo
+        The coding recipe (reference levels, scaling, group levels), reused for
+        predictions.
+    meta : dict
+        Sampler, seed, draws, chains and the prior of every parameter.
+    file_attrs : dict
+        Set by ``load_fit``: the file's versions, hashes and format.
+    """
+
+    tree: xr.DataTree
+    spec: ModelSpec
+    codebook: Codebook
+    data: pd.DataFrame
+    info: DesignInfo
+    meta: dict[str, Any]
+    file_attrs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        return self.tree["posterior"].to_dataset()
+
+    @cached_property
+    def draws(self) -> Draws:
+        """Posterior draws as flat arrays (chains stacked)."""
+        return Draws.from_posterior(self.posterior, self.info)
+
+    @cached_property
+    def design(self) -> Design:
+        """The fitted rows' design arrays."""
+        return apply_design(self.info, self.data)
+
+    def loo(self):
+        """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood.
+
+        Examples
+        --------
+        >>> fit.loo().elpd  # doctest: +SKIP
+        """
+        import arviz as az
+
+        return az.loo(self.tree, pointwise=True)
+
+    def __repr__(self) -> str:
+        p = self.posterior
+        return (
+            f"<bayesresp.Fit {self.spec.name or 'model'}: {self.spec.formula}; "
+            f"{len(self.data)} rows, {p.sizes['chain']} chains x {p.sizes['draw']} draws, "
+            f"sampler {self.meta.get('sampler')}, seed {self.meta.get('seed')}>"
+        )

@@ -1,0 +1,142 @@
+"""The links' Numba twins, for the compiled kernel (:mod:`bayesresp.inference.kernel`).
+
+Scalar functions of a link code (:data:`bayesresp.maths.links.LOGIT` ...) and ``x``:
+``log_cdf``, ``log_sf``, ``log_pdf`` and its derivative, ``cdf``, and ``interval``, the
+log-probability of ``a < Z <= b`` with its derivatives. They follow the NumPy/PyTensor
+forms in :mod:`bayesresp.maths.links` formula for formula (except the probit's lower
+tail, where an asymptotic series replaces ``erfcx``, which Numba lacks);
+``tests/test_links.py`` checks each against the NumPy form and against 50-digit
+arithmetic. Only the kernel imports this module: it loads Numba.
+
+Compiled with ``cache=True`` and without fast-math. The kernel's own cached functions
+inline these; its cache guard (:func:`bayesresp.inference.kernel_cache.guard`) hashes
+this file too, so an edit here recompiles the kernel instead of loading stale code.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit
+
+from bayesresp.maths.links import CLOGLOG, LOGIT, PROBIT
+
+LOG_2PI = math.log(2.0 * math.pi)
+LOG_PI = math.log(math.pi)
+SQRT2 = math.sqrt(2.0)
+
+_jit = njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
+
+
+@_jit
+def log1mexp(x):
+    """log(1 - exp(x)) for x <= 0."""
+    if x > -0.6931471805599453:
+        return math.log(-math.expm1(x))
+    return math.log1p(-math.exp(x))
+
+
+@_jit
+def softplus(x):
+    """log(1 + exp(x)) without overflow."""
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@_jit
+def log_ndtr(x):
+    """log Phi(x), accurate in both tails (below -30 the asymptotic series of the Mills
+    ratio, whose truncation error there is below 3e-16 relative)."""
+    if x < -30.0:
+        x2 = 1.0 / (x * x)
+        s = x2 * (-1.0 + x2 * (3.0 + x2 * (-15.0 + x2 * (105.0 + x2 * (-945.0 + x2 * 10395.0)))))
+        return -0.5 * x * x - math.log(-x) - 0.5 * LOG_2PI + math.log1p(s)
+    if x < -1.0:
+        return math.log(0.5 * math.erfc(-x / SQRT2))
+    return math.log1p(-0.5 * math.erfc(x / SQRT2))
+
+
+@_jit
+def log_cdf(link, x):
+    """log F(x)."""
+    if link == LOGIT:
+        return -softplus(-x)
+    if link == PROBIT:
+        return log_ndtr(x)
+    if link == CLOGLOG:
+        return log1mexp(-math.exp(x))
+    return math.log(math.atan2(1.0, -x)) - LOG_PI  # CAUCHIT
+
+
+@_jit
+def log_sf(link, x):
+    """log(1 - F(x))."""
+    if link == CLOGLOG:
+        return -math.exp(x)
+    return log_cdf(link, -x)  # the symmetric links
+
+
+@_jit
+def log_pdf(link, x):
+    """log f(x), the latent residual's log density."""
+    if link == LOGIT:
+        return -softplus(-x) - softplus(x)
+    if link == PROBIT:
+        return -0.5 * x * x - 0.5 * LOG_2PI
+    if link == CLOGLOG:
+        return x - math.exp(x)
+    return -LOG_PI - math.log1p(x * x)  # CAUCHIT
+
+
+@_jit
+def dlog_pdf(link, x):
+    """d log f(x) / dx."""
+    if link == LOGIT:
+        return 1.0 - 2.0 / (1.0 + math.exp(-x))
+    if link == PROBIT:
+        return -x
+    if link == CLOGLOG:
+        return 1.0 - math.exp(x)
+    return -2.0 * x / (1.0 + x * x)  # CAUCHIT
+
+
+@_jit
+def cdf(link, x):
+    """F(x)."""
+    if link == LOGIT:
+        return 1.0 / (1.0 + math.exp(-x))
+    if link == PROBIT:
+        return 0.5 * math.erfc(-x / SQRT2)
+    if link == CLOGLOG:
+        return -math.expm1(-math.exp(x))
+    return math.atan2(1.0, -x) / math.pi  # CAUCHIT
+
+
+@_jit
+def interval(link, a, b):
+    """(log(F(b) - F(a)), d/da, d/db) for a < b, stable in both tails: through F below
+    zero and through 1 - F above (a symmetric link reflects the interval instead).
+
+    The cloglog's upper tail is doubly exponential (log S(x) = -e^x): there the
+    derivatives go through its hazard, ``f/S = e^x``, and ``r = S(b)/S(a)``:
+    ``d/da = -e^a / (1 - r)``, ``d/db = e^b r / (1 - r)``, where the plain
+    ``f(a)/p`` would subtract two numbers of size e^a."""
+    if link == CLOGLOG and a + b > 0.0:
+        log_sa = -math.exp(a)
+        log_r = min(-math.exp(b) - log_sa, 0.0)
+        tail = log1mexp(log_r)  # log(1 - r)
+        return log_sa + tail, -math.exp(a - tail), math.exp(b + log_r - tail)
+    if link == CLOGLOG:
+        log_fb = log_cdf(link, b)
+        logp = log_fb + log1mexp(min(log_cdf(link, a) - log_fb, 0.0))
+    else:
+        if a + b > 0.0:
+            lo, hi = -b, -a
+        else:
+            lo, hi = a, b
+        log_hi = log_cdf(link, hi)
+        logp = log_hi + log1mexp(log_cdf(link, lo) - log_hi)
+    da = -math.exp(log_pdf(link, a) - logp)
+    db = math.exp(log_pdf(link, b) - logp)
+    return logp, da, db

@@ -1,0 +1,7 @@
+"""The model: formula, specification, priors, design (data + formula -> arrays), and the
+PyMC graph (``graph``).
+
+May import: ``bayesresp.data`` and the base modules. Only ``graph`` imports PyMC, and
+nothing else here imports ``graph``: reading a specification or building a design stays
+light.
+"""

@@ -1,0 +1,470 @@
+"""From data and a formula to model arrays, the same way for fitting and for what-if.
+
+:func:`make_design` learns a :class:`DesignInfo` from the fitting data (reference
+levels, which dummy columns exist, centring and scaling, group levels) and returns the
+arrays; :func:`apply_design` rebuilds arrays for new rows (hypothetical profiles,
+scenario data) with that same recipe, so predictions use exactly the model's coding.
+
+Coding rules:
+
+* nominal and ordinal covariates: treatment contrasts against the reference level, the
+  first codebook level present in the fitting data; a column for every other level
+  present;
+* ``mo(x)``: the level's 0-based code, for a monotonic effect;
+* continuous covariates: centred at the fitting mean and divided by the fitting standard
+  deviation (unless the specification says ``scale_continuous = false``);
+* interactions: products of their variables' columns, keeping the columns that are not
+  all zero in the fitting data;
+* group terms: an index of each row's group (``-1`` for a group the fit has not seen),
+  and a group-level design (intercept and slope columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from itertools import product
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayesresp.data.codebook import Codebook
+from bayesresp.model.formula import Formula, FormulaError, GroupTerm, Term
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How one variable enters the design."""
+
+    name: str
+    kind: str  # "factor" | "continuous" | "monotonic"
+    levels: tuple[str, ...] = ()  # all codebook levels (factor, monotonic)
+    reference: str | None = None
+    observed: tuple[str, ...] = ()  # levels present in the fitting data
+    center: float = 0.0
+    scale: float = 1.0
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One fixed-effect column: a level of a factor, a continuous variable or a product."""
+
+    name: str  # 'background[military_security]', 'years_at_station', 'a[x]:b[y]'
+    term: str  # 'background', 'duty_location:interlocutor'
+    block: str
+    parts: tuple[tuple[str, str | None], ...]  # (variable, level or None if continuous)
+
+
+@dataclass(frozen=True)
+class Monotonic:
+    var: str
+    levels: tuple[str, ...]
+    block: str
+
+    @property
+    def name(self) -> str:
+        return f"mo({self.var})"
+
+
+@dataclass(frozen=True)
+class Group:
+    """One grouping term with its levels and group-level design columns."""
+
+    label: str  # 'mission', 'mission:department'
+    factor: tuple[str, ...]
+    levels: tuple[str, ...]
+    columns: tuple[Column, ...]  # first the intercept (parts == ()), then slopes
+    correlated: bool = True
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+@dataclass(frozen=True)
+class DesignInfo:
+    """The recipe learnt from the fitting data (JSON-serialisable)."""
+
+    outcome: str
+    spectrum: tuple[str, ...]
+    codings: dict[str, Coding]
+    columns: tuple[Column, ...]
+    monotonic: tuple[Monotonic, ...]
+    groups: tuple[Group, ...]
+    variables: tuple[str, ...] = field(default=())
+    # Interaction cells absent from the fitting data (their columns were dropped): the
+    # model knows nothing about them, so predictions for them are refused.
+    empty_cells: tuple[Column, ...] = field(default=())
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DesignInfo:
+        def col(c):
+            return Column(c["name"], c["term"], c["block"], tuple((p[0], p[1]) for p in c["parts"]))
+
+        return cls(
+            outcome=d["outcome"],
+            spectrum=tuple(d["spectrum"]),
+            codings={
+                k: Coding(
+                    **{**v, "levels": tuple(v["levels"]), "observed": tuple(v.get("observed", ()))}
+                )
+                for k, v in d["codings"].items()
+            },
+            columns=tuple(col(c) for c in d["columns"]),
+            monotonic=tuple(
+                Monotonic(m["var"], tuple(m["levels"]), m["block"]) for m in d["monotonic"]
+            ),
+            groups=tuple(
+                Group(
+                    g["label"],
+                    tuple(g["factor"]),
+                    tuple(g["levels"]),
+                    tuple(col(c) for c in g["columns"]),
+                    g["correlated"],
+                )
+                for g in d["groups"]
+            ),
+            variables=tuple(d.get("variables", ())),
+            empty_cells=tuple(col(c) for c in d.get("empty_cells", ())),
+        )
+
+
+@dataclass
+class Design:
+    """Model arrays for a set of rows."""
+
+    info: DesignInfo
+    X: np.ndarray  # (n, p) fixed-effect columns
+    mono: np.ndarray  # (n, m) 0-based level codes of monotonic variables
+    group_index: dict[str, np.ndarray]  # label -> (n,) index into group levels, -1 unseen
+    group_Z: dict[str, np.ndarray]  # label -> (n, q) intercept and slope columns
+    y: np.ndarray | None = None  # (n,) 0-based outcome codes
+    weights: np.ndarray | None = None  # (n,) how many identical rows each row stands for
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+
+# -- learning the recipe ----------------------------------------------------------------
+def _block_of(cb: Codebook, names: tuple[str, ...], overrides: dict[str, str], term: str) -> str:
+    if term in overrides:
+        return overrides[term]
+    blocks = {
+        (cb.fields[n].block if n in cb.fields and cb.fields[n].block else "covariates")
+        for n in names
+    }
+    return blocks.pop() if len(blocks) == 1 else "interactions"
+
+
+def _factor_values(data: pd.DataFrame, name: str) -> pd.Series:
+    s = data[name]
+    return s.astype(object).where(s.notna(), None)
+
+
+def _coding(data: pd.DataFrame, name: str, cb: Codebook, mo: bool, scale: bool) -> Coding:
+    f = cb.fields.get(name)
+    if f is None:
+        raise FormulaError(f"the formula uses '{name}', which the codebook does not define")
+    if f.role == "outcome":
+        raise FormulaError(f"'{name}' is the outcome; it cannot also be a predictor")
+    if mo:
+        if f.kind != "ordinal":
+            raise FormulaError(
+                f"mo({name}) needs an ordinal variable, but '{name}' is {f.kind}; "
+                "use it without mo()"
+            )
+        present = set(_factor_values(data, name).dropna())
+        observed = tuple(lv for lv in f.categories if lv in present)
+        return Coding(name, "monotonic", tuple(f.categories), observed=observed)
+    if f.categories is not None:
+        present = set(_factor_values(data, name).dropna())
+        levels = tuple(f.categories)
+        reference = next((lv for lv in levels if lv in present), None)
+        if reference is None:
+            raise FormulaError(f"'{name}' has no values in the data")
+        observed = tuple(lv for lv in levels if lv in present)
+        return Coding(name, "factor", levels, reference, observed=observed)
+    if f.kind in ("continuous", "integer"):
+        x = pd.to_numeric(data[name], errors="raise").astype(float)
+        if not scale:
+            return Coding(name, "continuous", unit=f.unit)
+        sd = float(x.std(ddof=0))
+        if not np.isfinite(sd) or sd == 0:
+            raise FormulaError(f"'{name}' is constant in the data; it cannot be a predictor")
+        return Coding(name, "continuous", center=float(x.mean()), scale=sd, unit=f.unit)
+    raise FormulaError(
+        f"'{name}' is a {f.role} column of kind {f.kind}; only covariates with levels or "
+        "numbers can be predictors"
+    )
+
+
+def _term_columns(
+    term: Term,
+    codings: dict[str, Coding],
+    block: str,
+    data: pd.DataFrame,
+    others: set[frozenset[str]] | None = None,
+) -> list[Column]:
+    """Columns of a term, by the marginality rule of R's model matrices (lme4, brms).
+
+    A factor in an interaction is coded by contrasts (reference level dropped) when the
+    term without it is also in the model, and by indicators of all its levels when it is
+    not: ``a:b`` alone codes every cell but the all-reference one; ``a + a:b`` codes
+    ``b``'s contrasts within every level of ``a`` (``b`` nested in ``a``); ``a*b`` codes
+    contrasts times contrasts. Main effects always use contrasts (the cutpoints play the
+    intercept's part).
+    """
+    others = others or set()
+    names = [v.name for v in term.vars]
+    full = {
+        n: len(names) > 1 and frozenset(m for m in names if m != n) not in others for n in names
+    }
+    if len(names) > 1 and all(full[n] for n in names if codings[n].kind == "factor"):
+        full = dict.fromkeys(names, True)  # a:b alone: all cells but the reference cell
+        drop_reference_cell = True
+    else:
+        drop_reference_cell = False
+    choices = []
+    for n in names:
+        c = codings[n]
+        if c.kind == "factor":
+            present = set(_factor_values(data, n).dropna())
+            levels = [lv for lv in c.levels if lv in present]
+            choices.append([(n, lv) for lv in levels if full[n] or lv != c.reference])
+        else:
+            choices.append([(n, None)])
+    out = []
+    for parts in product(*choices):
+        if drop_reference_cell and all(lv is None or lv == codings[n].reference for n, lv in parts):
+            continue
+        name = ":".join(n if lv is None else f"{n}[{lv}]" for n, lv in parts)
+        out.append(Column(name, str(term), block, tuple(parts)))
+    return out
+
+
+def make_design(
+    data: pd.DataFrame,
+    formula: Formula,
+    codebook: Codebook,
+    *,
+    blocks: dict[str, str] | None = None,
+    scale_continuous: bool = True,
+) -> Design:
+    """Learn the design recipe from the (complete, validated) fitting data and build arrays."""
+    blocks = blocks or {}
+    codings: dict[str, Coding] = {}
+    columns: list[Column] = []
+    monos: list[Monotonic] = []
+    present_terms = {frozenset(t.names) for t in formula.terms}
+    for term in formula.terms:
+        for v in term.vars:
+            if v.mo and len(term.vars) > 1:
+                raise FormulaError(f"mo({v.name}) cannot be part of an interaction ({term})")
+            key = f"mo({v.name})" if v.mo else v.name
+            if key not in codings:
+                codings[key] = _coding(data, v.name, codebook, v.mo, scale_continuous)
+        block = _block_of(codebook, term.names, blocks, str(term))
+        if term.vars[0].mo:
+            c = codings[f"mo({term.vars[0].name})"]
+            monos.append(Monotonic(c.name, c.levels, block))
+            continue
+        plain = {k: c for k, c in codings.items() if not k.startswith("mo(")}
+        cols = [
+            c
+            for c in _term_columns(term, plain, block, data, present_terms)
+            if c.name not in {x.name for x in columns}
+        ]
+        columns += cols
+    groups = []
+    for g in formula.groups:
+        groups.append(_group(g, data, codebook, codings, scale_continuous))
+    y_field = codebook.fields.get(formula.outcome)
+    if y_field is None or y_field.role != "outcome":
+        raise FormulaError(
+            f"the formula's outcome '{formula.outcome}' is not the codebook's outcome "
+            f"('{codebook.outcome.name}')"
+        )
+    info = DesignInfo(
+        outcome=formula.outcome,
+        spectrum=tuple(codebook.spectrum),
+        codings=codings,
+        columns=tuple(columns),
+        monotonic=tuple(monos),
+        groups=tuple(groups),
+        variables=tuple(formula.variables),
+    )
+    design = apply_design(info, data)
+    # Drop interaction columns that are all zero in the data (unobserved cells).
+    keep = [
+        j for j, c in enumerate(info.columns) if len(c.parts) == 1 or np.any(design.X[:, j] != 0)
+    ]
+    if len(keep) < len(info.columns):
+        empty = tuple(c for j, c in enumerate(info.columns) if j not in set(keep))
+        info = DesignInfo(
+            **{
+                **info.__dict__,
+                "columns": tuple(info.columns[j] for j in keep),
+                "empty_cells": empty,
+            }
+        )
+        design.info, design.X = info, design.X[:, keep]
+    return design
+
+
+def _group(
+    g: GroupTerm, data: pd.DataFrame, cb: Codebook, codings: dict[str, Coding], scale: bool
+) -> Group:
+    for name in g.factor:
+        if name not in data:
+            raise FormulaError(f"group term {g}: the data have no column '{name}'")
+        f = cb.fields.get(name)
+        if f is not None and f.nested_in and f.nested_in not in g.factor:
+            raise FormulaError(
+                f"group term {g}: '{name}' is nested in '{f.nested_in}' (the same name in "
+                f"two {f.nested_in}s is two groups); write (1 | {f.nested_in}/{name}) or "
+                f"(1 | {f.nested_in}:{name})"
+            )
+    labels = _group_labels(data, g.factor)
+    levels = tuple(sorted(set(labels.dropna())))
+    columns: list[Column] = []
+    if g.intercept:
+        columns.append(Column("Intercept", "1", g.label, ()))
+    for term in g.slopes:
+        for v in term.vars:
+            if v.name not in codings:
+                codings[v.name] = _coding(data, v.name, cb, False, scale)
+        columns += _term_columns(term, codings, g.label, data)
+    if not columns:
+        raise FormulaError(f"group term {g} has neither an intercept nor slopes")
+    return Group(g.label, g.factor, levels, tuple(columns), g.correlated)
+
+
+def _group_labels(data: pd.DataFrame, factor: tuple[str, ...]) -> pd.Series:
+    parts = [data[n].astype(object).where(data[n].notna(), None) for n in factor]
+    out = parts[0].map(lambda v: None if v is None else str(v))
+    for p in parts[1:]:
+        out = pd.Series(
+            [None if (a is None or b is None) else f"{a}:{b}" for a, b in zip(out, p, strict=True)],
+            index=data.index,
+        )
+    return out
+
+
+# -- applying the recipe ----------------------------------------------------------------
+def unobserved_levels(info: DesignInfo, data: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """(row position, variable, level) of values the fitting data never had, and of
+    interaction cells (term, cell) absent from the fitting data.
+
+    The model has learnt nothing about such a level (it has no coefficient), so a
+    prediction for it would silently equal the reference level's: callers refuse them.
+    """
+    out = []
+    for key, c in info.codings.items():
+        var = key[3:-1] if key.startswith("mo(") else key
+        if c.kind == "continuous" or var not in data or not c.observed:
+            continue  # (no record of the observed levels: nothing to check against)
+        values = _factor_values(data, var)
+        for pos in np.flatnonzero(~values.isin(c.observed).to_numpy() & values.notna().to_numpy()):
+            out.append((int(pos), var, str(values.iloc[pos])))
+    for cell in info.empty_cells:
+        if all(n in data for n, _ in cell.parts):
+            hit = np.flatnonzero(_column_values(cell, data, info.codings) != 0)
+            out += [(int(pos), cell.term, cell.name) for pos in hit]
+    return out
+
+
+def _column_values(col: Column, data: pd.DataFrame, codings: dict[str, Coding]) -> np.ndarray:
+    x = np.ones(len(data))
+    for name, level in col.parts:
+        if level is None:
+            c = codings[name]
+            x = x * ((data[name].astype(float).to_numpy() - c.center) / c.scale)
+        else:
+            x = x * (_factor_values(data, name) == level).to_numpy(dtype=float)
+    return x
+
+
+def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
+    """Arrays for ``data`` with the recipe ``info`` (rows must be complete and valid).
+
+    Group levels the fit has not seen, and rows without the group's columns, get index
+    ``-1``; the caller decides what that means (an error for ``groups="known"``, a new
+    draw for ``groups="new"``).
+    """
+    n = len(data)
+    X = (
+        np.column_stack([_column_values(c, data, info.codings) for c in info.columns])
+        if info.columns
+        else np.zeros((n, 0))
+    )
+    mono = np.zeros((n, len(info.monotonic)), dtype=np.int64)
+    for j, m in enumerate(info.monotonic):
+        lookup = {lv: i for i, lv in enumerate(m.levels)}
+        mono[:, j] = _factor_values(data, m.var).map(lookup).to_numpy(dtype=np.int64)
+    group_index, group_Z = {}, {}
+    for g in info.groups:
+        if all(name in data for name in g.factor):
+            lookup = {lv: i for i, lv in enumerate(g.levels)}
+            labels = _group_labels(data, g.factor)
+            index = labels.map(lambda v, lk=lookup: lk.get(v, -1)).to_numpy(np.int64)
+        else:  # rows that name no group (a hypothetical official): unseen by definition
+            index = np.full(n, -1, dtype=np.int64)
+        group_index[g.label] = index
+        group_Z[g.label] = np.column_stack(
+            [_column_values(c, data, info.codings) for c in g.columns]
+        )
+    y = None
+    if info.outcome in data:
+        lookup = {lv: i for i, lv in enumerate(info.spectrum)}
+        y = _factor_values(data, info.outcome).map(lookup).to_numpy(dtype=np.int64)
+    return Design(info, X, mono, group_index, group_Z, y, np.ones(n))
+
+
+# -- exact compression ------------------------------------------------------------------
+def compress(design: Design) -> tuple[Design, np.ndarray]:
+    """The design's distinct rows, each weighted by how many rows it stands for.
+
+    Rows with the same covariate values, the same groups and the same outcome add the
+    same term to the log-likelihood, so ``sum_i loglik_i`` equals
+    ``sum_u count_u * loglik_u`` over the distinct rows ``u``: the posterior is exactly
+    the same. Returns the compressed design and, for every original row, the index of its
+    distinct row (``compressed_arrays[inverse] == original_arrays``).
+    """
+    if design.y is None:
+        raise ValueError("only a design with an outcome can be compressed")
+    info = design.info
+    parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
+    for g in info.groups:
+        parts += [design.group_index[g.label][:, None].astype(float), design.group_Z[g.label]]
+    key = np.ascontiguousarray(np.column_stack(parts))
+    # Unique rows by their exact bytes (no float comparison tolerance: exactly equal only).
+    _, first, inverse = np.unique(
+        key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
+        return_index=True,
+        return_inverse=True,
+    )
+    weights = np.bincount(inverse, weights=design.weights, minlength=len(first))
+    compressed = Design(
+        info,
+        design.X[first],
+        design.mono[first],
+        {k: v[first] for k, v in design.group_index.items()},
+        {k: v[first] for k, v in design.group_Z.items()},
+        design.y[first],
+        weights,
+    )
+    return compressed, inverse
+
+
+def cutpoint_names(spectrum: tuple[str, ...]) -> list[str]:
+    """Names of the cutpoints between adjacent levels: ``"silence|mild_concern"``."""
+    return [f"{a}|{b}" for a, b in zip(spectrum[:-1], spectrum[1:], strict=True)]

@@ -1,0 +1,328 @@
+"""The PyMC model: hierarchical cumulative-link regression on the spectrum.
+
+``P(response <= k) = F(c_k - eta)``, with
+
+``eta = X b + sum_m b_mo[m] * cumsum(simplex_m)[x_m] + sum_g Z_g r_g[group_g]``
+
+Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated terms) or
+``r_g = z_g L_g^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed covariance
+(correlated varying slopes). The log-likelihood evaluates only the observed category
+(:func:`bayesresp.maths.log_prob`), so no N x K probability matrix is ever built. Each
+row's term carries a weight: the number of identical rows it stands for when the data
+are compressed to their distinct rows (:func:`bayesresp.design.compress`), else one.
+
+The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
+its mean over the fitting rows, where the cutpoint prior is defined) and reported for the
+reference case (``cutpoints``, which the linear predictor uses).
+
+Posterior variable names (what :class:`bayesresp.Fit` reads): ``b`` (dim ``coef``),
+``b_mo`` (``mo_term``), ``simplex[x]`` (``x_step``), ``cutpoints`` (``cutpoint``),
+``sd[g]`` (``g_term``), ``cor[g]``, ``z[g]`` and ``r[g]`` (``g_level`` x ``g_term``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from pymc.distributions.transforms import ordered
+
+from bayesresp.maths.cumulative import TENSOR, log_prob
+from bayesresp.maths.links import Link, get_link
+from bayesresp.model.design import Design, DesignInfo, cutpoint_names
+from bayesresp.model.priors import Prior, PriorError, default_priors, parse_prior, role_of_key
+
+
+def coords_of(info: DesignInfo) -> dict[str, list[str]]:
+    coords: dict[str, list[str]] = {
+        "coef": info.column_names,
+        "mo_term": [m.name for m in info.monotonic],
+        "cutpoint": cutpoint_names(info.spectrum),
+    }
+    for m in info.monotonic:
+        coords[f"{m.var}_step"] = list(m.levels[1:])
+    for g in info.groups:
+        coords[f"{g.label}_level"] = list(g.levels)
+        coords[f"{g.label}_term"] = g.column_names
+        coords[f"{g.label}_term_"] = g.column_names
+    return coords
+
+
+# -- priors ---------------------------------------------------------------------------
+class ResolvedPriors:
+    """The prior of every parameter: defaults, overridden by the specification."""
+
+    def __init__(self, info: DesignInfo, overrides: dict[str, str], link: str):
+        self.defaults = default_priors(link)
+        self.overrides = {k: parse_prior(v, role_of_key(k), k) for k, v in overrides.items()}
+        known = self._known_keys(info)
+        unknown = [k for k in self.overrides if k not in known]
+        if unknown:
+            raise PriorError(
+                f"prior key(s) {', '.join(repr(k) for k in unknown)} match nothing in this "
+                f"model; keys it knows: {', '.join(sorted(known))}"
+            )
+        self.info = info
+
+    @staticmethod
+    def _known_keys(info: DesignInfo) -> set[str]:
+        keys = {"b", "sd", "cor", "simplex", "cutpoints"}
+        keys |= {c.name for c in info.columns} | {c.term for c in info.columns}
+        keys |= {m.name for m in info.monotonic}
+        keys |= {f"simplex({m.var})" for m in info.monotonic}
+        keys |= {f"sd({g.label})" for g in info.groups} | {f"cor({g.label})" for g in info.groups}
+        return keys
+
+    def _pick(self, *keys: str) -> Prior:
+        for k in keys:
+            if k in self.overrides:
+                return self.overrides[k]
+        return self.defaults[role_of_key(keys[-1])]
+
+    def coefficient(self, name: str, term: str) -> Prior:
+        return self._pick(name, term, "b")
+
+    def monotonic(self, name: str) -> Prior:
+        return self._pick(name, "b")
+
+    def simplex(self, var: str) -> Prior:
+        return self._pick(f"simplex({var})", "simplex")
+
+    def sd(self, label: str) -> Prior:
+        return self._pick(f"sd({label})", "sd")
+
+    def cor(self, label: str) -> Prior:
+        return self._pick(f"cor({label})", "cor")
+
+    def cutpoints(self) -> Prior:
+        return self._pick("cutpoints")
+
+    def table(self) -> dict[str, str]:
+        """Every parameter group with its prior, as text (for summaries and fit files)."""
+        info = self.info
+        out = {c.name: str(self.coefficient(c.name, c.term)) for c in info.columns}
+        for m in info.monotonic:
+            out[m.name] = str(self.monotonic(m.name))
+            out[f"simplex({m.var})"] = str(self.simplex(m.var))
+        for g in info.groups:
+            out[f"sd({g.label})"] = str(self.sd(g.label))
+            if len(g.columns) > 1 and g.correlated:
+                out[f"cor({g.label})"] = str(self.cor(g.label))
+        out["cutpoints"] = str(self.cutpoints())
+        return out
+
+
+def coefficient_priors(name: str, priors: list[Prior]):
+    """(family, mu, sigma, nu) arrays of a coefficient vector's priors, which must share
+    one family (nu is 1 for the normal family, where it is unused)."""
+    families = {p.family for p in priors} or {"normal"}
+    if len(families) > 1:
+        raise PriorError(
+            f"all coefficients in '{name}' must share one prior family (found "
+            f"{', '.join(sorted(families))}); change the scale per coefficient instead"
+        )
+    family = families.pop()
+    mu = np.array([p.param("mu") for p in priors], dtype=float)
+    sigma = np.array([p.param("sigma") for p in priors], dtype=float)
+    nu = np.array([p.param("nu") if family == "student_t" else 1.0 for p in priors], dtype=float)
+    return family, mu, sigma, nu
+
+
+def _coef_rv(name: str, priors: list[Prior], dims: str):
+    family, mu, sigma, nu = coefficient_priors(name, priors)
+    if family == "normal":
+        return pm.Normal(name, mu=mu, sigma=sigma, dims=dims)
+    return pm.StudentT(name, nu=nu, mu=mu, sigma=sigma, dims=dims)
+
+
+def _sd_dist(prior: Prior, size: int):
+    if prior.family == "halfnormal":
+        return pm.HalfNormal.dist(sigma=prior.param("sigma"), shape=size)
+    if prior.family == "halfstudent_t":
+        return pm.HalfStudentT.dist(nu=prior.param("nu"), sigma=prior.param("sigma"), shape=size)
+    return pm.Exponential.dist(lam=prior.param("lam"), shape=size)
+
+
+def induced_dirichlet(link: str | Link = "logit"):
+    """(logp, random) of the induced-Dirichlet cutpoint prior for a link.
+
+    The level probabilities of the anchor case, ``p = diff([0, F(c), 1])``, follow a
+    Dirichlet(alpha); the density of the cutpoints is that Dirichlet density times the
+    Jacobian of c -> p, whose determinant is prod f(c_k) with ``f`` the link's density
+    (Betancourt 2019, "Ordinal Regression").
+    """
+    link = get_link(link)
+
+    def logp(value, alpha_head, alpha_last):
+        alpha = pt.concatenate([alpha_head, pt.atleast_1d(alpha_last)])
+        F = pt.exp(link.log_cdf(value, TENSOR))
+        p = pt.diff(pt.concatenate([pt.zeros(1), F, pt.ones(1)]))
+        return pm.logp(pm.Dirichlet.dist(alpha), p) + pt.sum(link.log_pdf(value, TENSOR))
+
+    def random(alpha_head, alpha_last, rng=None, size=None):
+        alpha = np.concatenate([np.atleast_1d(alpha_head), np.atleast_1d(alpha_last)])
+        p = rng.dirichlet(alpha, size=size)
+        cum = np.clip(np.cumsum(p, axis=-1)[..., :-1], 1e-12, 1 - 1e-12)
+        return link.quantile(cum)
+
+    return logp, random
+
+
+def cutpoint_start(K: int, link: str | Link) -> np.ndarray:
+    """Where sampling starts the K - 1 cutpoints (before jitter): evenly spaced, over a
+    range as wide in the link's latent units as (-2, 2) is for the logit."""
+    start = np.linspace(-2.0, 2.0, K - 1) if K > 2 else np.zeros(1)
+    return start * get_link(link).scale
+
+
+def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
+    """Cutpoints of the average case, ordered.
+
+    A CustomDist for both prior families, with a support point (evenly spaced cutpoints)
+    instead of an ``initval``: models with non-default initial values cannot be turned
+    into graphs, which the log-prior computation of sensitivity checks needs. A normal
+    prior on ordered cutpoints is the density of sorted independent normal draws.
+    """
+    K = len(spectrum)
+    start = cutpoint_start(K, link)
+
+    def support_point(rv, size, *params):
+        return pt.full_like(rv, 0.0) + pt.as_tensor(start)
+
+    if prior.family == "normal":
+        mu, sigma = prior.param("mu"), prior.param("sigma")
+
+        def logp(value, mu_, sigma_):
+            return pt.sum(pm.logp(pm.Normal.dist(mu_, sigma_), value))
+
+        def random(mu_, sigma_, rng=None, size=None):
+            shape = (*(size or ()), K - 1) if size is not None else (K - 1,)
+            return np.sort(rng.normal(mu_, sigma_, size=shape), axis=-1)
+
+        params = (np.full(K - 1, mu), sigma)
+    else:
+        alpha = prior.param("alpha")
+        logp, random = induced_dirichlet(link)
+        params = (np.full(K - 1, alpha), alpha)
+    return pm.CustomDist(
+        "cutpoints_centred",
+        *params,
+        logp=logp,
+        random=random,
+        support_point=support_point,
+        signature="(m),()->(m)",
+        transform=ordered,
+        dims="cutpoint",
+    )
+
+
+def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
+    """``eta`` in PyTensor, from data tensors and parameter tensors."""
+    eta = pt.dot(design_data["X"], params["b"]) if info.columns else 0.0
+    for j, m in enumerate(info.monotonic):
+        steps = pt.concatenate([pt.zeros(1), pt.cumsum(params[f"simplex[{m.var}]"])])
+        eta = eta + params["b_mo"][j] * steps[design_data["mono"][:, j]]
+    for g in info.groups:
+        r = params[f"r[{g.label}]"][design_data[f"idx[{g.label}]"]]
+        eta = eta + pt.sum(design_data[f"Z[{g.label}]"] * r, axis=1)
+    return eta
+
+
+def data_values(design: Design) -> dict[str, np.ndarray]:
+    """Every data array of the model, by the name of its ``pm.Data`` container.
+
+    The model's graph depends on the design's structure only (columns, levels, priors);
+    these arrays are all it takes from the rows, so a compiled model can be refitted to
+    other rows of the same structure by swapping them (nutpie's ``with_data``). They
+    include the weighted means that place the average case.
+    """
+    info = design.info
+    w = design.weights / design.weights.sum()
+    values = {
+        "X": design.X,
+        "X_mean": w @ design.X,
+        "mono": design.mono,
+        "y": design.y,
+        "weights": design.weights,
+    }
+    for j, m in enumerate(info.monotonic):
+        values[f"mono_share[{m.var}]"] = np.bincount(
+            design.mono[:, j], weights=w, minlength=len(m.levels)
+        )
+    for g in info.groups:
+        values[f"idx[{g.label}]"] = design.group_index[g.label]
+        values[f"Z[{g.label}]"] = design.group_Z[g.label]
+    return values
+
+
+def _average_case(data: dict, params: dict, info: DesignInfo):
+    """The fixed part of eta at the weighted mean of the fitting rows."""
+    shift = pt.dot(data["X_mean"], params["b"]) if info.columns else 0.0
+    for j, m in enumerate(info.monotonic):
+        steps = pt.concatenate([pt.zeros(1), pt.cumsum(params[f"simplex[{m.var}]"])])
+        shift = shift + params["b_mo"][j] * pt.dot(data[f"mono_share[{m.var}]"], steps)
+    return shift
+
+
+def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> pm.Model:
+    """The PyMC model for a design (with outcome and weights)."""
+    info = design.info
+    priors = ResolvedPriors(info, prior_overrides, link)
+    with pm.Model(coords=coords_of(info)) as model:
+        data = {name: pm.Data(name, value) for name, value in data_values(design).items()}
+        params: dict = {}
+        if info.columns:
+            params["b"] = _coef_rv(
+                "b", [priors.coefficient(c.name, c.term) for c in info.columns], "coef"
+            )
+        if info.monotonic:
+            params["b_mo"] = _coef_rv(
+                "b_mo", [priors.monotonic(m.name) for m in info.monotonic], "mo_term"
+            )
+            for m in info.monotonic:
+                alpha = priors.simplex(m.var).param("alpha")
+                full = pm.Dirichlet(
+                    f"simplex[{m.var}]", a=np.full(len(m.levels) - 1, alpha), dims=f"{m.var}_step"
+                )
+                params[f"simplex[{m.var}]"] = full
+        for g in info.groups:
+            params[f"r[{g.label}]"] = _group_effects(g, priors)
+        # Sample the cutpoints of the average case (covariates at their means) and
+        # recover the cutpoints of the reference case from them: the centred ones are
+        # nearly uncorrelated with the coefficients, which NUTS needs (as brms does with
+        # its centred design matrix). eta itself is computed uncentred.
+        centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, link)
+        shift = _average_case(data, params, info)
+        cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
+        eta = linear_predictor(data, params, info)
+        loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR)
+        pm.Potential("loglik", pt.sum(data["weights"] * loglik))
+    model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
+    return model
+
+
+def _group_effects(g, priors: ResolvedPriors):
+    q = len(g.columns)
+    level_dim, term_dim = f"{g.label}_level", f"{g.label}_term"
+    z = pm.Normal(f"z[{g.label}]", 0.0, 1.0, dims=(level_dim, term_dim))
+    sd_prior = priors.sd(g.label)
+    if q > 1 and g.correlated:
+        chol, corr, sds = pm.LKJCholeskyCov(
+            f"chol[{g.label}]",
+            n=q,
+            eta=priors.cor(g.label).param("eta"),
+            sd_dist=_sd_dist(sd_prior, q),
+            compute_corr=True,
+        )
+        pm.Deterministic(f"sd[{g.label}]", sds, dims=term_dim)
+        pm.Deterministic(f"cor[{g.label}]", corr, dims=(term_dim, f"{g.label}_term_"))
+        return pm.Deterministic(f"r[{g.label}]", pt.dot(z, chol.T), dims=(level_dim, term_dim))
+    if sd_prior.family == "halfnormal":
+        sd = pm.HalfNormal(f"sd[{g.label}]", sigma=sd_prior.param("sigma"), dims=term_dim)
+    elif sd_prior.family == "halfstudent_t":
+        sd = pm.HalfStudentT(
+            f"sd[{g.label}]", nu=sd_prior.param("nu"), sigma=sd_prior.param("sigma"), dims=term_dim
+        )
+    else:
+        sd = pm.Exponential(f"sd[{g.label}]", lam=sd_prior.param("lam"), dims=term_dim)
+    return pm.Deterministic(f"r[{g.label}]", z * sd[None, :], dims=(level_dim, term_dim))

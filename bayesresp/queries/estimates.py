@@ -1,0 +1,207 @@
+"""What the posterior says about the model's parameters: tables a researcher reads.
+
+``summary`` (every parameter with a readable name, interval, r_hat and ESS),
+``odds_ratios``, ``group_effects`` and ``variance_decomposition``. Each takes the fitted
+record (:class:`bayesresp.inference.record.FittedModel`); ``bayesresp.Fit`` offers them as
+methods.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesresp.errors import BayesrespError
+from bayesresp.inference.draws import readable_posterior
+from bayesresp.inference.record import FittedModel
+from bayesresp.maths.links import get_link
+
+
+def interval_names(ci: float) -> tuple[str, str]:
+    """Column names of a central ``ci`` interval: ``("q5", "q95")`` for 0.9."""
+    lo = (1 - ci) / 2 * 100
+    return f"q{lo:g}", f"q{100 - lo:g}"
+
+
+def describe_draws(draws: np.ndarray, ci: float = 0.9) -> dict[str, float]:
+    """Mean, sd, median and central interval of a 1-D array of draws."""
+    lo, hi = interval_names(ci)
+    q = np.quantile(draws, [(1 - ci) / 2, 0.5, 1 - (1 - ci) / 2])
+    return {
+        "mean": float(np.mean(draws)),
+        "sd": float(np.std(draws, ddof=1)),
+        "median": float(q[1]),
+        lo: float(q[0]),
+        hi: float(q[2]),
+    }
+
+
+def summary(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
+    """One row per parameter: mean, sd, median, central interval, r_hat, ESS, block.
+
+    Names are tied to codebook levels: ``background[military_security]``,
+    ``mo(hierarchy_level)``, ``cutpoint[silence|mild_concern]``, ``sd(mission)``,
+    ``sd(mission:department)``. A positive coefficient moves responses towards the
+    confrontational end of the spectrum. Continuous covariates are per standard
+    deviation of the fitting data (the ``scale`` column says how many units).
+
+    Examples
+    --------
+    >>> fit.summary(ci=0.95).loc["sd(mission)"]  # doctest: +SKIP
+    """
+    ds, block, scale = readable_posterior(fit.posterior, fit.info)
+    stats = az.summary(
+        xr.DataTree.from_dict({"posterior": ds}), ci_prob=ci, ci_kind="eti", round_to="none"
+    )
+    lo, hi = interval_names(ci)
+    lb = next(c for c in stats.columns if c.endswith("_lb"))
+    ub = next(c for c in stats.columns if c.endswith("_ub"))
+    med = {name: float(ds[name].median()) for name in ds.data_vars}
+    table = pd.DataFrame(
+        {
+            "mean": stats["mean"],
+            "sd": stats["sd"],
+            "median": pd.Series(med),
+            lo: stats[lb],
+            hi: stats[ub],
+            "r_hat": stats["r_hat"],
+            "ess_bulk": stats["ess_bulk"],
+            "ess_tail": stats["ess_tail"],
+            "block": pd.Series(block),
+            "scale": pd.Series(scale),
+        }
+    )
+    table.index.name = "parameter"
+    return table.loc[list(ds.data_vars)]
+
+
+def odds_ratios(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
+    """exp(coefficient): the factor on the odds of a response above any level.
+
+    Under proportional odds, ``background[military_security] = 2.5`` says that the
+    odds of a response more confrontational than any given level are 2.5 times those
+    of the reference background, other things equal.
+
+    Examples
+    --------
+    >>> fit.odds_ratios().loc["background[military_security]", "mean"]  # doctest: +SKIP
+    """
+    if not get_link(fit.spec.link).odds:
+        raise BayesrespError(
+            f"odds ratios belong to the logit link; this model uses {fit.spec.link}: "
+            "read its coefficients on the latent scale (summary()) instead"
+        )
+    ds, block, _ = readable_posterior(fit.posterior, fit.info)
+    names = [c.name for c in fit.info.columns] + [m.name for m in fit.info.monotonic]
+    rows = {}
+    for name in names:
+        d = describe_draws(np.exp(ds[name].values.ravel()), ci)
+        rows[name] = {
+            "odds_ratio": d["median"],
+            **{k: v for k, v in d.items() if k.startswith("q")},
+            "p_above_1": float((ds[name].values > 0).mean()),
+            "block": block[name],
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "parameter"
+    return out
+
+
+def group_effects(fit: FittedModel, group: str | None = None, ci: float = 0.9) -> pd.DataFrame:
+    """Estimated effect of each mission, department, official... on the latent scale.
+
+    Examples
+    --------
+    >>> fit.group_effects("mission")  # doctest: +SKIP
+    """
+    frames = []
+    for g in fit.info.groups:
+        if group is not None and g.label != group:
+            continue
+        r = fit.draws.r[g.label]  # (S, levels, q)
+        for j, term in enumerate(g.column_names):
+            for i, level in enumerate(g.levels):
+                frames.append(
+                    {
+                        "group": g.label,
+                        "level": level,
+                        "term": term,
+                        **describe_draws(r[:, i, j], ci),
+                    }
+                )
+    if group is not None and not frames:
+        known = ", ".join(g.label for g in fit.info.groups) or "none"
+        raise KeyError(f"no group term '{group}' in this model (group terms: {known})")
+    if not frames:  # a model without group terms has no group effects
+        lo, hi = interval_names(ci)
+        cols = ["group", "level", "term", "mean", "sd", "median", lo, hi]
+        return pd.DataFrame(columns=cols).set_index(["group", "level", "term"])
+    return pd.DataFrame(frames).set_index(["group", "level", "term"])
+
+
+def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
+    """Share of latent variance due to each block, each grouping level and the residual.
+
+    Rows: one per block of covariates (``incident``, ``individual``, ...), one per
+    grouping term (``group(mission)``, ``group(mission:department)``) and
+    ``residual``.
+
+    Per posterior draw: a block's variance is the variance, over the fitted rows, of
+    its part of the linear predictor; a grouping level's is the average over rows of
+    ``z' Sigma z`` (``sd^2`` for an intercept); the residual's is the link's
+    (pi^2/3 for logit, 1 for probit, pi^2/6 for cloglog). Shares divide each by their
+    sum, so they add to one; covariance between blocks is not attributed to either. The
+    cauchit link's Cauchy residual has no variance, so its model has no decomposition
+    (an error says so).
+
+    Examples
+    --------
+    >>> fit.variance_decomposition()[["share", "q5", "q95"]]  # doctest: +SKIP
+    """
+    residual = get_link(fit.spec.link).residual_variance
+    if residual is None:
+        raise BayesrespError(
+            f"the {fit.spec.link} link's latent residual ({get_link(fit.spec.link).latent}) "
+            "has no variance, so shares of the latent variance are not defined; fit the "
+            "model with the logit, probit or cloglog link to decompose it"
+        )
+    info, d, design = fit.info, fit.draws, fit.design
+    comps: dict[str, np.ndarray] = {}
+    kinds: dict[str, str] = {}
+    blocks = list(
+        dict.fromkeys([c.block for c in info.columns] + [m.block for m in info.monotonic])
+    )
+    for block in blocks:
+        cols = [j for j, c in enumerate(info.columns) if c.block == block]
+        part = d.b[:, cols] @ design.X[:, cols].T
+        for j, m in enumerate(info.monotonic):
+            if m.block == block:
+                steps = np.concatenate(
+                    [np.zeros((d.n_draws, 1)), np.cumsum(d.simplex[m.var], axis=1)], axis=1
+                )
+                part = part + d.b_mo[:, j : j + 1] * steps[:, design.mono[:, j]]
+        comps[block], kinds[block] = part.var(axis=1), "block"
+    for g in info.groups:
+        Z = design.group_Z[g.label]
+        cov = d.cor[g.label] * d.sd[g.label][:, :, None] * d.sd[g.label][:, None, :]
+        comps[f"group({g.label})"] = np.einsum("nq,sqr,nr->s", Z, cov, Z) / len(Z)
+        kinds[f"group({g.label})"] = "group"
+    comps["residual"] = np.full(d.n_draws, residual)
+    kinds["residual"] = "residual"
+    total = sum(comps.values())
+    lo, hi = interval_names(ci)
+    rows = {}
+    for name, v in comps.items():
+        share = describe_draws(v / total, ci)
+        rows[name] = {
+            "kind": kinds[name],
+            "variance": float(v.mean()),
+            "share": share["mean"],
+            lo: share[lo],
+            hi: share[hi],
+        }
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "component"
+    return out
