@@ -188,7 +188,7 @@ def test_saved_fit_loads_in_a_new_process_with_identical_summary(hierarchical, t
         back.variance_decomposition(), hierarchical.variance_decomposition()
     )
     assert back.codebook == hierarchical.codebook and back.spec == hierarchical.spec
-    assert back.file_attrs["bayesresp_format_version"] == 1
+    assert back.file_attrs["bayesresp_format_version"] == 2
 
 
 def test_fit_file_errors(hierarchical, tmp_path):
