@@ -1,5 +1,6 @@
 """Fit files lose nothing and fail loudly: every group verified on load, atomic saves,
-no deleting what the package did not write, concurrent writers (issue 14, items 1-4)."""
+no deleting what the package did not write, concurrent writers (issue 14, items 1-4),
+and the CLI's --overwrite."""
 
 from __future__ import annotations
 
@@ -341,3 +342,38 @@ def test_what_is_not_a_bayesresp_fit_is_never_replaced(saved, fits, tmp_path, ki
         with pytest.raises(FitFileError, match=f"{target} exists and is not .*left unchanged"):
             save_fit(fits["B"], target)
         assert _fingerprint(target) == before and _temporaries(target) == []
+
+
+# -- 5. the command line refuses to overwrite without --overwrite ----------------------------
+@pytest.mark.parametrize("ext", [".nc", ".zarr"])
+def test_cli_refuses_an_existing_out_before_sampling(
+    saved, fits, tmp_path, ext, run_cli, monkeypatch
+):
+    import bayesresp.fitting
+
+    def must_not_sample(*args, **kwargs):
+        raise AssertionError("sampled before refusing")
+
+    monkeypatch.setattr(bayesresp.fitting, "fit", must_not_sample)
+    data = tmp_path / "d.csv"
+    fits["A"].data.to_csv(data, index=False)
+    out = _copy(saved["A", ext], tmp_path / f"fit{ext}")
+    before = _fingerprint(out)
+    res = run_cli("fit", data, "--spec", "baseline", "--out", out, "--quiet")
+    assert res.code == 2 and "Traceback" not in res.err
+    assert res.err.count("\n") == 1 and res.err.startswith("error: ")
+    assert f"{out} exists: pass --overwrite" in res.err
+    assert _fingerprint(out) == before
+    # --overwrite replaces only a bayesresp fit; anything else is refused all the same.
+    foreign = tmp_path / f"foreign{ext}"
+    if ext == ".zarr":
+        foreign.mkdir()
+        (foreign / "notes.txt").write_text("my notes")
+    else:
+        foreign.write_text("not NetCDF")
+    res = run_cli("fit", data, "--spec", "baseline", "--out", foreign, "--overwrite", "--quiet")
+    assert res.code == 2 and res.err.count("\n") == 1 and "is not a" in res.err
+    monkeypatch.setattr(bayesresp.fitting, "fit", lambda *args, **kwargs: fits["B"])
+    res = run_cli("fit", data, "--spec", "baseline", "--out", out, "--overwrite", "--quiet")
+    assert res.code == 0, res.err
+    assert _which(load_fit(out), fits) == "B" and _temporaries(out) == []

@@ -60,9 +60,14 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
     help="Fit file to write (.nc NetCDF, or .zarr).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out if it exists (only ever a bayesresp fit, and atomically).",
 )
 @codebook_option
 @click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True)
@@ -106,6 +111,7 @@ def fit_cmd(
     data: Path,
     spec: str,
     out: Path,
+    overwrite: bool,
     codebook: Path | None,
     draws: int,
     tune: int,
@@ -124,7 +130,11 @@ def fit_cmd(
     Examples:
       bayesresp fit incidents.csv --spec models/hierarchical.toml --out fit.nc --seed 1
       bayesresp fit incidents.csv --spec full --out full.nc --draws 2000 --chains 4
+
+    An existing --out is refused (before sampling) unless --overwrite is given; even
+    then only a bayesresp fit is replaced, never another file or folder.
     """
+    from bayesresp.fitfile import check_target
     from bayesresp.fitting import fit
 
     if out.suffix not in (".nc", ".zarr"):
@@ -133,6 +143,7 @@ def fit_cmd(
         raise click.BadParameter(
             f"the folder {out.absolute().parent} does not exist", param_hint="--out"
         )
+    check_target(out, overwrite)  # before sampling, not after
     result = fit(
         data,
         spec,
