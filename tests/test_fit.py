@@ -189,7 +189,7 @@ def test_saved_fit_loads_in_a_new_process_with_identical_summary(hierarchical, t
         back.variance_decomposition(), hierarchical.variance_decomposition()
     )
     assert back.codebook == hierarchical.codebook and back.spec == hierarchical.spec
-    assert back.file_attrs["bayesresp_format_version"] == 1
+    assert back.file_attrs["bayesresp_format_version"] == 2
 
 
 def test_fit_file_errors(hierarchical, tmp_path):
@@ -395,16 +395,17 @@ def test_cli_fit_and_summary(tmp_path, run_cli):
     meta = bayesresp.load_fit(out).meta
     assert (meta["log_density"], meta["centred"]) == ("kernel", False)
     # Centring needs nested group intercepts, and the kernel: one-line errors, no fit.
+    new = tmp_path / "new.nc"  # (an existing --out is refused first)
     for flags, message in [
         (["--centring"], "needs nested group intercepts"),
         (["--no-kernel", "--centring"], "needs the compiled kernel"),
     ]:
-        bad = run_cli("fit", tmp_path / "d.csv", "--spec", "baseline", "--out", out, *flags)
+        bad = run_cli("fit", tmp_path / "d.csv", "--spec", "baseline", "--out", new, *flags)
         assert bad.code == 2 and message in bad.err and len(bad.err.strip().splitlines()) == 1
     res = run_cli("summary", out, "--table", "variance", "--format", "json")
     assert res.code == 0 and '"component":"residual"' in res.out.replace(" ", "")
     assert run_cli("summary", out, "--format", "csv").code == 2
-    bad = run_cli("fit", tmp_path / "d.csv", "--spec", "nonexistent_spec", "--out", out)
+    bad = run_cli("fit", tmp_path / "d.csv", "--spec", "nonexistent_spec", "--out", new)
     assert bad.code == 2 and "specification file not found" in bad.err
     bad = run_cli("summary", tmp_path / "d.csv")
     assert bad.code == 2 and "cannot be read as a fit file" in bad.err

@@ -23,9 +23,14 @@ TABLES = ("parameters", "odds", "groups", "variance")
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
     help="Fit file to write (.nc NetCDF, or .zarr).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace --out if it exists (only ever a bayesresp fit, and atomically).",
 )
 @codebook_option
 @click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True)
@@ -69,6 +74,7 @@ def fit_cmd(
     data: Path,
     spec: str,
     out: Path,
+    overwrite: bool,
     codebook: Path | None,
     draws: int,
     tune: int,
@@ -87,8 +93,12 @@ def fit_cmd(
     Examples:
       bayesresp fit incidents.csv --spec models/hierarchical.toml --out fit.nc --seed 1
       bayesresp fit incidents.csv --spec full --out full.nc --draws 2000 --chains 4
+
+    An existing --out is refused (before sampling) unless --overwrite is given; even
+    then only a bayesresp fit is replaced, never another file or folder.
     """
     from bayesresp.api import fit
+    from bayesresp.inference.fitfile import check_target
 
     if out.suffix not in (".nc", ".zarr"):
         raise click.BadParameter("the fit file must end in .nc or .zarr", param_hint="--out")
@@ -96,6 +106,7 @@ def fit_cmd(
         raise click.BadParameter(
             f"the folder {out.absolute().parent} does not exist", param_hint="--out"
         )
+    check_target(out, overwrite)  # before sampling, not after
     result = fit(
         data,
         spec,
