@@ -28,6 +28,7 @@ import pandas as pd
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.tables import write_csv
+from bayesresp.maths import predictor
 
 #: Illustrative effects on the latent scale (logits; + is towards confrontation).
 #: Nominal covariates: effect of each level against the codebook's first level.
@@ -390,19 +391,25 @@ def _code(rng, frame, latent, truth, coders, double_coded, coder_sd, noise):
 
 
 def linear_predictor(frame: pd.DataFrame, truth: dict[str, Any], cb: Codebook) -> np.ndarray:
-    """The true latent predictor ``eta`` of each row, from a truth dict.
+    """The true latent predictor ``eta`` of each row, from a truth dict, through the
+    model's own linear predictor (:func:`bayesresp.maths.predictor.linear_predictor`): a
+    column per true coefficient (the covariate, or the indicator of its level) and an
+    intercept per grouping level.
 
     Group effects of groups the truth does not know count as zero.
     """
-    eta = np.zeros(len(frame))
-    for name, coefs in truth["coefficients"].items():
+    names = list(truth["coefficients"])
+    X = np.zeros((len(frame), len(names)))
+    for j, name in enumerate(names):
         col, level = name.split("[") if "[" in name else (name, None)
         if level is None:
-            eta += coefs * frame[col].astype(float).to_numpy()
+            X[:, j] = frame[col].astype(float).to_numpy()
         else:
-            eta += coefs * (frame[col].astype(object) == level.rstrip("]")).to_numpy()
+            X[:, j] = (frame[col].astype(object) == level.rstrip("]")).to_numpy()
+    b = np.array([truth["coefficients"][name] for name in names], dtype=float)
     mission = frame["mission"].astype(str)
     dept = mission + ":" + frame["department"].astype(str)
+    groups = []
     for key, labels in (
         ("mission", mission),
         ("mission:department", dept),
@@ -410,9 +417,10 @@ def linear_predictor(frame: pd.DataFrame, truth: dict[str, Any], cb: Codebook) -
     ):
         if labels is None:
             continue
-        table = truth["group_effects"][key]
-        eta += labels.astype(str).map(table).fillna(0.0).to_numpy(dtype=float)
-    return eta
+        effects = labels.astype(str).map(truth["group_effects"][key]).fillna(0.0)
+        groups.append((np.ones((len(frame), 1)), effects.to_numpy(dtype=float)[:, None]))
+    eta = predictor.linear_predictor(X, b if names else None, groups=groups)
+    return np.zeros(len(frame)) + eta  # a plain 0.0 when there is nothing to add
 
 
 # -- the pieces ------------------------------------------------------------------------

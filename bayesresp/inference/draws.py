@@ -1,8 +1,10 @@
 """Posterior draws as plain arrays, and the linear predictor computed from them (NumPy).
 
 Everything that predicts (what-if, contrasts, posterior predictive checks) goes through
-:func:`eta_from_draws`, the NumPy twin of :func:`bayesresp.model.linear_predictor`; a test
-ties the two together. The per-row log-likelihood stored with a fit goes through the
+:func:`eta_from_draws`, which gathers each row's group effects (known, new or average) and
+evaluates :func:`bayesresp.maths.predictor.linear_predictor`, the body the PyMC model
+evaluates in PyTensor (:func:`bayesresp.model.graph.linear_predictor`); a test ties the
+two together. The per-row log-likelihood stored with a fit goes through the
 compiled kernel's packed rows (:func:`bayesresp.kernel.log_likelihood`, tested against
 this module), except for designs with ``mo()`` terms, which come here.
 """
@@ -15,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 from bayesresp.errors import UnknownGroupError
+from bayesresp.maths.predictor import linear_predictor
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names
 
 
@@ -96,12 +99,7 @@ def eta_from_draws(
         if mode not in GROUP_MODES:
             raise ValueError(f"groups must be one of {', '.join(GROUP_MODES)}, not {mode!r}")
     info = design.info
-    eta = draws.b @ design.X.T  # (S, n)
-    for j, m in enumerate(info.monotonic):
-        steps = np.concatenate(
-            [np.zeros((draws.n_draws, 1)), np.cumsum(draws.simplex[m.var], axis=1)], axis=1
-        )
-        eta = eta + draws.b_mo[:, j : j + 1] * steps[:, design.mono[:, j]]
+    gathered = []
     for g in info.groups:
         Z = design.group_Z[g.label]  # (n, q)
         idx = design.group_index[g.label]
@@ -122,8 +120,15 @@ def eta_from_draws(
             r = draws.r[g.label][:, idx, :]  # (S, n, q)
         else:
             r = _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
-        r = np.broadcast_to(r, (r.shape[0], design.n, r.shape[2]))
-        eta = eta + np.einsum("snq,nq->sn", r, Z)
+        gathered.append((Z, r))
+    eta = linear_predictor(
+        design.X,
+        draws.b,
+        mono=design.mono,
+        b_mo=draws.b_mo,
+        simplexes=[draws.simplex[m.var] for m in info.monotonic],
+        groups=gathered,
+    )
     return eta
 
 

@@ -19,6 +19,8 @@ PAD = 200.0
 class _NumpyOps:
     name = "numpy"
     exp = staticmethod(np.exp)
+    dot = staticmethod(np.dot)
+    zeros_like = staticmethod(np.zeros_like)
     expm1 = staticmethod(np.expm1)
     log = staticmethod(np.log)
     log1p = staticmethod(np.log1p)
@@ -50,10 +52,6 @@ class _NumpyOps:
         c = np.asarray(c, dtype=float)
         shape = (*c.shape[:-1], 1)
         return np.concatenate([np.full(shape, -pad), c, np.full(shape, pad)], axis=-1)
-
-    @staticmethod
-    def zeros_like_first(c):
-        return np.zeros((*np.shape(c)[:-1], 1))
 
     @staticmethod
     def concatenate(parts, axis=-1):

@@ -29,6 +29,8 @@ from pymc.distributions.transforms import ordered
 
 from bayesresp.maths.cumulative import TENSOR, log_prob
 from bayesresp.maths.links import Link, get_link
+from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
+from bayesresp.maths.predictor import monotonic_steps
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names
 from bayesresp.model.priors import Prior, PriorError, default_priors, parse_prior, role_of_key
 
@@ -217,15 +219,20 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str):
 
 
 def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
-    """``eta`` in PyTensor, from data tensors and parameter tensors."""
-    eta = pt.dot(design_data["X"], params["b"]) if info.columns else 0.0
-    for j, m in enumerate(info.monotonic):
-        steps = pt.concatenate([pt.zeros(1), pt.cumsum(params[f"simplex[{m.var}]"])])
-        eta = eta + params["b_mo"][j] * steps[design_data["mono"][:, j]]
-    for g in info.groups:
-        r = params[f"r[{g.label}]"][design_data[f"idx[{g.label}]"]]
-        eta = eta + pt.sum(design_data[f"Z[{g.label}]"] * r, axis=1)
-    return eta
+    """``eta`` in PyTensor, from data tensors and parameter tensors
+    (:func:`bayesresp.maths.predictor.linear_predictor`, the body predictions share)."""
+    return maths_linear_predictor(
+        design_data["X"],
+        params["b"] if info.columns else None,
+        mono=design_data["mono"],
+        b_mo=params.get("b_mo"),
+        simplexes=[params[f"simplex[{m.var}]"] for m in info.monotonic],
+        groups=[
+            (design_data[f"Z[{g.label}]"], params[f"r[{g.label}]"][design_data[f"idx[{g.label}]"]])
+            for g in info.groups
+        ],
+        xp=TENSOR,
+    )
 
 
 def data_values(design: Design) -> dict[str, np.ndarray]:
@@ -259,7 +266,7 @@ def _average_case(data: dict, params: dict, info: DesignInfo):
     """The fixed part of eta at the weighted mean of the fitting rows."""
     shift = pt.dot(data["X_mean"], params["b"]) if info.columns else 0.0
     for j, m in enumerate(info.monotonic):
-        steps = pt.concatenate([pt.zeros(1), pt.cumsum(params[f"simplex[{m.var}]"])])
+        steps = monotonic_steps(params[f"simplex[{m.var}]"], TENSOR)
         shift = shift + params["b_mo"][j] * pt.dot(data[f"mono_share[{m.var}]"], steps)
     return shift
 

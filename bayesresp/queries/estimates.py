@@ -17,6 +17,7 @@ from bayesresp.errors import BayesrespError
 from bayesresp.inference.draws import readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
+from bayesresp.maths.predictor import linear_predictor
 
 
 def interval_names(ci: float) -> tuple[str, str]:
@@ -175,13 +176,14 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     )
     for block in blocks:
         cols = [j for j, c in enumerate(info.columns) if c.block == block]
-        part = d.b[:, cols] @ design.X[:, cols].T
-        for j, m in enumerate(info.monotonic):
-            if m.block == block:
-                steps = np.concatenate(
-                    [np.zeros((d.n_draws, 1)), np.cumsum(d.simplex[m.var], axis=1)], axis=1
-                )
-                part = part + d.b_mo[:, j : j + 1] * steps[:, design.mono[:, j]]
+        mo = [j for j, m in enumerate(info.monotonic) if m.block == block]
+        part = linear_predictor(
+            design.X[:, cols],
+            d.b[:, cols],
+            mono=design.mono[:, mo],
+            b_mo=d.b_mo[:, mo],
+            simplexes=[d.simplex[info.monotonic[j].var] for j in mo],
+        )
         comps[block], kinds[block] = part.var(axis=1), "block"
     for g in info.groups:
         Z = design.group_Z[g.label]
