@@ -17,7 +17,7 @@ import xarray as xr
 
 import bayesresp
 from bayesresp.errors import SamplerError
-from bayesresp.inference import fitting, kernel
+from bayesresp.inference import fitting, kernel, packing
 from bayesresp.model.design import compress, make_design
 from bayesresp.model.graph import build_model
 from bayesresp.model.spec import ModelSpec
@@ -88,7 +88,7 @@ def test_kernel_is_the_model_log_density(example, case):
     formula, link, priors = CASES[case]
     design, spec = _design(example, formula, link, priors)
     model = build_model(design, spec.priors, spec.link)
-    packed = kernel.pack(design, spec.priors, spec.link, centring=False)
+    packed = packing.pack(design, spec.priors, spec.link, centring=False)
     assert [v.name for v in model.value_vars] == list(_as_point(packed, packed.start))
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     rng = np.random.default_rng(case)
@@ -112,7 +112,7 @@ def test_kernel_at_extreme_linear_predictors(example, link):
     the PyMC model, whose likelihood is tested against 1,200-digit references."""
     design, spec = _design(example, "response ~ severity + (1 | mission)", link, {})
     model = build_model(design, spec.priors, spec.link)
-    packed = kernel.pack(design, spec.priors, spec.link, centring=False)
+    packed = packing.pack(design, spec.priors, spec.link, centring=False)
     point = _as_point(packed, packed.start.copy())
     levels = point["z[mission]"].shape[0]
     point["z[mission]"][:, 0] = np.where(np.arange(levels) % 2 == 0, 5.0, -5.0)
@@ -159,7 +159,7 @@ def test_kernel_design_storage_is_exact(example, scale):
         example, "response ~ severity + years_at_station + (1 | mission)", "logit", {}
     )
     scaled = dataclasses.replace(design, X=np.asarray(design.X) * scale)
-    packed = kernel.pack(scaled, spec.priors, spec.link, centring=False)
+    packed = packing.pack(scaled, spec.priors, spec.link, centring=False)
     small = np.asarray(scaled.X)[:, packed.arrays["bcol"]]
     assert np.all(np.abs(small) <= 127.0) and np.all(small == np.round(small))
     assert len(packed.arrays["bcol"]) == (3 if scale == -3.0 else 0)  # severity dummies
@@ -168,14 +168,14 @@ def test_kernel_design_storage_is_exact(example, scale):
         keep = design.y != 2
         frame = example[keep.tolist()]
         sparse, spec = _design(frame, "response ~ severity + (1 | mission)", "probit", {})
-        packed = kernel.pack(sparse, spec.priors, spec.link, centring=False)
+        packed = packing.pack(sparse, spec.priors, spec.link, centring=False)
         assert np.diff(packed.arrays["kstart"])[2] == 0
         _pymc_agrees(sparse, spec, packed, seed=5)
         # Its cutpoints collapsed (exp(-800) underflows: c_2 = c_1) leave the density
         # finite for both links, as the level has no rows to be impossible for.
         for link in LINKS:
             sparse, spec = _design(frame, "response ~ severity + (1 | mission)", link, {})
-            packed = kernel.pack(sparse, spec.priors, spec.link, centring=False)
+            packed = packing.pack(sparse, spec.priors, spec.link, centring=False)
             x = packed.start.copy()
             x[packed.n_dim - 7 + 2] = -800.0  # u_2 = log(c_2 - c_1)
             lp, grad = kernel.evaluate(packed, x)
@@ -188,8 +188,8 @@ def test_kernel_weights_are_counts(example):
     full, spec = _design(example, formula, "logit", {})
     small, _ = _design(example, formula, "logit", {}, compressed=True)
     assert small.n < full.n
-    a = kernel.pack(full, spec.priors, spec.link)
-    b = kernel.pack(small, spec.priors, spec.link)
+    a = packing.pack(full, spec.priors, spec.link)
+    b = packing.pack(small, spec.priors, spec.link)
     rng = np.random.default_rng(4)
     for _ in range(3):
         x = a.start + rng.normal(0.0, 1.0, a.n_dim)
@@ -237,7 +237,7 @@ def test_kernel_value_does_not_depend_on_memory_addresses(example):
     follow the data alone (no peeling to an aligned address), or draws would differ
     between processes. The same data at shifted addresses give the same bits."""
     design, spec = _design(example, "models/hierarchical.toml", "logit", {})
-    packed = kernel.pack(design, spec.priors, spec.link, centring=False)
+    packed = packing.pack(design, spec.priors, spec.link, centring=False)
     rng = np.random.default_rng(12)
     points = [packed.start + rng.normal(0.0, 0.5, packed.n_dim) for _ in range(3)]
     for residue in (8, 24, 40):  # offsets from a 64-byte boundary (an AVX-512 vector)
@@ -260,7 +260,7 @@ def test_kernel_choice_errors(example):
         bayesresp.fit(example, "response ~ mo(severity)", kernel=True, draws=10, tune=10)
     with pytest.raises(SamplerError, match="needs sampler='nutpie'"):
         bayesresp.fit(example, "response ~ severity", sampler="pymc", kernel=True)
-    assert kernel.unsupported(
+    assert packing.unsupported(
         _design(example, "response ~ severity + (1 + years_at_station | mission)", "logit", {})[
             0
         ].info
@@ -298,12 +298,12 @@ def test_centring_is_a_change_of_variables(example, rich_data, link):
     non-centred one is tied to PyMC above, for both links); the gradient matches central
     differences; both give the same posterior variables."""
     design, spec = _design(rich_data, "models/hierarchical.toml", link, {})
-    assert design.n / len(design.info.groups[-1].levels) >= kernel.CENTRE_ROWS_PER_LEVEL
-    nc = kernel.pack(design, spec.priors, spec.link, centring=False)
-    c = kernel.pack(design, spec.priors, spec.link)  # chosen by default here
+    assert design.n / len(design.info.groups[-1].levels) >= packing.CENTRE_ROWS_PER_LEVEL
+    nc = packing.pack(design, spec.priors, spec.link, centring=False)
+    c = packing.pack(design, spec.priors, spec.link)  # chosen by default here
     assert c.centred and not nc.centred
     # Mission context and department covariates predict the department means.
-    owner = kernel.nesting(design)[1]
+    owner = packing.nesting(design)[1]
     names = np.array(design.info.column_names)
     assert any(n.startswith("host_consent_leverage") for n in names[owner == 0])
     assert (owner == 1).any() and (owner == -1).any()
@@ -332,7 +332,7 @@ def test_centring_is_a_change_of_variables(example, rich_data, link):
         {"unconstrained": (("chain", "draw", "d"), v[None, None, :])},
         coords={"chain": [0], "draw": [0]},
     )
-    a, b = kernel.posterior(nc, draws(x)), kernel.posterior(c, draws(xc))
+    a, b = packing.posterior(nc, draws(x)), packing.posterior(c, draws(xc))
     assert list(a.data_vars) == list(b.data_vars)
     for name in a.data_vars:
         np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-10, atol=1e-10)
@@ -480,12 +480,12 @@ def _packings(example, rich_data):
     out = []
     for formula, link, priors in CASES:
         design, spec = _design(example, formula, link, priors)
-        out.append(kernel.pack(design, spec.priors, spec.link, centring=False))
+        out.append(packing.pack(design, spec.priors, spec.link, centring=False))
     for formula in ("models/hierarchical.toml", "response ~ 1 + (1 | mission)"):
         design, spec = _design(rich_data, formula, "logit", {})
-        out.append(kernel.pack(design, spec.priors, spec.link, centring=True))
+        out.append(packing.pack(design, spec.priors, spec.link, centring=True))
     design, spec = _design(rich_data, "models/hierarchical.toml", "probit", {}, compressed=True)
-    out.append(kernel.pack(design, spec.priors, spec.link, centring=True))
+    out.append(packing.pack(design, spec.priors, spec.link, centring=True))
     return out
 
 
@@ -525,10 +525,10 @@ def test_pack_refuses_codes_out_of_range(example):
     design, spec = _design(example, "response ~ severity + (1 | mission)", "logit", {})
     bad_y = dataclasses.replace(design, y=design.y + 1)  # the top level becomes K
     with pytest.raises(ValueError, match="outcome codes"):
-        kernel.pack(bad_y, spec.priors, spec.link)
+        packing.pack(bad_y, spec.priors, spec.link)
     index = dict(design.group_index, mission=design.group_index["mission"] + 100)
     with pytest.raises(ValueError, match="group index"):
-        kernel.pack(dataclasses.replace(design, group_index=index), spec.priors, spec.link)
+        packing.pack(dataclasses.replace(design, group_index=index), spec.priors, spec.link)
     with pytest.raises(ValueError, match="outcome codes"):
         kernel.pointwise_log_prob(np.array([9]), np.zeros((1, 1)), np.zeros((1, 7)), "logit")
 
@@ -536,16 +536,16 @@ def test_pack_refuses_codes_out_of_range(example):
 def test_nesting_edge_cases(example, rich_data):
     """Centring only where the groups nest in the order given, with every level present."""
     nested, _ = _design(rich_data, "models/hierarchical.toml", "logit", {})
-    parents, owner = kernel.nesting(nested)
+    parents, owner = packing.nesting(nested)
     assert len(parents) == 1 and (parents[0] >= 0).all()
     reverse, _ = _design(
         rich_data, "response ~ severity + (1 | mission:department) + (1 | mission)", "logit", {}
     )
-    assert kernel.nesting(reverse) is None
+    assert packing.nesting(reverse) is None
     crossed, _ = _design(
         example, "response ~ severity + (1 | mission) + (1 | violation_type)", "logit", {}
     )
-    assert kernel.nesting(crossed) is None
+    assert packing.nesting(crossed) is None
     # A level without rows (a refit on part of the data with the full data's recipe).
     g = nested.info.groups[-1].label
     keep = nested.group_index[g] != 0
@@ -558,9 +558,9 @@ def test_nesting_edge_cases(example, rich_data):
         group_index={k: v[keep] for k, v in nested.group_index.items()},
         group_Z={k: v[keep] for k, v in nested.group_Z.items()},
     )
-    assert kernel.nesting(part) is None
+    assert packing.nesting(part) is None
     single, _ = _design(
         rich_data, "response ~ severity + host_consent_leverage + (1 | mission)", "logit", {}
     )
-    parents, owner = kernel.nesting(single)
+    parents, owner = packing.nesting(single)
     assert parents == [] and (owner == 0).any() and (owner == -1).any()

@@ -147,7 +147,7 @@ def fit(
         and the same posterior variables; with many rows per department it samples
         several times faster (15 leapfrog steps per draw instead of 64 at 10,000 rows).
         By default it is used when the innermost group has on average at least 100 rows
-        per level (``bayesresp.kernel.CENTRE_ROWS_PER_LEVEL``); ``True`` insists,
+        per level (``bayesresp.inference.packing.CENTRE_ROWS_PER_LEVEL``); ``True`` insists,
         ``False`` never.
 
     Returns

@@ -8,9 +8,9 @@ from Numba's disk cache in a second or less by every later process, where PyMC's
 takes 10-15 s to compile in every process (nutpie's callbacks for a PyTensor graph
 cannot be cached).
 
-The rows are packed for speed (:func:`_row_layout`): in blocks by outcome level, so that
-a level's cutpoint terms are constants of its block; the design by column, dummies as
-int8. Each block is processed in chunks of rows that stay in the L1 cache: linear
+The rows are packed for speed (:func:`bayesresp.inference.packing.pack`): in blocks by
+outcome level, so that a level's cutpoint terms are constants of its block; the design by
+column, dummies as int8. Each block is processed in chunks of rows that stay in the L1 cache: linear
 predictors, likelihood and derivatives, the coefficients' gradient. LLVM vectorises
 these loops (the ``exp`` and ``log1p`` are branch-free versions written here, within 2
 ulp of NumPy's), so a gradient costs about 16 ns per row, a third of PyMC's compiled
@@ -18,20 +18,20 @@ graph (on the development machine, with AVX-512), the same at 10,000 and 50,000 
 The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
-Tests hold the two together (``tests/test_kernel.py``): at random points, for six models
-covering both links, every prior family, uncorrelated slopes, one or two group terms,
+Tests hold the two together (``tests/test_kernel.py``): at random points, for nine models
+covering every link, every prior family, uncorrelated slopes, one or two group terms,
 no covariates and no groups, the log density and the gradient equal those PyMC compiles
-from the model, to rounding, and at |eta| = 50 for both links; the hierarchically
+from the model, to rounding, and at |eta| = 50 for every link; the hierarchically
 centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
 change of variables, and the C callback nutpie calls against the kernel, bit for bit.
 Models the kernel does not cover (``mo()`` terms, correlated varying slopes) are sampled
 through PyMC's graph, as are the other samplers.
 
-The unconstrained vector, in order: ``b`` (p); per group term ``z`` (levels x terms,
-row-major) and ``log(sd)`` (terms); the cutpoints of the average case through PyMC's
-ordered transform (``c_0 = u_0``, ``c_k = c_{k-1} + exp(u_k)``). Hierarchically centred
-models (``pack(..., centring=True)``) hold the innermost group's level means where its
-``z`` would be.
+The design and priors arrive packed (:mod:`bayesresp.inference.packing`, plain NumPy,
+which also holds the header layout the C callback reads); nutpie's model object is made in
+:mod:`bayesresp.inference.nutpie_adapter`. Only this module compiles Numba code, with the
+links' Numba twins (:mod:`bayesresp.maths.links_numba`) it inlines; a guard
+(:mod:`bayesresp.inference.kernel_cache`) recompiles when any of those files changed.
 """
 
 from __future__ import annotations
@@ -39,15 +39,55 @@ from __future__ import annotations
 import functools
 import math
 import sys
-from dataclasses import dataclass
 
 import numpy as np
-import xarray as xr
 from numba import carray, cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from bayesresp.inference import kernel_cache
+from bayesresp.inference.packing import (  # the layout the compiled code reads
+    _DATA_ORDER,
+    _H_BCOL,
+    _H_BFAM,
+    _H_BPAR,
+    _H_CFAM,
+    _H_CPAR,
+    _H_FCOL,
+    _H_G,
+    _H_GMETA,
+    _H_GT,
+    _H_HIER,
+    _H_K,
+    _H_KSTART,
+    _H_LEN,
+    _H_LINK,
+    _H_N,
+    _H_NDIM,
+    _H_NT,
+    _H_NZ,
+    _H_P,
+    _H_PARENT,
+    _H_PB,
+    _H_PF,
+    _H_QT,
+    _H_SPAR,
+    _H_SUML,
+    _H_TMETA,
+    _H_W,
+    _H_WMAT,
+    _H_XB,
+    _H_XF,
+    _H_XMEAN,
+    _H_ZT,
+    CUT_NORMAL,
+    HALFNORMAL,
+    HALFSTUDENT_T,
+    NORMAL,
+    Packed,
+    _check_codes,
+    _row_layout,
+)
 from bayesresp.maths import links_numba
 from bayesresp.maths.links import LOGIT, get_link
 from bayesresp.maths.links_numba import LOG_2PI, SQRT2, log1mexp
@@ -56,26 +96,6 @@ from bayesresp.maths.links_numba import dlog_pdf as link_dlog_pdf
 from bayesresp.maths.links_numba import interval as link_interval
 from bayesresp.maths.links_numba import log_pdf as link_log_pdf
 from bayesresp.model.design import Design
-from bayesresp.model.graph import (
-    ResolvedPriors,
-    coefficient_priors,
-    coords_of,
-    cutpoint_start,
-    data_values,
-)
-
-# Codes shared by the packer and the kernel.
-NORMAL, STUDENT_T = 0, 1  # coefficient priors
-HALFNORMAL, HALFSTUDENT_T, EXPONENTIAL = 0, 1, 2  # group sd priors
-CUT_NORMAL, CUT_DIRICHLET = 0, 1  # cutpoint priors
-
-# Layout of the header the C callback reads its data from (int64 slots): sizes and codes,
-# then the addresses of the arrays.
-_H_NDIM, _H_N, _H_P, _H_G, _H_QT, _H_PB, _H_PF, _H_NT, _H_NZ, _H_K = range(10)
-_H_LINK, _H_BFAM, _H_CFAM, _H_HIER, _H_SUML = range(10, 15)
-_H_XB, _H_BCOL, _H_XF, _H_FCOL, _H_W, _H_KSTART, _H_GT, _H_TMETA, _H_ZT = range(15, 24)
-_H_XMEAN, _H_GMETA, _H_BPAR, _H_SPAR, _H_CPAR, _H_WMAT, _H_PARENT = range(24, 31)
-_H_LEN = 31
 
 
 # -- scalar helpers ----------------------------------------------------------------------
@@ -764,14 +784,6 @@ def pointwise_log_prob(y, eta, cutpoints, link: str) -> np.ndarray:
     return out
 
 
-def _check_codes(y, K: int, n: int) -> None:
-    """The kernel indexes arrays with the codes unchecked: check them here."""
-    if y.shape != (n,):
-        raise ValueError(f"{y.shape[0]} outcome codes for {n} rows")
-    if n and (y.min() < 0 or y.max() >= K):
-        raise ValueError(f"outcome codes must lie in 0 .. {K - 1}")
-
-
 # -- the C callbacks nutpie calls ------------------------------------------------------------
 @intrinsic
 def _voidptr(typingctx, address):
@@ -880,277 +892,6 @@ def callbacks():
     )
 
 
-# -- packing a design -------------------------------------------------------------------------
-def unsupported(info) -> str | None:
-    """Why the kernel cannot sample this model (None when it can)."""
-    if info.monotonic:
-        return "mo() terms"
-    for g in info.groups:
-        if len(g.columns) > 1 and g.correlated:
-            return f"correlated varying effects in ({' + '.join(g.column_names)} | {g.label})"
-    return None
-
-
-@dataclass
-class Packed:
-    """A design's arrays and priors in the kernel's layout."""
-
-    info: object
-    n_dim: int
-    header: np.ndarray
-    arrays: dict[str, np.ndarray]
-    blocks: list[tuple[str, int, tuple[int, ...]]]  # (value variable, offset, shape)
-    start: np.ndarray
-    centred: bool = False  # hierarchically centred group intercepts
-
-    @property
-    def X_mean(self) -> np.ndarray:
-        return self.arrays["X_mean"]
-
-
-_SD_FAMILIES = {
-    "halfnormal": HALFNORMAL,
-    "halfstudent_t": HALFSTUDENT_T,
-    "exponential": EXPONENTIAL,
-}
-
-
-# Hierarchical centring pays when the levels of the innermost group have many rows: the
-# data then pin each level's mean down, and the non-centred form's funnel between z and
-# sd makes NUTS take long trajectories (64 leapfrog steps per draw at 10,000 rows,
-# against 15 centred). With few rows per level the non-centred form mixes better. The
-# rule uses the average over levels (rows, or weights of compressed rows, per level).
-CENTRE_ROWS_PER_LEVEL = 100
-
-
-def nesting(design: Design) -> tuple[list[np.ndarray], np.ndarray] | None:
-    """How the design's groups nest, for hierarchical centring; None when they do not.
-
-    Centring needs intercept-only groups, each nested in the one before it (every level
-    of a group lies in one level of the previous group: ``mission``, then
-    ``mission:department``), with every level present in the rows. Returns the parent
-    level of every level of the second and later groups, and for every fixed-effect
-    column the first group within whose levels it is constant (-1: it varies within the
-    innermost group's levels). Centring moves every column constant within the innermost
-    group's levels (owner >= 0) from the rows to the prior mean of its level means.
-    """
-    info = design.info
-    if not info.groups:
-        return None
-    index = []
-    for g in info.groups:
-        Z = design.group_Z[g.label]
-        if len(g.columns) != 1 or g.columns[0].term != "1" or not np.all(Z == 1.0):
-            return None
-        idx = design.group_index[g.label]
-        if idx.min() < 0 or np.bincount(idx, minlength=len(g.levels)).min() == 0:
-            return None
-        index.append(idx)
-    parents = []
-    for outer, inner, g in zip(index[:-1], index[1:], info.groups[1:], strict=True):
-        parent = np.full(len(g.levels), -1, dtype=np.int64)
-        parent[inner] = outer
-        if np.any(parent[inner] != outer):  # a level inside two outer levels
-            return None
-        parents.append(parent)
-    X = np.asarray(design.X, dtype=np.float64)
-    owner = np.full(X.shape[1], -1, dtype=np.int64)
-    for g, idx in enumerate(index):
-        order = np.argsort(idx, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(idx[order]) != 0])
-        Xs = X[order]
-        const = np.all(np.maximum.reduceat(Xs, starts) == np.minimum.reduceat(Xs, starts), axis=0)
-        owner[(owner < 0) & const] = g
-    return parents, owner
-
-
-# The data arrays in log_density's argument order; the header holds their addresses in
-# the same order (from _H_XB on), then W's and anc's.
-_DATA_ORDER = (
-    "Xb",
-    "bcol",
-    "Xf",
-    "fcol",
-    "w",
-    "kstart",
-    "gT",
-    "tmeta",
-    "Zt",
-    "X_mean",
-    "gmeta",
-    "bpar",
-    "spar",
-    "cpar",
-)
-
-
-def _row_layout(design: Design, X: np.ndarray, K: int, rows_see: int) -> dict[str, np.ndarray]:
-    """The rows as :func:`_rows` reads them, from the design's outcome, weights, groups
-    from ``rows_see`` on, and fixed-effect design ``X`` (n, p).
-
-    Rows come in blocks by outcome level (stably sorted: ``order`` holds each packed
-    row's row in the design, ``kstart`` the blocks' bounds). Columns by kind:
-    small-integer columns (dummies, counts) as int8, exactly; the others in double
-    precision; columns of zeros (those centring moved to its W) are left out. Group
-    terms (``tmeta``): offset of the term's effects in the concatenated ``r`` of all
-    groups, stride, row of ``Zt`` (-1: a column of ones), with their level codes in
-    ``gT``."""
-    info = design.info
-    n = design.n
-    y = np.asarray(design.y)
-    _check_codes(y, K, n)
-    w = np.asarray(design.weights, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"{w.shape[0]} weights for {n} rows")
-    order = np.argsort(y, kind="stable")
-    X = X[order]
-    used = np.any(X != 0.0, axis=0)
-    small = np.all((np.round(X) == X) & (np.abs(X) <= 127.0), axis=0)
-    bcol, fcol = np.flatnonzero(used & small), np.flatnonzero(used & ~small)
-    tmeta, gT, Zt, r_off = [], [], [], 0
-    for g_i, g in enumerate(info.groups):
-        L, q = len(g.levels), len(g.columns)
-        idx = np.asarray(design.group_index[g.label])
-        if n and (idx.min() < 0 or idx.max() >= L):
-            raise ValueError(f"group index of {g.label} outside 0 .. {L - 1}")
-        if L * q > np.iinfo(np.int32).max:
-            raise ValueError(f"{g.label} has too many levels for the kernel's 32-bit codes")
-        if g_i >= rows_see:
-            Z = np.asarray(design.group_Z[g.label], dtype=np.float64).reshape(n, q)[order]
-            for t in range(q):
-                ones = bool(np.all(Z[:, t] == 1.0))
-                tmeta.append([r_off + t, q, -1 if ones else len(Zt)])
-                gT.append(idx[order])
-                if not ones:
-                    Zt.append(Z[:, t])
-        r_off += L * q
-    return {
-        "Xb": np.ascontiguousarray(X[:, bcol].T, dtype=np.int8).reshape(len(bcol), n),
-        "bcol": bcol.astype(np.int64),
-        "Xf": np.ascontiguousarray(X[:, fcol].T, dtype=np.float64).reshape(len(fcol), n),
-        "fcol": fcol.astype(np.int64),
-        "w": np.ascontiguousarray(w[order]),
-        "kstart": np.searchsorted(y[order], np.arange(K + 1)).astype(np.int64),
-        "gT": np.asarray(gT, dtype=np.int32).reshape(len(tmeta), n),
-        "tmeta": np.asarray(tmeta, dtype=np.int64).reshape(len(tmeta), 3),
-        "Zt": np.asarray(Zt, dtype=np.float64).reshape(len(Zt), n),
-        "order": order.astype(np.int64),
-    }
-
-
-def pack(
-    design: Design, prior_overrides: dict[str, str], link: str, centring: bool | None = None
-) -> Packed:
-    """The kernel's data for a design (rows, weights and priors).
-
-    ``centring``: hierarchically centre the innermost of nested group intercepts (see
-    :func:`_centred_leaf`); by default when their structure allows it
-    (:func:`nesting`) and the innermost group has at least ``CENTRE_ROWS_PER_LEVEL``
-    rows per level.
-    """
-    info = design.info
-    reason = unsupported(info)
-    if reason is not None:
-        raise ValueError(f"the kernel does not cover {reason}")
-    nested = nesting(design)
-    if centring is None:
-        centring = (
-            nested is not None
-            and design.weights.sum() / len(info.groups[-1].levels) >= CENTRE_ROWS_PER_LEVEL
-        )
-    elif centring and nested is None:
-        raise ValueError(
-            "hierarchical centring needs nested group intercepts, such as "
-            "(1 | mission/department), with every level present"
-        )
-    priors = ResolvedPriors(info, prior_overrides, link)
-    values = data_values(design)
-    n, p = design.X.shape
-    blocks: list[tuple[str, int, tuple[int, ...]]] = []
-    start: list[np.ndarray] = []
-
-    family, mu, sigma, nu = coefficient_priors(
-        "b", [priors.coefficient(c.name, c.term) for c in info.columns]
-    )
-    bpar = np.column_stack([mu, sigma, nu]) if p else np.zeros((0, 3))
-    blocks.append(("b", 0, (p,)))
-    start.append(mu.astype(float) if p else np.zeros(0))
-    offset = p
-
-    gmeta, spar, zcol = [], [], 0
-    for g in info.groups:
-        L, q = len(g.levels), len(g.columns)
-        prior = priors.sd(g.label)
-        fam = _SD_FAMILIES[prior.family]
-        sigma_sd = prior.param("sigma") if fam != EXPONENTIAL else 1.0
-        nu_sd = prior.param("nu") if fam == HALFSTUDENT_T else 1.0
-        lam = prior.param("lam") if fam == EXPONENTIAL else 1.0
-        gmeta.append([offset, L, q, offset + L * q, zcol, fam, len(spar)])
-        spar.extend([[sigma_sd, nu_sd, lam]] * q)
-        leaf = centring and g is info.groups[-1]
-        blocks.append((f"{'mu' if leaf else 'z'}[{g.label}]", offset, (L, q)))
-        blocks.append((f"sd[{g.label}]_log__", offset + L * q, (q,)))
-        start.append(np.zeros(L * q))
-        start.append(np.full(q, math.log(sigma_sd if fam != EXPONENTIAL else 1.0 / lam)))
-        offset += L * q + q
-        zcol += q
-
-    K = len(info.spectrum)
-    pad = get_link(link).pad
-    cut_prior = priors.cutpoints()
-    if cut_prior.family == "normal":
-        cfam, cpar = CUT_NORMAL, [cut_prior.param("mu"), cut_prior.param("sigma"), pad]
-    else:
-        cfam, cpar = CUT_DIRICHLET, [cut_prior.param("alpha"), 0.0, pad]
-    c0 = cutpoint_start(K, link)
-    blocks.append(("cutpoints_centred_ordered__", offset, (K - 1,)))
-    start.append(np.concatenate([c0[:1], np.log(np.diff(c0))]))
-    n_dim = offset + K - 1
-
-    G = len(info.groups)
-    X = np.asarray(design.X, dtype=np.float64).reshape(n, p)
-    if centring:
-        # Columns constant within the innermost group's levels predict its level means
-        # (W) and leave the rows; each of its levels lies in one level of every outer
-        # group (anc).
-        parents, owner = nested
-        leaf = design.group_index[info.groups[-1].label]
-        first = np.unique(leaf, return_index=True)[1]
-        W = np.where(owner >= 0, X[first], 0.0)
-        anc = np.empty((len(first), G - 1), dtype=np.int64)
-        level = np.arange(len(first))
-        for h in range(G - 2, -1, -1):
-            level = parents[h][level]
-            anc[:, h] = level
-        X = X.copy()
-        X[:, owner >= 0] = 0.0
-    else:
-        W, anc = np.zeros((0, p)), np.zeros((0, max(G - 1, 0)))
-    arrays = _row_layout(design, X, K, rows_see=G - 1 if centring else 0)
-    Zt = arrays["Zt"]
-    arrays |= {
-        "X_mean": np.ascontiguousarray(values["X_mean"], dtype=np.float64).reshape(p),
-        "gmeta": np.asarray(gmeta, dtype=np.int64).reshape(G, 7),
-        "bpar": np.ascontiguousarray(bpar, dtype=np.float64).reshape(p, 3),
-        "spar": np.asarray(spar, dtype=np.float64).reshape(len(spar), 3),
-        "cpar": np.asarray(cpar, dtype=np.float64),
-        "W": np.ascontiguousarray(W, dtype=np.float64),
-        "anc": np.ascontiguousarray(anc, dtype=np.int64).reshape(len(W), max(G - 1, 0)),
-    }
-    header = np.zeros(_H_LEN, dtype=np.int64)
-    header[_H_NDIM], header[_H_N], header[_H_P], header[_H_G] = n_dim, n, p, G
-    header[_H_QT], header[_H_PB] = zcol, len(arrays["bcol"])
-    header[_H_PF], header[_H_NT] = len(arrays["fcol"]), len(arrays["tmeta"])
-    header[_H_NZ], header[_H_K] = len(Zt), K
-    header[_H_LINK] = get_link(link).code
-    header[_H_BFAM] = NORMAL if family == "normal" else STUDENT_T
-    header[_H_CFAM] = cfam
-    header[_H_HIER], header[_H_SUML] = int(centring), len(W)
-    for slot, name in enumerate((*_DATA_ORDER, "W", "anc"), start=_H_XB):
-        header[slot] = arrays[name].ctypes.data
-    return Packed(info, n_dim, header, arrays, blocks, np.concatenate(start), bool(centring))
-
-
 def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
     """Log density and gradient at ``x`` (the compiled kernel, called from Python)."""
     a = packed.arrays
@@ -1161,97 +902,6 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
     codes = [h[slot] for slot in (_H_LINK, _H_BFAM, _H_CFAM, _H_HIER)]
     lp = log_density(x, grad, *data, *codes, a["W"], a["anc"])
     return lp, grad
-
-
-# -- nutpie --------------------------------------------------------------------------------------
-def nutpie_model(packed: Packed):
-    """A model nutpie samples: the C callbacks, the packed data, and jittered starts
-    (uniform(-1, 1) around the priors' centres in the unconstrained space, as PyMC's)."""
-    from nutpie.compile_pymc import CompiledPyMCModel
-
-    n_dim = packed.n_dim
-    start = packed.start
-    log_density_c, identity_c = callbacks()
-
-    def initial_point(seed):
-        return start + np.random.default_rng(seed).uniform(-1.0, 1.0, n_dim)
-
-    return CompiledPyMCModel(
-        _n_dim=n_dim,
-        dims={"unconstrained": ("unconstrained_dim",)},
-        _coords={"unconstrained_dim": np.arange(n_dim)},
-        _shapes={"unconstrained": (n_dim,)},
-        compiled_logp_func=log_density_c,
-        compiled_expand_func=identity_c,
-        initial_point_func=initial_point,
-        # The callbacks read the arrays through the header's addresses: keep them alive.
-        shared_data=dict(packed.arrays),
-        shared_var_keys={},
-        user_data=packed.header,
-        n_expanded=n_dim,
-        shape_info=(["unconstrained"], [slice(0, n_dim)], [(n_dim,)]),
-        logp_func=None,
-        expand_func=None,
-    )
-
-
-def nutpie_settings(packed: Packed) -> dict:
-    """nutpie's settings for a packed model: centred ones use the low-rank modified mass
-    matrix (the common level of the group means and the cutpoints form a ridge that a
-    diagonal one cannot follow)."""
-    return {"adaptation": "low_rank" if packed.centred else "diag"}
-
-
-def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
-    """The posterior with the PyMC model's variables (same names, values and dims), from
-    nutpie's draws of the unconstrained vector (variable ``unconstrained``).
-
-    Hierarchically centred fits store the same variables: the innermost group's effects
-    ``r = mu - W b - sum_h r_h[anc]`` and ``z = r / sd`` of the non-centred form, which
-    the log prior (sensitivity checks) is evaluated on.
-    """
-    U = np.asarray(draws["unconstrained"].values, dtype=np.float64)
-    lead = U.shape[:-1]
-    sample = ("chain", "draw")
-    out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
-    effects = {}
-    W, anc = packed.arrays["W"], packed.arrays["anc"]
-    means: dict[str, np.ndarray] = {}
-    for name, offset, shape in packed.blocks:
-        block = U[..., offset : offset + int(np.prod(shape))].reshape(*lead, *shape)
-        label = name[name.index("[") + 1 : name.rindex("]")] if "[" in name else ""
-        level_dims = (*sample, f"{label}_level", f"{label}_term")
-        if name == "b":
-            b = block
-            if shape[0]:
-                out["b"] = ((*sample, "coef"), block)
-        elif name.startswith("z["):
-            out[name] = (level_dims, block)
-        elif name.startswith("mu["):
-            means[label] = block
-            out[f"z[{label}]"] = (level_dims, block)  # replaced below, keeps PyMC's order
-        elif name.startswith("sd["):
-            sd = np.exp(block)
-            out[f"sd[{label}]"] = ((*sample, f"{label}_term"), sd)
-            if label in means:  # the centred innermost group; the outer ones came first
-                r = means[label] - (b @ W.T)[..., None]
-                for h, outer in enumerate(packed.info.groups[:-1]):
-                    r = r - effects[f"r[{outer.label}]"][1][..., anc[:, h], :]
-                out[f"z[{label}]"] = (level_dims, r / sd[..., None, :])
-            else:
-                r = out[f"z[{label}]"][1] * sd[..., None, :]
-            effects[f"r[{label}]"] = (level_dims, r)
-        else:  # the ordered transform, backwards
-            steps = np.concatenate([block[..., :1], np.exp(block[..., 1:])], axis=-1)
-            centred = np.cumsum(steps, axis=-1)
-    out["cutpoints_centred"] = ((*sample, "cutpoint"), centred)
-    out.update(effects)
-    shift = b @ packed.X_mean if b.shape[-1] else np.zeros(lead)
-    out["cutpoints"] = ((*sample, "cutpoint"), centred + shift[..., None])
-    dims = {d for dims_, _ in out.values() for d in dims_}
-    coords = {k: v for k, v in coords_of(packed.info).items() if k in dims}
-    coords |= {"chain": draws["chain"].values, "draw": draws["draw"].values}
-    return xr.Dataset(out, coords=coords)
 
 
 # Numba's cache would keep this module's compiled code after an edit of the Numba

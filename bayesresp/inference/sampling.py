@@ -153,7 +153,7 @@ def use_kernel(design: Design, settings: SamplerSettings) -> bool:
     """Whether nutpie samples bayesresp's compiled log density rather than PyMC's graph."""
     if settings.kernel is False or settings.sampler != "nutpie":
         return False
-    from bayesresp.inference.kernel import unsupported
+    from bayesresp.inference.packing import unsupported
 
     reason = unsupported(design.info)
     if reason is not None and settings.kernel:
@@ -172,7 +172,7 @@ def sample(
         raise ValueError("sample() needs seeded settings (SamplerSettings.seeded())")
     kernel = use_kernel(design, settings)
     if settings.centring and not kernel:
-        from bayesresp.inference.kernel import unsupported
+        from bayesresp.inference.packing import unsupported
 
         why = unsupported(design.info) or (
             f"sampler='{settings.sampler}', kernel={settings.kernel}"
@@ -200,18 +200,18 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
     of the group means and the cutpoints form a ridge a diagonal one cannot follow."""
     import nutpie
 
-    from bayesresp.inference import kernel
+    from bayesresp.inference import kernel, nutpie_adapter, packing
 
     t = time.perf_counter()
     kernel.callbacks()  # compiled once per machine, then loaded from Numba's disk cache
     load = time.perf_counter() - t
-    if settings.centring and kernel.nesting(design) is None:
+    if settings.centring and packing.nesting(design) is None:
         raise SamplerError(
             "centring=True needs nested group intercepts, such as (1 | mission/department), "
             "with every level present in the data"
         )
-    packed = kernel.pack(design, spec.priors, spec.link, settings.centring)
-    compiled = kernel.nutpie_model(packed)
+    packed = packing.pack(design, spec.priors, spec.link, settings.centring)
+    compiled = nutpie_adapter.nutpie_model(packed)
     timings["build"] = time.perf_counter() - started - load
     timings["compile"] = load
     t = time.perf_counter()
@@ -224,11 +224,11 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
         seed=settings.chain_seed,
         progress_bar=settings.progress,
         target_accept=settings.target_accept,
-        **kernel.nutpie_settings(packed),
+        **nutpie_adapter.nutpie_settings(packed),
     )
     timings["sampling"] = time.perf_counter() - t
     out = xr.DataTree()
-    out["posterior"] = xr.DataTree(kernel.posterior(packed, tree["posterior"].to_dataset()))
+    out["posterior"] = xr.DataTree(packing.posterior(packed, tree["posterior"].to_dataset()))
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     return out, packed.centred
 
@@ -368,9 +368,9 @@ def sample_outcomes(
     PyMC model's variables."""
     import nutpie
 
-    from bayesresp.inference import kernel
+    from bayesresp.inference import nutpie_adapter, packing
 
-    with_kernel = kernel.unsupported(design.info) is None
+    with_kernel = packing.unsupported(design.info) is None
     if not with_kernel:
         from bayesresp.model.graph import build_model, data_values
 
@@ -379,8 +379,9 @@ def sample_outcomes(
     for y, seed in zip(ys, seeds, strict=True):
         y = np.asarray(y, dtype=np.int64)
         if with_kernel:
-            packed = kernel.pack(dataclasses.replace(design, y=y), spec.priors, spec.link)
-            target, extra = kernel.nutpie_model(packed), kernel.nutpie_settings(packed)
+            packed = packing.pack(dataclasses.replace(design, y=y), spec.priors, spec.link)
+            target = nutpie_adapter.nutpie_model(packed)
+            extra = nutpie_adapter.nutpie_settings(packed)
         else:
             target, extra = compiled.with_data(y=y), {}
         trace = nutpie.sample(
@@ -394,4 +395,4 @@ def sample_outcomes(
             **extra,
         )
         post = trace["posterior"].to_dataset()
-        yield kernel.posterior(packed, post) if with_kernel else post
+        yield packing.posterior(packed, post) if with_kernel else post
