@@ -31,6 +31,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from bayesresp import _moved
 from bayesresp._version import __version__
 from bayesresp.errors import (
     BayesrespError,
@@ -50,6 +51,8 @@ from bayesresp.errors import (
     SpecError,
     UnknownGroupError,
 )
+
+_moved.install()  # the module paths of 0.1 (bayesresp.kernel ...), with a warning
 
 # Public name -> the module that defines it.
 _LAZY = {
@@ -73,7 +76,7 @@ _LAZY = {
     "ModelSpec": "bayesresp.model.spec",
     "compare": "bayesresp.checks.comparison",
     "posterior_predictive_check": "bayesresp.checks.predictive",
-    "prior_predictive_check": "bayesresp.checks.predictive",
+    "prior_predictive_check": "bayesresp.api",
     "krippendorff_alpha": "bayesresp.checks.reliability",
     "reliability": "bayesresp.checks.reliability",
     "SBCResult": "bayesresp.checks.calibration",
@@ -81,10 +84,10 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time, __getattr__ loads them
-    from bayesresp.api import Fit, fit, load_fit
+    from bayesresp.api import Fit, fit, load_fit, prior_predictive_check
     from bayesresp.checks.calibration import SBCResult, sbc
     from bayesresp.checks.comparison import compare
-    from bayesresp.checks.predictive import posterior_predictive_check, prior_predictive_check
+    from bayesresp.checks.predictive import posterior_predictive_check
     from bayesresp.checks.reliability import krippendorff_alpha, reliability
     from bayesresp.data.codebook import Codebook, Field
     from bayesresp.data.describe import DataSummary, describe

@@ -9,6 +9,7 @@ module imports it.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import fields
 from html import escape
 from pathlib import Path
@@ -238,12 +239,26 @@ def fit(data: Any, spec: Any, **options: Any) -> Fit:
     return Fit.of(fitting.fit(data, spec, **options))
 
 
-fit.__doc__ = fitting.fit.__doc__
-fit.__wrapped__ = fitting.fit  # inspect.signature shows fitting.fit's parameters
-
-
 def load_fit(path: str | Path) -> Fit:
     return Fit.of(fitfile.load_fit(path))
 
 
-load_fit.__doc__ = fitfile.load_fit.__doc__
+def prior_predictive_check(
+    data: Any, spec: Any, **options: Any
+) -> predictive.PriorPredictiveResult:
+    result = predictive.prior_predictive_check(data, spec, **options)
+    result.prior_fit = Fit.of(result.prior_fit)
+    return result
+
+
+# Each wrapper shows the documentation and parameters of the function it wraps, and
+# returns a Fit where that returns the plain record.
+for _wrapper, _wrapped in (
+    (fit, fitting.fit),
+    (load_fit, fitfile.load_fit),
+    (prior_predictive_check, predictive.prior_predictive_check),
+):
+    _wrapper.__doc__ = _wrapped.__doc__
+    _wrapper.__signature__ = inspect.signature(_wrapped).replace(
+        return_annotation=inspect.signature(_wrapper).return_annotation
+    )

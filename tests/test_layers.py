@@ -103,3 +103,35 @@ def test_readme_layer_table_is_the_contract():
     rows = re.findall(r"^\| `(.+?)` \|", table, re.M)
     rows = [r.replace(" \\| ", " | ") for r in rows]
     assert rows == contract["layers"]
+
+
+def test_old_module_paths_still_import_with_a_deprecation_warning():
+    """The module paths of 0.1 forward to the new places (and say where)."""
+    code = (
+        "import warnings\n"
+        "warnings.simplefilter('error', DeprecationWarning)\n"
+        "try:\n"
+        "    import bayesresp.kernel\n"
+        "except DeprecationWarning as w:\n"
+        "    print(w)\n"
+        "warnings.simplefilter('ignore')\n"
+        "from bayesresp.simulate import DEFAULT_EFFECTS\n"
+        "from bayesresp.maths import log_prob\n"
+        "from bayesresp.kernel import pack, callbacks\n"
+        "from bayesresp.model import build_model\n"
+        "from bayesresp.checks import prior_predictive_check\n"
+        "from bayesresp.fitting import fit, SamplerSettings\n"
+        "import bayesresp.inference.packing as packing, bayesresp.inference.kernel as k\n"
+        "assert pack is packing.pack and callbacks is k.callbacks\n"
+        "assert k.__spec__.name == 'bayesresp.inference.kernel'\n"
+        "print('ok', len(DEFAULT_EFFECTS) > 0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout
+    assert "'bayesresp.kernel' moved to 'bayesresp.inference.kernel" in out
+    assert out.strip().endswith("ok True")
+    import bayesresp.maths
+
+    with pytest.raises(AttributeError):
+        bayesresp.maths.no_such_name  # noqa: B018

@@ -4,3 +4,10 @@ reliability.
 
 May import: ``bayesresp.queries`` and everything below it.
 """
+
+
+def __getattr__(name: str):
+    # Names of the old module bayesresp.checks, forwarded with a DeprecationWarning.
+    from bayesresp._moved import old_name
+
+    return old_name(__name__, name)

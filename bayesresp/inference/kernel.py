@@ -88,10 +88,9 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     _check_codes,
     _row_layout,
 )
-from bayesresp.maths import links_numba
+from bayesresp.maths import links, links_numba
 from bayesresp.maths.links import LOGIT, get_link
 from bayesresp.maths.links_numba import LOG_2PI, SQRT2, log1mexp
-from bayesresp.maths.links_numba import cdf as link_cdf
 from bayesresp.maths.links_numba import dlog_pdf as link_dlog_pdf
 from bayesresp.maths.links_numba import interval as link_interval
 from bayesresp.maths.links_numba import log_pdf as link_log_pdf
@@ -551,7 +550,7 @@ def log_density(
             lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
             gc[k] += -d / (sigma * sigma)
     else:
-        lp += _induced_dirichlet(centred, cpar[0], link, gc)
+        lp += _induced_dirichlet(centred, cpar[0], link, cpar[2], gc)
 
     # through the ordered transform
     acc = 0.0
@@ -635,34 +634,27 @@ def _n_cut(n_dim, p, gmeta):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _induced_dirichlet(c, alpha, link, gc):
+def _induced_dirichlet(c, alpha, link, pad, gc):
     """Log density of the induced-Dirichlet prior of cutpoints ``c`` (all K
-    concentrations ``alpha``); adds its gradient to ``gc``."""
+    concentrations ``alpha``); adds its gradient to ``gc``. The levels' log-probabilities
+    are taken in log space (:func:`link_interval`, outer cutpoints padded): a difference
+    of distribution functions would round the top level of a cloglog to 0 from c = 3.7."""
     nc = c.shape[0]
     K = nc + 1
-    F = np.empty(nc)
-    f = np.empty(nc)
     lp = math.lgamma(K * alpha) - K * math.lgamma(alpha)
     for k in range(nc):
-        lf = link_log_pdf(link, c[k])
-        lp += lf
+        lp += link_log_pdf(link, c[k])
         gc[k] += link_dlog_pdf(link, c[k])
-        F[k] = link_cdf(link, c[k])
-        f[k] = math.exp(lf)
     if alpha != 1.0:
-        prev = 0.0
         for k in range(K):
-            nxt = F[k] if k < nc else 1.0
-            pk = nxt - prev
-            if pk <= 0.0:  # a level squeezed to nothing: outside the support
-                return -np.inf
-            lp += (alpha - 1.0) * math.log(pk)
-            share = (alpha - 1.0) / pk
-            if k < nc:
-                gc[k] += f[k] * share
+            lo = c[k - 1] if k > 0 else -pad
+            hi = c[k] if k < nc else pad
+            v, da, db = link_interval(link, lo, hi)
+            lp += (alpha - 1.0) * v
             if k > 0:
-                gc[k - 1] -= f[k - 1] * share
-            prev = nxt
+                gc[k - 1] += (alpha - 1.0) * da
+            if k < nc:
+                gc[k] += (alpha - 1.0) * db
     return lp
 
 
@@ -681,7 +673,8 @@ def _pointwise(y, eta, cutpoints, link, pad, out):
         B = np.empty(K)
         C = np.empty(K)
         gap = np.empty(K)
-        _logit_terms(P, A, B, C, gap)
+        if link == LOGIT:
+            _logit_terms(P, A, B, C, gap)
         e, o = eta[s], out[s]
         if link == LOGIT:
             for i in range(n):
@@ -907,4 +900,4 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
 # Numba's cache would keep this module's compiled code after an edit of the Numba
 # functions it inlines from other files: recompile when any of them changed.
 #: Whether this process found the cache stale and removed it.
-CACHE_REFRESHED = kernel_cache.guard([sys.modules[__name__], links_numba])
+CACHE_REFRESHED = kernel_cache.guard([sys.modules[__name__], links_numba, links])

@@ -12,3 +12,10 @@ for the PyMC model, Numba for the compiled kernel.
 A base layer: imports nothing of the package but ``bayesresp.errors``. NumPy and SciPy at
 import time only; PyTensor inside the functions that use it.
 """
+
+
+def __getattr__(name: str):
+    # Names of the old module bayesresp.maths, forwarded with a DeprecationWarning.
+    from bayesresp._moved import old_name
+
+    return old_name(__name__, name)

@@ -71,8 +71,10 @@ class Link:
         raise NotImplementedError
 
     def log_sf(self, x, xp=NUMPY):
-        """``log(1 - F(x))``, accurate in both tails."""
-        return self.log_cdf(-x, xp)  # symmetric links
+        """``log(1 - F(x))``, accurate in both tails (an asymmetric link must write it)."""
+        if not self.symmetric:
+            raise NotImplementedError(f"the asymmetric {self.name} link must define log_sf")
+        return self.log_cdf(-x, xp)
 
     def log_pdf(self, x, xp=NUMPY):
         """``log f(x)``, the log density of the latent residual."""
@@ -85,7 +87,9 @@ class Link:
 
     def sf(self, x):
         """``1 - F(x)`` (NumPy), without cancellation where ``F`` is near one."""
-        return self.cdf(-np.asarray(x, dtype=float))  # symmetric links
+        if not self.symmetric:
+            raise NotImplementedError(f"the asymmetric {self.name} link must define sf")
+        return self.cdf(-np.asarray(x, dtype=float))
 
     def quantile(self, p):
         """``F^-1(p)`` (NumPy)."""

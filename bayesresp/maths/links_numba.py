@@ -19,7 +19,7 @@ import math
 
 from numba import njit
 
-from bayesresp.maths.links import CLOGLOG, LOGIT, PROBIT
+from bayesresp.maths.links import CAUCHIT, CLOGLOG, LOGIT, PROBIT
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_PI = math.log(math.pi)
@@ -58,15 +58,23 @@ def log_ndtr(x):
 
 
 @_jit
+def symmetric(link):
+    """F(-x) = 1 - F(x): the interval may be reflected (as in links.Link.symmetric)."""
+    return link != CLOGLOG
+
+
+@_jit
 def log_cdf(link, x):
-    """log F(x)."""
+    """log F(x); NaN for an unknown link code."""
     if link == LOGIT:
         return -softplus(-x)
     if link == PROBIT:
         return log_ndtr(x)
     if link == CLOGLOG:
         return log1mexp(-math.exp(x))
-    return math.log(math.atan2(1.0, -x)) - LOG_PI  # CAUCHIT
+    if link == CAUCHIT:
+        return math.log(math.atan2(1.0, -x)) - LOG_PI
+    return math.nan
 
 
 @_jit
@@ -74,7 +82,9 @@ def log_sf(link, x):
     """log(1 - F(x))."""
     if link == CLOGLOG:
         return -math.exp(x)
-    return log_cdf(link, -x)  # the symmetric links
+    if symmetric(link):
+        return log_cdf(link, -x)
+    return math.nan
 
 
 @_jit
@@ -86,7 +96,9 @@ def log_pdf(link, x):
         return -0.5 * x * x - 0.5 * LOG_2PI
     if link == CLOGLOG:
         return x - math.exp(x)
-    return -LOG_PI - math.log1p(x * x)  # CAUCHIT
+    if link == CAUCHIT:
+        return -LOG_PI - math.log1p(x * x)
+    return math.nan
 
 
 @_jit
@@ -98,7 +110,9 @@ def dlog_pdf(link, x):
         return -x
     if link == CLOGLOG:
         return 1.0 - math.exp(x)
-    return -2.0 * x / (1.0 + x * x)  # CAUCHIT
+    if link == CAUCHIT:
+        return -2.0 * x / (1.0 + x * x)
+    return math.nan
 
 
 @_jit
@@ -110,7 +124,9 @@ def cdf(link, x):
         return 0.5 * math.erfc(-x / SQRT2)
     if link == CLOGLOG:
         return -math.expm1(-math.exp(x))
-    return math.atan2(1.0, -x) / math.pi  # CAUCHIT
+    if link == CAUCHIT:
+        return math.atan2(1.0, -x) / math.pi
+    return math.nan
 
 
 @_jit
@@ -127,7 +143,7 @@ def interval(link, a, b):
         log_r = min(-math.exp(b) - log_sa, 0.0)
         tail = log1mexp(log_r)  # log(1 - r)
         return log_sa + tail, -math.exp(a - tail), math.exp(b + log_r - tail)
-    if link == CLOGLOG:
+    if not symmetric(link):
         log_fb = log_cdf(link, b)
         logp = log_fb + log1mexp(min(log_cdf(link, a) - log_fb, 0.0))
     else:

@@ -5,3 +5,10 @@ May import: ``bayesresp.data`` and the base modules. Only ``graph`` imports PyMC
 nothing else here imports ``graph``: reading a specification or building a design stays
 light.
 """
+
+
+def __getattr__(name: str):
+    # Names of the old module bayesresp.model, forwarded with a DeprecationWarning.
+    from bayesresp._moved import old_name
+
+    return old_name(__name__, name)

@@ -27,7 +27,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered
 
-from bayesresp.maths.cumulative import TENSOR, log_prob
+from bayesresp.maths.cumulative import TENSOR, log_prob, log_prob_interval
 from bayesresp.maths.links import Link, get_link
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
 from bayesresp.maths.predictor import monotonic_steps
@@ -156,10 +156,14 @@ def induced_dirichlet(link: str | Link = "logit"):
     link = get_link(link)
 
     def logp(value, alpha_head, alpha_last):
+        # The Dirichlet density of p, with each level's log-probability in log space
+        # (outer cutpoints padded): 1 - F(c) would round a cloglog's top level to 0 from
+        # c = 3.7, where log(0) times (alpha - 1) = 0 is NaN.
         alpha = pt.concatenate([alpha_head, pt.atleast_1d(alpha_last)])
-        F = pt.exp(link.log_cdf(value, TENSOR))
-        p = pt.diff(pt.concatenate([pt.zeros(1), F, pt.ones(1)]))
-        return pm.logp(pm.Dirichlet.dist(alpha), p) + pt.sum(link.log_pdf(value, TENSOR))
+        padded = TENSOR.concat_pad(value, link.pad)
+        log_p = log_prob_interval(padded[:-1], padded[1:], link, TENSOR)
+        dirichlet = pt.gammaln(alpha.sum()) - pt.gammaln(alpha).sum()
+        return dirichlet + pt.sum((alpha - 1.0) * log_p) + pt.sum(link.log_pdf(value, TENSOR))
 
     def random(alpha_head, alpha_last, rng=None, size=None):
         alpha = np.concatenate([np.atleast_1d(alpha_head), np.atleast_1d(alpha_last)])
