@@ -9,7 +9,7 @@ What is measured, on the embedded example (2,000 rows) and on simulated data set
 * **bayesresp** (``bayesresp.fit``, nutpie): seconds for build (checks, design, model
   graph), compile, sampling and finish, from ``fit.meta["timings"]``; the wall time of
   the whole call; the rows it fitted (distinct rows when it compresses). By default
-  nutpie samples bayesresp's compiled kernel (``bayesresp.kernel``: compile is then the
+  nutpie samples bayesresp's compiled kernel (``bayesresp.inference.kernel``: compile is then the
   time to load it from Numba's disk cache); on data sets of up to ``--graph-max-rows``
   rows it is also fitted through PyMC's graph (``kernel=False``), for comparison.
 * **bambi**, ``family="cumulative"`` on the same data and the same model, with PyMC's

@@ -5,7 +5,7 @@ Everything that predicts (what-if, contrasts, posterior predictive checks) goes 
 evaluates :func:`bayesresp.maths.predictor.linear_predictor`, the body the PyMC model
 evaluates in PyTensor (:func:`bayesresp.model.graph.linear_predictor`); a test ties the
 two together. The per-row log-likelihood stored with a fit goes through the
-compiled kernel's packed rows (:func:`bayesresp.kernel.log_likelihood`, tested against
+compiled kernel's packed rows (:func:`bayesresp.inference.kernel.log_likelihood`, tested against
 this module), except for designs with ``mo()`` terms, which come here.
 """
 

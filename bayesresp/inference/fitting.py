@@ -131,7 +131,7 @@ def fit(
         rows only. By default this is done when the distinct rows are at most 90% of the
         rows; ``True`` forces it, ``False`` turns it off.
     kernel : bool, optional
-        With nutpie, sample bayesresp's compiled log density (:mod:`bayesresp.kernel`:
+        With nutpie, sample bayesresp's compiled log density (:mod:`bayesresp.inference.kernel`:
         the same density and gradient as the PyMC model's, compiled once per machine,
         so a new process starts sampling in a fraction of a second instead of compiling
         PyMC's graph for 10-15 s; its vectorised gradient costs about a third of the

@@ -739,7 +739,7 @@ def log_likelihood(design: Design, draws, link: str) -> np.ndarray:
 
     Designs without ``mo()`` terms go through the kernel's packed rows in one compiled
     pass (no (S, n) linear predictor is formed); the others through
-    :func:`bayesresp.draws.eta_from_draws` and :func:`pointwise_log_prob`. A test ties
+    :func:`bayesresp.inference.draws.eta_from_draws` and :func:`pointwise_log_prob`. A test ties
     the two together.
     """
     info = design.info

@@ -74,7 +74,7 @@ def log_prob(y, eta, cutpoints, link: str | Link = "logit", xp=NUMPY):
     ``F(a) - F(-b)``, cheap. The PyTensor form (the model's) merges the two
     log-sigmoids into one ``log1p`` (:func:`_log1p_both_tails`); the NumPy form keeps
     them apart, so the two are independent computations that a test compares. The
-    probit link uses :func:`log_prob_interval`.
+    other links use :func:`log_prob_interval`.
 
     Parameters
     ----------

@@ -7,9 +7,9 @@
 Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated terms) or
 ``r_g = z_g L_g^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed covariance
 (correlated varying slopes). The log-likelihood evaluates only the observed category
-(:func:`bayesresp.maths.log_prob`), so no N x K probability matrix is ever built. Each
+(:func:`bayesresp.maths.cumulative.log_prob`), so no N x K probability matrix is ever built. Each
 row's term carries a weight: the number of identical rows it stands for when the data
-are compressed to their distinct rows (:func:`bayesresp.design.compress`), else one.
+are compressed to their distinct rows (:func:`bayesresp.model.design.compress`), else one.
 
 The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
 its mean over the fitting rows, where the cutpoint prior is defined) and reported for the

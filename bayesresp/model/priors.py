@@ -20,7 +20,7 @@ key                                       applies to
 Defaults (logit link; on the latent scale, where the residual sd is pi/sqrt(3) = 1.8):
 coefficients ``normal(0, 1)`` (an odds ratio of 7 for one dummy is two prior sds out; with
 thirty-odd coefficients the prior predictive already spreads responses widely, see
-:func:`bayesresp.checks.prior_predictive_check`); group sds ``halfnormal(1)``; simplexes
+:func:`bayesresp.prior_predictive_check`); group sds ``halfnormal(1)``; simplexes
 ``dirichlet(1)``; correlations ``lkj(2)``; cutpoints ``induced_dirichlet(1)``: a flat
 Dirichlet prior on the probabilities of the K levels for the average case (every
 covariate at its mean over the fitting rows, group effects at zero), mapped to cutpoints

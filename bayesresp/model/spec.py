@@ -11,7 +11,7 @@ A specification file is TOML::
     link = "logit"                  # or "probit", "cloglog", "cauchit"
     scale_continuous = true         # centre and scale continuous covariates
 
-    [priors]                        # optional overrides, see bayesresp.priors
+    [priors]                        # optional overrides, see bayesresp.model.priors
     b = "normal(0, 1.5)"
     "sd(mission)" = "halfnormal(0.5)"
 

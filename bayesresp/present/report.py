@@ -146,7 +146,8 @@ def write_report(
     profiles : dict, list of dicts, DataFrame or path of a CSV/Parquet file, optional
         Hypothetical incidents for a what-if section, as :meth:`Fit.what_if` takes them.
     groups : {"known", "new", "average"}
-        How the profiles' missions and departments enter (see :func:`bayesresp.whatif.what_if`).
+        How the profiles' missions and departments enter (see
+        :func:`bayesresp.queries.whatif.what_if`).
     fill : {None, "typical"}
         ``"typical"`` fills covariates the profiles lack with the sample's typical value.
     ci : float

@@ -104,7 +104,7 @@ def contrast(
         Column -> new value (one factor or several), e.g.
         ``{"duty_location": "field_office"}``.
     groups : {"known", "new", "average"}
-        As in :func:`bayesresp.whatif.what_if`; with ``new`` both profiles share each
+        As in :func:`bayesresp.queries.whatif.what_if`; with ``new`` both profiles share each
         fresh group draw, so the contrast is within one new mission.
 
     Examples
