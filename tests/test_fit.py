@@ -409,3 +409,58 @@ def test_cli_fit_and_summary(tmp_path, run_cli):
     assert bad.code == 2 and "specification file not found" in bad.err
     bad = run_cli("summary", tmp_path / "d.csv")
     assert bad.code == 2 and "cannot be read as a fit file" in bad.err
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("draws", 0),
+        ("draws", -5),
+        ("tune", -10),
+        ("chains", 0),
+        ("target_accept", 1.5),
+        ("seed", -1),
+        ("cores", 0),
+        ("kernel", "yes"),
+    ],
+)
+def test_sampler_settings_out_of_range_are_refused_before_sampling(example, option, value):
+    """Issue 14, item 13: fit() arguments get the package's own error, not a library's
+    (nothing is validated or sampled before the settings are checked)."""
+    with pytest.raises(bayesresp.SamplerError, match=option):
+        bayesresp.fit(example, "response ~ severity", **{option: value})
+
+
+def test_one_chain_fit_is_diagnosed_without_r_hat(example, run_cli, tmp_path):
+    """r_hat compares chains: with one chain the check says so (a warning), instead of
+    failing on an all-NaN column; the command line fits and reports without a traceback."""
+    fit = bayesresp.fit(
+        example.head(300),
+        "response ~ severity + (1 | mission)",
+        draws=100,
+        tune=100,
+        chains=1,
+        seed=2,
+        progress=False,
+    )
+    report = fit.diagnose()
+    check = next(c for c in report.checks if c.name == "max r_hat")
+    assert check.verdict == "warn" and "1 chain" in check.detail
+    assert "nan" in fit.convergence_line()
+    data = tmp_path / "d.csv"
+    example.head(300).to_csv(data, index=False)
+    res = run_cli(
+        "fit",
+        data,
+        "--spec",
+        "baseline",
+        "--out",
+        tmp_path / "f.nc",
+        "--chains",
+        "1",
+        "--draws",
+        "100",
+        "--seed",
+        "1",
+    )
+    assert res.code == 0 and "Traceback" not in res.err, res.err

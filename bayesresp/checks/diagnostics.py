@@ -154,18 +154,31 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
     n_draws = stats.sizes["chain"] * stats.sizes["draw"]
     checks = []
 
-    worst = params["r_hat"].idxmax()
-    r = float(params["r_hat"].max())
-    checks.append(
-        Check(
-            "max r_hat",
-            r,
-            _grade(r, 1.01, 1.05, False),
-            "<= 1.01",
-            f"worst: {worst}",
-            _rhat_advice(fit, worst),
+    if params["r_hat"].isna().all():  # one chain: r_hat compares chains
+        n_chains = stats.sizes["chain"]
+        checks.append(
+            Check(
+                "max r_hat",
+                float("nan"),
+                "warn",
+                "<= 1.01",
+                f"not defined with {n_chains} chain{'s' if n_chains != 1 else ''}",
+                "fit with chains >= 2 (4 by default): mixing between chains is unchecked",
+            )
         )
-    )
+    else:
+        worst = params["r_hat"].idxmax()
+        r = float(params["r_hat"].max())
+        checks.append(
+            Check(
+                "max r_hat",
+                r,
+                _grade(r, 1.01, 1.05, False),
+                "<= 1.01",
+                f"worst: {worst}",
+                _rhat_advice(fit, worst),
+            )
+        )
     for col, label in (("ess_bulk", "min bulk ESS"), ("ess_tail", "min tail ESS")):
         v = float(params[col].min())
         checks.append(
