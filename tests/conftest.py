@@ -15,7 +15,7 @@ from click.testing import CliRunner  # noqa: E402
 import bayesresp  # noqa: E402
 from bayesresp.cli import cli  # noqa: E402
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "fixtures"
 
 
 @dataclass

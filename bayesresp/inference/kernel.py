@@ -18,7 +18,7 @@ graph (on the development machine, with AVX-512), the same at 10,000 and 50,000 
 The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
-Tests hold the two together (``tests/test_kernel.py``): at random points, for nine models
+Tests hold the two together (``tests/inference/test_kernel.py``): at random points, for nine models
 covering every link, every prior family, uncorrelated slopes, one or two group terms,
 no covariates and no groups, the log density and the gradient equal those PyMC compiles
 from the model, to rounding, and at |eta| = 50 for every link; the hierarchically

@@ -9,7 +9,7 @@ hashes every source file the kernel's compiled code depends on (and Numba's vers
 keeps the hash beside each module's cache files, and when the hash differs it removes
 those modules' cache files, so that Numba compiles afresh and writes a new cache.
 
-``tests/test_kernel_cache.py`` edits the hash as an edit of a callee would and checks
+``tests/inference/test_kernel_cache.py`` edits the hash as an edit of a callee would and checks
 that the kernel then recompiles.
 """
 

@@ -4,7 +4,7 @@ private fields.
 nutpie samples a :class:`nutpie.compile_pymc.CompiledPyMCModel`; this module fills one
 with the kernel's C callbacks and a packed design (:mod:`bayesresp.inference.packing`)
 instead of a compiled PyTensor graph. The fields it sets are not nutpie's public API, so
-the project pins nutpie's minor version (pyproject.toml) and ``tests/test_kernel.py``
+the project pins nutpie's minor version (pyproject.toml) and ``tests/inference/test_kernel.py``
 samples through it.
 """
 

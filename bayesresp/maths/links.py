@@ -9,7 +9,7 @@ residual (for variance decompositions), how wide its latent unit is next to the 
 ratios, and the code of its Numba twin (:mod:`bayesresp.maths.links_numba`).
 
 To add a link: write a subclass here and its three Numba functions in ``links_numba``,
-and add both to their registries; ``tests/test_links.py`` then checks the twins against
+and add both to their registries; ``tests/maths/test_links.py`` then checks the twins against
 each other and against high-precision arithmetic, and fits it to real data.
 
 Every function must stay finite, with a finite gradient, for arguments up to

@@ -5,7 +5,7 @@ Scalar functions of a link code (:data:`bayesresp.maths.links.LOGIT` ...) and ``
 log-probability of ``a < Z <= b`` with its derivatives. They follow the NumPy/PyTensor
 forms in :mod:`bayesresp.maths.links` formula for formula (except the probit's lower
 tail, where an asymptotic series replaces ``erfcx``, which Numba lacks);
-``tests/test_links.py`` checks each against the NumPy form and against 50-digit
+``tests/maths/test_links.py`` checks each against the NumPy form and against 50-digit
 arithmetic. Only the kernel imports this module: it loads Numba.
 
 Compiled with ``cache=True`` and without fast-math. The kernel's own cached functions

@@ -17,8 +17,7 @@ import bayesresp
 from bayesresp.errors import MissingDataError
 from bayesresp.inference.fitting import prepare_data
 from bayesresp.model.spec import ModelSpec
-
-from .conftest import SPECS
+from tests.conftest import SPECS
 
 
 @pytest.mark.slow

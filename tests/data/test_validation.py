@@ -9,8 +9,7 @@ import bayesresp
 from bayesresp import DataFileError, DataValidationError, check, validate
 from bayesresp.data.examples import example_path
 from bayesresp.data.validation import PROBLEM_KINDS
-
-from .conftest import DATA
+from tests.conftest import DATA
 
 
 def _problems(frame, codebook=None):

@@ -92,7 +92,7 @@ def test_installed_script_runs_without_traceback(tmp_path):
 
 
 def test_describe_with_a_user_codebook(run_cli):
-    from .conftest import DATA
+    from tests.conftest import DATA
 
     res = run_cli("describe", DATA / "user_coded.csv", "--codebook", DATA / "user_codebook.json")
     assert res.code == 0, res.err
@@ -119,7 +119,7 @@ def test_setup_finds_a_python_312_or_says_what_to_install(tmp_path):
     import os
     from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / ".ci" / "find-python"
+    script = Path(__file__).resolve().parents[2] / ".ci" / "find-python"
     env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "PYENV_ROOT": str(tmp_path)}
     res = subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True, env=env)
     if res.returncode == 0:  # a system-wide /usr/local/bin/python3.1x exists here

@@ -7,7 +7,7 @@ import pytest
 from bayesresp import Codebook, CodebookError
 from bayesresp.data.codebook import default_codebook_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # The default codebook of shared/domain.md, names and level labels exactly.
 DOMAIN_LEVELS = {
