@@ -198,8 +198,6 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
     """Sample with nutpie from the compiled kernel; the posterior has the PyMC model's
     variables. Centred fits use nutpie's low-rank modified mass matrix: the common level
     of the group means and the cutpoints form a ridge a diagonal one cannot follow."""
-    import nutpie
-
     from bayesresp.inference import kernel, nutpie_adapter, packing
 
     t = time.perf_counter()
@@ -215,7 +213,19 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
     timings["build"] = time.perf_counter() - started - load
     timings["compile"] = load
     t = time.perf_counter()
-    tree = nutpie.sample(
+    tree = _nutpie(compiled, settings, **nutpie_adapter.nutpie_settings(packed))
+    timings["sampling"] = time.perf_counter() - t
+    out = xr.DataTree()
+    out["posterior"] = xr.DataTree(packing.posterior(packed, tree["posterior"].to_dataset()))
+    out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
+    return out, packed.centred
+
+
+def _nutpie(compiled, settings: SamplerSettings, **extra: Any) -> xr.DataTree:
+    """nutpie's NUTS on a compiled model (the kernel's or PyMC's graph), with the settings."""
+    import nutpie
+
+    return nutpie.sample(
         compiled,
         draws=settings.draws,
         tune=max(settings.tune, 1),
@@ -224,13 +234,8 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
         seed=settings.chain_seed,
         progress_bar=settings.progress,
         target_accept=settings.target_accept,
-        **nutpie_adapter.nutpie_settings(packed),
+        **extra,
     )
-    timings["sampling"] = time.perf_counter() - t
-    out = xr.DataTree()
-    out["posterior"] = xr.DataTree(packing.posterior(packed, tree["posterior"].to_dataset()))
-    out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
-    return out, packed.centred
 
 
 # -- compiled PyMC models, kept for refits -------------------------------------------------
@@ -308,22 +313,11 @@ def _sample_model(
     import pymc as pm
 
     if settings.sampler == "nutpie":
-        import nutpie
-
         t = time.perf_counter()
         compiled, how = compiled_nutpie(model, structure, data)
         timings["compile"] = time.perf_counter() - t
         t = time.perf_counter()
-        tree = nutpie.sample(
-            compiled,
-            draws=settings.draws,
-            tune=max(settings.tune, 1),
-            chains=settings.chains,
-            cores=settings.n_cores,
-            seed=settings.chain_seed,
-            progress_bar=settings.progress,
-            target_accept=settings.target_accept,
-        )
+        tree = _nutpie(compiled, settings)
         timings["sampling"] = time.perf_counter() - t
         return tree, how
     if settings.sampler == "numpyro":
