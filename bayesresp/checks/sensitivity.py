@@ -56,8 +56,10 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     """Power-scaling prior sensitivity of the readable parameters of a fit.
 
     The joint log prior of every posterior draw is computed from the model rebuilt from
-    the fit's own recipe (PyMC's ``compute_log_prior``); the per-row log-likelihood is the
-    one stored with the fit.
+    the fit's own recipe (PyMC's ``compute_log_prior``), over the priors a user chooses:
+    coefficients, simplexes, group standard deviations and correlations, cutpoints. The
+    standardised group effects' N(0, 1) is the groups' own distribution, not a prior, and
+    is not scaled. The per-row log-likelihood is the one stored with the fit.
 
     Examples
     --------
@@ -85,8 +87,15 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
         progressbar=False,
     )
     sample_dims = ("chain", "draw")
+    # Only the priors a user chooses are power-scaled: coefficients, monotonic simplexes,
+    # group standard deviations (with the LKJ correlations), cutpoints. The standardised
+    # group effects z ~ N(0, 1) are part of the hierarchical likelihood of the groups,
+    # not a prior anyone sets; scaling them flags parameters of a model with many groups
+    # as conflicts that do not exist.
+    chosen = [name for name in log_prior.data_vars if not name.startswith("z[")]
     joint = sum(
-        da.sum([d for d in da.dims if d not in sample_dims]) for da in log_prior.data_vars.values()
+        log_prior[name].sum([d for d in log_prior[name].dims if d not in sample_dims])
+        for name in chosen
     )
     readable, _, _ = readable_posterior(fit.posterior, fit.info)
     tree = xr.DataTree.from_dict(

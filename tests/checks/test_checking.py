@@ -315,3 +315,45 @@ def test_coder_leniency_is_estimated_by_a_coder_term():
     assert s["q2.5"] <= 0.8 <= s["q97.5"]
     report = bayesresp.reliability(sim.data, n_boot=200, seed=1)
     assert 0.3 < report.alpha < 0.95
+
+
+def _grouped_ratings(n_groups=50, per_group=30, seed=5):
+    rng = np.random.default_rng(seed)
+    group = np.repeat([f"g{i:02d}" for i in range(n_groups)], per_group)
+    effect = np.repeat(rng.normal(0.0, 0.8, n_groups), per_group)
+    treat = rng.choice(["control", "treated"], len(group))
+    latent = 1.0 * (treat == "treated") + effect + rng.logistic(size=len(group))
+    rating = 1 + np.searchsorted([-1.0, 0.5, 2.0], latent)
+    return pd.DataFrame({"rating": rating, "treat": treat, "judge": group})
+
+
+@pytest.fixture(scope="module")
+def grouped_fits():
+    """1,500 ratings by 50 judges: default priors, and a prior on sd(judge) that the
+    data contradict (halfnormal(0.05) against a true sd of 0.8)."""
+    data = _grouped_ratings()
+    kw = dict(draws=500, tune=500, chains=2, seed=4, progress=False)
+    default = bayesresp.fit(data, "rating ~ treat + (1 | judge)", **kw)
+    tight = bayesresp.fit(
+        data,
+        bayesresp.ModelSpec(
+            "rating ~ treat + (1 | judge)", priors={"sd(judge)": "halfnormal(0.05)"}
+        ),
+        **kw,
+    )
+    return default, tight
+
+
+def test_prior_sensitivity_does_not_scale_the_group_effects(grouped_fits):
+    """Issue 14, item 8: the standardised group effects' N(0, 1) is not a prior. With
+    default priors and 30 rows per judge nothing depends on the prior; scaling z too
+    flagged every parameter here."""
+    default, _ = grouped_fits
+    assert default.prior_sensitivity().prior_dependent == []
+
+
+def test_prior_sensitivity_finds_a_conflict_in_a_group_sd(grouped_fits):
+    _, tight = grouped_fits
+    result = tight.prior_sensitivity()
+    assert "sd(judge)" in result.prior_dependent
+    assert "conflict" in result.table.loc["sd(judge)", "diagnosis"]
