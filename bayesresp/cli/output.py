@@ -55,6 +55,8 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     click.echo(
         f"Link: {fit.spec.link}. A positive coefficient moves responses towards confrontation."
     )
+    for term, why in fit.meta.get("dropped", {}).items():
+        click.echo(f"Not estimable from these data: {term}: {why}")
     emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
     if get_link(fit.spec.link).residual_variance is not None:
         emit_table(

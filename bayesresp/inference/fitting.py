@@ -23,7 +23,7 @@ from bayesresp.inference.draws import Draws
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
 from bayesresp.inference.sampling import SamplerSettings, sample
-from bayesresp.model.design import Design, make_design
+from bayesresp.model.design import Design, DesignInfo, make_design
 from bayesresp.model.design import compress as compress_design
 from bayesresp.model.graph import ResolvedPriors, coords_of
 from bayesresp.model.spec import ModelSpec
@@ -77,7 +77,36 @@ def prepare_data(
             stacklevel=3,
         )
         frame = frame.drop(index=frame.index[bad])
+    outcome = frame[formula.outcome]
+    present = [str(v) for v in pd.unique(outcome.dropna())]
+    if len(present) < 2:
+        raise BayesrespError(
+            f"the outcome '{formula.outcome}' has {len(present)} level(s) in the data "
+            f"({', '.join(present) or 'none'}) of the {len(cb.spectrum)} the codebook "
+            "defines: an ordinal model needs responses at two levels at least to say "
+            "anything"
+        )
     return frame, cb
+
+
+def dropped_terms(info: DesignInfo) -> dict[str, str]:
+    """Terms, levels and interaction cells of the formula that the fitting data cannot
+    inform, each with the reason: a factor with one level present (no contrast), and
+    interaction cells no row has (their columns are left out)."""
+    out: dict[str, str] = {}
+    for name, coding in info.codings.items():
+        if coding.kind == "factor" and len(coding.observed) == 1:
+            out[name] = (
+                f"only '{coding.observed[0]}' occurs in the data: no contrast to estimate, "
+                "so the term adds nothing"
+            )
+    if info.empty_cells:
+        shown = ", ".join(c.name for c in info.empty_cells[:5])
+        more = f" and {len(info.empty_cells) - 5} more" if len(info.empty_cells) > 5 else ""
+        out["interaction cells"] = (
+            f"{len(info.empty_cells)} cell(s) no row has, left out: {shown}{more}"
+        )
+    return out
 
 
 def fit(
@@ -215,6 +244,15 @@ def fit_design(
     t = time.perf_counter()
     tree = finish_tree(drawn.tree, fitted, spec.link, frame, cb, inverse)
     drawn.timings["finish"] = time.perf_counter() - t
+    dropped = dropped_terms(design.info)
+    if dropped:
+        warnings.warn(
+            "not estimable from these data: "
+            + "; ".join(f"{k}: {v}" for k, v in dropped.items())
+            + " (recorded in fit.meta['dropped'])",
+            UserWarning,
+            stacklevel=3,
+        )
     meta = {
         **settings.to_meta(),
         "priors": ResolvedPriors(design.info, spec.priors, spec.link).table(),
@@ -224,6 +262,7 @@ def fit_design(
         "log_density": drawn.log_density,
         "centred": drawn.centred,
         "timings": drawn.timings,
+        "dropped": dropped,
     }
     return FittedModel(tree, spec, cb, frame, design.info, meta)
 

@@ -463,3 +463,49 @@ def test_one_chain_fit_is_diagnosed_without_r_hat(example, run_cli, tmp_path):
         "1",
     )
     assert res.code == 0 and "Traceback" not in res.err, res.err
+
+
+# -- degenerate data (issue 14, items 9-11) -------------------------------------------------
+def test_an_outcome_with_one_level_is_refused(example):
+    one = example[example["response"] == "quiet_diplomacy"]
+    with pytest.raises(bayesresp.BayesrespError, match=r"1 level\(s\) in the data"):
+        bayesresp.fit(one, "response ~ severity", draws=50, tune=50, chains=1)
+
+
+def test_terms_the_data_cannot_inform_are_named():
+    """A factor with one level present, and interaction cells no row has: listed with
+    their reasons, without sampling."""
+    from bayesresp.inference.fitting import dropped_terms, prepare_data
+    from bayesresp.model.design import make_design
+
+    data = bayesresp.load_example()
+    data = data[data["background"] == "military_security"]
+    spec = bayesresp.ModelSpec(
+        "response ~ background + duty_location * interlocutor + (1 | mission)"
+    )
+    frame, cb = prepare_data(data, spec, None)
+    sub = frame[
+        ~(
+            (frame["duty_location"] == "field_office")
+            & (frame["interlocutor"] != frame["interlocutor"].iloc[0])
+        )
+    ]
+    design = make_design(sub, spec.parsed, cb)
+    dropped = dropped_terms(design.info)
+    assert "only 'military_security' occurs" in dropped["background"]
+    assert "cell(s) no row has" in dropped["interaction cells"]
+
+
+def test_a_fit_says_what_it_could_not_estimate(example):
+    data = example[example["background"] == "military_security"].head(300)
+    with pytest.warns(UserWarning, match="not estimable from these data: background"):
+        fit = bayesresp.fit(
+            data,
+            "response ~ background + severity",
+            draws=50,
+            tune=50,
+            chains=1,
+            seed=1,
+            progress=False,
+        )
+    assert "background" in fit.meta["dropped"]
