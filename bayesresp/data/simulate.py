@@ -519,21 +519,24 @@ def _draw_officials(
 
     n_missions = len(missions)
     mission_p = missions["weight"].to_numpy() / missions["weight"].sum()
+    names = missions["mission"].to_numpy()
+    # Each mission's departments, looked up once (the random stream is unchanged).
+    dept_of = {m: depts.loc[depts["mission"] == m, "department"].to_numpy() for m in names}
     for i in range(n_officials):
         oid = f"OFF{i + 1:04d}"
         if i < n_missions:  # one head of mission per mission, in the SRSG's office
-            mission, dept, level = missions["mission"].iloc[i], "Office of the SRSG", levels[3]
+            mission, dept, level = names[i], "Office of the SRSG", levels[3]
         else:
-            mission = missions["mission"].iloc[rng.choice(n_missions, p=mission_p)]
-            dept = rng.choice(depts.loc[depts["mission"] == mission, "department"].to_numpy())
+            mission = names[rng.choice(n_missions, p=mission_p)]
+            dept = rng.choice(dept_of[mission])
             level = _choice(rng, levels[:3], (0.62, 0.26, 0.12))
         bg = _choice(rng, _BACKGROUNDS, DEPARTMENTS[dept]["bg"])
         nationality = _choice(rng, nat, (0.45, 0.55))
         posting(oid, mission, dept, level, bg, nationality)
         # Some officials also served in another mission (careers cross missions).
         if i >= n_missions and n_missions > 1 and rng.random() < 0.15:
-            other = rng.choice(missions["mission"].to_numpy()[missions["mission"] != mission])
-            dept2 = rng.choice(depts.loc[depts["mission"] == other, "department"].to_numpy())
+            other = rng.choice(names[names != mission])
+            dept2 = rng.choice(dept_of[other])
             posting(oid, other, dept2, _choice(rng, levels[:3], (0.5, 0.35, 0.15)), bg, nationality)
     return pd.DataFrame(recs)
 
@@ -554,6 +557,7 @@ def _draw_rows(
     recs = []
     for (_, m), n_m in zip(missions.iterrows(), per_mission, strict=True):
         staff = postings.loc[postings["mission"] == m["mission"]].reset_index(drop=True)
+        staff_rows = staff.to_dict("records")  # one dict per posting, made once
         w = np.where(staff["hierarchy_level"] == "head_of_mission", 4.0, 1.0)
         done, k = 0, 0
         while done < n_m:
@@ -567,7 +571,7 @@ def _draw_rows(
                 "severity": _choice(rng, sev, (0.25, 0.35, 0.28, 0.12)),
             }
             for j in who:
-                recs.append({**incident, **staff.iloc[j].to_dict()})
+                recs.append({**incident, **staff_rows[j]})
             done += size
     frame = pd.DataFrame(recs)
     frame = frame.merge(depts, on=["mission", "department"], how="left", validate="m:1")
