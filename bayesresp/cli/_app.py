@@ -82,3 +82,27 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def deprecated_alias(command: click.Command, old: str) -> None:
+    """Register ``old`` as a hidden name of ``command`` that says, on stderr, what the
+    command is called now, then runs it."""
+
+    def callback(**kwargs):
+        click.echo(
+            f"note: 'bayesresp {old}' is now 'bayesresp {command.name}'; the old name "
+            "will be removed in bayesresp 0.3",
+            err=True,
+        )
+        return command.callback(**kwargs)
+
+    cli.add_command(
+        click.Command(
+            old,
+            callback=callback,
+            params=command.params,
+            help=f"Deprecated name of 'bayesresp {command.name}'.",
+            epilog=command.epilog,
+            hidden=True,
+        )
+    )

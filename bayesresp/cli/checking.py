@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bayesresp.cli._app import EXIT_STATUS_HELP, cli
+from bayesresp.cli._app import EXIT_STATUS_HELP, cli, deprecated_alias
 from bayesresp.cli.output import codebook_option, emit_table, format_option
 
 
@@ -34,7 +34,7 @@ def diagnose_cmd(fit_file: Path, fmt: str) -> None:
         raise SystemExit(1)
 
 
-@cli.command("check", epilog=EXIT_STATUS_HELP)
+@cli.command("ppc", epilog=EXIT_STATUS_HELP)
 @click.argument("fit_file", type=click.Path(path_type=Path))
 @click.option(
     "--by",
@@ -57,7 +57,7 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
 
     \b
     Examples:
-      bayesresp check fit.nc --by mission --out checks/
+      bayesresp ppc fit.nc --by mission --out checks/
     """
     import matplotlib
 
@@ -82,6 +82,11 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
                     pit.savefig(out / f"pit.{ext}", dpi=120)
             if fmt == "text":
                 click.echo(f"wrote {out / f'ppc_{name}.png'}")
+
+
+# 'check' was this command's name in 0.1; "check" now means only checking data
+# (bayesresp.check). The old name still works, with a note.
+deprecated_alias(check_cmd, "check")
 
 
 @cli.command("compare", epilog=EXIT_STATUS_HELP)

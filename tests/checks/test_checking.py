@@ -183,8 +183,11 @@ def test_cli_diagnose_check_compare(shipped_fits, broken_fit, tmp_path, run_cli)
     broken = broken_fit.save(tmp_path / "broken.nc")
     res = run_cli("diagnose", broken, "--format", "json")
     assert res.code == 1 and json.loads(res.out)["verdict"] == "fail"
-    res = run_cli("check", paths["hierarchical"], "--by", "mission", "--out", tmp_path / "plots")
+    res = run_cli("ppc", paths["hierarchical"], "--by", "mission", "--out", tmp_path / "plots")
     assert res.code == 0 and "cells outside" in res.out
+    old = run_cli("check", paths["hierarchical"])  # its name in 0.1, with a note
+    assert old.code == 0 and "cells outside" in old.out
+    assert "'bayesresp check' is now 'bayesresp ppc'" in old.err
     assert (tmp_path / "plots" / "ppc_mission.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "pit.png").stat().st_size > 1000
     res = run_cli("compare", paths["baseline"], paths["hierarchical"], "--no-refit")
