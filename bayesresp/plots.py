@@ -12,6 +12,16 @@ from typing import Any
 import numpy as np
 
 
+def plain(label: Any) -> str:
+    """A label as matplotlib shows it literally: codebook labels may hold ``$``, which
+    matplotlib would otherwise read as mathtext (``$\\frac{1}{$`` fails to draw)."""
+    return str(label).replace("$", r"\$")
+
+
+def plain_all(labels: Any) -> list[str]:
+    return [plain(v) for v in labels]
+
+
 def spectrum_colors(n: int):
     """n colours from conciliatory (blue) to confrontational (red)."""
     from matplotlib import colormaps
@@ -32,7 +42,7 @@ def plot_profiles(result: Any, ax=None, ci: float | None = None):
     mean = p.mean(axis=0)
     cum = np.cumsum(p, axis=2)
     lo, hi = np.quantile(cum, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
-    labels = list(result.profiles["profile"])
+    labels = plain_all(result.profiles["profile"])
     n, K = mean.shape
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.6 * n + 1.6))
@@ -40,7 +50,7 @@ def plot_profiles(result: Any, ax=None, ci: float | None = None):
     left = np.zeros(n)
     y = np.arange(n)
     for k, level in enumerate(result.levels):
-        ax.barh(y, mean[:, k], left=left, color=colors[k], label=level, edgecolor="white")
+        ax.barh(y, mean[:, k], left=left, color=colors[k], label=plain(level), edgecolor="white")
         left += mean[:, k]
         if k < K - 1:
             centre = cum[:, :, k].mean(axis=0)
@@ -64,7 +74,7 @@ def plot_profiles(result: Any, ax=None, ci: float | None = None):
         bbox_to_anchor=(0.5, -0.25 - 0.02 * n),
         frameon=False,
     )
-    modes = ", ".join(f"{g}: {m}" for g, m in result.group_modes.items())
+    modes = plain(", ".join(f"{g}: {m}" for g, m in result.group_modes.items()))
     ax.set_title(f"Predicted responses{' (' + modes + ')' if modes else ''}", fontsize="medium")
     return ax
 
@@ -108,8 +118,8 @@ def plot_ppc(result, ax=None, max_panels: int = 12):
             capsize=2,
             label=f"predicted ({result.ci:.0%})",
         )
-        a.set_title(str(g), fontsize="small")
-        a.set_xticks(x, result.levels, rotation=60, ha="right", fontsize="x-small")
+        a.set_title(plain(g), fontsize="small")
+        a.set_xticks(x, plain_all(result.levels), rotation=60, ha="right", fontsize="x-small")
     axes[0].legend(fontsize="x-small")
     axes[0].figure.tight_layout()
     return axes[0]
@@ -132,7 +142,7 @@ def plot_prior_predictive(result, ax=None):
         color="black",
         capsize=3,
     )
-    ax.set_xticks(x, result.levels, rotation=45, ha="right", fontsize="small")
+    ax.set_xticks(x, plain_all(result.levels), rotation=45, ha="right", fontsize="small")
     ax.set_ylabel("share of responses")
     ax.set_title(f"Prior predictive ({result.ci:.0%} intervals)", fontsize="medium")
     ax.figure.tight_layout()

@@ -64,6 +64,8 @@ class SBCResult:
         """Rank histograms with the 99% band of a uniform histogram."""
         import matplotlib.pyplot as plt
 
+        from bayesresp.plots import plain
+
         names = parameters or list(self.ranks.columns)[:12]
         cols = min(4, len(names))
         rows = int(np.ceil(len(names) / cols))
@@ -77,7 +79,7 @@ class SBCResult:
                 color="#4c72b0",
             )
             ax.axhspan(lo, hi, color="grey", alpha=0.25)
-            ax.set_title(name, fontsize="x-small")
+            ax.set_title(plain(name), fontsize="x-small")
         for ax in axes.ravel()[len(names) :]:
             ax.set_visible(False)
         fig.tight_layout()

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesresp.inference.draws import readable_posterior
+from bayesresp.inference.draws import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.queries.estimates import summary
 
@@ -129,11 +129,13 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
     """
     table = summary(fit)
     ds, _, _ = readable_posterior(fit.posterior, fit.info)
-    mcse = az.mcse(xr.DataTree.from_dict({"posterior": ds}))
+    tree, readable_of = arviz_tree(ds)
+    mcse = az.mcse(tree)
     mcse = mcse.to_dataset() if isinstance(mcse, xr.DataTree) else mcse
+    mcse_of = {readable_of[s]: float(mcse[s]) for s in readable_of}
     params = table[["r_hat", "ess_bulk", "ess_tail"]].copy()
     params["mcse_ratio"] = [
-        float(mcse[n]) / max(float(table.loc[n, "sd"]), 1e-300) for n in table.index
+        mcse_of[n] / max(float(table.loc[n, "sd"]), 1e-300) for n in table.index
     ]
     # Group effects (every mission, department, official): their worst r_hat and ESS, as
     # rows of the parameter table, since known-group predictions rest on them.

@@ -19,7 +19,7 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
-from bayesresp.inference.draws import readable_posterior
+from bayesresp.inference.draws import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 
 
@@ -98,15 +98,12 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
         for name in chosen
     )
     readable, _, _ = readable_posterior(fit.posterior, fit.info)
-    tree = xr.DataTree.from_dict(
-        {
-            "posterior": readable,
-            "log_prior": xr.Dataset({"prior": joint}),
-            "log_likelihood": fit.tree["log_likelihood"].to_dataset(),
-        }
-    )
+    tree, readable_of = arviz_tree(readable)  # safe names: levels may hold '/'
+    tree["log_prior"] = xr.DataTree(xr.Dataset({"prior": joint}))
+    tree["log_likelihood"] = xr.DataTree(fit.tree["log_likelihood"].to_dataset())
     quiet = io.StringIO()  # ArviZ prints advice; the result reports it
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         table = az.psense_summary(tree, threshold=threshold, round_to=12)
+    table = table.rename(index=readable_of)
     table.index.name = "parameter"
     return SensitivityResult(table, threshold)

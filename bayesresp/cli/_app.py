@@ -8,7 +8,7 @@ from bayesresp.errors import BayesrespError
 
 EXIT_STATUS_HELP = (
     "Exit status: 0 success; 1 invalid data or a failed check; 2 unusable input "
-    "(unreadable file, bad codebook) or wrong usage."
+    "(unreadable file, bad codebook) or wrong usage; 130 interrupted (Ctrl-C)."
 )
 
 
@@ -31,10 +31,25 @@ class _Group(click.Group):
         except click.UsageError as exc:  # wrong usage: one line, not click's three
             _usage_line(exc)
             ctx.exit(2)
+        except KeyboardInterrupt:  # Ctrl-C: one line and 130, the shell's status for SIGINT
+            interrupted("stopped before it finished")
         except OSError as exc:  # a file that cannot be written (a missing folder, a full disk)
             where = f": {exc.filename}" if exc.filename else ""
             click.echo(f"error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(2)
+
+
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, what shells report for a command Ctrl-C stopped
+
+
+def interrupted(what: str) -> None:
+    """Say in one line that an interrupt stopped the command, and exit with status 130."""
+    import sys
+
+    if sys.stderr.isatty():  # off a progress bar's line
+        click.echo("", err=True)
+    click.echo(f"interrupted: {what}", err=True)
+    raise click.exceptions.Exit(INTERRUPTED_STATUS)
 
 
 def _usage_line(exc: click.UsageError) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bayesresp.cli._app import EXIT_STATUS_HELP, cli
+from bayesresp.cli._app import EXIT_STATUS_HELP, cli, interrupted
 from bayesresp.cli.output import codebook_option, emit_table, format_option, print_fit_report
 
 TABLES = ("parameters", "odds", "groups", "variance")
@@ -95,7 +95,8 @@ def fit_cmd(
       bayesresp fit incidents.csv --spec full --out full.nc --draws 2000 --chains 4
 
     An existing --out is refused (before sampling) unless --overwrite is given; even
-    then only a bayesresp fit is replaced, never another file or folder.
+    then only a bayesresp fit is replaced, never another file or folder. Ctrl-C stops
+    sampling: nothing is saved, an existing --out is left as it was, exit status 130.
     """
     from bayesresp.api import fit
     from bayesresp.inference.fitfile import check_target
@@ -107,23 +108,33 @@ def fit_cmd(
             f"the folder {out.absolute().parent} does not exist", param_hint="--out"
         )
     check_target(out, overwrite)  # before sampling, not after
-    result = fit(
-        data,
-        spec,
-        codebook=codebook,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        seed=seed,
-        sampler=sampler,
-        missing=missing,
-        progress=not quiet,
-        target_accept=target_accept,
-        kernel=kernel,
-        centring=centring,
-    )
-    result.save(out)
-    print_fit_report(result)
+    existed = out.exists()
+    try:
+        result = fit(
+            data,
+            spec,
+            codebook=codebook,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            sampler=sampler,
+            missing=missing,
+            progress=not quiet,
+            target_accept=target_accept,
+            kernel=kernel,
+            centring=centring,
+        )
+        result.save(out)  # atomic: an interrupt leaves the old file (or none)
+    except KeyboardInterrupt:
+        interrupted(
+            "the fit was stopped before it finished; nothing was saved"
+            + (f" ({out} is unchanged)" if existed else "")
+        )
+    try:
+        print_fit_report(result)
+    except KeyboardInterrupt:
+        interrupted(f"the fit was saved to {out}; its report was not printed")
     click.echo(f"\nSaved the fit to {out}")
 
 

@@ -148,7 +148,9 @@ def readable_posterior(
 ) -> tuple[xr.Dataset, dict[str, str], dict[str, str]]:
     """Every parameter as its own variable with a readable name.
 
-    Returns the dataset, the block of each parameter and the scale note of each.
+    Returns the dataset, the block of each parameter and the scale note of each. The
+    names hold the codebook's labels as they are (any character, ``/`` included), so the
+    dataset cannot go into a DataTree as it is: :func:`arviz_tree` gives ArviZ its draws.
 
     Examples
     --------
@@ -191,6 +193,20 @@ def readable_posterior(
                     block[name] = "groups"
                     scale[name] = "correlation"
     return xr.Dataset(out), block, scale
+
+
+def arviz_tree(readable: xr.Dataset) -> tuple[xr.DataTree, dict[str, str]]:
+    """The readable posterior (:func:`readable_posterior`) as a DataTree for ArviZ.
+
+    A DataTree's variable names cannot contain ``/``, which codebook levels bring into the
+    readable names (``background[1-4/month]``, ``cutpoint[1/5|2/5]``). So the variables
+    take safe names (``p0``, ``p1`` ...) in the tree, and the map returned gives each safe
+    name its readable one: rename ArviZ's results back with it (readable names live only
+    in pandas indexes and plain Datasets, which accept any label).
+    """
+    readable_of = {f"p{i}": name for i, name in enumerate(readable.data_vars)}
+    safe = xr.Dataset({s: readable[name] for s, name in readable_of.items()})
+    return xr.DataTree.from_dict({"posterior": safe}), readable_of
 
 
 def _scale_note(col, info: DesignInfo) -> str:

@@ -12,10 +12,12 @@ model. Compiled PyMC models are kept by structure and reused for refits of other
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import numbers
 import os
+import signal
 import threading
 import time
 import warnings
@@ -148,6 +150,64 @@ class Sampled:
     timings: dict[str, float | None]
 
 
+# -- interrupts ---------------------------------------------------------------------------
+def run_nutpie(compiled, **kwargs: Any) -> xr.DataTree:
+    """``nutpie.sample(compiled, **kwargs)`` that an interrupt stops.
+
+    nutpie's blocking call catches :class:`KeyboardInterrupt` and returns the draws made so
+    far as if sampling had finished. Here nutpie samples in the background and this
+    thread waits; on an interrupt (or any error) the run is cancelled, its draws
+    discarded, and the exception raised.
+    """
+    import nutpie
+
+    running = nutpie.sample(compiled, blocking=False, **kwargs)
+    try:
+        return running.wait()
+    except BaseException:
+        running.cancel()
+        raise
+
+
+@contextlib.contextmanager
+def _noting_interrupts() -> Iterator[list[int]]:
+    """Note every SIGINT that arrives inside the block (then handled as before): samplers
+    that swallow the :class:`KeyboardInterrupt` cannot hide it. Only in the main thread,
+    the only one Python delivers signals to; elsewhere nothing is noted."""
+    noted: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield noted
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or previous is signal.SIG_IGN:  # not Python's, or ignored: leave it
+        yield noted
+        return
+
+    def note(signum, frame):
+        noted.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:  # SIG_DFL
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _refuse_partial(tree: xr.DataTree, settings: SamplerSettings, interrupted: bool) -> None:
+    """Raise KeyboardInterrupt for a sampler's result that an interrupt cut short."""
+    post = tree["posterior"]
+    chains, draws = post.sizes.get("chain", 0), post.sizes.get("draw", 0)
+    if interrupted or chains < settings.chains or draws < settings.draws:
+        raise KeyboardInterrupt(
+            f"sampling was interrupted ({chains} chain(s) of {draws} draws, of "
+            f"{settings.chains} x {settings.draws} asked for); nothing was kept"
+        )
+
+
 # -- choosing the log density -------------------------------------------------------------
 def use_kernel(design: Design, settings: SamplerSettings) -> bool:
     """Whether nutpie samples bayesresp's compiled log density rather than PyMC's graph."""
@@ -222,10 +282,9 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
 
 
 def _nutpie(compiled, settings: SamplerSettings, **extra: Any) -> xr.DataTree:
-    """nutpie's NUTS on a compiled model (the kernel's or PyMC's graph), with the settings."""
-    import nutpie
-
-    return nutpie.sample(
+    """nutpie's NUTS on a compiled model (the kernel's or PyMC's graph), with the
+    settings; an interrupted or shortened run raises KeyboardInterrupt."""
+    tree = run_nutpie(
         compiled,
         draws=settings.draws,
         tune=max(settings.tune, 1),
@@ -236,6 +295,8 @@ def _nutpie(compiled, settings: SamplerSettings, **extra: Any) -> xr.DataTree:
         target_accept=settings.target_accept,
         **extra,
     )
+    _refuse_partial(tree, settings, interrupted=False)
+    return tree
 
 
 # -- compiled PyMC models, kept for refits -------------------------------------------------
@@ -328,19 +389,26 @@ def _sample_model(
                 "the numpyro sampler needs JAX and NumPyro: pip install 'bayesresp[jax]'"
             ) from None
     t = time.perf_counter()
-    with model, warnings.catch_warnings():
+    # pm.sample catches an interrupt and returns the chains so far, cut to one length.
+    with model, warnings.catch_warnings(), _noting_interrupts() as interrupts:
         warnings.filterwarnings("ignore", message=".*Potential.*")
-        tree = pm.sample(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            cores=settings.n_cores,
-            random_seed=settings.seed,
-            progressbar=settings.progress,
-            nuts_sampler=settings.sampler,
-            target_accept=settings.target_accept,
-            compute_convergence_checks=False,
-        )
+        try:
+            tree = pm.sample(
+                draws=settings.draws,
+                tune=settings.tune,
+                chains=settings.chains,
+                cores=settings.n_cores,
+                random_seed=settings.seed,
+                progressbar=settings.progress,
+                nuts_sampler=settings.sampler,
+                target_accept=settings.target_accept,
+                compute_convergence_checks=False,
+            )
+        except Exception:  # what an interrupted run leaves may not even make a result
+            if interrupts:
+                raise KeyboardInterrupt("sampling was interrupted; nothing was kept") from None
+            raise
+    _refuse_partial(tree, settings, bool(interrupts))
     timings["compile"] = None
     timings["sampling"] = time.perf_counter() - t
     return tree, "new"
@@ -360,8 +428,6 @@ def sample_outcomes(
     compiled) where it covers the model, else PyMC's graph compiled once and fed each
     outcome. For simulation-based calibration. Yields each posterior Dataset with the
     PyMC model's variables."""
-    import nutpie
-
     from bayesresp.inference import nutpie_adapter, packing
 
     with_kernel = packing.unsupported(design.info) is None
@@ -378,7 +444,7 @@ def sample_outcomes(
             extra = nutpie_adapter.nutpie_settings(packed)
         else:
             target, extra = compiled.with_data(y=y), {}
-        trace = nutpie.sample(
+        trace = run_nutpie(
             target,
             draws=draws,
             tune=tune,

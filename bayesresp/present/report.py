@@ -41,6 +41,7 @@ from bayesresp.checks.predictive import count_table, posterior_predictive_check,
 from bayesresp.errors import ReportError
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
+from bayesresp.plots import plain, plain_all
 from bayesresp.queries.estimates import summary, variance_decomposition
 from bayesresp.queries.whatif import what_if
 
@@ -370,7 +371,7 @@ def _overview(page: _Page, fit: FittedModel) -> str:
     ax = fig.add_subplot()
     x = np.arange(len(spectrum))
     ax.bar(x, spectrum["rows"], color=spectrum_colors(len(x)))
-    ax.set_xticks(x, [str(v) for v in spectrum.index], rotation=35, ha="right", fontsize=8)
+    ax.set_xticks(x, plain_all(spectrum.index), rotation=35, ha="right", fontsize=8)
     ax.set_ylabel("responses")
     ax.set_title("Observed responses, conciliatory \u2192 confrontational", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
@@ -545,10 +546,10 @@ def _summary(page: _Page, fit: FittedModel, ci: float) -> str:
                 capsize=0,
                 elinewidth=1.4,
                 color=colours[block],
-                label=block,
+                label=plain(block),
             )
         ax.axvline(0, color="grey", lw=0.8, ls="--")
-        ax.set_yticks(y, [str(v) for v in coef.index], fontsize=7.5)
+        ax.set_yticks(y, plain_all(coef.index), fontsize=7.5)
         ax.invert_yaxis()
         ax.set_xlabel(
             f"coefficient ({'log-odds' if get_link(fit.spec.link).odds else 'latent'} scale); "
@@ -601,7 +602,7 @@ def _variance(page: _Page, fit: FittedModel, ci: float) -> str:
         capsize=2,
         lw=0.8,
     )
-    ax.set_yticks(y, [str(v) for v in table.index], fontsize=8)
+    ax.set_yticks(y, plain_all(table.index), fontsize=8)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_xlabel(f"share of latent variance (mean, {ci:.0%} interval)")

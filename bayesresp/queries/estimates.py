@@ -11,10 +11,9 @@ from __future__ import annotations
 import arviz as az
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from bayesresp.errors import BayesrespError
-from bayesresp.inference.draws import readable_posterior
+from bayesresp.inference.draws import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.maths.predictor import linear_predictor
@@ -53,9 +52,9 @@ def summary(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     >>> fit.summary(ci=0.95).loc["sd(mission)"]  # doctest: +SKIP
     """
     ds, block, scale = readable_posterior(fit.posterior, fit.info)
-    stats = az.summary(
-        xr.DataTree.from_dict({"posterior": ds}), ci_prob=ci, ci_kind="eti", round_to="none"
-    )
+    tree, readable_of = arviz_tree(ds)
+    stats = az.summary(tree, ci_prob=ci, ci_kind="eti", round_to="none")
+    stats = stats.rename(index=readable_of)
     lo, hi = interval_names(ci)
     lb = next(c for c in stats.columns if c.endswith("_lb"))
     ub = next(c for c in stats.columns if c.endswith("_ub"))

@@ -98,6 +98,7 @@ def check_profiles(
         raise ProfileError(f"fill must be None or 'typical', not '{fill}'")
     frame = read_profiles(profiles)
     info, cb = fit.info, fit.codebook
+    _refuse_unknown_columns(fit, frame)
     group_cols = {n for g in info.groups for n in g.factor}
     needed = [v for v in info.variables if v != info.outcome and v not in group_cols]
     filled: dict[str, Any] = {}
@@ -139,6 +140,30 @@ def check_profiles(
                 "unseen one"
             )
     return CheckedProfiles(typed, design, modes, filled)
+
+
+def _refuse_unknown_columns(fit: FittedModel, frame: pd.DataFrame) -> None:
+    """A column that is neither the model's nor the codebook's is a typo ('backgrund'):
+    an error naming the closest known column, before anything is filled in its place.
+    Codebook columns the model does not use are accepted (and play no part)."""
+    from bayesresp.data.validation import _closest
+
+    info = fit.info
+    used = [v for v in info.variables if v != info.outcome]
+    known = set(used) | set(fit.codebook.fields) | {PROFILE_LABEL}
+    unknown = [str(c) for c in frame.columns if c not in known]
+    if not unknown:
+        return
+    others = sorted(c for c in fit.codebook.fields if c not in used)
+    hints = {c: _closest(c, used) or _closest(c, others) for c in unknown}
+    if len(unknown) == 1:
+        col, hint = unknown[0], hints[unknown[0]]
+        what = f"profile column '{col}' is not a covariate or group of this model"
+        what += f"; did you mean '{hint}'?" if hint else ""
+    else:
+        named = [f"'{c}'" + (f" (did you mean '{h}'?)" if h else "") for c, h in hints.items()]
+        what = f"profile columns {', '.join(named)} are not covariates or groups of this model"
+    raise ProfileError(f"{what} (the model uses: {', '.join(used)})")
 
 
 def _refuse_unobserved(fit: FittedModel, typed: pd.DataFrame) -> None:
@@ -351,7 +376,12 @@ def what_if(
     ----------
     fit : FittedModel
     profiles : dict, list of dicts, DataFrame or path of a CSV file
-        One row per profile; an optional ``profile`` column names them.
+        One row per profile; an optional ``profile`` column names them. Every other
+        column must be a covariate or group column of the model, or another column of the
+        fit's codebook (accepted and ignored: a profile may carry a whole coded row). Any
+        other column is taken for a typo and refused with a :class:`ProfileError` naming
+        the closest known column (``'backgrund'``: did you mean ``'background'``?), with
+        ``fill`` too: a misspelt covariate is never silently filled with its typical value.
     groups : {"known", "new", "average"}
         How the profile's mission, department ... enter (see the module docs).
     fill : {None, "typical"}

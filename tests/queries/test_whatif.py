@@ -125,6 +125,30 @@ def test_bad_profiles_get_one_clear_error(hierarchical, profiles):
         hierarchical.what_if(good, groups="some")
 
 
+def test_a_misspelt_profile_column_is_an_error_with_fill_too(hierarchical, profiles):
+    good = profiles.iloc[0].to_dict()
+    typo = {("backgrund" if k == "background" else k): v for k, v in good.items()}
+    message = (
+        r"profile column 'backgrund' is not a covariate or group of this model; "
+        r"did you mean 'background'\?"
+    )
+    for fill in (None, "typical"):  # never answered for the typical background
+        with pytest.raises(ProfileError, match=message):
+            hierarchical.what_if(typo, fill=fill)
+    with pytest.raises(ProfileError, match=message):
+        hierarchical.contrast(typo, {"severity": "grave"}, fill="typical")
+    with pytest.raises(
+        ProfileError,
+        match=r"profile columns 'backgrund' \(did you mean 'background'\?\), 'zzz' are not",
+    ):
+        hierarchical.what_if(dict(typo, zzz=1), fill="typical")
+    # Codebook columns the model does not use are accepted, and change nothing.
+    extra = dict(good, year=1999, official_id="O-1", source="hypothetical")
+    pd.testing.assert_frame_equal(
+        hierarchical.what_if(extra).to_dataframe(), hierarchical.what_if(good).to_dataframe()
+    )
+
+
 def test_contrast_signs_match_strong_true_effects(full_fit, profiles):
     """For every strong effect (|coefficient| >= 0.5 in the truth), the contrast of its
     level against the reference at a typical profile moves the expected position in the
@@ -250,6 +274,16 @@ def test_cli_query_errors(saved, profiles, tmp_path, run_cli):
     profiles.head(1).assign(background="militray").to_csv(bad, index=False)
     res = run_cli("whatif", saved, bad)
     assert res.code == 1 and "did you mean 'military_security'" in res.err
+    typo = tmp_path / "typo.csv"
+    profiles.head(1).drop(columns="background").assign(backgrund="other").to_csv(typo, index=False)
+    res = run_cli("whatif", saved, typo, "--fill-typical")
+    assert res.code == 1 and res.out == ""
+    assert res.err.splitlines() == [
+        "error: profile column 'backgrund' is not a covariate or group of this model; "
+        "did you mean 'background'? (the model uses: "
+        + ", ".join(v for v in bayesresp.load_fit(saved).info.variables if v != "response")
+        + ")"
+    ]
     res = run_cli("contrast", saved, bad, "--set", "nonsense")
     assert res.code == 2 and "COLUMN=VALUE" in res.err
     rules = tmp_path / "r.toml"
