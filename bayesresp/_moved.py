@@ -36,7 +36,7 @@ MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
         "bayesresp.inference.packing",
         "bayesresp.inference.nutpie_adapter",
     ),
-    "bayesresp.draws": "bayesresp.inference.draws",
+    "bayesresp.draws": "bayesresp.inference.arrays",
     "bayesresp.fitfile": "bayesresp.inference.fitfile",
     "bayesresp.results": ("bayesresp.api", "bayesresp.queries.estimates"),
     "bayesresp.whatif": "bayesresp.queries.whatif",

@@ -20,7 +20,7 @@ import xarray as xr
 
 from bayesresp.checks import diagnostics, predictive, sensitivity
 from bayesresp.inference import fitfile, fitting
-from bayesresp.inference.draws import readable_posterior
+from bayesresp.inference.arrays import readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.present import report
 from bayesresp.queries import contrasts, estimates, scenarios, whatif
@@ -36,17 +36,17 @@ class Fit(FittedModel):
     @classmethod
     def of(cls, record: FittedModel) -> Fit:
         """The facade over ``record`` (the record itself when it already is one); cached
-        draws and design carry over."""
+        arrays and design carry over."""
         if isinstance(record, cls):
             return record
         out = cls(**{f.name: getattr(record, f.name) for f in fields(FittedModel)})
-        out.__dict__.update({k: v for k, v in vars(record).items() if k in ("draws", "design")})
+        out.__dict__.update({k: v for k, v in vars(record).items() if k in ("arrays", "design")})
         return out
 
     # -- parameters ----------------------------------------------------------------------
     def readable_posterior(self) -> tuple[xr.Dataset, dict[str, str], dict[str, str]]:
         """Every parameter as its own variable with a readable name, with the block and
-        scale note of each; see :func:`bayesresp.inference.draws.readable_posterior`."""
+        scale note of each; see :func:`bayesresp.inference.arrays.readable_posterior`."""
         return readable_posterior(self.posterior, self.info)
 
     def summary(self, ci: float = 0.9) -> pd.DataFrame:

@@ -59,7 +59,7 @@ def measure(profiles: int = 1000, draws: int = 4000, repeats: int = 3, fit=None)
     frame = data.iloc[rows].drop(columns=["response"]).reset_index(drop=True)
     frame["profile"] = [f"p{i}" for i in range(len(frame))]
 
-    fit.draws  # noqa: B018  (flatten the posterior once, as any first query does)
+    fit.arrays  # noqa: B018  (flatten the posterior once, as any first query does)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()

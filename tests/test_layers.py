@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import grimp
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,3 +136,48 @@ def test_old_module_paths_still_import_with_a_deprecation_warning():
 
     with pytest.raises(AttributeError):
         bayesresp.maths.no_such_name  # noqa: B018
+
+
+def test_fit_draws_is_a_deprecated_name_of_fit_arrays():
+    """``draws`` means a number of draws (draws=1000, fit.meta["draws"]); the posterior as
+    arrays is ``fit.arrays``. The old attribute still works, with a warning."""
+    import xarray as xr
+
+    from bayesresp.inference.arrays import PosteriorArrays
+    from bayesresp.inference.record import FittedModel
+    from bayesresp.model.design import make_design
+    from bayesresp.model.spec import ModelSpec
+
+    data = bayesresp_example()
+    spec = ModelSpec("response ~ severity")
+    design = make_design(data, spec.parsed, _codebook())
+    S, K = 6, len(design.info.spectrum)
+    post = xr.Dataset(
+        {
+            "b": (("chain", "draw", "coef"), np.zeros((1, S, len(design.info.columns)))),
+            "cutpoints": (("chain", "draw", "cutpoint"), np.tile(np.arange(K - 1.0), (1, S, 1))),
+        }
+    )
+    record = FittedModel(
+        xr.DataTree.from_dict({"posterior": post}),
+        spec,
+        _codebook(),
+        data,
+        design.info,
+        {"draws": S},
+    )
+    assert isinstance(record.arrays, PosteriorArrays) and record.arrays.n_draws == S
+    with pytest.warns(DeprecationWarning, match="fit.arrays"):
+        assert record.draws is record.arrays
+
+
+def bayesresp_example():
+    from bayesresp.data.examples import load_example
+
+    return load_example().head(50)
+
+
+def _codebook():
+    from bayesresp.data.codebook import Codebook
+
+    return Codebook.default()

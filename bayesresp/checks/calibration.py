@@ -186,11 +186,11 @@ def _simulate(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Prior draws of the parameters (readable names) and outcome codes simulated from them."""
     from bayesresp.checks.predictive import draw_levels, draw_prior
-    from bayesresp.inference.draws import eta_from_draws, readable_posterior
+    from bayesresp.inference.arrays import eta_from_draws, readable_posterior
     from bayesresp.maths.cumulative import category_probs
 
     prior_fit = draw_prior(frame, cb, spec, n, seed)
-    d = prior_fit.draws
+    d = prior_fit.arrays
     p = category_probs(
         eta_from_draws(d, prior_fit.design, "known"), d.cutpoints[:, None, :], spec.link
     )
@@ -204,7 +204,7 @@ def _simulate(
 
 def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
     """Fit each simulated outcome of a chunk with one compiled model; rank the truths."""
-    from bayesresp.inference.draws import readable_posterior
+    from bayesresp.inference.arrays import readable_posterior
     from bayesresp.inference.sampling import sample_outcomes
     from bayesresp.model.design import make_design
 

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayesresp.errors import ComparisonError
-from bayesresp.inference.draws import eta_from_draws
+from bayesresp.inference.arrays import eta_from_draws
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import log_prob
 from bayesresp.model.design import apply_design
@@ -164,8 +164,8 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
     for j in range(len(test)):
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
-        eta = eta_from_draws(f.draws, one, modes, np.random.default_rng(seed + j))
-        ll = log_prob(one.y, eta, f.draws.cutpoints, f.spec.link)[:, 0]
+        eta = eta_from_draws(f.arrays, one, modes, np.random.default_rng(seed + j))
+        ll = log_prob(one.y, eta, f.arrays.cutpoints, f.spec.link)[:, 0]
         out[j] = logsumexp(ll) - np.log(len(ll))
     del design
     return out

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayesresp.inference.draws import arviz_tree, readable_posterior
+from bayesresp.inference.arrays import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.queries.estimates import summary
 
@@ -36,7 +36,10 @@ _COLOURS = {"ok": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}
 
 
 @dataclass
-class Check:
+class Criterion:
+    """One convergence criterion: its value, the verdict against its threshold, where the
+    worst value is, and what to do about it."""
+
     name: str
     value: float
     verdict: str
@@ -57,7 +60,7 @@ def _grade(value: float, ok: float, warn: float, higher_is_better: bool) -> str:
 class DiagnosticsReport:
     """Verdicts on the sampler's output. ``ok`` is False when any check fails."""
 
-    checks: list[Check]
+    checks: list[Criterion]  # each criterion with its value, threshold and verdict
     parameters: pd.DataFrame  # per parameter: r_hat, ess_bulk, ess_tail, mcse_ratio
     sampler: str
 
@@ -159,7 +162,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
     if params["r_hat"].isna().all():  # one chain: r_hat compares chains
         n_chains = stats.sizes["chain"]
         checks.append(
-            Check(
+            Criterion(
                 "max r_hat",
                 float("nan"),
                 "warn",
@@ -172,7 +175,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
         worst = params["r_hat"].idxmax()
         r = float(params["r_hat"].max())
         checks.append(
-            Check(
+            Criterion(
                 "max r_hat",
                 r,
                 _grade(r, 1.01, 1.05, False),
@@ -184,7 +187,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
     for col, label in (("ess_bulk", "min bulk ESS"), ("ess_tail", "min tail ESS")):
         v = float(params[col].min())
         checks.append(
-            Check(
+            Criterion(
                 label,
                 v,
                 _grade(v, 400, 100, True),
@@ -195,7 +198,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
         )
     m = float(params["mcse_ratio"].max())
     checks.append(
-        Check(
+        Criterion(
             "max MCSE / sd",
             m,
             _grade(m, 0.05, 0.10, False),
@@ -209,7 +212,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
     n_div = int(div.sum()) if div is not None else 0
     div_verdict = "ok" if n_div == 0 else ("warn" if n_div < 0.005 * n_draws else "fail")
     checks.append(
-        Check(
+        Criterion(
             "divergent transitions",
             n_div,
             div_verdict,
@@ -225,7 +228,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
     if depth is not None:
         share = float(np.mean(depth))
         checks.append(
-            Check(
+            Criterion(
                 "draws at max tree depth",
                 share,
                 _grade(share, 0.0, 0.05, False),
@@ -240,7 +243,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
         bfmi = np.atleast_1d(az.bfmi(fit.tree)["energy"].values)
         b = float(np.min(bfmi))
         checks.append(
-            Check(
+            Criterion(
                 "min E-BFMI",
                 b,
                 _grade(b, 0.3, 0.2, True),

@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayesresp.inference.draws import Draws, eta_from_draws
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import apply_design
 
 
-def _subset(draws: Draws, n: int | None) -> Draws:
+def _subset(draws: PosteriorArrays, n: int | None) -> PosteriorArrays:
     if n is None or n >= draws.n_draws:
         return draws
     return draws.subset(np.unique(np.linspace(0, draws.n_draws - 1, n).astype(int)))
@@ -70,12 +70,12 @@ def replicate(
 ) -> np.ndarray:
     """Replicated outcome codes, shape (draws, rows), for the fitted rows (or ``data``).
 
-    Draws are replicated in chunks (a progress bar with ``progress=True``); the random
+    PosteriorArrays are replicated in chunks (a progress bar with ``progress=True``); the random
     stream is the same as in one piece, so the result does not depend on the chunking.
     """
     from bayesresp.progress import bar
 
-    d = _subset(fit.draws, draws)
+    d = _subset(fit.arrays, draws)
     design = fit.design if data is None else apply_design(fit.info, data)
     rng = np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed)
     eta = eta_from_draws(d, design, "known")
@@ -247,7 +247,7 @@ def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> 
 
     log_w = fit.loo().log_weights.transpose("row", "chain", "draw").values
     w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (n, S), rows sum to one
-    d, design, y = fit.draws, fit.design, fit.design.y
+    d, design, y = fit.arrays, fit.design, fit.design.y
     n = len(y)
     below, at = np.empty(n), np.empty(n)
     for start in range(0, n, chunk):
@@ -320,7 +320,7 @@ def prior_predictive_check(
 ) -> PriorPredictiveResult:
     """What the priors alone say about the spread of responses, before fitting.
 
-    Draws the parameters from their priors (PyMC's forward sampler), then the expected
+    PosteriorArrays the parameters from their priors (PyMC's forward sampler), then the expected
     share of the data set's rows at each level per draw, with the same array code that
     predicts from a posterior. A sane prior spreads the shares; one piling mass on the two
     ends of the spectrum shows up as large ``p_share_above_half`` for them.
@@ -335,7 +335,7 @@ def prior_predictive_check(
     spec = ModelSpec.coerce(spec)
     frame, cb = prepare_data(data, spec, codebook)
     prior_fit = draw_prior(frame, cb, spec, draws, seed)
-    d = prior_fit.draws
+    d = prior_fit.arrays
     p = category_probs(
         eta_from_draws(d, prior_fit.design, "known"), d.cutpoints[:, None, :], spec.link
     )

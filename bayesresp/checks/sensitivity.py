@@ -19,7 +19,7 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
-from bayesresp.inference.draws import arviz_tree, readable_posterior
+from bayesresp.inference.arrays import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 
 

@@ -19,7 +19,7 @@ import xarray as xr
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.validation import validate
 from bayesresp.errors import BayesrespError, MissingDataError
-from bayesresp.inference.draws import Draws
+from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
 from bayesresp.inference.sampling import SamplerSettings, sample
@@ -306,7 +306,7 @@ def finish_tree(
     out = xr.DataTree()
     out["posterior"] = xr.DataTree(post)
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
-    draws = Draws.from_posterior(post, design.info)
+    draws = PosteriorArrays.from_posterior(post, design.info)
     ll = log_likelihood(design, draws, link)
     y = design.y
     if inverse is not None:

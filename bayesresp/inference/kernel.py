@@ -739,12 +739,12 @@ def log_likelihood(design: Design, draws, link: str) -> np.ndarray:
 
     Designs without ``mo()`` terms go through the kernel's packed rows in one compiled
     pass (no (S, n) linear predictor is formed); the others through
-    :func:`bayesresp.inference.draws.eta_from_draws` and :func:`pointwise_log_prob`. A test ties
+    :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`. A test ties
     the two together.
     """
     info = design.info
     if info.monotonic:
-        from bayesresp.inference.draws import eta_from_draws
+        from bayesresp.inference.arrays import eta_from_draws
 
         eta = eta_from_draws(draws, design, groups="known")
         return pointwise_log_prob(design.y, eta, draws.cutpoints, link)

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesresp.data.codebook import Codebook
-from bayesresp.inference.draws import Draws
+from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.model.design import Design, DesignInfo, apply_design
 from bayesresp.model.spec import ModelSpec
 
@@ -57,9 +57,22 @@ class FittedModel:
         return self.tree["posterior"].to_dataset()
 
     @cached_property
-    def draws(self) -> Draws:
-        """Posterior draws as flat arrays (chains stacked)."""
-        return Draws.from_posterior(self.posterior, self.info)
+    def arrays(self) -> PosteriorArrays:
+        """The posterior as flat arrays per parameter (chains stacked), for predictions."""
+        return PosteriorArrays.from_posterior(self.posterior, self.info)
+
+    @property
+    def draws(self) -> PosteriorArrays:
+        """Deprecated name of :attr:`arrays` (``draws`` means a number of draws)."""
+        import warnings
+
+        warnings.warn(
+            "fit.draws is now fit.arrays (draws= is a number of draws); the old name will "
+            "be removed in bayesresp 0.3",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.arrays
 
     @cached_property
     def design(self) -> Design:

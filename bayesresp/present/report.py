@@ -691,7 +691,7 @@ def _ppc(page: _Page, fit: FittedModel, by: str | None, draws: int) -> str:
     cells = overall.table.loc["overall"]
     n_out = int(cells["outside"].sum())
     lead = (
-        f"{min(draws, fit.draws.n_draws)} data sets replicated from the posterior (evenly "
+        f"{min(draws, fit.arrays.n_draws)} data sets replicated from the posterior (evenly "
         f"spaced draws) against the observed data: the observed count of each level "
         f"(bars) and the {overall.ci:.0%} interval of replicated counts (whiskers), with "
         "cells outside it outlined in red. The randomised leave-one-out PIT is uniform "

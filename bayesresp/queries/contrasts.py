@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesresp.inference.draws import eta_from_draws
+from bayesresp.inference.arrays import eta_from_draws
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import expected_position
 from bayesresp.model.design import apply_design
@@ -176,7 +176,7 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
     draws : int
         Number of posterior draws used (evenly spaced); all when larger than available.
     """
-    d_all = fit.draws
+    d_all = fit.arrays
     idx = np.unique(np.linspace(0, d_all.n_draws - 1, min(draws, d_all.n_draws)).astype(int))
     d = d_all.subset(idx)
     data, info, link = fit.data, fit.info, fit.spec.link

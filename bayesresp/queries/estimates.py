@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayesresp.errors import BayesrespError
-from bayesresp.inference.draws import arviz_tree, readable_posterior
+from bayesresp.inference.arrays import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.maths.predictor import linear_predictor
@@ -120,7 +120,7 @@ def group_effects(fit: FittedModel, group: str | None = None, ci: float = 0.9) -
     for g in fit.info.groups:
         if group is not None and g.label != group:
             continue
-        r = fit.draws.r[g.label]  # (S, levels, q)
+        r = fit.arrays.r[g.label]  # (S, levels, q)
         for j, term in enumerate(g.column_names):
             for i, level in enumerate(g.levels):
                 frames.append(
@@ -167,7 +167,7 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             "has no variance, so shares of the latent variance are not defined; fit the "
             "model with the logit, probit or cloglog link to decompose it"
         )
-    info, d, design = fit.info, fit.draws, fit.design
+    info, d, design = fit.info, fit.arrays, fit.design
     comps: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     blocks = list(

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bayesresp.errors import ScenarioError
-from bayesresp.inference.draws import eta_from_draws
+from bayesresp.inference.arrays import eta_from_draws
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import apply_design
@@ -326,7 +326,7 @@ def _group_shares(
     fit: FittedModel, data: pd.DataFrame, index: np.ndarray, n_groups: int, chunk: int
 ) -> np.ndarray:
     """(S, n_groups + 1, K): mean probability of each level per group and overall."""
-    d, info = fit.draws, fit.info
+    d, info = fit.arrays, fit.info
     K = len(info.spectrum)
     sums = np.zeros((d.n_draws, n_groups + 1, K))
     for start in range(0, len(data), chunk):

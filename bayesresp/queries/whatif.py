@@ -32,7 +32,7 @@ from bayesresp.data.codebook import Codebook
 from bayesresp.data.tables import read_table
 from bayesresp.data.validation import Problem, check
 from bayesresp.errors import DataValidationError, ProfileError
-from bayesresp.inference.draws import GROUP_MODES, eta_from_draws
+from bayesresp.inference.arrays import GROUP_MODES, eta_from_draws
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import Design, apply_design, unobserved_levels
@@ -228,7 +228,7 @@ def profile_probabilities(
     fit: FittedModel, checked: CheckedProfiles, seed: int | None = None, shared_new: bool = False
 ) -> np.ndarray:
     """(S, n_profiles, K) probabilities of each level, per posterior draw."""
-    d = fit.draws
+    d = fit.arrays
     eta = eta_from_draws(d, checked.design, checked.group_modes, _rng(fit, seed), shared_new)
     return category_probs(eta, d.cutpoints[:, None, :], fit.spec.link)
 

@@ -449,7 +449,7 @@ def test_log_likelihood_is_the_numpy_one(example, case):
     pass) equals eta_from_draws + maths.log_prob (the NumPy twin of the model) for every
     CASE, at draws with effects large enough (|eta| up to 8 and more) to reach the tails,
     to 1e-12 relative, and keeps the design's row order; compressed rows too."""
-    from bayesresp.inference.draws import Draws, eta_from_draws
+    from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
     from bayesresp.maths.cumulative import log_prob
 
     formula, link, priors = CASES[case]
@@ -458,7 +458,7 @@ def test_log_likelihood_is_the_numpy_one(example, case):
         info, S = design.info, 7
         rng = np.random.default_rng(case)
         r = {g.label: rng.normal(0, 3, (S, len(g.levels), len(g.columns))) for g in info.groups}
-        draws = Draws(
+        draws = PosteriorArrays(
             b=rng.normal(0.0, 4.0, (S, len(info.columns))),
             b_mo=np.zeros((S, 0)),
             simplex={},

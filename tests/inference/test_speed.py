@@ -12,7 +12,7 @@ import pytest
 
 import bayesresp
 from bayesresp.inference import fitting, sampling
-from bayesresp.inference.draws import eta_from_draws
+from bayesresp.inference.arrays import eta_from_draws
 from bayesresp.maths.cumulative import TENSOR, log_prob
 from bayesresp.model.design import compress, make_design
 from bayesresp.model.graph import build_model
@@ -89,7 +89,7 @@ def test_compression_is_automatic_when_it_pays_and_rows_keep_their_loglik(exampl
     # the row's own log-probability computed without compression.
     ll = fit.tree["log_likelihood"]["response"]
     assert ll.sizes["row"] == len(example)
-    d = fit.draws
+    d = fit.arrays
     eta = eta_from_draws(d, fit.design, groups="known")
     expected = log_prob(fit.design.y, eta, d.cutpoints, "logit")
     np.testing.assert_allclose(ll.values.reshape(expected.shape), expected, rtol=1e-12)

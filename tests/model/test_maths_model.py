@@ -7,7 +7,7 @@ import xarray as xr
 
 import bayesresp
 from bayesresp import Codebook
-from bayesresp.inference.draws import Draws, eta_from_draws
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
 from bayesresp.maths.cumulative import category_probs, log_prob
 from bayesresp.model.design import make_design
 from bayesresp.model.formula import parse_formula
@@ -172,7 +172,7 @@ def test_pymc_log_likelihood_equals_numpy_path(rich_design):
                 for n, v in zip(names, values, strict=True)
             }
         )
-        draws = Draws.from_posterior(post, rich_design.info)
+        draws = PosteriorArrays.from_posterior(post, rich_design.info)
         eta = eta_from_draws(draws, rich_design, groups="known")
         ours = log_prob(rich_design.y, eta, draws.cutpoints, "logit").sum()
         assert ours == pytest.approx(float(loglik), rel=1e-10)

@@ -1,11 +1,12 @@
-"""Posterior draws as plain arrays, and the linear predictor computed from them (NumPy).
+"""The posterior as plain arrays (:class:`PosteriorArrays`), and the linear predictor
+computed from them (NumPy).
 
 Everything that predicts (what-if, contrasts, posterior predictive checks) goes through
 :func:`eta_from_draws`, which gathers each row's group effects (known, new or average) and
 evaluates :func:`bayesresp.maths.predictor.linear_predictor`, the body the PyMC model
 evaluates in PyTensor (:func:`bayesresp.model.graph.linear_predictor`); a test ties the
-two together. The per-row log-likelihood stored with a fit goes through the
-compiled kernel's packed rows (:func:`bayesresp.inference.kernel.log_likelihood`, tested against
+two together. The per-row log-likelihood stored with a fit goes through the compiled
+kernel's packed rows (:func:`bayesresp.inference.kernel.log_likelihood`, tested against
 this module), except for designs with ``mo()`` terms, which come here.
 """
 
@@ -22,7 +23,7 @@ from bayesresp.model.design import Design, DesignInfo, cutpoint_names
 
 
 @dataclass
-class Draws:
+class PosteriorArrays:
     """Flattened posterior draws (``S = chains * draws`` first axis)."""
 
     b: np.ndarray  # (S, p)
@@ -38,7 +39,7 @@ class Draws:
         return self.cutpoints.shape[0]
 
     @classmethod
-    def from_posterior(cls, posterior: xr.Dataset, info: DesignInfo) -> Draws:
+    def from_posterior(cls, posterior: xr.Dataset, info: DesignInfo) -> PosteriorArrays:
         def flat(name: str) -> np.ndarray:
             da = posterior[name]
             return da.values.reshape((-1, *da.shape[2:]))
@@ -58,9 +59,9 @@ class Draws:
                 cor[g.label] = np.broadcast_to(np.eye(q), (S, q, q))
         return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor)
 
-    def subset(self, idx: np.ndarray) -> Draws:
+    def subset(self, idx: np.ndarray) -> PosteriorArrays:
         """The draws at positions ``idx``."""
-        return Draws(
+        return PosteriorArrays(
             self.b[idx],
             self.b_mo[idx],
             {k: v[idx] for k, v in self.simplex.items()},
@@ -75,7 +76,7 @@ GROUP_MODES = ("known", "new", "average")
 
 
 def eta_from_draws(
-    draws: Draws,
+    draws: PosteriorArrays,
     design: Design,
     groups: str | dict[str, str] = "known",
     rng: np.random.Generator | None = None,
@@ -132,7 +133,7 @@ def eta_from_draws(
     return eta
 
 
-def _new_group_effects(draws: Draws, label: str, n: int, rng) -> np.ndarray:
+def _new_group_effects(draws: PosteriorArrays, label: str, n: int, rng) -> np.ndarray:
     """Fresh group effects from N(0, Sigma) for each draw and row: (S, n, q)."""
     rng = rng if rng is not None else np.random.default_rng()
     sd, cor = draws.sd[label], draws.cor[label]
