@@ -116,7 +116,7 @@ def deprecated_alias(command: click.Command, old: str) -> None:
             old,
             callback=callback,
             params=command.params,
-            help=f"Deprecated name of 'bayesresp {command.name}'.",
+            help=f"Deprecated name of 'bayesresp {command.name}'.\n\n{command.help or ''}",
             epilog=command.epilog,
             hidden=True,
         )
