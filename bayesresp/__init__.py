@@ -28,6 +28,7 @@ The names below are loaded on first use, so ``import bayesresp`` (and
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,7 @@ from bayesresp.errors import (
     UnknownGroupError,
 )
 
-_moved.install()  # the module paths of 0.1 (bayesresp.kernel ...), with a warning
+_moved.install(sys.modules[__name__])  # the module paths of 0.1, with a warning
 
 # Public name -> the module that defines it.
 _LAZY = {

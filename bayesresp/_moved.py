@@ -50,19 +50,63 @@ MOVED_MODULES: dict[str, str | tuple[str, ...]] = {
     "bayesresp.report": "bayesresp.present.report",
 }
 
-#: old modules that are packages now -> the new module of their old names
+#: names renamed as well as moved: old module -> {old name: new name}
+RENAMED = {
+    "bayesresp.draws": {"Draws": "PosteriorArrays"},
+    "bayesresp.diagnostics": {"Check": "Criterion"},
+}
+
+#: old modules that are packages now -> (the new module of their old names, those names)
 MOVED_INTO_PACKAGES = {
-    "bayesresp.maths": "bayesresp.maths.cumulative",
-    "bayesresp.model": "bayesresp.model.graph",
-    "bayesresp.checks": "bayesresp.checks.predictive",
+    "bayesresp.maths": (
+        "bayesresp.maths.cumulative",
+        (
+            "log_prob",
+            "log_prob_interval",
+            "category_probs",
+            "expected_position",
+            "cdf",
+            "PAD",
+            "LINKS",
+            "NUMPY",
+            "TENSOR",
+        ),
+    ),
+    "bayesresp.model": (
+        "bayesresp.model.graph",
+        (
+            "build_model",
+            "coords_of",
+            "data_values",
+            "linear_predictor",
+            "ResolvedPriors",
+            "cutpoint_names",
+            "induced_dirichlet",
+            "cutpoint_start",
+            "coefficient_priors",
+        ),
+    ),
+    "bayesresp.checks": (
+        "bayesresp.checks.predictive",
+        (
+            "posterior_predictive_check",
+            "prior_predictive_check",
+            "replicate",
+            "draw_levels",
+            "draw_prior",
+            "ordinal_pit",
+            "PPCResult",
+            "PriorPredictiveResult",
+        ),
+    ),
 }
 
 
-def _warn(old: str, new: str) -> None:
+def _warn(old: str, new: str, stacklevel: int = 3) -> None:
     warnings.warn(
         f"'{old}' moved to '{new}'; the old name will be removed in bayesresp 0.3",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 
@@ -73,6 +117,7 @@ class _Forward(types.ModuleType):
 
     def __getattr__(self, name: str):
         if not name.startswith("__"):
+            name = RENAMED.get(self.__name__, {}).get(name, name)
             for new in self._bayesresp_new:
                 module = importlib.import_module(new)
                 if hasattr(module, name):
@@ -96,8 +141,21 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-def install() -> None:
-    """Let the old module paths be imported (once per process)."""
+class _Root(types.ModuleType):
+    """The class of the ``bayesresp`` module: importing an old module path sets the
+    stand-in as an attribute of the package, which must not hide the public function of
+    the same name (``bayesresp.simulate``, ``describe``, ``sbc``, ``reliability``)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, _Forward):
+            return
+        super().__setattr__(name, value)
+
+
+def install(root: types.ModuleType) -> None:
+    """Let the old module paths be imported (once per process), without their stand-ins
+    hiding ``root``'s public names."""
+    root.__class__ = _Root
     if not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.append(_Finder())
 
@@ -105,9 +163,9 @@ def install() -> None:
 def old_name(package: str, name: str):
     """A name the old module ``package`` had, from its new module (with a warning);
     AttributeError when the old module had no such name."""
-    new = MOVED_INTO_PACKAGES[package]
-    module = importlib.import_module(new)
-    if name.startswith("_") or not hasattr(module, name):
+    new, names = MOVED_INTO_PACKAGES[package]
+    if name not in names:
         raise AttributeError(f"module '{package}' has no attribute '{name}'")
-    _warn(f"{package}.{name}", f"{new}.{name}")
-    return getattr(module, name)
+    # stacklevel 4: the caller of the package's __getattr__, so the default filters show it
+    _warn(f"{package}.{name}", f"{new}.{name}", stacklevel=4)
+    return getattr(importlib.import_module(new), name)

@@ -158,7 +158,9 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         kernel=False if fit.meta.get("log_density") == "pytensor" else None,
         centring=None if fit.meta.get("centred") else False,
     )
-    f = fit_design(apply_design(fit.info, train), train, fit.spec, fit.codebook, settings)
+    with warnings.catch_warnings():  # the full data's recipe: the fit has said it already
+        warnings.simplefilter("ignore", UserWarning)
+        f = fit_design(apply_design(fit.info, train), train, fit.spec, fit.codebook, settings)
     design = apply_design(f.info, fit.data.iloc[test])
     out = np.empty(len(test))
     for j in range(len(test)):

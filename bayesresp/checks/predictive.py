@@ -70,7 +70,7 @@ def replicate(
 ) -> np.ndarray:
     """Replicated outcome codes, shape (draws, rows), for the fitted rows (or ``data``).
 
-    PosteriorArrays are replicated in chunks (a progress bar with ``progress=True``); the random
+    Draws are replicated in chunks (a progress bar with ``progress=True``); the random
     stream is the same as in one piece, so the result does not depend on the chunking.
     """
     from bayesresp.progress import bar
@@ -320,7 +320,7 @@ def prior_predictive_check(
 ) -> PriorPredictiveResult:
     """What the priors alone say about the spread of responses, before fitting.
 
-    PosteriorArrays the parameters from their priors (PyMC's forward sampler), then the expected
+    Draws the parameters from their priors (PyMC's forward sampler), then the expected
     share of the data set's rows at each level per draw, with the same array code that
     predicts from a posterior. A sane prior spreads the shares; one piling mass on the two
     ends of the spectrum shows up as large ``p_share_above_half`` for them.

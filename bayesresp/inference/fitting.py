@@ -25,6 +25,7 @@ from bayesresp.inference.record import FittedModel
 from bayesresp.inference.sampling import SamplerSettings, sample
 from bayesresp.model.design import Design, DesignInfo, make_design
 from bayesresp.model.design import compress as compress_design
+from bayesresp.model.formula import Formula
 from bayesresp.model.graph import ResolvedPriors, coords_of
 from bayesresp.model.spec import ModelSpec
 
@@ -77,28 +78,44 @@ def prepare_data(
             stacklevel=3,
         )
         frame = frame.drop(index=frame.index[bad])
-    outcome = frame[formula.outcome]
-    present = [str(v) for v in pd.unique(outcome.dropna())]
+    return frame, cb
+
+
+def _refuse_one_level(frame: pd.DataFrame, outcome: str, cb: Codebook) -> None:
+    """An outcome with fewer than two levels in the data says nothing: refuse the fit."""
+    present = [str(v) for v in pd.unique(frame[outcome].dropna())]
     if len(present) < 2:
         raise BayesrespError(
-            f"the outcome '{formula.outcome}' has {len(present)} level(s) in the data "
+            f"the outcome '{outcome}' has {len(present)} level(s) in the data "
             f"({', '.join(present) or 'none'}) of the {len(cb.spectrum)} the codebook "
             "defines: an ordinal model needs responses at two levels at least to say "
             "anything"
         )
-    return frame, cb
 
 
-def dropped_terms(info: DesignInfo) -> dict[str, str]:
-    """Terms, levels and interaction cells of the formula that the fitting data cannot
-    inform, each with the reason: a factor with one level present (no contrast), and
-    interaction cells no row has (their columns are left out)."""
+def dropped_terms(info: DesignInfo, formula: Formula) -> dict[str, str]:
+    """Terms of the formula that the fitting data cannot inform, each with the reason: a
+    term left without any column (a factor with one level present has no contrast), a
+    monotonic effect of an ordinal covariate with one level present, and interaction
+    cells no row has (their columns are left out)."""
     out: dict[str, str] = {}
-    for name, coding in info.codings.items():
-        if coding.kind == "factor" and len(coding.observed) == 1:
-            out[name] = (
-                f"only '{coding.observed[0]}' occurs in the data: no contrast to estimate, "
-                "so the term adds nothing"
+    kept = {c.term for c in info.columns}
+    for term in formula.terms:
+        if any(v.mo for v in term.vars) or str(term) in kept:
+            continue
+        single = [
+            f"only '{info.codings[v.name].observed[0]}' of {v.name} occurs in the data"
+            for v in term.vars
+            if info.codings[v.name].kind == "factor" and len(info.codings[v.name].observed) == 1
+        ]
+        why = "; ".join(single) or "no row gives it a value other than its reference"
+        out[str(term)] = f"{why}: no contrast to estimate, so the term adds nothing"
+    for m in info.monotonic:
+        observed = info.codings[m.var].observed
+        if len(observed) < 2:
+            out[m.name] = (
+                f"only '{observed[0] if observed else ''}' of {m.var} occurs in the data: "
+                "no step of the monotonic effect can be estimated"
             )
     if info.empty_cells:
         shown = ", ".join(c.name for c in info.empty_cells[:5])
@@ -221,6 +238,7 @@ def fit(
     )
     spec = ModelSpec.coerce(spec)
     frame, cb = prepare_data(data, spec, codebook, missing)
+    _refuse_one_level(frame, spec.parsed.outcome, cb)
     design = make_design(
         frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
     )
@@ -244,14 +262,14 @@ def fit_design(
     t = time.perf_counter()
     tree = finish_tree(drawn.tree, fitted, spec.link, frame, cb, inverse)
     drawn.timings["finish"] = time.perf_counter() - t
-    dropped = dropped_terms(design.info)
+    dropped = dropped_terms(design.info, spec.parsed)
     if dropped:
         warnings.warn(
             "not estimable from these data: "
             + "; ".join(f"{k}: {v}" for k, v in dropped.items())
             + " (recorded in fit.meta['dropped'])",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of bayesresp.fit
         )
     meta = {
         **settings.to_meta(),

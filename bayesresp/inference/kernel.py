@@ -45,7 +45,7 @@ from numba import carray, cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from bayesresp.inference import kernel_cache
+from bayesresp.inference import kernel_cache, packing
 from bayesresp.inference.packing import (  # the layout the compiled code reads
     _DATA_ORDER,
     _H_BCOL,
@@ -900,4 +900,4 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
 # Numba's cache would keep this module's compiled code after an edit of the Numba
 # functions it inlines from other files: recompile when any of them changed.
 #: Whether this process found the cache stale and removed it.
-CACHE_REFRESHED = kernel_cache.guard([sys.modules[__name__], links_numba, links])
+CACHE_REFRESHED = kernel_cache.guard([sys.modules[__name__], links_numba, links, packing])

@@ -3,7 +3,8 @@
 Numba's disk cache (``cache=True``) keys a function's compiled code on its own source
 file's time stamp and size. The kernel's functions call, and inline, Numba functions of
 other files (:mod:`bayesresp.maths.links_numba`), and freeze constants of others into
-their machine code (the link codes of :mod:`bayesresp.maths.links`); an edit there would
+their machine code (the link codes of :mod:`bayesresp.maths.links`, the header layout and
+prior codes of :mod:`bayesresp.inference.packing`); an edit there would
 leave the kernel's cached machine code as it was, silently. The guard closes that gap: it
 hashes every source file the kernel's compiled code depends on (and Numba's version),
 keeps the hash beside each module's cache files, and when the hash differs it removes

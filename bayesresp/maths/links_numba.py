@@ -59,8 +59,9 @@ def log_ndtr(x):
 
 @_jit
 def symmetric(link):
-    """F(-x) = 1 - F(x): the interval may be reflected (as in links.Link.symmetric)."""
-    return link != CLOGLOG
+    """F(-x) = 1 - F(x): the interval may be reflected (as in links.Link.symmetric). A
+    link not listed here is not symmetric."""
+    return link == LOGIT or link == PROBIT or link == CAUCHIT  # noqa: SIM109  (Numba)
 
 
 @_jit

@@ -491,8 +491,8 @@ def test_terms_the_data_cannot_inform_are_named():
         )
     ]
     design = make_design(sub, spec.parsed, cb)
-    dropped = dropped_terms(design.info)
-    assert "only 'military_security' occurs" in dropped["background"]
+    dropped = dropped_terms(design.info, spec.parsed)
+    assert "only 'military_security' of background occurs" in dropped["background"]
     assert "cell(s) no row has" in dropped["interaction cells"]
 
 
@@ -509,3 +509,18 @@ def test_a_fit_says_what_it_could_not_estimate(example):
             progress=False,
         )
     assert "background" in fit.meta["dropped"]
+
+
+def test_a_factor_left_with_columns_is_not_reported():
+    """A factor with one level present that still has columns through an interaction with
+    another variable is estimable there: only terms left without any column are named."""
+    from bayesresp.inference.fitting import dropped_terms, prepare_data
+    from bayesresp.model.design import make_design
+
+    data = bayesresp.load_example()
+    data = data[data["background"] == "military_security"]
+    spec = bayesresp.ModelSpec("response ~ background:duty_location + (1 | mission)")
+    frame, cb = prepare_data(data, spec, None)
+    design = make_design(frame, spec.parsed, cb)
+    assert any(c.term == "background:duty_location" for c in design.info.columns)
+    assert dropped_terms(design.info, spec.parsed) == {}

@@ -67,7 +67,7 @@ def test_the_kernel_guards_its_callees():
     from bayesresp.maths import links_numba
 
     source = Path(kernel.__file__).read_text()
-    assert "kernel_cache.guard([sys.modules[__name__], links_numba, links])" in source
+    assert "kernel_cache.guard([sys.modules[__name__], links_numba, links, packing])" in source
     imported = {
         m.__name__
         for m in vars(kernel).values()
