@@ -111,7 +111,7 @@ def dropped_terms(info: DesignInfo, formula: Formula) -> dict[str, str]:
         why = "; ".join(single) or "no row gives it a value other than its reference"
         out[str(term)] = f"{why}: no contrast to estimate, so the term adds nothing"
     for m in info.monotonic:
-        observed = info.codings[m.var].observed
+        observed = info.codings[m.name].observed
         if len(observed) < 2:
             out[m.name] = (
                 f"only '{observed[0] if observed else ''}' of {m.var} occurs in the data: "

@@ -524,3 +524,20 @@ def test_a_factor_left_with_columns_is_not_reported():
     design = make_design(frame, spec.parsed, cb)
     assert any(c.term == "background:duty_location" for c in design.info.columns)
     assert dropped_terms(design.info, spec.parsed) == {}
+
+
+def test_a_monotonic_effect_is_named_only_when_one_level_is_present():
+    """mo() terms are looked up under their own coding: with every severity level present
+    nothing is reported, with one level the monotonic effect is named with its reason."""
+    from bayesresp.inference.fitting import dropped_terms, prepare_data
+    from bayesresp.model.design import make_design
+
+    data = bayesresp.load_example()
+    spec = bayesresp.ModelSpec("response ~ mo(severity) + background + (1 | mission)")
+    frame, cb = prepare_data(data, spec, None)
+    assert dropped_terms(make_design(frame, spec.parsed, cb).info, spec.parsed) == {}
+    level = frame["severity"].iloc[0]
+    one = frame[frame["severity"] == level]
+    dropped = dropped_terms(make_design(one, spec.parsed, cb).info, spec.parsed)
+    assert set(dropped) == {"mo(severity)"}
+    assert f"only '{level}' of severity occurs" in dropped["mo(severity)"]
