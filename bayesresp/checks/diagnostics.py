@@ -11,15 +11,24 @@ max MCSE / posterior sd       <= 0.05     <= 0.10              > 0.10
 divergent transitions         0           < 0.5% of draws      >= 0.5% of draws
 draws at maximum tree depth   0           <= 5%                > 5%
 min E-BFMI over chains        >= 0.3      >= 0.2               < 0.2
+separated levels              0           >= 1                 (never)
 ============================  ==========  ===================  ===================
 
 MCSE / sd = 0.05 is what an ESS of 400 gives (1 / sqrt(400)). Sampler statistics are read
 under either backend's names (nutpie: ``maxdepth_reached``; PyMC: ``reached_max_treedepth``).
+
+The last row is about the data, not the sampler: a covariate level (or interaction cell)
+whose rows the outcome splits off from all others (complete or quasi-complete separation,
+:mod:`bayesresp.checks.separation`) has a coefficient the data cannot bound, so its
+posterior is the prior pushed to one side. It warns, with each level, its rows and where
+the coefficient's posterior sits against its prior; it is not a convergence failure, so
+the convergence verdict (``convergence()``) leaves it out and ``convergence_line`` names it
+after the verdict.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import arviz as az
@@ -27,6 +36,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesresp.checks.separation import Separation, find_separation
 from bayesresp.inference.arrays import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.queries.estimates import summary
@@ -63,6 +73,7 @@ class DiagnosticsReport:
     checks: list[Criterion]  # each criterion with its value, threshold and verdict
     parameters: pd.DataFrame  # per parameter: r_hat, ess_bulk, ess_tail, mcse_ratio
     sampler: str
+    separation: list[Separation] = field(default_factory=list)  # levels the outcome splits off
 
     @property
     def ok(self) -> bool:
@@ -81,6 +92,7 @@ class DiagnosticsReport:
             "verdict": self.verdict,
             "sampler": self.sampler,
             "checks": [asdict(c) for c in self.checks],
+            "separation": [asdict(s) | {"text": str(s)} for s in self.separation],
         }
 
     def __repr__(self) -> str:  # the text form in a terminal or notebook
@@ -254,7 +266,56 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
                 "its prior",
             )
         )
-    return DiagnosticsReport(checks, params, str(fit.meta.get("sampler", "")))
+    separated = find_separation(fit.data, fit.info)
+    checks.append(_separation_criterion(fit, separated, table))
+    return DiagnosticsReport(checks, params, str(fit.meta.get("sampler", "")), separated)
+
+
+SEPARATION = "separated levels"
+
+
+def _separation_criterion(
+    fit: FittedModel, separated: list[Separation], table: pd.DataFrame
+) -> Criterion:
+    """The data check: levels the outcome separates, each with where its coefficient's
+    posterior sits against its prior (mean and sd, in prior sds from the prior's centre)."""
+    if not separated:
+        return Criterion(SEPARATION, 0, "ok", "0", "no level or cell is split off by the outcome")
+    priors = fit.meta.get("priors") or {}
+    parts = []
+    for s in separated:
+        text = str(s)
+        coef = s.coefficient
+        if coef in table.index:
+            mean, sd = float(table.loc[coef, "mean"]), float(table.loc[coef, "sd"])
+            text += f"; posterior of {coef}: mean {mean:.3g}, sd {sd:.3g}"
+            scale = _prior_scale(priors.get(coef))
+            if scale:
+                text += f", {abs(mean) / scale:.1f} prior sd from its centre ({priors[coef]})"
+        parts.append(text)
+    return Criterion(
+        SEPARATION,
+        len(separated),
+        "warn",
+        "0",
+        " | ".join(parts),
+        "the likelihood keeps rising as these effects grow, so only their priors bound "
+        "them: read each as a bound ('at least'), not an estimate of its size (that comes "
+        "from the prior's scale); merge the level with a neighbour, or give it a prior you "
+        "can defend under [priors] in the specification",
+    )
+
+
+def _prior_scale(text: str | None) -> float | None:
+    """The scale (sigma) of a coefficient's prior given as text, if it has one."""
+    from bayesresp.model.priors import parse_prior
+
+    if not text:
+        return None
+    try:
+        return parse_prior(text, "b").param("sigma")
+    except Exception:  # a prior without a sigma, or text from an older fit file
+        return None
 
 
 def _rhat_advice(fit: FittedModel, worst: str) -> str:
@@ -280,12 +341,15 @@ def convergence(fit: FittedModel) -> dict[str, float]:
     """
     report = diagnose(fit)
     values = {c.name: c.value for c in report.checks}
+    sampler = [c for c in report.checks if c.name != SEPARATION]
+    worst = max((VERDICTS.index(c.verdict) for c in sampler), default=0)
     return {
         "max_r_hat": values["max r_hat"],
         "min_ess_bulk": values["min bulk ESS"],
         "min_ess_tail": values["min tail ESS"],
         "divergences": int(values["divergent transitions"]),
-        "verdict": report.verdict,
+        "verdict": VERDICTS[worst],
+        "separated": [f"{s.variable} = '{s.level}'" for s in report.separation],
     }
 
 
@@ -300,8 +364,15 @@ def convergence_line(fit: FittedModel) -> str:
     >>> print(fit.convergence_line())  # doctest: +SKIP
     """
     c = convergence(fit)
-    return (
+    line = (
         f"{_VERDICT_WORDS[c['verdict']]}: max r_hat {c['max_r_hat']:.3f}, min bulk ESS "
         f"{c['min_ess_bulk']:.0f}, min tail ESS {c['min_ess_tail']:.0f}, "
         f"{c['divergences']} divergent transitions (details: diagnose())"
     )
+    if c["separated"]:
+        line += (
+            "; separation: the data cannot bound the effect of "
+            + ", ".join(c["separated"])
+            + " (see diagnose())"
+        )
+    return line

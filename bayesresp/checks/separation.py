@@ -1,0 +1,150 @@
+"""Separation: covariate levels whose rows the outcome splits off from all other rows.
+
+In a cumulative model, a 0/1 column ``x`` separates the data when the responses of its rows
+and of the other rows overlap in at most one level of the spectrum: every row with ``x = 1``
+sits at or above the highest level any other row reaches (or at or below the lowest). Then
+moving the column's coefficient to infinity, with the cutpoints between the two sets of
+responses, raises the likelihood without bound: the maximum-likelihood estimate is
+infinite (*complete* separation when the two sets share no level, *quasi-complete* when
+they share one). A Bayesian fit still returns a finite posterior, but it is the prior
+pushed to one side: what it says about the size of that effect comes from the prior, not
+the data.
+
+The check here is exact for one column at a time. It covers every observed level of each
+factor and monotonic covariate in the model (the reference level too: when its rows are
+split off, every contrast with it is unbounded) and every interaction cell with a column.
+Separation by a combination of columns is not detected here; the posterior of a
+coefficient that sits far out in its prior's tail with little contraction is the sign of
+it, and :func:`bayesresp.checks.sensitivity.prior_sensitivity` measures it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bayesresp.model.design import DesignInfo
+
+
+@dataclass(frozen=True)
+class Separation:
+    """One covariate level (or interaction cell) the outcome splits off from the rest."""
+
+    variable: str  # 'background', or 'duty_location:interlocutor' for a cell
+    level: str  # 'military_security', or 'field_office:host_official'
+    rows: int  # rows with this level
+    direction: str  # 'high': its rows sit at or above every other row; 'low': at or below
+    bound: str  # the outcome level the two sets of rows share or meet at
+    complete: bool  # the two sets share no outcome level
+    coefficient: str | None  # the design column of this level (None: the reference level)
+    end: str = ""  # the spectrum's end on this side ('enforcement' when high)
+
+    def __str__(self) -> str:
+        high = self.direction == "high"
+        kind = "complete" if self.complete else "quasi-complete"
+        ref = "" if self.coefficient else " (the reference level)"
+        rows = f"{self.rows} row{'s' * (self.rows != 1)}"
+        if self.complete:
+            how = (
+                f"all {'above' if high else 'below'} '{self.bound}', the "
+                f"{'highest' if high else 'lowest'} response of every other row"
+            )
+        elif self.bound == self.end:
+            how = f"all at '{self.bound}', the {'top' if high else 'bottom'} of the spectrum"
+        else:
+            how = (
+                f"all at or {'above' if high else 'below'} '{self.bound}', the "
+                f"{'highest' if high else 'lowest'} response of every other row"
+            )
+        return f"{self.variable} = '{self.level}'{ref}: {kind} separation, {rows} {how}"
+
+
+def _codes(data: pd.DataFrame, info: DesignInfo) -> np.ndarray:
+    lookup = {lv: i for i, lv in enumerate(info.spectrum)}
+    return data[info.outcome].astype(str).map(lookup).to_numpy(dtype=int)
+
+
+def _split(mask: np.ndarray, y: np.ndarray) -> tuple[str, int, bool] | None:
+    """(direction, index of the shared or meeting level, complete) when ``mask`` separates."""
+    if mask.all() or not mask.any():
+        return None
+    inside, outside = y[mask], y[~mask]
+    if inside.min() >= outside.max():
+        return "high", int(outside.max()), bool(inside.min() > outside.max())
+    if inside.max() <= outside.min():
+        return "low", int(outside.min()), bool(inside.max() < outside.min())
+    return None
+
+
+def find_separation(data: pd.DataFrame, info: DesignInfo) -> list[Separation]:
+    """Every level and interaction cell of the model that the outcome separates.
+
+    ``data`` are the fitted rows (``fit.data``), ``info`` their design recipe. For a
+    factor with two levels present the pair is reported once, by its non-reference level.
+
+    Examples
+    --------
+    >>> from bayesresp.checks.separation import find_separation
+    >>> [str(s) for s in find_separation(fit.data, fit.info)]  # doctest: +SKIP
+    """
+    y = _codes(data, info)
+    column_of = {(c.parts[0][0], c.parts[0][1]): c.name for c in info.columns if len(c.parts) == 1}
+    found: list[Separation] = []
+    seen: set[str] = set()
+    for coding in info.codings.values():
+        if coding.kind not in ("factor", "monotonic") or coding.name in seen:
+            continue
+        seen.add(coding.name)
+        values = data[coding.name].astype(str).to_numpy()
+        hits = []
+        for level in coding.observed:
+            mask = values == level
+            split = _split(mask, y)
+            if split is not None:
+                direction, bound, complete = split
+                column = column_of.get((coding.name, level))
+                if coding.kind == "monotonic":
+                    column = f"mo({coding.name})"
+                hits.append(
+                    Separation(
+                        coding.name,
+                        level,
+                        int(mask.sum()),
+                        direction,
+                        info.spectrum[bound],
+                        complete,
+                        column if level != coding.reference else None,
+                        _end(info, direction),
+                    )
+                )
+        if len(coding.observed) == 2 and len(hits) == 2:  # one split, seen from both sides
+            hits = [h for h in hits if h.level != coding.reference][:1]
+        found += hits
+    for col in info.columns:
+        if len(col.parts) < 2 or any(level is None for _, level in col.parts):
+            continue
+        mask = np.ones(len(data), dtype=bool)
+        for var, level in col.parts:
+            mask &= data[var].astype(str).to_numpy() == level
+        split = _split(mask, y)
+        if split is not None:
+            direction, bound, complete = split
+            found.append(
+                Separation(
+                    ":".join(v for v, _ in col.parts),
+                    ":".join(str(lv) for _, lv in col.parts),
+                    int(mask.sum()),
+                    direction,
+                    info.spectrum[bound],
+                    complete,
+                    col.name,
+                    _end(info, direction),
+                )
+            )
+    return found
+
+
+def _end(info: DesignInfo, direction: str) -> str:
+    return info.spectrum[-1] if direction == "high" else info.spectrum[0]
