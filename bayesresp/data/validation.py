@@ -127,7 +127,9 @@ class ValidationReport:
 
 
 def validate(
-    data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
+    data: pd.DataFrame | str | Path,
+    codebook: Codebook | str | Path | dict | None = None,
+    delimiter: str | None = None,
 ) -> pd.DataFrame:
     """Check a coded data set against a codebook and return it typed.
 
@@ -137,6 +139,12 @@ def validate(
         The coded data set, one row per response.
     codebook : Codebook, dict or path, optional
         The codebook; the default codebook of the domain when omitted.
+    delimiter : str, optional
+        For a CSV file: the character between its cells, or its name (``comma``,
+        ``semicolon``, ``tab``, ``pipe``). By default the codebook's ``dialect`` says,
+        else a comma (a tab for ``.tsv``). A file that reads as a table only at another
+        delimiter is refused with a :class:`DataFileError` naming it, never read at it
+        unasked.
 
     Returns
     -------
@@ -158,7 +166,7 @@ def validate(
     >>> df["response"].cat.categories[0]
     'conceal'
     """
-    report = check(data, codebook)
+    report = check(data, codebook, delimiter)
     for w in report.warnings:
         warnings.warn(str(w), UserWarning, stacklevel=2)
     if not report.ok:
@@ -168,9 +176,12 @@ def validate(
 
 
 def check(
-    data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
+    data: pd.DataFrame | str | Path,
+    codebook: Codebook | str | Path | dict | None = None,
+    delimiter: str | None = None,
 ) -> ValidationReport:
-    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising.
+    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising
+    for invalid data (a file that cannot be read still raises :class:`DataFileError`).
 
     Examples
     --------
@@ -181,7 +192,12 @@ def check(
     source = None
     if isinstance(data, str | Path):
         source = str(data)
-        frame = read_table(data)
+        if delimiter is None and cb.delimiter is not None:
+            frame = read_table(
+                data, cb.delimiter, origin=f"as the dialect of the codebook '{cb.name}' says"
+            )
+        else:
+            frame = read_table(data, delimiter)
     elif isinstance(data, pd.DataFrame):
         frame = data
     else:
