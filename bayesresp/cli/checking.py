@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli, deprecated_alias
-from bayesresp.cli.output import codebook_option, emit_table, format_option
+from bayesresp.cli.output import (
+    codebook_option,
+    delimiter_option,
+    emit_table,
+    format_option,
+    seed_option,
+)
 
 
 @cli.command("diagnose", epilog=EXIT_STATUS_HELP)
@@ -124,6 +130,7 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
 @cli.command("reliability", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
 @codebook_option
+@delimiter_option
 @click.option(
     "--boot",
     type=click.IntRange(min=0),
@@ -131,9 +138,11 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
     show_default=True,
     help="Bootstrap resamples for the interval.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option(0, "Random seed of the bootstrap.")
 @format_option
-def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt: str) -> None:
+def reliability_cmd(
+    data: Path, codebook: Path | None, delimiter: str | None, boot: int, seed: int, fmt: str
+) -> None:
     """Coding reliability: Krippendorff's ordinal alpha of responses coded by several coders.
 
     The file has one row per response and coder (columns response_id, coder_id and the
@@ -148,7 +157,7 @@ def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt
     from bayesresp.data.validation import validate
 
     cb = Codebook.coerce(codebook)
-    frame = validate(data, cb)
+    frame = validate(data, cb, delimiter)
     report = reliability(frame, value=cb.outcome.name, n_boot=boot, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
@@ -163,9 +172,10 @@ def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt
 @click.option("--spec", required=True, help="Generating (and fitting) model specification.")
 @click.option("--fit-spec", default=None, help="A different fitting specification.")
 @codebook_option
+@delimiter_option
 @click.option("--simulations", type=click.IntRange(min=2), default=200, show_default=True)
 @click.option("--draws", type=click.IntRange(min=20), default=500, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option(0)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -178,6 +188,7 @@ def sbc_cmd(
     spec: str,
     fit_spec: str | None,
     codebook: Path | None,
+    delimiter: str | None,
     simulations: int,
     draws: int,
     seed: int,
@@ -201,7 +212,7 @@ def sbc_cmd(
 
     cb = Codebook.coerce(codebook)
     result = sbc(
-        validate(data, cb),
+        validate(data, cb, delimiter),
         spec,
         fit_spec=fit_spec,
         codebook=cb,
