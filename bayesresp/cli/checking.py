@@ -112,6 +112,10 @@ deprecated_alias(check_cmd, "check")
 def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, fmt: str) -> None:
     """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights).
 
+    Each fit is labelled by its file name without the extension; fits whose names
+    collide are labelled by the shortest end of their paths that tells them apart
+    (a/fit.nc and b/fit.nc become a/fit and b/fit). A file given twice is refused.
+
     \b
     Example:
       bayesresp compare baseline.nc hierarchical.nc full.nc
@@ -119,12 +123,54 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
     from bayesresp.api import load_fit
     from bayesresp.checks.comparison import compare
 
-    fits = {p.stem: load_fit(p) for p in fit_files}
+    fits = {label: load_fit(p) for label, p in fit_labels(fit_files).items()}
     result = compare(fits, refit_high_k=not no_refit, folds=folds)
     if fmt == "text":
         click.echo(str(result))
     else:
         emit_table(result.table, fmt)
+
+
+def fit_labels(paths: tuple[Path, ...]) -> dict[str, Path]:
+    """A distinct label for each fit file: its name without the extension, or, where
+    names collide, the shortest end of the path that tells the colliding files apart.
+
+    The file given twice (the same file by any path) is refused: a fit compared with
+    itself, or two fits merged under one label, would mislead.
+    """
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        key = p.resolve()
+        if key in seen:
+            raise click.BadParameter(
+                f"{p} is given twice"
+                + (f" (as {seen[key]})" if seen[key] != p else "")
+                + "; name each fit once",
+                param_hint="FIT_FILES",
+            )
+        seen[key] = p
+    parts = [p.absolute().parts for p in paths]
+
+    def candidates(i: int) -> list[str]:
+        # the name without, then with, its extension; then one more folder each time
+        *folders, name = parts[i]
+        stem = Path(name).stem
+        out = [stem, name]
+        for k in range(1, len(folders) + 1):
+            out += ["/".join([*folders[-k:], stem]), "/".join([*folders[-k:], name])]
+        return out
+
+    options = [candidates(i) for i in range(len(paths))]
+    labels = []
+    for i, mine in enumerate(options):
+        for level, label in enumerate(mine):
+            others = {o[min(level, len(o) - 1)] for j, o in enumerate(options) if j != i}
+            if label not in others:
+                break
+        labels.append(label)
+    if len(set(labels)) != len(labels):  # labels of different depths that collide
+        labels = [str(p) for p in paths]
+    return dict(zip(labels, paths, strict=True))
 
 
 @cli.command("reliability", epilog=EXIT_STATUS_HELP)

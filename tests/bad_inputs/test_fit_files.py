@@ -8,10 +8,12 @@ naming the file and what is wrong, exit status 2, and neither file changed.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 
 import h5py
+import pandas as pd
 import pytest
 
 NESTED = "[" * 100_000 + "]" * 100_000  # json.loads: RecursionError
@@ -101,3 +103,24 @@ def test_a_half_written_netcdf_file_is_one_error_line_and_nothing_more(
         refuses_in_a_process(
             command, path, status=2, names=[str(path), "cannot be read"], keep=[path]
         )
+
+
+def test_compare_never_merges_fits_with_the_same_file_name(refuses, run_cli, saved_fit, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = shutil.copy(saved_fit, tmp_path / "a" / "fit.nc")
+    b = shutil.copy(saved_fit, tmp_path / "b" / "fit.nc")
+    res = run_cli("compare", a, b, "--no-refit", "--format", "csv")
+    assert res.code == 0, res.err
+    table = pd.read_csv(io.StringIO(res.out), index_col=0)
+    assert sorted(table.index) == ["a/fit", "b/fit"]
+    # One file given twice, by any path, is refused: a fit compared with itself.
+    refuses(
+        "compare",
+        a,
+        tmp_path / "b" / ".." / "a" / "fit.nc",
+        "--no-refit",
+        status=2,
+        names=[str(tmp_path / "b" / ".." / "a" / "fit.nc"), "given twice"],
+        keep=[a, b],
+    )
