@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli, deprecated_alias
-from bayesresp.cli.output import codebook_option, emit_table, format_option
+from bayesresp.cli.output import (
+    codebook_option,
+    delimiter_option,
+    emit_table,
+    format_option,
+    seed_option,
+)
 
 
 @cli.command("diagnose", epilog=EXIT_STATUS_HELP)
@@ -106,6 +112,10 @@ deprecated_alias(check_cmd, "check")
 def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, fmt: str) -> None:
     """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights).
 
+    Each fit is labelled by its file name without the extension; fits whose names
+    collide are labelled by the shortest end of their paths that tells them apart
+    (a/fit.nc and b/fit.nc become a/fit and b/fit). A file given twice is refused.
+
     \b
     Example:
       bayesresp compare baseline.nc hierarchical.nc full.nc
@@ -113,7 +123,7 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
     from bayesresp.api import load_fit
     from bayesresp.checks.comparison import compare
 
-    fits = {p.stem: load_fit(p) for p in fit_files}
+    fits = {label: load_fit(p) for label, p in fit_labels(fit_files).items()}
     result = compare(fits, refit_high_k=not no_refit, folds=folds)
     if fmt == "text":
         click.echo(str(result))
@@ -121,9 +131,52 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
         emit_table(result.table, fmt)
 
 
+def fit_labels(paths: tuple[Path, ...]) -> dict[str, Path]:
+    """A distinct label for each fit file: its name without the extension, or, where
+    names collide, the shortest end of the path that tells the colliding files apart.
+
+    The file given twice (the same file by any path) is refused: a fit compared with
+    itself, or two fits merged under one label, would mislead.
+    """
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        key = p.resolve()
+        if key in seen:
+            raise click.BadParameter(
+                f"{p} is given twice"
+                + (f" (as {seen[key]})" if seen[key] != p else "")
+                + "; name each fit once",
+                param_hint="FIT_FILES",
+            )
+        seen[key] = p
+    parts = [p.absolute().parts for p in paths]
+
+    def candidates(i: int) -> list[str]:
+        # the name without, then with, its extension; then one more folder each time
+        *folders, name = parts[i]
+        stem = Path(name).stem
+        out = [stem, name]
+        for k in range(1, len(folders) + 1):
+            out += ["/".join([*folders[-k:], stem]), "/".join([*folders[-k:], name])]
+        return out
+
+    options = [candidates(i) for i in range(len(paths))]
+    labels = []
+    for i, mine in enumerate(options):
+        for level, label in enumerate(mine):
+            others = {o[min(level, len(o) - 1)] for j, o in enumerate(options) if j != i}
+            if label not in others:
+                break
+        labels.append(label)
+    if len(set(labels)) != len(labels):  # labels of different depths that collide
+        labels = [str(p) for p in paths]
+    return dict(zip(labels, paths, strict=True))
+
+
 @cli.command("reliability", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
 @codebook_option
+@delimiter_option
 @click.option(
     "--boot",
     type=click.IntRange(min=0),
@@ -131,9 +184,11 @@ def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, 
     show_default=True,
     help="Bootstrap resamples for the interval.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option(0, "Random seed of the bootstrap.")
 @format_option
-def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt: str) -> None:
+def reliability_cmd(
+    data: Path, codebook: Path | None, delimiter: str | None, boot: int, seed: int, fmt: str
+) -> None:
     """Coding reliability: Krippendorff's ordinal alpha of responses coded by several coders.
 
     The file has one row per response and coder (columns response_id, coder_id and the
@@ -148,7 +203,7 @@ def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt
     from bayesresp.data.validation import validate
 
     cb = Codebook.coerce(codebook)
-    frame = validate(data, cb)
+    frame = validate(data, cb, delimiter)
     report = reliability(frame, value=cb.outcome.name, n_boot=boot, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
@@ -163,9 +218,10 @@ def reliability_cmd(data: Path, codebook: Path | None, boot: int, seed: int, fmt
 @click.option("--spec", required=True, help="Generating (and fitting) model specification.")
 @click.option("--fit-spec", default=None, help="A different fitting specification.")
 @codebook_option
+@delimiter_option
 @click.option("--simulations", type=click.IntRange(min=2), default=200, show_default=True)
 @click.option("--draws", type=click.IntRange(min=20), default=500, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@seed_option(0)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -178,6 +234,7 @@ def sbc_cmd(
     spec: str,
     fit_spec: str | None,
     codebook: Path | None,
+    delimiter: str | None,
     simulations: int,
     draws: int,
     seed: int,
@@ -201,7 +258,7 @@ def sbc_cmd(
 
     cb = Codebook.coerce(codebook)
     result = sbc(
-        validate(data, cb),
+        validate(data, cb, delimiter),
         spec,
         fit_spec=fit_spec,
         codebook=cb,

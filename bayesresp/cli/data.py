@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.cli.output import codebook_option, emit_table, format_option, print_fit_report
+from bayesresp.cli.output import (
+    codebook_option,
+    delimiter_option,
+    emit_table,
+    format_option,
+    print_fit_report,
+    seed_option,
+)
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.describe import describe
 from bayesresp.data.simulate import simulate
@@ -18,8 +25,9 @@ from bayesresp.data.validation import check, validate
 @cli.command("validate", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
 @codebook_option
+@delimiter_option
 @format_option
-def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
+def validate_cmd(data: Path, codebook: Path | None, delimiter: str | None, fmt: str) -> None:
     """Check a coded data file (CSV or Parquet) against the codebook.
 
     Every problem is reported at once, each with its row, column, value and what
@@ -29,9 +37,10 @@ def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
     Examples:
       bayesresp validate incidents.csv
       bayesresp validate incidents.csv --codebook my_codebook.json --format json
+      bayesresp validate export.csv --delimiter semicolon
     """
     cb = Codebook.coerce(codebook)
-    report = check(data, cb)
+    report = check(data, cb, delimiter)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -60,6 +69,7 @@ def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
 @cli.command("describe", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
 @codebook_option
+@delimiter_option
 @format_option
 @click.option(
     "--table",
@@ -67,7 +77,9 @@ def validate_cmd(data: Path, codebook: Path | None, fmt: str) -> None:
     default=None,
     help="Print only this table (with --format json or csv: spectrum unless named).",
 )
-def describe_cmd(data: Path, codebook: Path | None, fmt: str, table: str | None) -> None:
+def describe_cmd(
+    data: Path, codebook: Path | None, delimiter: str | None, fmt: str, table: str | None
+) -> None:
     """Validate a coded data file, then count responses by level, mission and department.
 
     \b
@@ -77,7 +89,7 @@ def describe_cmd(data: Path, codebook: Path | None, fmt: str, table: str | None)
     """
 
     cb = Codebook.coerce(codebook)
-    summary = describe(validate(data, cb), cb)
+    summary = describe(validate(data, cb, delimiter), cb)
     if fmt == "text" and table is None:
         click.echo(str(summary))
         return
@@ -105,7 +117,7 @@ def describe_cmd(data: Path, codebook: Path | None, fmt: str, table: str | None)
     default=None,
     help="Number of officials [default: rows / 5].",
 )
-@click.option("--seed", type=int, default=None, help="Random seed (same seed, same file).")
+@seed_option(None, "Random seed (same seed, same file).")
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -226,7 +238,7 @@ def codebook_cmd(codebook: Path | None, markdown: bool, as_json: bool, out: Path
     show_default=True,
     help="Posterior draws per chain.",
 )
-@click.option("--seed", type=int, default=1, show_default=True)
+@seed_option(1)
 def demo_cmd(draws: int, seed: int) -> None:
     """Validate the embedded synthetic example and fit the hierarchical model to it.
 

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli, interrupted
-from bayesresp.cli.output import codebook_option, emit_table, format_option, print_fit_report
+from bayesresp.cli.output import (
+    codebook_option,
+    delimiter_option,
+    emit_table,
+    format_option,
+    print_fit_report,
+    seed_option,
+)
 
 TABLES = ("parameters", "odds", "groups", "variance")
 
@@ -33,10 +40,11 @@ TABLES = ("parameters", "odds", "groups", "variance")
     help="Replace --out if it exists (only ever a bayesresp fit, and atomically).",
 )
 @codebook_option
+@delimiter_option
 @click.option("--draws", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--tune", type=click.IntRange(min=0), default=1000, show_default=True)
 @click.option("--chains", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=None, help="Random seed (same seed, same draws).")
+@seed_option(None, "Random seed (same seed, same draws).")
 @click.option(
     "--sampler",
     type=click.Choice(["nutpie", "pymc", "numpyro"]),
@@ -76,6 +84,7 @@ def fit_cmd(
     out: Path,
     overwrite: bool,
     codebook: Path | None,
+    delimiter: str | None,
     draws: int,
     tune: int,
     chains: int,
@@ -109,6 +118,16 @@ def fit_cmd(
         )
     check_target(out, overwrite)  # before sampling, not after
     existed = out.exists()
+    if delimiter is not None:  # read the file here, at the delimiter asked for
+        from bayesresp.data.codebook import Codebook
+        from bayesresp.data.validation import check
+        from bayesresp.errors import DataValidationError
+
+        cb = Codebook.coerce(codebook)
+        report = check(data, cb, delimiter)
+        if not report.ok:
+            raise DataValidationError(report.problems, source=str(data))
+        data, codebook = report.data, cb  # fit() warns of unknown columns, once
     try:
         result = fit(
             data,

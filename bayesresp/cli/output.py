@@ -7,6 +7,49 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from bayesresp.data.tables import as_delimiter
+from bayesresp.errors import DataFileError
+
+
+class _Delimiter(click.ParamType):
+    """A CSV delimiter: one character, or comma / semicolon / tab / pipe."""
+
+    name = "delimiter"
+
+    def convert(self, value, param, ctx):
+        try:
+            return as_delimiter(value)
+        except DataFileError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+delimiter_option = click.option(
+    "--delimiter",
+    "--sep",
+    "delimiter",
+    type=_Delimiter(),
+    default=None,
+    metavar="CHAR",
+    help="The character between the cells of a CSV data file: comma, semicolon, tab, pipe "
+    "or the character itself. By default the codebook's dialect says, else a comma (a tab "
+    "for .tsv). A file that looks separated by another is refused, never read unasked.",
+)
+
+#: The largest seed every command accepts: what NumPy's legacy seeding takes.
+SEED_MAX = 2**32 - 1
+
+
+def seed_option(default: int | None, help: str = "Random seed."):
+    """The --seed option of every command that draws: a whole number from 0 to 2**32 - 1."""
+    return click.option(
+        "--seed",
+        type=click.IntRange(0, SEED_MAX),
+        default=default,
+        show_default=default is not None,
+        help=help,  # click adds the range, [0<=x<=4294967295]
+    )
+
+
 codebook_option = click.option(
     "--codebook",
     "codebook",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.cli.output import emit_table, format_option
+from bayesresp.cli.output import delimiter_option, emit_table, format_option
 
 _groups_option = click.option(
     "--groups",
@@ -43,6 +43,7 @@ _ci_option = click.option(
     default=None,
     help="Write the full table (one row per profile and level) as CSV.",
 )
+@delimiter_option
 @format_option
 def whatif_cmd(
     fit_file: Path,
@@ -51,6 +52,7 @@ def whatif_cmd(
     fill_typical: bool,
     ci: float,
     out: Path | None,
+    delimiter: str | None,
     fmt: str,
 ) -> None:
     """Predict responses to hypothetical incidents (one profile per row of a CSV).
@@ -66,6 +68,7 @@ def whatif_cmd(
     from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
+    profiles = _profiles(profiles, delimiter)
     result = fit.what_if(profiles, groups=groups, fill="typical" if fill_typical else None, ci=ci)
     if out is not None:
         result.to_dataframe().to_csv(out)
@@ -84,6 +87,13 @@ def whatif_cmd(
             click.echo(f"wrote the probabilities of every level to {out}")
     else:
         emit_table(result.to_dataframe(), fmt)
+
+
+def _profiles(path: Path, delimiter: str | None):
+    """The profiles file, read here when a delimiter is given (else by the query)."""
+    from bayesresp.data.tables import read_table
+
+    return path if delimiter is None else read_table(path, delimiter)
 
 
 def _parse_assignments(values: tuple[str, ...]) -> dict[str, object]:
@@ -120,6 +130,7 @@ def _parse_assignments(values: tuple[str, ...]) -> dict[str, object]:
 @_groups_option
 @_fill_option
 @_ci_option
+@delimiter_option
 @format_option
 def contrast_cmd(
     fit_file: Path,
@@ -129,6 +140,7 @@ def contrast_cmd(
     groups: str,
     fill_typical: bool,
     ci: float,
+    delimiter: str | None,
     fmt: str,
 ) -> None:
     """How the response to a profile shifts when some of its values change.
@@ -142,7 +154,7 @@ def contrast_cmd(
     from bayesresp.queries.whatif import PROFILE_LABEL, read_profiles
 
     fit = load_fit(fit_file)
-    frame = read_profiles(profiles)
+    frame = read_profiles(_profiles(profiles, delimiter))
     if label is not None:
         if label not in set(frame[PROFILE_LABEL]):
             raise click.BadParameter(
@@ -170,8 +182,11 @@ def contrast_cmd(
 @click.argument("rules", type=click.Path(path_type=Path))
 @click.option("--by", default="mission", show_default=True, help="Column to break down by.")
 @_ci_option
+@delimiter_option
 @format_option
-def scenario_cmd(fit_file: Path, data: Path, rules: Path, by: str, ci: float, fmt: str) -> None:
+def scenario_cmd(
+    fit_file: Path, data: Path, rules: Path, by: str, ci: float, delimiter: str | None, fmt: str
+) -> None:
     """Predicted mix of responses before and after the rules of a TOML file.
 
     \b
@@ -187,7 +202,7 @@ def scenario_cmd(fit_file: Path, data: Path, rules: Path, by: str, ci: float, fm
 
     fit = load_fit(fit_file)
     result = fit.scenario(
-        rules, data=fit.data if str(data) == "-" else _read(data, fit), by=by, ci=ci
+        rules, data=fit.data if str(data) == "-" else _read(data, fit, delimiter), by=by, ci=ci
     )
     if fmt == "text":
         click.echo(str(result))
@@ -195,10 +210,10 @@ def scenario_cmd(fit_file: Path, data: Path, rules: Path, by: str, ci: float, fm
         emit_table(result.to_dataframe(), fmt)
 
 
-def _read(path: Path, fit):
+def _read(path: Path, fit, delimiter: str | None):
     from bayesresp.data.validation import validate
 
-    return validate(path, fit.codebook)
+    return validate(path, fit.codebook, delimiter)
 
 
 @cli.command("effects", epilog=EXIT_STATUS_HELP)

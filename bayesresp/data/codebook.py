@@ -18,6 +18,12 @@ bayesresp reads:
     within a mission; an official's background is constant for that official).
 ``nestedIn``
     for a grouping factor nested in another (``department`` in ``mission``).
+``dialect``
+    optional, at the top level: ``{"delimiter": ";"}`` for data files whose cells are
+    separated by another character than a comma (the ``delimiter`` of a Frictionless
+    Table Dialect; a name such as ``"semicolon"`` or ``"tab"`` is accepted too). Other
+    dialect properties are refused rather than ignored: bayesresp reads CSV with a
+    header row, double quotes and doubled quotes inside quoted cells only.
 
 The default codebook's one source of truth is ``data_schema/codebook.json``;
 ``data_schema/CODEBOOK.md`` is generated from it (``bayesresp codebook --markdown``).
@@ -36,7 +42,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesresp.errors import CodebookError
+from bayesresp.data.tables import as_delimiter
+from bayesresp.errors import CodebookError, DataFileError
 
 ROLES = ("outcome", "covariate", "group", "identifier", "bookkeeping")
 DEFAULT_BLOCKS = ("incident", "individual", "departmental", "positional", "mission")
@@ -137,6 +144,7 @@ class Codebook:
         self.missing_values: tuple[str, ...] = tuple(spec.get("missingValues", [""]))
         self.fields: dict[str, Field] = _parse_fields(spec, origin)
         self.row_key: tuple[str, ...] = tuple(spec.get("rowKey", ()))
+        self.delimiter: str | None = _parse_dialect(spec, origin)
         _check_structure(self, origin)
 
     # -- construction ------------------------------------------------------------------
@@ -359,6 +367,29 @@ def default_codebook_path() -> Path:
 
 
 # -- parsing and checking the codebook itself ------------------------------------------
+def _parse_dialect(spec: dict[str, Any], origin: str) -> str | None:
+    """The delimiter the codebook's ``dialect`` gives data files, or None."""
+    dialect = spec.get("dialect")
+    if dialect is None:
+        return None
+    if not isinstance(dialect, dict):
+        raise CodebookError(
+            f'codebook {origin}: "dialect" must be an object such as {{"delimiter": ";"}}'
+        )
+    other = sorted(set(dialect) - {"delimiter"})
+    if other:
+        raise CodebookError(
+            f'codebook {origin}: "dialect" may give only "delimiter"; bayesresp does not '
+            f"read {', '.join(repr(k) for k in other)}"
+        )
+    if "delimiter" not in dialect:
+        return None
+    try:
+        return as_delimiter(dialect["delimiter"])
+    except DataFileError as exc:
+        raise CodebookError(f'codebook {origin}: "dialect": {exc}') from None
+
+
 def _parse_fields(spec: dict[str, Any], origin: str) -> dict[str, Field]:
     raw_fields = spec.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:

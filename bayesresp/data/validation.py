@@ -41,8 +41,11 @@ PROBLEM_KINDS = {
     "inconsistent_within_group": "a value that must be constant within a group varies",
 }
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_INTEGER = re.compile(r"^[+-]?\d+$")
+# Numbers and codes as written in data files: ASCII digits, the whole cell (fullmatch: no
+# line break after the number, which ``$`` would allow, and no digits of other scripts,
+# which Python's ``\d`` and ``float`` would accept).
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,9 @@ class ValidationReport:
 
 
 def validate(
-    data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
+    data: pd.DataFrame | str | Path,
+    codebook: Codebook | str | Path | dict | None = None,
+    delimiter: str | None = None,
 ) -> pd.DataFrame:
     """Check a coded data set against a codebook and return it typed.
 
@@ -137,6 +142,12 @@ def validate(
         The coded data set, one row per response.
     codebook : Codebook, dict or path, optional
         The codebook; the default codebook of the domain when omitted.
+    delimiter : str, optional
+        For a CSV file: the character between its cells, or its name (``comma``,
+        ``semicolon``, ``tab``, ``pipe``). By default the codebook's ``dialect`` says,
+        else a comma (a tab for ``.tsv``). A file that reads as a table only at another
+        delimiter is refused with a :class:`DataFileError` naming it, never read at it
+        unasked.
 
     Returns
     -------
@@ -158,7 +169,7 @@ def validate(
     >>> df["response"].cat.categories[0]
     'conceal'
     """
-    report = check(data, codebook)
+    report = check(data, codebook, delimiter)
     for w in report.warnings:
         warnings.warn(str(w), UserWarning, stacklevel=2)
     if not report.ok:
@@ -168,9 +179,12 @@ def validate(
 
 
 def check(
-    data: pd.DataFrame | str | Path, codebook: Codebook | str | Path | dict | None = None
+    data: pd.DataFrame | str | Path,
+    codebook: Codebook | str | Path | dict | None = None,
+    delimiter: str | None = None,
 ) -> ValidationReport:
-    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising.
+    """Like :func:`validate`, but return a :class:`ValidationReport` instead of raising
+    for invalid data (a file that cannot be read still raises :class:`DataFileError`).
 
     Examples
     --------
@@ -181,7 +195,12 @@ def check(
     source = None
     if isinstance(data, str | Path):
         source = str(data)
-        frame = read_table(data)
+        if delimiter is None and cb.delimiter is not None:
+            frame = read_table(
+                data, cb.delimiter, origin=f"as the dialect of the codebook '{cb.name}' says"
+            )
+        else:
+            frame = read_table(data, delimiter)
     elif isinstance(data, pd.DataFrame):
         frame = data
     else:
@@ -316,7 +335,7 @@ class _Validator:
             if isinstance(v, str):
                 if v in labels:
                     out[pos] = v
-                elif codes and _INTEGER.match(v):
+                elif codes and _INTEGER.fullmatch(v):
                     out[pos] = self._code(f, int(v), v, pos, codes)
                 else:
                     self._unknown_label(f, v, pos)
@@ -336,7 +355,7 @@ class _Validator:
             return codes[code]
         self.add(
             "unknown_code",
-            f"code {raw!r} is not a code of '{f.name}' (codes run "
+            f"code {_shown(raw)} is not a code of '{f.name}' (codes run "
             f"{min(codes)}-{max(codes)}: "
             + ", ".join(f"{c}={lab}" for c, lab in codes.items())
             + ")",
@@ -349,7 +368,7 @@ class _Validator:
 
     def _unknown_label(self, f: Field, v: str, pos: int) -> None:
         hint = _closest(v, f.categories)
-        msg = f"'{v}' is not a level of '{f.name}'"
+        msg = f"{_shown(v, quote=True)} is not a level of '{f.name}'"
         msg += f"; did you mean '{hint}'?" if hint else "."
         msg += f" Expected {f.expected()}."
         self.add(
@@ -363,7 +382,7 @@ class _Validator:
         )
 
     def _wrong_type(self, f: Field, v: Any, pos: int, why: str = "") -> None:
-        msg = f"{v!r} ({type(v).__name__}) is not valid for '{f.name}'"
+        msg = f"{_shown(v)} ({type(v).__name__}) is not valid for '{f.name}'"
         msg += f": {why}" if why else ""
         msg += f". Expected {f.expected()}."
         self.add("wrong_type", msg, pos, column=f.name, value=v, expected=f.expected())
@@ -376,8 +395,8 @@ class _Validator:
             if missing[pos]:
                 continue
             if isinstance(v, str):
-                if not pattern.match(v):
-                    why = "not a whole number" if whole and _NUMBER.match(v) else "not a number"
+                if not pattern.fullmatch(v):
+                    why = "not a whole number" if whole and _NUMBER.fullmatch(v) else "not a number"
                     self._wrong_type(f, v, pos, why)
                     continue
                 x: float | int = int(v) if whole else float(v)
@@ -400,7 +419,7 @@ class _Validator:
             if too_low or too_high:
                 self.add(
                     "out_of_range",
-                    f"{v!r} is out of range for '{f.name}'; expected {f.expected()}",
+                    f"{_shown(v)} is out of range for '{f.name}'; expected {f.expected()}",
                     pos,
                     column=f.name,
                     value=v,
@@ -478,6 +497,18 @@ class _Validator:
                         value=v,
                         expected=f"'{modal}', as in the other rows of {gname}",
                     )
+
+
+def _shown(value: Any, quote: bool = False, limit: int = 60) -> str:
+    """A cell's value in a message, on one line and short: ``repr`` (or the text in
+    quotes, with ``quote``, when it has nothing to escape), cut after ``limit``
+    characters with the full length said."""
+    plain = quote and isinstance(value, str) and value.isprintable()
+    text = f"'{value}'" if plain else repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value):,} characters)" if isinstance(value, str) else ""
+    return text[:limit] + "..." + size
 
 
 def _group_name(keys: list[str], group: Any) -> str:

@@ -20,6 +20,14 @@ catches a Zarr store with missing chunk files, which Zarr would otherwise fill s
 with NaN. NaN in the posterior draws is refused (naming the variable), and
 :func:`save_fit` refuses to write such draws. Format 1 files (no ``group_sha256``) still
 load, with what they allow checked: the hash of the stored rows, and no NaN draws.
+The root attributes, which no hash covers, are read with the package's errors only: the
+format version must be a whole number; ``spec``, ``codebook``, ``design`` and ``meta``
+must be JSON objects (not nested deeper than Python can read) that build a usable
+specification, codebook and design; the entries of ``meta`` that the package reads
+(``seed``, ``sampler``, ``dropped`` ...) must be of their type. Anything else is a
+:class:`FitFileError` naming the file and the attribute. A half-written NetCDF file is
+refused with one error and nothing more: h5netcdf's complaint on collecting its
+half-built file object is silenced.
 
 **How a save stays atomic.** :func:`save_fit` writes a hidden temporary next to the
 target (``.NAME.tmp-HOST-PID-RANDOM``), flushes it to disk (fsync) and only then puts it
@@ -55,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import gc
 import hashlib
 import json
 import os
@@ -71,7 +80,7 @@ import xarray as xr
 
 from bayesresp._version import __version__
 from bayesresp.data.codebook import Codebook
-from bayesresp.errors import FitFileError
+from bayesresp.errors import BayesrespError, FitFileError
 from bayesresp.inference.record import FittedModel
 from bayesresp.model.design import DesignInfo
 from bayesresp.model.spec import ModelSpec
@@ -421,6 +430,30 @@ def save_fit(fit, path: str | Path) -> Path:
 
 
 # -- reading ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _quiet_half_open_files():
+    """Silence what a half-built ``h5netcdf.File`` prints when it is collected.
+
+    When HDF5 metadata are damaged (a half-written file), ``h5netcdf.File.__init__``
+    fails before it sets its attributes; its ``__del__`` then calls ``close()``, which
+    raises ``AttributeError`` and Python prints "Exception ignored in ... Traceback" on
+    stderr, after the package's own error line. While the guard holds (the caller drops
+    the failed open's exception and collects garbage inside it), such exceptions raised
+    by h5netcdf's own methods are dropped; any other goes to the usual hook."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if getattr(unraisable.object, "__module__", "").startswith("h5netcdf"):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
 def load_fit(path: str | Path):
     """Read a fit written by :meth:`Fit.save`, checking that it is whole and ours.
 
@@ -448,29 +481,140 @@ def load_fit(path: str | Path):
             else ""
         )
         raise FitFileError(f"fit file not found: {path}{hint}")
-    try:
-        if path.suffix == ".zarr" or path.is_dir():
-            tree = xr.open_datatree(path, engine="zarr")
-        else:
-            tree = xr.open_datatree(path, engine="h5netcdf")
-    except Exception as exc:  # h5py/zarr raise many types for damaged files
+    failed = None
+    with _quiet_half_open_files():
+        try:
+            if path.suffix == ".zarr" or path.is_dir():
+                tree = xr.open_datatree(path, engine="zarr")
+            else:
+                tree = xr.open_datatree(path, engine="h5netcdf")
+        except Exception as exc:  # h5py/zarr raise many types for damaged files
+            failed = type(exc).__name__
+            del exc  # the half-built file objects go now, inside the guard
+            gc.collect()
+    if failed is not None:
         raise FitFileError(
             f"{path} cannot be read as a fit file (truncated, corrupted or not NetCDF/Zarr): "
-            f"{type(exc).__name__}"
-        ) from None
+            f"{failed}"
+        )
     try:
         return _read(tree, path)
     finally:
         tree.close()
 
 
+def _short(value: object, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _scalar(value: object) -> object:
+    """An attribute as a Python scalar: NetCDF stores numbers as one-element arrays."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        with contextlib.suppress(UnicodeDecodeError):
+            value = value.decode("utf-8")
+    return value
+
+
+def _text_attr(attrs, name: str) -> str | None:
+    """A text attribute, or None when it is absent or not text."""
+    value = _scalar(attrs.get(name))
+    return value if isinstance(value, str) else None
+
+
+def _format_version(value: object, path: Path) -> int:
+    version = _scalar(value)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise FitFileError(
+            f"{path}: damaged metadata: the fit-file format version is "
+            f"{_short(repr(version), 40)}, not a whole number"
+        )
+    return version
+
+
+def _json_attr(attrs, name: str, path: Path) -> dict:
+    """A JSON attribute that holds an object, read with the package's errors only."""
+    raw = _scalar(attrs.get(name))
+    where = f"{path}: damaged metadata: '{name}'"
+    if raw is None:
+        raise FitFileError(f"{where} is missing")
+    if not isinstance(raw, str):
+        raise FitFileError(f"{where} is a {type(raw).__name__}, not JSON text")
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise FitFileError(f"{where} is JSON nested too deeply to read") from None
+    except ValueError as exc:
+        raise FitFileError(f"{where} is not valid JSON ({_short(exc)})") from None
+    if not isinstance(value, dict):
+        raise FitFileError(f"{where} holds {_json_kind(value)}, not a JSON object")
+    return value
+
+
+def _json_kind(value: object) -> str:
+    """What a decoded JSON value is, in words (never its possibly huge or deep text)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return f"the text {_short(repr(value), 40)}"
+    return "null" if value is None else f"{json.dumps(value)}"
+
+
+def _whole(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _real(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _text_map(v: object) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+
+
+#: What each entry of ``meta`` that the package reads must be: (test, what it expects).
+_META = {
+    "sampler": (lambda v: isinstance(v, str), "text"),
+    "seed": (_whole, "a whole number of at least 0"),
+    "draws": (_whole, "a whole number of at least 0"),
+    "tune": (_whole, "a whole number of at least 0"),
+    "chains": (_whole, "a whole number of at least 0"),
+    "rows_fitted": (_whole, "a whole number of at least 0"),
+    "target_accept": (_real, "a number"),
+    "priors": (_text_map, "an object of text"),
+    "dropped": (_text_map, "an object of text"),
+    "timings": (lambda v: isinstance(v, dict) and all(map(_real, v.values())), "numbers"),
+    "compressed": (lambda v: isinstance(v, bool), "true or false"),
+    "centred": (lambda v: v is None or isinstance(v, bool), "true or false"),
+    "compiled": (lambda v: v is None or isinstance(v, str), "text"),
+    "log_density": (lambda v: v is None or isinstance(v, str), "text"),
+}
+
+
+def _check_meta(meta: dict, path: Path) -> None:
+    """Refuse a ``meta`` whose entries the package reads are of the wrong type (other
+    entries, from newer versions, are kept as they are)."""
+    for key, (ok, expected) in _META.items():
+        if key in meta and not ok(meta[key]):
+            raise FitFileError(
+                f"{path}: damaged metadata: meta '{key}' is {_json_kind(meta[key])}; "
+                f"expected {expected}"
+            )
+
+
 def _read(tree: xr.DataTree, path: Path) -> FittedModel:
     from bayesresp.data.validation import check
 
     attrs = tree.attrs
-    if attrs.get("bayesresp_format") != FORMAT:
+    if _text_attr(attrs, "bayesresp_format") != FORMAT:
         raise FitFileError(f"{path} is not a bayesresp fit file (no bayesresp format marker)")
-    version = int(attrs.get("bayesresp_format_version", -1))
+    version = _format_version(attrs.get("bayesresp_format_version", -1), path)
     if version > FORMAT_VERSION:
         raise FitFileError(
             f"{path} was written in fit-file format {version} by bayesresp "
@@ -489,13 +633,13 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
                 f"{path}: the group '{g}' cannot be read ({type(exc).__name__}): {_DAMAGED}"
             ) from None
     if version >= 2:
-        try:
-            recorded = json.loads(attrs["group_sha256"])
-            recorded = {g: str(recorded[g]) for g in _GROUPS}
-        except (KeyError, ValueError, TypeError) as exc:
+        recorded = _json_attr(attrs, "group_sha256", path)
+        absent = [g for g in _GROUPS if not isinstance(recorded.get(g), str)]
+        if absent:
             raise FitFileError(
-                f"{path}: damaged metadata (group_sha256: {type(exc).__name__})"
-            ) from None
+                f"{path}: damaged metadata: 'group_sha256' lacks the hash of the group(s) "
+                f"{', '.join(absent)}"
+            )
         for g in _GROUPS:
             if _hash_dataset(groups[g]) != recorded[g]:
                 raise FitFileError(
@@ -503,7 +647,7 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
                     f"recorded hash: {_DAMAGED}, or it was altered after it was written"
                 )
     table = groups["fit_data"]
-    if _hash_table(table) != attrs.get("data_sha256"):
+    if _hash_table(table) != _text_attr(attrs, "data_sha256"):
         raise FitFileError(
             f"{path}: the stored data do not match their recorded hash; the file was "
             "altered after it was written"
@@ -514,13 +658,24 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
             f"{path}: the posterior draws of {', '.join(nan)} hold NaN (in the group "
             f"'posterior'): {_DAMAGED}"
         )
+    stored = {name: _json_attr(attrs, name, path) for name in ("spec", "codebook", "design")}
+    meta = _json_attr(attrs, "meta", path)
+    _check_meta(meta, path)
+    name = "spec"
     try:
-        spec = ModelSpec.from_dict(json.loads(attrs["spec"]))
-        codebook = Codebook(json.loads(attrs["codebook"]), origin=f"{path} (stored codebook)")
-        info = DesignInfo.from_dict(json.loads(attrs["design"]))
-        meta = json.loads(attrs["meta"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise FitFileError(f"{path}: damaged metadata ({type(exc).__name__}: {exc})") from None
+        spec = ModelSpec.from_dict(stored["spec"], origin=f"{path} (stored spec)")
+        name = "codebook"
+        codebook = Codebook(stored["codebook"], origin=f"{path} (stored codebook)")
+        name = "design"
+        info = DesignInfo.from_dict(stored["design"])
+    except BayesrespError as exc:
+        raise FitFileError(f"{path}: damaged metadata: the stored {name}: {exc}") from None
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # crafted or damaged JSON of the right outer type: say which, not a traceback
+        raise FitFileError(
+            f"{path}: damaged metadata: the stored {name} is not usable "
+            f"({type(exc).__name__}: {_short(exc)})"
+        ) from None
     frame = pd.DataFrame({name: table[name].values for name in table.data_vars})
     report = check(frame, codebook)
     if not report.ok:
