@@ -52,20 +52,22 @@ class DataValidationError(BayesrespError):
 # -- the model's specification -------------------------------------------------
 
 
-class FormulaError(BayesrespError):
+class SpecError(BayesrespError):
+    """A model specification that cannot be read or used (its formula and priors too:
+    :class:`FormulaError` and :class:`PriorError` are kinds of it, so ``except
+    SpecError`` catches every problem of a specification)."""
+
+    exit_status = 2
+
+
+class FormulaError(SpecError):
     """A formula that cannot be parsed or does not fit the data or codebook."""
 
     exit_status = 2
 
 
-class PriorError(BayesrespError):
+class PriorError(SpecError):
     """A prior that cannot be read or does not fit what it is assigned to."""
-
-    exit_status = 2
-
-
-class SpecError(BayesrespError):
-    """A model specification that cannot be read or used."""
 
     exit_status = 2
 

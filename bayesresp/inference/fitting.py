@@ -52,6 +52,7 @@ def prepare_data(
             )
             data = codebook.prepare(data)
     cb = Codebook.coerce(codebook)
+    spec.check_blocks(cb)  # before the data are validated, naming the spec file
     frame = validate(data, cb)
     used = [v for v in formula.variables if v in frame]
     absent = [v for v in formula.variables if v not in frame]
@@ -213,6 +214,9 @@ def fit(
     SamplerError
         For settings out of range (``draws=0``, ``tune=-10``, ``chains=0``, an unknown
         sampler, ``kernel=True`` with another sampler ...), before anything is sampled.
+    SpecError
+        For a specification that cannot be read or used (:class:`FormulaError` and
+        :class:`PriorError` are kinds of it), before the data are read.
 
     Examples
     --------

@@ -6,8 +6,164 @@ from __future__ import annotations
 
 import pytest
 
-from bayesresp import PriorError
+from bayesresp import (
+    FormulaError,
+    PriorError,
+    SpecError,
+)
 from bayesresp.model.priors import parse_prior
+from bayesresp.model.spec import ModelSpec
+
+FEW = ("--draws", "10", "--tune", "10", "--chains", "1", "--seed", "1", "--quiet")
+
+
+def _fit_refused(refuses, csv, spec, saved, names, status=2):
+    """``bayesresp fit`` with ``spec`` over an existing fit, with --overwrite: refused
+    before anything is sampled or written, the fit and the spec file untouched."""
+    return refuses(
+        "fit",
+        csv,
+        "--spec",
+        spec,
+        "--out",
+        saved,
+        "--overwrite",
+        *FEW,
+        status=status,
+        names=names,
+        keep=[saved, spec],
+    )
+
+
+# -- 1. specification files against their schema --------------------------------------
+FORMULA = 'formula = "response ~ severity + duty_location * interlocutor"\n'
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        (
+            FORMULA + 'scale_continuous = "false"\n',
+            ["scale_continuous", 'the text "false"', "true or false"],
+        ),
+        (FORMULA + "scale_continuous = 0\n", ["scale_continuous", "number 0", "true or false"]),
+        (FORMULA + "name = 5\n", ["'name'", "number 5", "text"]),
+        (FORMULA + "description = [1]\n", ["'description'", "a list", "text"]),
+        ("formula = 5\n", ["'formula'", "number 5", "text"]),
+        (FORMULA + "link = true\n", ["'link'", "boolean true", "text"]),
+        (FORMULA + 'link = "lgit"\n', ["link 'lgit'", "probit", "did you mean 'logit'"]),
+        (FORMULA + 'priors = "normal(0, 1)"\n', ["'priors'", "must be a table", "normal(0, 1)"]),
+        (FORMULA + "[priors]\nb = 1\n", ["[priors] 'b'", "number 1", "text"]),
+        (FORMULA + "[priors.sd]\nx = 1\n", ["[priors] 'sd'", "a table", "text"]),
+        (FORMULA + "[blocks]\nseverity = 3\n", ["[blocks] 'severity'", "number 3"]),
+        (FORMULA + 'lnk = "probit"\n', ["unknown key 'lnk'", "did you mean 'link'"]),
+        (FORMULA + "[prior]\nb = 'normal(0, 1)'\n", ["unknown key 'prior'", "'priors'"]),
+        (
+            FORMULA + '[priors]\nb = "normal(0, 1)"\nlink = "probit"\n',
+            ["prior for 'link'", "probit", "before the first table"],
+        ),
+        (
+            FORMULA + '[blocks]\nseverty = "incident"\n',
+            ["[blocks] key 'severty'", "not a term", "did you mean 'severity'"],
+        ),
+        (
+            FORMULA + '[blocks]\n"interlocutor:duty_location" = "positional"\n',
+            ["interlocutor:duty_location", "did you mean 'duty_location:interlocutor'"],
+        ),
+        (
+            FORMULA + '[blocks]\n"duty_location:interlocutor" = "positonal"\n',
+            ["'positonal'", "not a block", "did you mean 'positional'"],
+        ),
+        ('name = "x"\n', ["has no 'formula'"]),
+    ],
+)
+def test_spec_files_are_checked_against_their_schema(
+    refuses, small_csv, saved_fit, tmp_path, text, names
+):
+    spec = tmp_path / "mine.toml"
+    spec.write_text(text, encoding="utf-8")
+    _fit_refused(refuses, small_csv, spec, saved_fit, [str(spec), *names])
+
+
+@pytest.mark.parametrize(
+    "values, error, message",
+    [
+        (dict(scale_continuous="false"), SpecError, "scale_continuous.*true or false"),
+        (dict(scale_continuous=1), SpecError, "scale_continuous"),
+        (dict(link=None), SpecError, "'link' must be text"),
+        (dict(name=3), SpecError, "'name' must be text"),
+        (dict(priors=["b"]), SpecError, "'priors' must be a table"),
+        (dict(priors={"b": 1.0}), SpecError, r"\[priors\] 'b' must be text"),
+        (dict(blocks={"severty": "incident"}), SpecError, "did you mean 'severity'"),
+        (dict(blocks={"severity": " "}), SpecError, "names no block"),
+        (dict(priors={"b": "normal(0, nan)"}), PriorError, "nan"),
+        (dict(formula="response ~ (severity"), FormulaError, "formula"),
+    ],
+)
+def test_model_spec_checks_its_values_in_python(values, error, message):
+    with pytest.raises(error, match=message):
+        ModelSpec(**{"formula": "response ~ severity", **values})
+    # the same from a dict names where it came from; every kind is a SpecError
+    with pytest.raises(SpecError, match="specification mine"):
+        ModelSpec.from_dict({"formula": "response ~ severity", **values}, origin="mine")
+
+
+def test_a_valid_spec_still_reads_and_a_block_is_assigned(tmp_path):
+    spec = tmp_path / "ok.toml"
+    spec.write_text(
+        FORMULA
+        + 'scale_continuous = false\n[priors]\n"sd" = "halfnormal(0.5)"\n'
+        + '[blocks]\n"interlocutor" = "positional"\n'
+    )
+    read = ModelSpec.from_file(spec)
+    assert read.scale_continuous is False and read.name == "ok"
+    assert read.blocks == {"interlocutor": "positional"}
+    assert ModelSpec.from_toml(read.to_toml()) == read
+
+
+# -- 2. files that are not UTF-8, and TOML syntax errors -------------------------------
+@pytest.mark.parametrize(
+    "raw, names",
+    [
+        (
+            b'name = "caf\xe9"\nformula = "response ~ severity"\n',
+            ["not UTF-8", "0xe9", "line 1, column 12"],
+        ),
+        ("formula = 'response ~ severity'\n".encode("utf-16"), ["not UTF-8", "line 1"]),
+        (b'formula = "response ~ severity"\nlink = logit\n', ["not valid TOML", "line 2"]),
+        (b'formula = "response ~ severity"\n[priors\n', ["not valid TOML", "line 2"]),
+    ],
+)
+def test_spec_files_that_are_not_utf8_or_not_toml(
+    refuses, small_csv, saved_fit, tmp_path, raw, names
+):
+    spec = tmp_path / "broken.toml"
+    spec.write_bytes(raw)
+    _fit_refused(refuses, small_csv, spec, saved_fit, [str(spec), *names])
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    spec = tmp_path / "bom.toml"
+    spec.write_bytes(b'\xef\xbb\xbfformula = "response ~ severity"\n')
+    assert ModelSpec.from_file(spec).formula == "response ~ severity"
+
+
+def test_a_latin1_spec_in_a_real_process(refuses_in_a_process, small_csv, tmp_path):
+    spec = tmp_path / "latin1.toml"
+    spec.write_bytes('description = "Gippert et al., réponses"\n'.encode("latin-1"))
+    out = tmp_path / "never.nc"
+    refuses_in_a_process(
+        "fit",
+        small_csv,
+        "--spec",
+        spec,
+        "--out",
+        out,
+        *FEW,
+        names=[str(spec), "not UTF-8", "line 1"],
+        keep=[spec],
+    )
+    assert not out.exists()
 
 
 # -- 4. priors that are not finite or not positive ---------------------------------------
@@ -33,6 +189,15 @@ def test_priors_must_be_finite_with_positive_scales(text, role, value):
         parse_prior(text, role, "key")
     message = str(info.value)
     assert "prior for 'key'" in message and text in message and f"is {value};" in message
+
+
+@pytest.mark.parametrize("prior", ["normal(0, nan)", "normal(0, inf)", "normal(0, 0)"])
+def test_a_spec_with_a_bad_prior_is_refused_before_sampling(
+    refuses, small_csv, saved_fit, tmp_path, prior
+):
+    spec = tmp_path / "prior.toml"
+    spec.write_text(f'formula = "response ~ severity"\n[priors]\nb = "{prior}"\n')
+    _fit_refused(refuses, small_csv, spec, saved_fit, [str(spec), "prior for 'b'", prior])
 
 
 def test_a_misspelt_family_or_key_names_the_closest():
