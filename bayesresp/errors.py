@@ -107,7 +107,9 @@ class ProfileError(BayesrespError):
 
 
 class ScenarioError(BayesrespError):
-    """A scenario rule that cannot be applied."""
+    """A scenario rule that cannot be read or applied: unusable input (exit status 2)."""
+
+    exit_status = 2
 
 
 class ComparisonError(BayesrespError):

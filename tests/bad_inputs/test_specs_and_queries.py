@@ -9,6 +9,7 @@ import pytest
 from bayesresp import (
     FormulaError,
     PriorError,
+    ScenarioError,
     SpecError,
 )
 from bayesresp.model.priors import parse_prior
@@ -164,6 +165,76 @@ def test_a_latin1_spec_in_a_real_process(refuses_in_a_process, small_csv, tmp_pa
         keep=[spec],
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "raw, names",
+    [
+        (b'[[rule]]\ncolumn = "department"\nset = "Caf\xe9"\n', ["not UTF-8", "line 3"]),
+        (b'[[rule]]\ncolumn = "years_at_station"\nmax = \n', ["not valid TOML", "line 3"]),
+        (b"[[rule]\n", ["not valid TOML", "line 1"]),
+    ],
+)
+def test_scenario_files_that_are_not_utf8_or_not_toml(refuses, saved_fit, tmp_path, raw, names):
+    rules = tmp_path / "rules.toml"
+    rules.write_bytes(raw)
+    refuses("scenario", saved_fit, "-", rules, names=[str(rules), *names], keep=[saved_fit, rules])
+
+
+# -- 3. scenario rules of the wrong type -------------------------------------------------
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        (
+            '[[rule]]\ncolumn = "years_at_station"\nmax = "three"\n',
+            ["rule 1", "'max'", "years_at_station", '"three"', "number"],
+        ),
+        (
+            '[[rule]]\ncolumn = "years_at_station"\nmax = 3\n'
+            '[[rule]]\ncolumn = "external_link"\nset = "none"\nwhere = "Human Rights"\n',
+            ["rule 2", "'where'", '"Human Rights"', "table"],
+        ),
+        ("rule = 5\n", ["'rule'", "number 5", "[[rule]]"]),
+        ("rule = [1]\n", ["rule 1", "number 1", "table"]),
+        ("[[rule]]\ncolumn = 5\nmax = 3\n", ["rule 1", "'column'", "number 5"]),
+        ('[[rule]]\ncolumn = "years_at_station"\nmin = nan\n', ["rule 1", "'min'", "nan"]),
+        ('[[rule]]\ncolumn = "severity"\nset = true\n', ["rule 1", "'set'", "boolean true"]),
+        (
+            '[[rule]]\ncolumn = "external_link"\nset = "none"\nwhere = { department = {} }\n',
+            ["rule 1", "'where'", "'department'", "a table"],
+        ),
+        ('[[rule]]\ncolum = "severity"\nset = "minor"\n', ["'colum'", "did you mean 'column'"]),
+        ('[[rules]]\ncolumn = "severity"\nset = "minor"\n', ["'rules'", "did you mean 'rule'"]),
+        ('[[rule]]\ncolumn = "severity"\n', ["rule 1", "'set', 'max' or 'min'"]),
+        # a value the codebook refuses: the rule that wrote it is named, not the data
+        (
+            '[[rule]]\ncolumn = "years_at_station"\nset = "many"\n',
+            ["set years_at_station = many", "years_at_station"],
+        ),
+    ],
+)
+def test_scenario_rules_of_the_wrong_type(refuses, saved_fit, tmp_path, text, names):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(text, encoding="utf-8")
+    line = refuses("scenario", saved_fit, "-", rules, names=names, keep=[saved_fit, rules])
+    assert "bayesresp validate" not in line  # a rules file is not a data file
+
+
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        ({"column": "years_at_station", "max": "three"}, "'max'.*finite number"),
+        ({"column": "external_link", "set": "none", "where": "x"}, "'where'.*table"),
+        ([5], "rule 1 must be a table"),
+        (5, "rules must be"),
+        ({"column": "x", "max": 3, "maxx": 4}, "did you mean 'max'"),
+    ],
+)
+def test_scenario_rules_in_python(rules, message):
+    from bayesresp.queries.scenarios import read_rules
+
+    with pytest.raises(ScenarioError, match=message):
+        read_rules(rules)
 
 
 # -- 4. priors that are not finite or not positive ---------------------------------------
