@@ -84,7 +84,9 @@ class MissingDataError(BayesrespError):
 
 
 class SamplerError(BayesrespError):
-    """The sampler asked for is unknown or not installed."""
+    """A fit's settings that cannot be used (``draws``, ``tune``, ``chains``, ``seed``,
+    ``missing`` ... out of range or of the wrong type), or a sampler that is unknown or
+    not installed."""
 
     exit_status = 2
 

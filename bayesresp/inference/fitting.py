@@ -18,7 +18,7 @@ import xarray as xr
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.validation import validate
-from bayesresp.errors import BayesrespError, MissingDataError
+from bayesresp.errors import BayesrespError, MissingDataError, SamplerError
 from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
@@ -29,6 +29,13 @@ from bayesresp.model.formula import Formula
 from bayesresp.model.graph import ResolvedPriors, coords_of
 from bayesresp.model.spec import ModelSpec
 
+MISSING = ("error", "drop")
+
+
+def _check_missing(missing: object) -> None:
+    if not isinstance(missing, str) or missing not in MISSING:
+        raise SamplerError(f"missing must be 'error' or 'drop', not {missing!r}")
+
 
 def prepare_data(
     data: pd.DataFrame | str | Path,
@@ -38,8 +45,7 @@ def prepare_data(
 ) -> tuple[pd.DataFrame, Codebook]:
     """Validate the data (against the codebook, or one inferred from the data) and
     handle missing values in the formula's columns."""
-    if missing not in ("error", "drop"):
-        raise ValueError("missing must be 'error' or 'drop'")
+    _check_missing(missing)
     formula = spec.parsed
     if codebook is None and isinstance(data, pd.DataFrame):
         default = Codebook.default()
@@ -212,8 +218,9 @@ def fit(
     Raises
     ------
     SamplerError
-        For settings out of range (``draws=0``, ``tune=-10``, ``chains=0``, an unknown
-        sampler, ``kernel=True`` with another sampler ...), before anything is sampled.
+        For settings out of range or of the wrong type (``draws=0``, ``tune=-10``,
+        ``chains=0``, ``draws=10.5``, ``chains=True``, ``missing='skip'``, an unknown
+        sampler, ``kernel=True`` with another sampler ...), before the data are read.
     SpecError
         For a specification that cannot be read or used (:class:`FormulaError` and
         :class:`PriorError` are kinds of it), before the data are read.
@@ -240,6 +247,7 @@ def fit(
         kernel=kernel,
         centring=centring,
     )
+    _check_missing(missing)  # before reading anything
     spec = ModelSpec.coerce(spec)
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)

@@ -4,11 +4,15 @@ the file, key or row, the value and what was expected; nothing saved is changed.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+import bayesresp
 from bayesresp import (
     FormulaError,
     PriorError,
+    SamplerError,
     ScenarioError,
     SpecError,
 )
@@ -274,3 +278,45 @@ def test_a_spec_with_a_bad_prior_is_refused_before_sampling(
 def test_a_misspelt_family_or_key_names_the_closest():
     with pytest.raises(PriorError, match="did you mean 'halfnormal'"):
         parse_prior("half_normal(1)", "sd", "sd")
+
+
+# -- 5. fit() arguments ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (dict(tune=-10), "tune must be a whole number of at least 0"),
+        (dict(draws=0), "draws must be a whole number of at least 1"),
+        (dict(draws=-5), "draws must be"),
+        (dict(chains=0), "chains must be"),
+        (dict(draws=10.5), "draws must be.*10.5"),
+        (dict(draws=10.0), "draws must be"),
+        (dict(tune="10"), "tune must be"),
+        (dict(chains=True), "chains must be.*True"),
+        (dict(draws=False), "draws must be"),
+        (dict(seed=-1), "seed must be"),
+        (dict(seed=1.5), "seed must be"),
+        (dict(cores=0), "cores must be"),
+        (dict(target_accept=1.0), "target_accept"),
+        (dict(target_accept=math.nan), "target_accept"),
+        (dict(sampler="stan"), "sampler 'stan'"),
+        (dict(progress="no"), "progress must be"),
+        (dict(compress="yes"), "compress must be"),
+        (dict(missing="skip"), "missing must be 'error' or 'drop'"),
+        (dict(missing=None), "missing must be"),
+    ],
+)
+def test_fit_arguments_are_checked_before_anything_runs(settings, message):
+    with pytest.raises(SamplerError, match=message):
+        # no data are read: a file that does not exist is never reached
+        bayesresp.fit("no/such/file.csv", "response ~ severity", **settings)
+
+
+def test_fit_spec_argument_of_the_wrong_type():
+    with pytest.raises(SpecError, match="not int"):
+        bayesresp.fit("no/such/file.csv", 5, draws=10)
+    with pytest.raises(SpecError, match="scale_continuous"):
+        bayesresp.fit(
+            "no/such/file.csv",
+            {"formula": "response ~ severity", "scale_continuous": "false"},
+            draws=10,
+        )
