@@ -18,7 +18,7 @@ import xarray as xr
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.validation import validate
-from bayesresp.errors import BayesrespError, MissingDataError, SamplerError
+from bayesresp.errors import BayesrespError, MissingDataError, SamplerError, Usage
 from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
@@ -30,6 +30,8 @@ from bayesresp.model.graph import ResolvedPriors, coords_of
 from bayesresp.model.spec import ModelSpec
 
 MISSING = ("error", "drop")
+# How a user drops incomplete rows: in Python, and on the command line (fit).
+MISSING_DROP = Usage(python="missing='drop'", cli="--missing drop")
 
 
 def _check_missing(missing: object) -> None:
@@ -73,10 +75,13 @@ def prepare_data(
         rows = (bad + 1).tolist()
         shown = ", ".join(map(str, rows[:20])) + (" ..." if len(rows) > 20 else "")
         if missing == "error":
-            raise MissingDataError(
-                f"{len(rows)} row(s) have missing values in column(s) the formula uses "
-                f"({', '.join(cols)}): rows {shown}. Fill them in, or pass missing='drop' "
-                "to leave these rows out of the fit.",
+            raise MissingDataError.spelt(
+                [
+                    f"{len(rows)} row(s) have missing values in column(s) the formula uses "
+                    f"({', '.join(cols)}): rows {shown}. Fill them in, or pass ",
+                    MISSING_DROP,
+                    " to leave these rows out of the fit.",
+                ],
                 rows,
             )
         warnings.warn(

@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import bayesresp
 from bayesresp import (
+    DataValidationError,
     FormulaError,
     PriorError,
+    ProfileError,
     SamplerError,
     ScenarioError,
     SpecError,
+    UnknownGroupError,
 )
+from bayesresp.cli import cli
 from bayesresp.model.priors import parse_prior
 from bayesresp.model.spec import ModelSpec
 
@@ -320,3 +326,109 @@ def test_fit_spec_argument_of_the_wrong_type():
             {"formula": "response ~ severity", "scale_continuous": "false"},
             draws=10,
         )
+
+
+# -- 6. hints in the user's own syntax; profiles and rules are not sent to `validate` ---
+@pytest.fixture(scope="module")
+def grouped_fit(tmp_path_factory, small_csv):
+    """A small fit with a mission intercept (for unseen groups)."""
+    folder = tmp_path_factory.mktemp("grouped")
+    spec = folder / "grouped.toml"
+    spec.write_text('formula = "response ~ severity + background + (1 | mission)"\n')
+    out = folder / "grouped.nc"
+    result = CliRunner().invoke(
+        cli, ["fit", str(small_csv), "--spec", str(spec), "--out", str(out), *FEW]
+    )
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def _profile(tmp_path, **values):
+    row = dict(severity="serious", background="military_security", mission="UNMIL")
+    path = tmp_path / "profiles.csv"
+    pd.DataFrame([{**row, **values}]).to_csv(path, index=False)
+    return path
+
+
+def test_the_command_line_hints_at_its_own_flags(refuses, grouped_fit, tmp_path):
+    profiles = _profile(tmp_path, mission="ATLANTIS")
+    line = refuses(
+        "whatif",
+        grouped_fit,
+        profiles,
+        status=ProfileError.exit_status,
+        names=["ATLANTIS", "--groups new"],
+        keep=[grouped_fit, profiles],
+    )
+    assert "groups='new'" not in line
+    lacking = tmp_path / "lacking.csv"
+    pd.DataFrame([dict(background="military_security", mission="UNMIL")]).to_csv(
+        lacking, index=False
+    )
+    line = refuses(
+        "whatif",
+        grouped_fit,
+        lacking,
+        status=ProfileError.exit_status,
+        names=["severity", "--fill-typical"],
+        keep=[grouped_fit, lacking],
+    )
+    assert "fill='typical'" not in line
+
+
+def test_python_users_get_python_syntax(grouped_fit):
+    fit = bayesresp.load_fit(grouped_fit)
+    row = dict(severity="serious", background="military_security", mission="ATLANTIS")
+    with pytest.raises(ProfileError) as info:
+        fit.what_if(row)
+    assert "groups='new'" in str(info.value)
+    assert "--groups new" in info.value.cli_message
+    with pytest.raises(ProfileError, match="fill='typical'"):
+        fit.what_if({"background": "military_security", "mission": "UNMIL"})
+    data = fit.data.astype({"mission": object})
+    data.loc[data.index[0], "mission"] = "ATLANTIS"
+    with pytest.raises(UnknownGroupError) as unseen:
+        fit.scenario({"column": "years_at_station", "max": 3}, data=data)
+    assert "groups='new'" in str(unseen.value)
+    assert "--groups new" in unseen.value.cli_message
+
+
+def test_invalid_profiles_are_not_sent_to_validate(refuses, grouped_fit, tmp_path):
+    profiles = _profile(tmp_path, severity="sever", background="militray")
+    line = refuses(
+        "whatif",
+        grouped_fit,
+        profiles,
+        status=DataValidationError.exit_status,
+        names=["the profiles", "sever", "1 more"],
+        keep=[grouped_fit, profiles],
+    )
+    assert "bayesresp validate" not in line
+
+
+def test_every_cli_spelling_is_a_real_flag():
+    """The command-line half of each two-way hint names an option the commands have."""
+    from bayesresp.inference.arrays import GROUPS_NEW
+    from bayesresp.inference.fitting import MISSING_DROP
+    from bayesresp.queries.whatif import FILL_TYPICAL
+
+    def flags(command):
+        out = {}
+        for param in cli.commands[command].params:
+            for opt in getattr(param, "opts", []):
+                out[opt] = param
+        return out
+
+    for usage, commands in (
+        (GROUPS_NEW, ["whatif", "contrast"]),
+        (FILL_TYPICAL, ["whatif", "contrast"]),
+        (MISSING_DROP, ["fit"]),
+    ):
+        flag, *value = usage.cli.split()
+        for command in commands:
+            param = flags(command).get(flag)
+            assert param is not None, (command, flag)
+            if value:
+                assert value[0] in param.type.choices, (command, usage)
+            else:
+                assert param.is_flag, (command, usage)
