@@ -58,21 +58,22 @@ def _usage_line(exc: click.UsageError) -> None:
 
 
 def one_line(exc: BayesrespError) -> str:
-    """An error as one line: invalid data give their count and the first problem (the
-    ``validate`` command lists them all)."""
+    """An error as one line, as the command line says it (:attr:`cli_message`: options
+    spelt as flags). Invalid data give their count and the first problem; for a data
+    file, the ``validate`` command lists them all (profiles and the data a scenario's
+    rules made are not files it can check, and are not sent there)."""
     from bayesresp.errors import DataValidationError
 
     if not isinstance(exc, DataValidationError):
-        return " ".join(str(exc).split("\n"))
+        return " ".join(exc.cli_message.split("\n"))
     errors = [p for p in exc.problems if p.severity == "error"] or exc.problems
     if not errors:
         return (str(exc).splitlines() or ["invalid data"])[0]
     where = f" in {exc.source}" if exc.source else ""
-    more = (
-        f" (and {len(errors) - 1} more: 'bayesresp validate' lists them all)"
-        if len(errors) > 1
-        else ""
-    )
+    more = ""
+    if len(errors) > 1:
+        lister = ": 'bayesresp validate' lists them all" if exc.data_file else ""
+        more = f" (and {len(errors) - 1} more{lister})"
     return f"{len(errors)} problem{'s' * (len(errors) != 1)}{where}; first: {errors[0]}{more}"
 
 

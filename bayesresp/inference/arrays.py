@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from bayesresp.errors import UnknownGroupError
+from bayesresp.errors import UnknownGroupError, Usage
 from bayesresp.maths.predictor import linear_predictor
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names
 
@@ -73,6 +73,8 @@ class PosteriorArrays:
 
 
 GROUP_MODES = ("known", "new", "average")
+# How a user asks for fresh groups: in Python, and on the command line (whatif, contrast).
+GROUPS_NEW = Usage(python="groups='new'", cli="--groups new")
 
 
 def eta_from_draws(
@@ -110,13 +112,19 @@ def eta_from_draws(
         if mode == "known":
             unseen = np.flatnonzero(idx < 0)
             if unseen.size:
-                raise UnknownGroupError(
-                    f"{unseen.size} row(s) (first: row {unseen[0] + 1}) name a "
-                    f"{g.label} the fit has not seen; known {g.label} levels: "
-                    + ", ".join(g.levels[:10])
-                    + (" ..." if len(g.levels) > 10 else "")
-                    + ". Predictions for unseen groups need groups='new' (what-if and "
-                    "contrasts offer it)."
+                raise UnknownGroupError.spelt(
+                    [
+                        f"{unseen.size} row(s) (first: row {unseen[0] + 1}) name a "
+                        f"{g.label} the fit has not seen; known {g.label} levels: "
+                        + ", ".join(g.levels[:10])
+                        + (" ..." if len(g.levels) > 10 else "")
+                        + ". Predictions for unseen groups need ",
+                        GROUPS_NEW,
+                        Usage(
+                            python=" (what-if and contrasts offer it).",
+                            cli=" (bayesresp whatif and contrast offer it).",
+                        ),
+                    ]
                 )
             r = draws.r[g.label][:, idx, :]  # (S, n, q)
         else:

@@ -18,7 +18,7 @@ import xarray as xr
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.validation import validate
-from bayesresp.errors import BayesrespError, MissingDataError
+from bayesresp.errors import BayesrespError, MissingDataError, SamplerError, Usage
 from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
@@ -29,6 +29,15 @@ from bayesresp.model.formula import Formula
 from bayesresp.model.graph import ResolvedPriors, coords_of
 from bayesresp.model.spec import ModelSpec
 
+MISSING = ("error", "drop")
+# How a user drops incomplete rows: in Python, and on the command line (fit).
+MISSING_DROP = Usage(python="missing='drop'", cli="--missing drop")
+
+
+def _check_missing(missing: object) -> None:
+    if not isinstance(missing, str) or missing not in MISSING:
+        raise SamplerError(f"missing must be 'error' or 'drop', not {missing!r}")
+
 
 def prepare_data(
     data: pd.DataFrame | str | Path,
@@ -38,8 +47,7 @@ def prepare_data(
 ) -> tuple[pd.DataFrame, Codebook]:
     """Validate the data (against the codebook, or one inferred from the data) and
     handle missing values in the formula's columns."""
-    if missing not in ("error", "drop"):
-        raise ValueError("missing must be 'error' or 'drop'")
+    _check_missing(missing)
     formula = spec.parsed
     if codebook is None and isinstance(data, pd.DataFrame):
         default = Codebook.default()
@@ -52,6 +60,7 @@ def prepare_data(
             )
             data = codebook.prepare(data)
     cb = Codebook.coerce(codebook)
+    spec.check_blocks(cb)  # before the data are validated, naming the spec file
     frame = validate(data, cb)
     used = [v for v in formula.variables if v in frame]
     absent = [v for v in formula.variables if v not in frame]
@@ -66,10 +75,13 @@ def prepare_data(
         rows = (bad + 1).tolist()
         shown = ", ".join(map(str, rows[:20])) + (" ..." if len(rows) > 20 else "")
         if missing == "error":
-            raise MissingDataError(
-                f"{len(rows)} row(s) have missing values in column(s) the formula uses "
-                f"({', '.join(cols)}): rows {shown}. Fill them in, or pass missing='drop' "
-                "to leave these rows out of the fit.",
+            raise MissingDataError.spelt(
+                [
+                    f"{len(rows)} row(s) have missing values in column(s) the formula uses "
+                    f"({', '.join(cols)}): rows {shown}. Fill them in, or pass ",
+                    MISSING_DROP,
+                    " to leave these rows out of the fit.",
+                ],
                 rows,
             )
         warnings.warn(
@@ -211,8 +223,12 @@ def fit(
     Raises
     ------
     SamplerError
-        For settings out of range (``draws=0``, ``tune=-10``, ``chains=0``, an unknown
-        sampler, ``kernel=True`` with another sampler ...), before anything is sampled.
+        For settings out of range or of the wrong type (``draws=0``, ``tune=-10``,
+        ``chains=0``, ``draws=10.5``, ``chains=True``, ``missing='skip'``, an unknown
+        sampler, ``kernel=True`` with another sampler ...), before the data are read.
+    SpecError
+        For a specification that cannot be read or used (:class:`FormulaError` and
+        :class:`PriorError` are kinds of it), before the data are read.
 
     Examples
     --------
@@ -236,6 +252,7 @@ def fit(
         kernel=kernel,
         centring=centring,
     )
+    _check_missing(missing)  # before reading anything
     spec = ModelSpec.coerce(spec)
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)

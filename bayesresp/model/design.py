@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from bayesresp.data.codebook import Codebook
+from bayesresp.data.tomlfile import closest
+from bayesresp.errors import SpecError
 from bayesresp.model.formula import Formula, FormulaError, GroupTerm, Term
 
 
@@ -155,6 +157,26 @@ class Design:
 
 
 # -- learning the recipe ----------------------------------------------------------------
+def known_blocks(cb: Codebook) -> list[str]:
+    """The blocks a term can be assigned to: the codebook's covariates' blocks
+    (``covariates`` for those without one) and ``interactions``."""
+    found = [f.block or "covariates" for f in cb.covariates]
+    return list(dict.fromkeys([*found, "interactions"]))
+
+
+def check_blocks(blocks: dict[str, str], cb: Codebook) -> None:
+    """Every block a specification assigns is one of the codebook's (or ``interactions``)."""
+    known = known_blocks(cb)
+    for term, block in blocks.items():
+        if block not in known:
+            hint = closest(block, known)
+            raise SpecError(
+                f"[blocks] '{term}' = '{block}' is not a block of the codebook"
+                + (f"; did you mean '{hint}'?" if hint else "")
+                + f" (blocks: {', '.join(known)})"
+            )
+
+
 def _block_of(cb: Codebook, names: tuple[str, ...], overrides: dict[str, str], term: str) -> str:
     if term in overrides:
         return overrides[term]
@@ -259,8 +281,14 @@ def make_design(
     blocks: dict[str, str] | None = None,
     scale_continuous: bool = True,
 ) -> Design:
-    """Learn the design recipe from the (complete, validated) fitting data and build arrays."""
+    """Learn the design recipe from the (complete, validated) fitting data and build arrays.
+
+    ``blocks`` assigns terms to blocks of the variance decomposition (a specification's
+    ``[blocks]``): each must name a block of the codebook (or ``interactions``), else a
+    :class:`~bayesresp.errors.SpecError` names the closest.
+    """
     blocks = blocks or {}
+    check_blocks(blocks, codebook)
     codings: dict[str, Coding] = {}
     columns: list[Column] = []
     monos: list[Monotonic] = []

@@ -27,6 +27,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered
 
+from bayesresp.data.tomlfile import closest
 from bayesresp.maths.cumulative import TENSOR, log_prob, log_prob_interval
 from bayesresp.maths.links import Link, get_link
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
@@ -60,9 +61,13 @@ class ResolvedPriors:
         known = self._known_keys(info)
         unknown = [k for k in self.overrides if k not in known]
         if unknown:
+            hints = {k: closest(k, sorted(known)) for k in unknown}
+            named = ", ".join(
+                repr(k) + (f" (did you mean '{h}'?)" if h else "") for k, h in hints.items()
+            )
             raise PriorError(
-                f"prior key(s) {', '.join(repr(k) for k in unknown)} match nothing in this "
-                f"model; keys it knows: {', '.join(sorted(known))}"
+                f"prior key(s) {named} match nothing in this model; keys it knows: "
+                f"{', '.join(sorted(known))}"
             )
         self.info = info
 

@@ -35,9 +35,11 @@ the interquartile ranges, the Cauchy having no sd).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
+from bayesresp.data.tomlfile import closest
 from bayesresp.errors import PriorError
 from bayesresp.maths.links import get_link
 
@@ -69,18 +71,33 @@ class Prior:
 
 
 def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    x = float(x)
+    return str(int(x)) if math.isfinite(x) and x.is_integer() else repr(x)
 
 
 def parse_prior(text: str, role: str, key: str = "") -> Prior:
-    """Read ``normal(0, 1.5)`` and check it suits ``role`` (b, sd, simplex, cor, cutpoints)."""
+    """Read ``normal(0, 1.5)`` and check it suits ``role`` (b, sd, simplex, cor, cutpoints).
+
+    Every parameter must be a finite number (``nan`` and ``inf`` are refused), and every
+    one but a location ``mu`` above 0; errors name the key and the value.
+
+    Examples
+    --------
+    >>> parse_prior("normal(0, 1.5)", "b")
+    Prior(family='normal', params=(0.0, 1.5))
+    """
     where = f"prior for '{key}'" if key else "prior"
     m = _CALL.match(str(text))
     if not m:
         raise PriorError(f"{where}: cannot read '{text}'; write it like 'normal(0, 1.5)'")
     family, args = m.group(1), m.group(2)
     if family not in FAMILIES:
-        raise PriorError(f"{where}: unknown family '{family}' (known: {', '.join(FAMILIES)})")
+        hint = closest(family, tuple(FAMILIES))
+        raise PriorError(
+            f"{where}: unknown family '{family}'"
+            + (f"; did you mean '{hint}'?" if hint else "")
+            + f" (known: {', '.join(FAMILIES)})"
+        )
     names, roles = FAMILIES[family]
     if role not in roles:
         fits = [f for f, (_, r) in FAMILIES.items() if role in r]
@@ -94,8 +111,16 @@ def parse_prior(text: str, role: str, key: str = "") -> Prior:
     if len(params) != len(names):
         raise PriorError(f"{where}: '{family}' takes {len(names)} parameter(s): {', '.join(names)}")
     for n, v in zip(names, params, strict=True):
+        if not math.isfinite(v):  # nan, inf: a density the sampler cannot evaluate
+            raise PriorError(
+                f"{where}: parameter {n} of '{text}' is {_num(v)}; it must be a finite "
+                + ("number" if n == "mu" else "number above 0")
+            )
         if n != "mu" and v <= 0:
-            raise PriorError(f"{where}: parameter {n} of '{text}' must be positive")
+            raise PriorError(
+                f"{where}: parameter {n} of '{text}' is {_num(v)}; it must be positive "
+                "(a finite number above 0)"
+            )
     return Prior(family, params)
 
 

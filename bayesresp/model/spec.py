@@ -17,6 +17,27 @@ A specification file is TOML::
 
     [blocks]                        # optional: block of a term, for the variance decomposition
     "duty_location:interlocutor" = "positional"
+
+The file is checked against a schema before anything is fitted, and every problem is a
+:class:`~bayesresp.errors.SpecError` (or its kinds :class:`~bayesresp.errors.FormulaError`
+and :class:`~bayesresp.errors.PriorError`) in one line naming the file, the key, the value
+and what was expected:
+
+- ``name``, ``description``, ``formula`` and ``link`` are text (in quotes);
+  ``scale_continuous`` is ``true`` or ``false`` without quotes (``"false"``, text, is an
+  error, never read as true); ``[priors]`` and ``[blocks]`` are tables of text;
+- an unknown key is an error naming the closest known key (``lnk``: did you mean
+  ``link``?);
+- ``link`` is one of the links; every prior is read (:func:`~bayesresp.model.priors.parse_prior`:
+  known family, finite parameters, positive scales); the formula is parsed;
+- every ``[blocks]`` key is a fixed term of the formula as it is written out
+  (``duty_location:interlocutor``, ``mo(hierarchy_level)``), else an error names the
+  closest term; its value names a block of the codebook, checked when the data's codebook
+  is known (:func:`bayesresp.model.design.make_design`);
+- the file is UTF-8 and valid TOML (:func:`bayesresp.data.tomlfile.read_toml`).
+
+:meth:`ModelSpec.to_toml` writes a specification as such a file, and
+:meth:`ModelSpec.from_toml` reads it back unchanged.
 """
 
 from __future__ import annotations
@@ -25,19 +46,92 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bayesresp.errors import SpecError
+from bayesresp.data.tomlfile import closest, read_toml, shown
+from bayesresp.errors import PriorError, SpecError
 from bayesresp.maths.links import LINKS
 from bayesresp.model.formula import Formula, parse_formula
 from bayesresp.model.priors import parse_prior, role_of_key
 
-_KEYS = {"name", "description", "formula", "link", "priors", "blocks", "scale_continuous"}
+if TYPE_CHECKING:
+    from bayesresp.data.codebook import Codebook
+
+# The schema of a specification: each key and what its value must be.
+_TEXT_KEYS = ("name", "description", "formula", "link")
+_FLAG_KEYS = ("scale_continuous",)
+_TABLE_KEYS = ("priors", "blocks")
+_KEYS = (*_TEXT_KEYS, *_FLAG_KEYS, *_TABLE_KEYS)
+_EXAMPLE = {
+    "formula": '"response ~ severity + (1 | mission)"',
+    "link": '"logit"',
+    "priors": '"normal(0, 1)"',
+    "blocks": '"incident"',
+}
+_EXAMPLE_LINE = {"priors": 'b = "normal(0, 1)"', "blocks": 'severity = "incident"'}
+
+
+def _misplaced(table: str, key: str) -> str:
+    """The hint for a top-level key that TOML put in a table (written after its header)."""
+    return (
+        f" ('{key}' is a top-level key, and keys after [{table}] belong to it: write "
+        f"'{key}' before the first table)"
+    )
+
+
+def _did_you_mean(value: str, options: list[str] | tuple[str, ...]) -> str:
+    hint = closest(value, options)
+    return f"; did you mean '{hint}'?" if hint else ""
+
+
+def _check_text(where: str, value: Any, example: str | None = None) -> None:
+    like = f", like {example}" if example else ""
+    if not isinstance(value, str):
+        raise SpecError(f"{where} must be text in quotes{like}, not {shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SpecError(f"{where} must be text that can be written as UTF-8") from None
+
+
+def _check_types(values: dict[str, Any]) -> None:
+    """Each key's value has the schema's type (the keys themselves are checked by
+    :meth:`ModelSpec.from_dict`, the only way unknown ones can come in)."""
+    for key in _TEXT_KEYS:
+        if key in values:
+            _check_text(f"'{key}'", values[key], _EXAMPLE.get(key))
+    for key in _FLAG_KEYS:
+        if key in values and not isinstance(values[key], bool):
+            raise SpecError(
+                f"'{key}' must be true or false (without quotes), not {shown(values[key])}"
+            )
+    for key in _TABLE_KEYS:
+        table = values.get(key, {})
+        if not isinstance(table, dict):
+            raise SpecError(
+                f"'{key}' must be a table ([{key}], then one line per entry, like "
+                f"{_EXAMPLE_LINE[key]}), not {shown(table)}"
+            )
+        for name, value in table.items():
+            if not isinstance(name, str):
+                raise SpecError(f"[{key}] keys must be text, not {shown(name)}")
+            if not isinstance(value, str):
+                misplaced = _misplaced(key, name) if name in _KEYS else ""
+                raise SpecError(
+                    f"[{key}] '{name}' must be text in quotes, like {_EXAMPLE[key]}, not "
+                    f"{shown(value)}{misplaced}"
+                )
+            _check_text(f"[{key}] '{name}'", value)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """What to fit: formula, link, prior overrides, block assignments.
+
+    Every value is checked when the specification is made (see the module's docstring):
+    a :class:`~bayesresp.errors.SpecError` (or :class:`~bayesresp.errors.FormulaError`,
+    :class:`~bayesresp.errors.PriorError`) says which key and value, and what was
+    expected.
 
     Examples
     --------
@@ -55,51 +149,118 @@ class ModelSpec:
     scale_continuous: bool = True
 
     def __post_init__(self) -> None:
+        _check_types(self.to_dict())
         if self.link not in LINKS:
-            raise SpecError(f"link '{self.link}' is not one of {', '.join(LINKS)}")
+            raise SpecError(
+                f"link '{self.link}' is not one of {', '.join(LINKS)}"
+                + _did_you_mean(self.link, tuple(LINKS))
+            )
+        parsed = parse_formula(self.formula)  # fail early, with the formula's own message
         for key, text in self.priors.items():
-            parse_prior(text, role_of_key(key), key)
-        parse_formula(self.formula)  # fail early, with the formula's own message
+            try:
+                parse_prior(text, role_of_key(key), key)
+            except PriorError as exc:
+                if key not in _KEYS:
+                    raise
+                raise PriorError(f"{exc}{_misplaced('priors', key)}") from None
+        self._check_block_terms(parsed)
+
+    def _check_block_terms(self, parsed: Formula) -> None:
+        """Every [blocks] key is a fixed term of the formula, written as the formula's
+        terms are written out (``a*b`` gives ``a``, ``b`` and ``a:b``)."""
+        terms = [str(t) for t in parsed.terms]
+        for key, block in self.blocks.items():
+            if key not in terms:
+                listed = ", ".join(terms) if terms else "none"
+                raise SpecError(
+                    f"[blocks] key '{key}' is not a term of the formula"
+                    + _did_you_mean(key, terms)
+                    + f" (its terms: {listed})"
+                    + (_misplaced("blocks", key) if key in _KEYS else "")
+                )
+            if not block.strip():
+                raise SpecError(f"[blocks] '{key}' names no block (an empty text)")
 
     @property
     def parsed(self) -> Formula:
         return parse_formula(self.formula)
 
+    @property
+    def origin(self) -> str:
+        """Where the specification was read from (a file's path), for messages; not part
+        of its value ("" when made in Python)."""
+        return getattr(self, "_origin", "")
+
+    def _read_from(self, origin: str) -> ModelSpec:
+        object.__setattr__(self, "_origin", origin)  # frozen: set once, by the readers
+        return self
+
+    def check_blocks(self, codebook: Codebook) -> None:
+        """Every block ``[blocks]`` assigns is one of ``codebook``'s (or
+        ``interactions``); else a :class:`~bayesresp.errors.SpecError` naming the file,
+        the term, the block and the closest block."""
+        from bayesresp.model.design import check_blocks
+
+        try:
+            check_blocks(self.blocks, codebook)
+        except SpecError as exc:
+            where = self.origin or (f"'{self.name}'" if self.name else "")
+            raise SpecError(f"specification {where}: {exc}" if where else str(exc)) from None
+
     # -- reading and writing -------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "<dict>") -> ModelSpec:
-        unknown = set(d) - _KEYS
+        """A specification from a dict (a TOML file's document, a fit file's record);
+        errors name ``origin``."""
+        where = f"specification {origin}"
+        if not isinstance(d, dict):
+            raise SpecError(f"{where} must be a table of keys, not {shown(d)}")
+        unknown = [str(k) for k in d if k not in _KEYS]
         if unknown:
+            named = ", ".join(f"'{k}'{_did_you_mean(k, _KEYS)}" for k in unknown)
             raise SpecError(
-                f"specification {origin}: unknown key(s) {', '.join(sorted(unknown))} "
-                f"(known: {', '.join(sorted(_KEYS))})"
+                f"{where}: unknown key{'s' * (len(unknown) > 1)} {named} "
+                f"(known: {', '.join(_KEYS)})"
             )
         if "formula" not in d:
-            raise SpecError(f"specification {origin} has no 'formula'")
-        for key in ("priors", "blocks"):
-            if not isinstance(d.get(key, {}), dict):
-                raise SpecError(f"specification {origin}: '{key}' must be a table")
-        return cls(
-            formula=" ".join(str(d["formula"]).split()),
-            link=d.get("link", "logit"),
-            priors={str(k): str(v) for k, v in d.get("priors", {}).items()},
-            blocks={str(k): str(v) for k, v in d.get("blocks", {}).items()},
-            name=d.get("name", ""),
-            description=d.get("description", ""),
-            scale_continuous=bool(d.get("scale_continuous", True)),
-        )
+            raise SpecError(
+                f"{where} has no 'formula'; write one, like formula = {_EXAMPLE['formula']}"
+            )
+        try:
+            _check_types(d)
+            spec = cls(
+                formula=" ".join(d["formula"].split()),
+                link=d.get("link", "logit"),
+                priors=dict(d.get("priors", {})),
+                blocks=dict(d.get("blocks", {})),
+                name=d.get("name", ""),
+                description=d.get("description", ""),
+                scale_continuous=d.get("scale_continuous", True),
+            )
+        except SpecError as exc:  # FormulaError, PriorError too: say which file
+            raise type(exc)(f"{where}: {exc}") from None
+        return spec._read_from(origin) if origin != "<dict>" else spec
+
+    @classmethod
+    def from_toml(cls, text: str, origin: str = "<toml>") -> ModelSpec:
+        """A specification from the text of a TOML file (what :meth:`to_toml` writes)."""
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            message = " ".join(str(exc).split())
+            raise SpecError(f"specification {origin} is not valid TOML: {message}") from None
+        except RecursionError:
+            raise SpecError(f"specification {origin} is nested too deeply") from None
+        return cls.from_dict(d, origin=origin)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ModelSpec:
+        """A specification from a TOML file; without a ``name``, the file's stem names it."""
         path = Path(path)
-        try:
-            d = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError(f"specification file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"specification {path} is not valid TOML: {exc}") from None
-        spec = cls.from_dict(d, origin=str(path))
-        return spec if spec.name else cls(**{**spec.to_dict(), "name": path.stem})
+        spec = cls.from_dict(read_toml(path, "specification", SpecError), origin=str(path))
+        if not spec.name:
+            spec = cls(**{**spec.to_dict(), "name": path.stem})
+        return spec._read_from(str(path))
 
     @classmethod
     def coerce(cls, spec: ModelSpec | str | Path | dict) -> ModelSpec:
@@ -128,12 +289,36 @@ class ModelSpec:
             "formula": self.formula,
             "link": self.link,
             "scale_continuous": self.scale_continuous,
-            "priors": dict(self.priors),
-            "blocks": dict(self.blocks),
+            "priors": dict(self.priors) if isinstance(self.priors, dict) else self.priors,
+            "blocks": dict(self.blocks) if isinstance(self.blocks, dict) else self.blocks,
         }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_toml(self) -> str:
+        """The specification as the text of a TOML file, which :meth:`from_toml` (and
+        :meth:`from_file`) read back as the same specification.
+
+        Examples
+        --------
+        >>> spec = ModelSpec("response ~ severity", priors={"b": "normal(0, 2)"})
+        >>> ModelSpec.from_toml(spec.to_toml()) == spec
+        True
+        """
+        lines = [f"{key} = {_toml_text(getattr(self, key))}" for key in _TEXT_KEYS]
+        lines.append(f"scale_continuous = {'true' if self.scale_continuous else 'false'}")
+        for key in _TABLE_KEYS:
+            table = getattr(self, key)
+            if table:
+                lines += ["", f"[{key}]"]
+                lines += [f"{_toml_text(k)} = {_toml_text(v)}" for k, v in table.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_text(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, but for DEL, which TOML escapes."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def shipped_spec_path(name: str) -> Path:

@@ -13,11 +13,21 @@ A rule is plain data, so scenarios can live in TOML files::
 
 ``set`` replaces values, ``max`` / ``min`` cap numbers, ``where`` restricts a rule to the
 rows whose columns hold the given value (or one of a list of values).
+
+Each rule is checked before anything is computed, and a rule that cannot be read is a
+:class:`~bayesresp.errors.ScenarioError` naming the file, the rule (by number), the key,
+the value and what was expected: ``column`` is a column name (text); ``set`` a level or
+a number; ``max`` and ``min`` finite numbers (``max = "three"`` is an error); ``where``
+a table of columns and values (``where = "Human Rights"`` is an error); an unknown key
+names the closest known one. The file must be UTF-8 and valid TOML
+(:func:`bayesresp.data.tomlfile.read_toml`), with ``[[rule]]`` tables (``rule = 5`` is an
+error). Values the codebook refuses after the rules (a number where a level belongs)
+are an error naming the rule that wrote them.
 """
 
 from __future__ import annotations
 
-import tomllib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayesresp.data.tomlfile import closest, read_toml, shown
 from bayesresp.errors import ScenarioError
 from bayesresp.inference.arrays import eta_from_draws
 from bayesresp.inference.record import FittedModel
@@ -44,11 +55,39 @@ class Rule:
     where: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.column, str) or not self.column:
+            raise ScenarioError(
+                f"'column' must be the name of a column (text), not {shown(self.column)}"
+            )
+        where = f"the rule for '{self.column}'"
         actions = [a for a in (self.set, self.max, self.min) if a is not None]
         if not actions:
-            raise ScenarioError(f"rule for '{self.column}' needs 'set', 'max' or 'min'")
+            raise ScenarioError(f"{where} needs 'set', 'max' or 'min'")
         if self.set is not None and (self.max is not None or self.min is not None):
-            raise ScenarioError(f"rule for '{self.column}': use either 'set' or 'max'/'min'")
+            raise ScenarioError(f"{where}: use either 'set' or 'max'/'min'")
+        if self.set is not None and not _is_value(self.set):
+            raise ScenarioError(
+                f"'set' of {where} must be a level (text) or a finite number, not {shown(self.set)}"
+            )
+        for key in ("max", "min"):
+            value = getattr(self, key)
+            if value is not None and not _is_number(value):
+                raise ScenarioError(
+                    f"'{key}' of {where} must be a finite number, like {key} = 3, "
+                    f"not {shown(value)}"
+                )
+        if not isinstance(self.where, dict):
+            raise ScenarioError(
+                f"'where' of {where} must be a table of columns and values, like "
+                f'where = {{ department = "Human Rights" }}, not {shown(self.where)}'
+            )
+        for col, value in self.where.items():
+            values = value if isinstance(value, list) else [value]
+            if not isinstance(col, str) or not values or not all(map(_is_value, values)):
+                raise ScenarioError(
+                    f"'where' of {where}: '{col}' must be a value (text or a finite number) "
+                    f"or a list of values, not {shown(value)}"
+                )
 
     def describe(self) -> str:
         what = (
@@ -66,36 +105,80 @@ class Rule:
         return what
 
 
-_RULE_KEYS = {"column", "set", "max", "min", "where"}
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(value)
+    )
+
+
+def _is_value(value: Any) -> bool:
+    """A value a rule can set or match: a level (text) or a finite number."""
+    return isinstance(value, str) or _is_number(value)
+
+
+_RULE_KEYS = ("column", "set", "max", "min", "where")
+_RULE_EXAMPLE = '[[rule]] tables, like [[rule]] column = "years_at_station" max = 3'
 
 
 def read_rules(rules: Any) -> list[Rule]:
-    """Rules from a TOML file (``[[rule]]`` tables), a list of dicts or Rule objects."""
+    """Rules from a TOML file (``[[rule]]`` tables), a list of dicts or Rule objects.
+
+    Raises :class:`~bayesresp.errors.ScenarioError` naming the file, the rule (counted
+    from 1), the key and the value for a rule that cannot be read.
+    """
+    source = ""
     if isinstance(rules, str | Path):
         path = Path(rules)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8")).get("rule")
-        except FileNotFoundError:
-            raise ScenarioError(f"rules file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError(f"rules file {path} is not valid TOML: {exc}") from None
-        if not raw:
+        document = read_toml(path, "rules", ScenarioError)
+        source = f"rules file {path}, "
+        others = [k for k in document if k != "rule"]
+        if others:
+            hint = closest(others[0], ["rule"])
+            raise ScenarioError(
+                f"rules file {path}: unknown key '{others[0]}'"
+                + (f"; did you mean '{hint}'?" if hint else "")
+                + f" (a rules file holds only {_RULE_EXAMPLE})"
+            )
+        if "rule" not in document:
             raise ScenarioError(f"rules file {path} has no [[rule]] tables")
-        rules = raw
+        rules = document["rule"]
+        if not isinstance(rules, list | dict) or not rules:
+            raise ScenarioError(
+                f"rules file {path}: 'rule' must be {_RULE_EXAMPLE}, not {shown(rules)}"
+            )
     if isinstance(rules, Rule | dict):
         rules = [rules]
+    if not isinstance(rules, list | tuple):
+        raise ScenarioError(
+            "rules must be a TOML path, a rule dict, a list of rule dicts or Rule objects, "
+            f"not {type(rules).__name__}"
+        )
     out = []
     for i, r in enumerate(rules):
+        where = f"{source}rule {i + 1}"
         if isinstance(r, Rule):
             out.append(r)
             continue
-        unknown = set(r) - _RULE_KEYS
-        if unknown or "column" not in r:
+        if not isinstance(r, dict):
             raise ScenarioError(
-                f"rule {i + 1}: needs 'column' and takes only {', '.join(sorted(_RULE_KEYS))}"
-                + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else "")
+                f"{where} must be a table of {', '.join(_RULE_KEYS)}, not {shown(r)}"
             )
-        out.append(Rule(**r))
+        unknown = [str(k) for k in r if k not in _RULE_KEYS]
+        if unknown:
+            hint = closest(unknown[0], _RULE_KEYS)
+            raise ScenarioError(
+                f"{where}: unknown key '{unknown[0]}'"
+                + (f"; did you mean '{hint}'?" if hint else "")
+                + f" (a rule takes {', '.join(_RULE_KEYS)})"
+            )
+        if "column" not in r:
+            raise ScenarioError(f"{where} has no 'column': name the column it changes")
+        try:
+            out.append(Rule(**r))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
     return out
 
 
@@ -144,11 +227,25 @@ def apply_rules(
             out[rule.column] = x
         if not mask.any():
             notes.append(f"rule '{rule.describe()}' matches no row")
-    from bayesresp.data.validation import validate
-
-    typed = validate(out, cb)
+    typed = _valid_after(out, cb, rules)
     _refuse_unseen(fit, typed, "after the rules")
     return typed, notes
+
+
+def _valid_after(data: pd.DataFrame, cb, rules: list[Rule]) -> pd.DataFrame:
+    """The data after the rules, typed; values the codebook refuses (a number set where
+    a level belongs) are an error naming the rule that wrote them, not a data error:
+    the data were valid before the rules."""
+    from bayesresp.data.validation import check
+
+    report = check(data, cb)
+    if report.ok:
+        return report.data
+    first = report.errors[0]
+    culprits = [r.describe() for r in rules if r.column == first.column]
+    by = f"rule '{culprits[-1]}'" if culprits else "the rules"
+    more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
+    raise ScenarioError(f"{by} gives values the codebook refuses: {first}{more}")
 
 
 def _refuse_unseen(fit: FittedModel, data: pd.DataFrame, when: str) -> None:

@@ -31,13 +31,15 @@ import xarray as xr
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.tables import read_table
 from bayesresp.data.validation import Problem, check
-from bayesresp.errors import DataValidationError, ProfileError
-from bayesresp.inference.arrays import GROUP_MODES, eta_from_draws
+from bayesresp.errors import DataValidationError, ProfileError, Usage
+from bayesresp.inference.arrays import GROUP_MODES, GROUPS_NEW, eta_from_draws
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import Design, apply_design, unobserved_levels
 
 PROFILE_LABEL = "profile"
+# How a user asks to fill missing covariates: in Python, and on the command line.
+FILL_TYPICAL = Usage(python="fill='typical'", cli="--fill-typical")
 
 
 # -- profiles ---------------------------------------------------------------------------
@@ -109,10 +111,13 @@ def check_profiles(
             frame[v] = typical[v]
             filled[v] = typical[v]
     elif absent:
-        raise ProfileError(
-            f"the profiles lack {', '.join(absent)}, which the model uses; give "
-            f"{'it' if len(absent) == 1 else 'them'}, or pass fill='typical' to use the "
-            "sample's typical value (most common level, or mean)"
+        raise ProfileError.spelt(
+            [
+                f"the profiles lack {', '.join(absent)}, which the model uses; give "
+                f"{'it' if len(absent) == 1 else 'them'}, or pass ",
+                FILL_TYPICAL,
+                " to use the sample's typical value (most common level, or mean)",
+            ]
         )
     modes = {}
     for g in info.groups:
@@ -121,7 +126,9 @@ def check_profiles(
     sub = _profile_codebook(cb, needed, [n for n in group_cols if n in frame])
     report = check(frame[[c for c in frame.columns if c != PROFILE_LABEL]], sub)
     if not report.ok:
-        raise DataValidationError(_label_rows(report.errors, frame), source="the profiles")
+        raise DataValidationError(
+            _label_rows(report.errors, frame), source="the profiles", data_file=False
+        )
     typed = report.data
     typed.insert(0, PROFILE_LABEL, frame[PROFILE_LABEL].to_numpy())
     _refuse_unobserved(fit, typed)
@@ -134,10 +141,13 @@ def check_profiles(
             i = unseen[0]
             label = ":".join(str(typed[n].iloc[i]) for n in g.factor)
             shown = ", ".join(g.levels[:12]) + (" ..." if len(g.levels) > 12 else "")
-            raise ProfileError(
-                f"profile '{typed[PROFILE_LABEL].iloc[i]}': {g.label} '{label}' is not in "
-                f"the fitted data (known: {shown}); use groups='new' to ask about an "
-                "unseen one"
+            raise ProfileError.spelt(
+                [
+                    f"profile '{typed[PROFILE_LABEL].iloc[i]}': {g.label} '{label}' is not "
+                    f"in the fitted data (known: {shown}); use ",
+                    GROUPS_NEW,
+                    " to ask about an unseen one",
+                ]
             )
     return CheckedProfiles(typed, design, modes, filled)
 
