@@ -103,7 +103,7 @@ def describe_cmd(data: Path, codebook: Path | None, fmt: str, table: str | None)
     "--officials",
     type=click.IntRange(min=1),
     default=None,
-    help="Number of officials [default: rows / 5].",
+    help="Number of officials, at least one per mission [default: rows / 5].",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same file).")
 @click.option(
@@ -153,6 +153,10 @@ def simulate_cmd(
     if rows < missions:
         raise click.BadParameter(
             f"needs at least one row per mission ({missions})", param_hint="--rows"
+        )
+    if officials is not None and officials < missions:
+        raise click.BadParameter(
+            f"needs at least one official per mission ({missions})", param_hint="--officials"
         )
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise click.BadParameter("the file must end in .csv or .parquet", param_hint="--out")
