@@ -14,6 +14,14 @@ this form and the equivalent treatment-coded coefficients.
 
 Everything simulated says so: each row's ``source`` column reads
 ``synthetic (bayesresp.simulate, seed S)``, and the truth file has ``"synthetic": true``.
+
+Time and memory grow linearly with the rows (a million rows in seconds, in well under a
+GiB; ``benchmarks/simulate_speed.py``). The draws are made in one fixed order, one
+official and then one incident at a time, so that a seed gives the same data byte for
+byte at any size, and the bytes the simulator has always given (with the same numpy).
+The loops read the generator's raw words in bulk and turn them into numpy's own
+uniforms, integers, Poisson counts and choices (:class:`_Words`); the frame is built
+column by column.
 """
 
 from __future__ import annotations

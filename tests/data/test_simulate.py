@@ -382,3 +382,47 @@ def test_rows_and_columns_are_as_asked(settings):
     assert len(sim.truth["group_effects"]["official_id"]) == max(n_off, settings["missions"])
     pd.testing.assert_frame_equal(bayesresp.validate(d), d)
     assert not d.isna().any().any()
+
+
+def _eta_plain(frame, truth):
+    """The true linear predictor as first written: a comparison per cell, a dictionary
+    look-up per row."""
+    names = list(truth["coefficients"])
+    X = np.zeros((len(frame), len(names)))
+    for j, name in enumerate(names):
+        col, level = name.split("[") if "[" in name else (name, None)
+        if level is None:
+            X[:, j] = frame[col].astype(float).to_numpy()
+        else:
+            X[:, j] = (frame[col].astype(object) == level.rstrip("]")).to_numpy()
+    b = np.array([truth["coefficients"][name] for name in names], dtype=float)
+    eta = np.dot(b, X.T)
+    mission = frame["mission"].astype(str)
+    labels = {"mission": mission, "mission:department": mission + ":" + frame["department"]}
+    if "official_id" in frame:
+        labels["official_id"] = frame["official_id"]
+    for key, lab in labels.items():
+        eta = eta + lab.astype(str).map(truth["group_effects"][key]).fillna(0.0).to_numpy()
+    return eta
+
+
+@pytest.mark.parametrize("variant", ["typed", "text", "gaps", "no official"])
+def test_linear_predictor_is_the_plain_recipe(example, variant):
+    """Indicators from category codes and group effects looked up once per label give
+    the plain recipe's predictor to the last bit (typed or text columns, missing and
+    unknown labels, no official column)."""
+    truth = bayesresp.load_example_truth()
+    frame = example
+    if variant == "text":
+        frame = bayesresp.load_example(typed=False)
+    elif variant == "gaps":
+        every = np.arange(len(example))
+        frame = example.assign(
+            mission=example["mission"].where(every % 7 != 0),
+            background=example["background"].where(every % 3 != 0),
+            official_id=example["official_id"].astype(object).where(every % 5 != 0, "ZZZ"),
+        )
+    elif variant == "no official":
+        frame = example.drop(columns="official_id")
+    eta = linear_predictor(frame, truth, bayesresp.Codebook.default())
+    np.testing.assert_array_equal(eta, _eta_plain(frame, truth))
