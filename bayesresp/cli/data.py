@@ -115,7 +115,7 @@ def describe_cmd(
     "--officials",
     type=click.IntRange(min=1),
     default=None,
-    help="Number of officials [default: rows / 5].",
+    help="Number of officials, at least one per mission [default: rows / 5].",
 )
 @seed_option(None, "Random seed (same seed, same file).")
 @click.option(
@@ -165,6 +165,10 @@ def simulate_cmd(
     if rows < missions:
         raise click.BadParameter(
             f"needs at least one row per mission ({missions})", param_hint="--rows"
+        )
+    if officials is not None and officials < missions:
+        raise click.BadParameter(
+            f"needs at least one official per mission ({missions})", param_hint="--officials"
         )
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise click.BadParameter("the file must end in .csv or .parquet", param_hint="--out")

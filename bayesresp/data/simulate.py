@@ -14,17 +14,29 @@ this form and the equivalent treatment-coded coefficients.
 
 Everything simulated says so: each row's ``source`` column reads
 ``synthetic (bayesresp.simulate, seed S)``, and the truth file has ``"synthetic": true``.
+
+Time and memory grow linearly with the rows (a million rows in seconds, in well under a
+GiB; ``benchmarks/simulate_speed.py``). The draws are made in one fixed order, one
+official and then one incident at a time, so that a seed gives the same data byte for
+byte at any size, and the bytes the simulator has always given (with the same numpy).
+The loops read the generator's raw words in bulk and turn them into numpy's own
+uniforms, integers, Poisson counts and choices (:class:`_Words`); the frame is built
+column by column.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.tables import write_csv
@@ -286,8 +298,8 @@ def simulate(
         Seed of the random generator; the same seed gives the same data, byte for byte.
         Without one, a fresh seed is drawn and recorded in the truth and ``source``.
     officials : int, optional
-        Number of officials; ``rows // 5`` by default, so officials appear in several
-        rows.
+        Number of officials, at least one per mission (its head); ``rows // 5`` (and at
+        least 4 per mission) by default, so officials appear in several rows.
     effects, sd, cutpoints : optional
         Replace the defaults (:data:`DEFAULT_EFFECTS`, :data:`DEFAULT_SD`,
         :data:`DEFAULT_CUTPOINTS`); ``effects`` is merged key by key.
@@ -324,6 +336,8 @@ def simulate(
     if len(cuts) != len(cb.spectrum) - 1 or np.any(np.diff(cuts) <= 0):
         raise ValueError(f"cutpoints must be {len(cb.spectrum) - 1} increasing numbers")
     n_off = officials if officials is not None else max(missions * 4, rows // 5)
+    if n_off < missions:
+        raise ValueError("simulate needs at least one official per mission (its head)")
 
     mission_tab = _draw_missions(rng, missions, cb)
     dept_tab = _draw_departments(rng, mission_tab)
@@ -336,7 +350,7 @@ def simulate(
             rng, dept_tab["mission"] + ":" + dept_tab["department"], sds["mission:department"]
         ),
         "official_id": _draw_group(
-            rng, pd.Series(sorted(postings["official_id"].unique())), sds["official_id"]
+            rng, pd.Series(sorted(f"OFF{i + 1:04d}" for i in range(n_off))), sds["official_id"]
         ),
     }
     truth = _truth(cb, eff, sds, cuts, group_effects, seed, missions, rows, n_off)
@@ -348,14 +362,9 @@ def simulate(
             rng, frame, latent, truth, coders, double_coded, coder_sd, coder_noise
         )
         columns.insert(columns.index("official_id") + 1, "coder_id")
-    frame["response"] = np.searchsorted(np.asarray(cuts), latent)
-    frame["response"] = [cb.spectrum[k] for k in frame["response"]]
-    frame["source"] = f"synthetic (bayesresp.simulate, seed {seed})"
-    frame = frame.loc[:, columns]
-
-    from bayesresp.data.validation import validate
-
-    return Simulation(validate(frame, cb), truth)
+    frame["response"] = _categorical(np.searchsorted(np.asarray(cuts), latent), cb.outcome)
+    frame["source"] = _text(np.full(len(frame), f"synthetic (bayesresp.simulate, seed {seed})"))
+    return Simulation(frame.loc[:, columns], truth)
 
 
 def _code(rng, frame, latent, truth, coders, double_coded, coder_sd, noise):
@@ -369,8 +378,8 @@ def _code(rng, frame, latent, truth, coders, double_coded, coder_sd, noise):
     first = rng.integers(0, coders, n)
     twice = np.flatnonzero(rng.random(n) < double_coded) if double_coded > 0 else np.array([], int)
     second = (first[twice] + rng.integers(1, max(coders, 2), twice.size)) % coders
-    coded = frame.assign(coder_id=names.to_numpy()[first])
-    again = frame.iloc[twice].assign(coder_id=names.to_numpy()[second])
+    coded = frame.assign(coder_id=_text(names.to_numpy()[first]))
+    again = frame.iloc[twice].assign(coder_id=_text(names.to_numpy()[second]))
     lat = np.concatenate(
         [
             latent + u[first] + rng.normal(0, noise, n),
@@ -405,28 +414,229 @@ def linear_predictor(frame: pd.DataFrame, truth: dict[str, Any], cb: Codebook) -
         if level is None:
             X[:, j] = frame[col].astype(float).to_numpy()
         else:
-            X[:, j] = (frame[col].astype(object) == level.rstrip("]")).to_numpy()
+            X[:, j] = _is_level(frame[col], level.rstrip("]"))
     b = np.array([truth["coefficients"][name] for name in names], dtype=float)
-    mission = frame["mission"].astype(str)
-    dept = mission + ":" + frame["department"].astype(str)
     groups = []
-    for key, labels in (
-        ("mission", mission),
-        ("mission:department", dept),
-        ("official_id", frame.get("official_id")),
+    for key, cols in (
+        ("mission", ["mission"]),
+        ("mission:department", ["mission", "department"]),
+        ("official_id", ["official_id"]),
     ):
-        if labels is None:
+        if any(c not in frame for c in cols):
             continue
-        effects = labels.astype(str).map(truth["group_effects"][key]).fillna(0.0)
-        groups.append((np.ones((len(frame), 1)), effects.to_numpy(dtype=float)[:, None]))
+        effects = _lookup([frame[c] for c in cols], truth["group_effects"][key])
+        groups.append((np.ones((len(frame), 1)), effects[:, None]))
     eta = predictor.linear_predictor(X, b if names else None, groups=groups)
     return np.zeros(len(frame)) + eta  # a plain 0.0 when there is nothing to add
 
 
+def _is_level(column: pd.Series, level: str) -> np.ndarray:
+    """Whether each value equals ``level`` (as ``column.astype(object) == level``), for a
+    categorical column from its codes."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cats = column.cat.categories
+        hit = cats.astype(object) == level
+        return hit[column.cat.codes.to_numpy()] & (column.cat.codes.to_numpy() >= 0)
+    return (column.astype(object) == level).to_numpy()
+
+
+def _lookup(columns: list[pd.Series], table: dict[str, float]) -> np.ndarray:
+    """``table`` at each row's label (the columns as text, joined by ``:``), 0.0 where the
+    table has none: ``labels.astype(str).map(table).fillna(0.0)``, looked up once per
+    distinct label instead of once per row."""
+    if any(column.isna().any() for column in columns):  # rare: keep the plain recipe
+        labels = columns[0].astype(str)
+        for column in columns[1:]:
+            labels = labels + ":" + column.astype(str)
+        return labels.map(table).fillna(0.0).to_numpy(dtype=float)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    texts = []
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        texts.append(pd.Series(uniques).astype(str).to_numpy(dtype=object))
+        key = key * len(uniques) + codes
+    row_of, used = pd.factorize(key)
+    parts, rest = [], used
+    for text in reversed(texts):
+        parts.insert(0, text[rest % len(text)])
+        rest = rest // len(text)
+    labels = parts[0]
+    for part in parts[1:]:
+        labels = labels + ":" + part
+    values = pd.Series(labels, dtype=object).map(table).fillna(0.0)
+    return values.to_numpy(dtype=float)[row_of]
+
+
 # -- the pieces ------------------------------------------------------------------------
+# The draws below are made in the order the simulator has always made them (one
+# official, then one incident, at a time), so a seed gives the same data as before; the
+# loops stay in Python, but each step is a few arithmetic operations on numbers drawn in
+# bulk, and every table is built column by column once the loops are done.
 def _choice(rng: np.random.Generator, options, weights, size=None):
     w = np.asarray(weights, dtype=float)
     return rng.choice(np.asarray(options, dtype=object), size=size, p=w / w.sum())
+
+
+def _cdf(weights) -> list[float]:
+    """The cumulative probabilities ``rng.choice(..., p=w / w.sum())`` searches: the
+    index it draws for the uniform ``u`` is ``bisect_right(cdf, u)``."""
+    w = np.asarray(weights, dtype=float)
+    cdf = np.cumsum(w / w.sum())
+    cdf /= cdf[-1]
+    return cdf.tolist()
+
+
+def _text(values, rows: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+    """A text column, typed as :func:`bayesresp.validate` types text: ``values``, or
+    ``values[rows]`` (gathered by Arrow, without a Python string per row)."""
+    if rows is None and not isinstance(values, pa.Array):
+        return pd.array(np.asarray(values, dtype=object), dtype="string")
+    if not isinstance(values, pa.Array):
+        values = pa.array(list(values), type=pa.string())
+    return pd.array(values if rows is None else values.take(pa.array(rows)), dtype="string")
+
+
+def _numbered(prefix, numbers: np.ndarray, width: int) -> pa.Array:
+    """``f"{prefix}{n:0{width}d}"`` for every ``n >= 0`` of ``numbers`` (``prefix`` one
+    text, or an Arrow text array as long as ``numbers``), made by Arrow."""
+    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width=width, padding="0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def _categorical(codes, field) -> pd.Categorical:
+    """A coded column, typed as :func:`bayesresp.validate` types the field."""
+    dtype = pd.CategoricalDtype(list(field.categories), ordered=field.ordered)
+    return pd.Categorical.from_codes(np.asarray(codes), dtype=dtype)
+
+
+#: Words the incident loop reads from the generator at a time (see :class:`_Words`).
+_WORDS_PER_CHUNK = 1 << 16
+#: Mean number of officials responding to an incident besides the first.
+_EXTRA_RESPONDERS = 1.2
+#: The incident loop reads an incident straight from the buffered words when its
+#: Poisson count is at most this (else it takes the step-by-step methods).
+_FAST_POISSON_MAX = 32
+
+
+class _Words:
+    """The random generator's draws, read from its raw 64-bit words as numpy reads them.
+
+    numpy's default generator (PCG64) makes a uniform ``rng.random()`` of one word,
+    ``(word >> 11) * 2**-53``, and a 32-bit number of half a word, the low half first
+    and the high half kept for the next 32-bit draw; ``rng.integers(0, n)`` is Lemire's
+    method on 32-bit numbers, ``rng.poisson(lam)`` (``lam < 10``) multiplies uniforms
+    until the product falls to ``exp(-lam)``, and ``rng.choice(n, k, replace=False, p=p)``
+    searches ``k`` uniforms in the cumulative ``p``. Reading words in chunks gives the
+    same numbers, in the same order, as those calls one at a time, for a fraction of
+    their cost; :meth:`close` then leaves the generator exactly where the calls would
+    have. With ``lazy=True`` a word is taken only when it is needed, so these draws can
+    be mixed with the generator's own calls (``rng.gamma``).
+    """
+
+    def __init__(self, rng: np.random.Generator, chunk: int | None = None, lazy: bool = False):
+        self.bitgen = rng.bit_generator
+        if not isinstance(self.bitgen, np.random.PCG64):
+            raise TypeError("the simulator reads the draws of numpy's PCG64 generator")
+        self.start = self.bitgen.state
+        self.has32 = bool(self.start["has_uint32"])
+        self.half = int(self.start["uinteger"])
+        self.lazy = lazy
+        self.chunk = 1 if lazy else (chunk or _WORDS_PER_CHUNK)
+        self.words: list[int] = []
+        self.doubles: list[float] = []
+        self.pos = 0  # the next word to read
+        self.dropped = 0  # words read and dropped from the lists
+        self.drawn = 0  # words taken from the generator
+
+    def refill(self, need: int) -> None:
+        """Make ``need`` words available from :attr:`pos`."""
+        if self.pos + need <= len(self.words):
+            return
+        raw = self.bitgen.random_raw(max(self.chunk, need - (len(self.words) - self.pos)))
+        self.drawn += len(raw)
+        self.dropped += self.pos
+        self.words = self.words[self.pos :] + raw.tolist()
+        self.doubles = self.doubles[self.pos :] + ((raw >> 11) * 2.0**-53).tolist()
+        self.pos = 0
+
+    def random(self, k: int) -> list[float]:
+        """``rng.random(k).tolist()``."""
+        self.refill(k)
+        out = self.doubles[self.pos : self.pos + k]
+        self.pos += k
+        return out
+
+    def u32(self) -> int:
+        """numpy's next 32-bit draw."""
+        if self.has32:
+            self.has32 = False
+            return self.half
+        if self.lazy:  # no word is read ahead: take this one from the generator
+            word = self.bitgen.random_raw()
+            self.drawn += 1
+            self.dropped += 1
+        else:
+            self.refill(1)
+            word = self.words[self.pos]
+            self.pos += 1
+        self.has32, self.half = True, word >> 32
+        return word & 0xFFFFFFFF
+
+    def below(self, n: int) -> int:
+        """``int(rng.integers(0, n))``, for ``n <= 2**32``."""
+        span = n - 1
+        if span == 0:
+            return 0
+        if span == 0xFFFFFFFF:
+            return self.u32()
+        if span > 0xFFFFFFFF:
+            raise ValueError("a range of more than 2**32 integers")
+        m = self.u32() * n
+        if m & 0xFFFFFFFF < n:
+            threshold = (0xFFFFFFFF - span) % n
+            while m & 0xFFFFFFFF < threshold:
+                m = self.u32() * n
+        return m >> 32
+
+    def poisson(self, exp_minus_lam: float) -> int:
+        """``rng.poisson(lam)`` for ``lam < 10``, given ``math.exp(-lam)``."""
+        k, prod = 0, 1.0
+        while True:
+            self.refill(1)
+            prod *= self.doubles[self.pos]
+            self.pos += 1
+            if prod > exp_minus_lam:
+                k += 1
+            else:
+                return k
+
+    def choice(self, cdf: list[float], p: np.ndarray, size: int) -> list[int]:
+        """``rng.choice(len(p), size, replace=False, p=p).tolist()``, given ``cdf``, the
+        cumulative ``p`` as numpy computes it (:func:`_cdf`)."""
+        found = [bisect_right(cdf, u) for u in self.random(size)]
+        if size == 1 or len(set(found)) == size:
+            return found
+        # One drawn twice: numpy keeps the first of each and draws the missing ones
+        # again, with those already chosen left out.
+        found = list(dict.fromkeys(found))
+        q = p.copy()
+        while len(found) < size:
+            u = np.array(self.random(size - len(found)))
+            q[found] = 0
+            c = np.cumsum(q)
+            c /= c[-1]
+            found.extend(dict.fromkeys(c.searchsorted(u, side="right").tolist()))
+        return found
+
+    def close(self) -> None:
+        """Leave the generator where numpy's own calls would have left it."""
+        used = self.dropped + self.pos
+        if used != self.drawn:
+            self.bitgen.state = self.start
+            self.bitgen.random_raw(used, output=False)
+        state = self.bitgen.state
+        state["has_uint32"], state["uinteger"] = int(self.has32), self.half
+        self.bitgen.state = state
 
 
 def _draw_missions(rng: np.random.Generator, n: int, cb: Codebook) -> pd.DataFrame:
@@ -492,53 +702,165 @@ def _draw_officials(
     n_officials: int,
     cb: Codebook,
 ) -> pd.DataFrame:
-    """One row per posting (an official in a department of a mission)."""
-    nat = cb.field("nationality_group").categories
-    career = cb.field("career_security").categories
-    where = cb.field("duty_location").categories
+    """One row per posting (an official in a department of a mission): the official's
+    number, the rows of ``missions`` and ``depts`` it is in, and the codebook codes of
+    its levels. One official at a time, in the generator's order:
+
+    * the mission (by weight), a department of it (uniformly) and a level, except that
+      the first official of each mission is its head, in the SRSG's office;
+    * background (by the department's mix), nationality group, career security, years at
+      the station (gamma) and duty location (heads are at the capital);
+    * with probability 0.15 a second posting, in another mission (same background and
+      nationality; its own department, level, career security, years and location).
+    """
     levels = cb.field("hierarchy_level").categories
-    recs = []
-
-    def posting(oid, mission, dept, level, background, nationality):
-        capital_only = level == "head_of_mission"
-        recs.append(
-            {
-                "official_id": oid,
-                "mission": mission,
-                "department": dept,
-                "hierarchy_level": level,
-                "background": background,
-                "nationality_group": nationality,
-                "career_security": _choice(rng, career, (0.35, 0.45, 0.2)),
-                "years_at_station": float(min(30.0, round(rng.gamma(2.0, 1.8), 1))),
-                "duty_location": where[0]
-                if capital_only
-                else _choice(rng, where, (0.62, 0.32, 0.06)),
-            }
-        )
-
+    head = levels.index("head_of_mission")
+    bg_code = [cb.field("background").categories.index(b) for b in _BACKGROUNDS]
     n_missions = len(missions)
-    mission_p = missions["weight"].to_numpy() / missions["weight"].sum()
-    names = missions["mission"].to_numpy()
-    # Each mission's departments, looked up once (the random stream is unchanged).
-    dept_of = {m: depts.loc[depts["mission"] == m, "department"].to_numpy() for m in names}
+    mission_cdf = _cdf(missions["weight"].to_numpy())
+    # Each mission's departments (rows of `depts`) and their mixes of backgrounds.
+    row_of = {m: i for i, m in enumerate(missions["mission"])}
+    dept_rows: list[list[int]] = [[] for _ in range(n_missions)]
+    for r, m in enumerate(depts["mission"]):
+        dept_rows[row_of[m]].append(r)
+    bg_cdf = [_cdf(DEPARTMENTS[d]["bg"]) for d in depts["department"]]
+    srsg = [
+        next(r for r in rows if depts["department"].iat[r] == "Office of the SRSG")
+        for rows in dept_rows
+    ]
+    level_cdf, level2_cdf = _cdf((0.62, 0.26, 0.12)), _cdf((0.5, 0.35, 0.15))
+    nat_cdf, career_cdf = _cdf((0.45, 0.55)), _cdf((0.35, 0.45, 0.2))
+    duty_cdf = _cdf((0.62, 0.32, 0.06))
+
+    random, gamma, bits = rng.random, rng.gamma, _Words(rng, lazy=True)
+    posts: list[tuple] = []
     for i in range(n_officials):
-        oid = f"OFF{i + 1:04d}"
         if i < n_missions:  # one head of mission per mission, in the SRSG's office
-            mission, dept, level = names[i], "Office of the SRSG", levels[3]
+            mission, dept, level = i, srsg[i], head
+            u_bg, u_nat, u_career = random(3).tolist()
         else:
-            mission = names[rng.choice(n_missions, p=mission_p)]
-            dept = rng.choice(dept_of[mission])
-            level = _choice(rng, levels[:3], (0.62, 0.26, 0.12))
-        bg = _choice(rng, _BACKGROUNDS, DEPARTMENTS[dept]["bg"])
-        nationality = _choice(rng, nat, (0.45, 0.55))
-        posting(oid, mission, dept, level, bg, nationality)
+            mission = bisect_right(mission_cdf, random())
+            rows = dept_rows[mission]
+            dept = rows[bits.below(len(rows))]
+            u_level, u_bg, u_nat, u_career = random(4).tolist()
+            level = bisect_right(level_cdf, u_level)
+        bg = bg_code[bisect_right(bg_cdf[dept], u_bg)]
+        nat = bisect_right(nat_cdf, u_nat)
+        years = float(min(30.0, round(gamma(2.0, 1.8), 1)))
+        if i < n_missions:
+            posts.append(
+                (i, mission, dept, level, bg, nat, bisect_right(career_cdf, u_career), years, 0)
+            )
+            continue
+        u_duty, coin = random(2).tolist() if n_missions > 1 else (random(), 1.0)
+        duty = bisect_right(duty_cdf, u_duty)
+        posts.append(
+            (i, mission, dept, level, bg, nat, bisect_right(career_cdf, u_career), years, duty)
+        )
         # Some officials also served in another mission (careers cross missions).
-        if i >= n_missions and n_missions > 1 and rng.random() < 0.15:
-            other = rng.choice(names[names != mission])
-            dept2 = rng.choice(dept_of[other])
-            posting(oid, other, dept2, _choice(rng, levels[:3], (0.5, 0.35, 0.15)), bg, nationality)
-    return pd.DataFrame(recs)
+        if coin < 0.15:
+            other = bits.below(n_missions - 1)
+            other += other >= mission
+            rows = dept_rows[other]
+            dept = rows[bits.below(len(rows))]
+            u_level, u_career = random(2).tolist()
+            years = float(min(30.0, round(gamma(2.0, 1.8), 1)))
+            duty = bisect_right(duty_cdf, random())
+            level = bisect_right(level2_cdf, u_level)
+            posts.append(
+                (i, other, dept, level, bg, nat, bisect_right(career_cdf, u_career), years, duty)
+            )
+    bits.close()
+    names = ("official", "mission", "dept", "hierarchy_level", "background", "nationality_group")
+    names += ("career_security", "years_at_station", "duty_location")
+    columns = list(zip(*posts, strict=True))
+    return pd.DataFrame(
+        {
+            name: np.array(col, dtype=float if name == "years_at_station" else np.int64)
+            for name, col in zip(names, columns, strict=True)
+        }
+    )
+
+
+def _draw_incidents(
+    rng: np.random.Generator,
+    per_mission: list[int],
+    weights: list[np.ndarray],
+    years: list[tuple[int, int]],
+    vt_cdf: list[float],
+    sev_cdf: list[float],
+) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Each mission's incidents, until it has its number of rows, in the generator's
+    order: the number of officials who respond (``1 + rng.poisson(1.2)``, at most the
+    rows left and the staff), which ones (``rng.choice`` by ``weights``, without
+    replacement), the year (``rng.integers(start, end + 1)``), the violation type and the
+    severity (a uniform each, searched in ``vt_cdf`` and ``sev_cdf``).
+
+    Returns the incidents, five numbers each (mission, number within the mission, year,
+    violation type and severity codes), and, for every row, its incident and its
+    official's position in the mission's staff.
+    """
+    words = _Words(rng)
+    exp_minus_lam = math.exp(-_EXTRA_RESPONDERS)
+    bisect, ahead = bisect_right, 2 * _FAST_POISSON_MAX + 8  # words an incident may read
+    incidents: list[int] = []  # five numbers an incident
+    sizes: list[int] = []  # its number of rows
+    row_staff: list[int] = []
+    for m, (n_m, w, (start, end)) in enumerate(zip(per_mission, weights, years, strict=True)):
+        p = w / w.sum()
+        cdf = _cdf(w)
+        n_staff, n_years = len(p), end + 1 - start
+        done = k = 0
+        while done < n_m:
+            k += 1
+            # The usual incident, read straight from the buffered words. Anything unusual
+            # (a long Poisson run, an official drawn twice, a rejected integer) is left to
+            # the step-by-step methods, from the same word.
+            pos, d = words.pos, words.doubles
+            if pos + ahead > len(d):
+                words.refill(ahead)
+                pos, d = words.pos, words.doubles
+            prod, extra = d[pos], 0
+            pos += 1
+            while prod > exp_minus_lam and extra < _FAST_POISSON_MAX:
+                prod *= d[pos]
+                pos += 1
+                extra += 1
+            fast = prod <= exp_minus_lam
+            if fast:
+                size = min(n_m - done, n_staff, 1 + extra)
+                if size == 1:
+                    who = [bisect(cdf, d[pos])]
+                else:
+                    who = [bisect(cdf, u) for u in d[pos : pos + size]]
+                    fast = len(set(who)) == size
+                pos += size
+            year, has32, half = start, words.has32, words.half
+            if fast and n_years > 1:
+                if has32:
+                    u32, has32 = half, False
+                else:
+                    word = words.words[pos]
+                    pos += 1
+                    u32, has32, half = word & 0xFFFFFFFF, True, word >> 32
+                m32 = u32 * n_years
+                fast = m32 & 0xFFFFFFFF >= n_years  # else Lemire's method may reject it
+                year += m32 >> 32
+            if fast:
+                u_vt, u_sev = d[pos], d[pos + 1]
+                words.pos, words.has32, words.half = pos + 2, has32, half
+            else:
+                size = min(n_m - done, n_staff, 1 + words.poisson(exp_minus_lam))
+                who = words.choice(cdf, p, size)
+                year = start + words.below(n_years)
+                u_vt, u_sev = words.random(2)
+            sizes.append(size)
+            row_staff.extend(who)
+            incidents += (m, k, year, bisect(vt_cdf, u_vt), bisect(sev_cdf, u_sev))
+            done += size
+    words.close()
+    row_incident = np.repeat(np.arange(len(sizes)), sizes)
+    return incidents, row_incident, np.array(row_staff, dtype=np.int64)
 
 
 def _draw_rows(
@@ -549,40 +871,70 @@ def _draw_rows(
     n_rows: int,
     cb: Codebook,
 ) -> pd.DataFrame:
-    vtypes = cb.field("violation_type").categories
-    sev = cb.field("severity").categories
+    """The rows: incidents and their responders (:func:`_draw_incidents`), with the
+    officials', departments' and missions' traits, typed as :func:`bayesresp.validate`
+    types them (all but ``response`` and ``source``)."""
+    field = cb.field
     # Rows per mission: at least one each, the rest in proportion to mission weights.
     p = missions["weight"].to_numpy() / missions["weight"].sum()
     per_mission = 1 + rng.multinomial(n_rows - len(missions), p)
-    recs = []
-    for (_, m), n_m in zip(missions.iterrows(), per_mission, strict=True):
-        staff = postings.loc[postings["mission"] == m["mission"]].reset_index(drop=True)
-        staff_rows = staff.to_dict("records")  # one dict per posting, made once
-        w = np.where(staff["hierarchy_level"] == "head_of_mission", 4.0, 1.0)
-        done, k = 0, 0
-        while done < n_m:
-            k += 1
-            size = int(min(n_m - done, len(staff), 1 + rng.poisson(1.2)))
-            who = rng.choice(len(staff), size=size, replace=False, p=w / w.sum())
-            incident = {
-                "incident_id": f"{m['mission']}-I{k:03d}",
-                "year": int(rng.integers(m["start"], m["end"] + 1)),
-                "violation_type": _choice(rng, vtypes, (0.35, 0.15, 0.2, 0.12, 0.1, 0.08)),
-                "severity": _choice(rng, sev, (0.25, 0.35, 0.28, 0.12)),
-            }
-            for j in who:
-                recs.append({**incident, **staff_rows[j]})
-            done += size
-    frame = pd.DataFrame(recs)
-    frame = frame.merge(depts, on=["mission", "department"], how="left", validate="m:1")
-    frame = frame.merge(
-        missions[["mission", "host_consent_leverage", "mission_phase"]],
-        on="mission",
-        how="left",
-        validate="m:1",
+    # Each mission's staff: its postings, in the order they were drawn.
+    post_mission = postings["mission"].to_numpy()
+    by_mission = np.argsort(post_mission, kind="stable")
+    bounds = np.searchsorted(post_mission[by_mission], np.arange(len(missions) + 1))
+    staff = [by_mission[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    head = field("hierarchy_level").categories.index("head_of_mission")
+    level = postings["hierarchy_level"].to_numpy()
+    incidents, row_incident, row_staff = _draw_incidents(
+        rng,
+        per_mission.tolist(),
+        [np.where(level[s] == head, 4.0, 1.0) for s in staff],
+        list(zip(missions["start"].tolist(), missions["end"].tolist(), strict=True)),
+        _cdf((0.35, 0.15, 0.2, 0.12, 0.1, 0.08)),
+        _cdf((0.25, 0.35, 0.28, 0.12)),
     )
-    frame.insert(0, "response_id", [f"R{i + 1:05d}" for i in range(len(frame))])
-    return frame
+    # Each row's posting, and the incident's, posting's, department's and mission's
+    # traits gathered column by column.
+    inc = np.array(incidents, dtype=np.int64).reshape(-1, 5)
+    post = by_mission[bounds[inc[row_incident, 0]] + row_staff]
+    dept = postings["dept"].to_numpy()[post]
+    mission = post_mission[post]
+    names = pa.array(missions["mission"].tolist(), type=pa.string())
+    mission_of = pc.binary_join_element_wise(names.take(inc[:, 0]), "-I", "")
+    incident_ids = _numbered(mission_of, inc[:, 1], 3)
+    officials = _numbered("OFF", np.arange(1, postings["official"].max() + 2), 4)
+
+    def coded(table: pd.DataFrame, name: str, rows: np.ndarray) -> pd.Categorical:
+        codes = pd.Categorical(table[name], categories=field(name).categories).codes
+        return _categorical(codes[rows], field(name))
+
+    def posting(name: str) -> pd.Categorical:
+        return _categorical(postings[name].to_numpy()[post], field(name))
+
+    return pd.DataFrame(
+        {
+            "response_id": _text(_numbered("R", np.arange(1, len(post) + 1), 5)),
+            "incident_id": _text(incident_ids, row_incident),
+            "year": pd.array(inc[row_incident, 2], dtype="Int64"),
+            "mission": _text(names, mission),
+            "department": _text(depts["department"], dept),
+            "official_id": _text(officials, postings["official"].to_numpy()[post]),
+            "violation_type": _categorical(inc[row_incident, 3], field("violation_type")),
+            "severity": _categorical(inc[row_incident, 4], field("severity")),
+            "background": posting("background"),
+            "nationality_group": posting("nationality_group"),
+            "career_security": posting("career_security"),
+            "years_at_station": postings["years_at_station"].to_numpy()[post],
+            "politicization": coded(depts, "politicization", dept),
+            "professional_composition": coded(depts, "professional_composition", dept),
+            "interlocutor": coded(depts, "interlocutor", dept),
+            "hierarchy_level": posting("hierarchy_level"),
+            "external_link": coded(depts, "external_link", dept),
+            "duty_location": posting("duty_location"),
+            "host_consent_leverage": coded(missions, "host_consent_leverage", mission),
+            "mission_phase": coded(missions, "mission_phase", mission),
+        }
+    )
 
 
 def _draw_group(rng: np.random.Generator, labels: pd.Series, sd: float) -> dict[str, float]:

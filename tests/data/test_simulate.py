@@ -1,10 +1,13 @@
+import hashlib
 import json
+import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import bayesresp
+from bayesresp.data import simulate as simmod
 from bayesresp.data.examples import EXAMPLE_MISSIONS, EXAMPLE_ROWS, EXAMPLE_SEED, example_path
 from bayesresp.data.simulate import DEFAULT_CUTPOINTS, DEFAULT_SD, linear_predictor
 
@@ -163,6 +166,11 @@ def test_cli_simulate_bad_options(tmp_path, run_cli):
     assert res.code == 2 and "at least one row per mission" in res.err
     res = run_cli("simulate", "--rows", "30", "--out", tmp_path / "x.xlsx")
     assert res.code == 2 and ".csv or .parquet" in res.err
+    res = run_cli("simulate", "--missions", "3", "--officials", "2", "--out", tmp_path / "x.csv")
+    assert res.code == 2 and "at least one official per mission" in res.err
+    assert not (tmp_path / "x.csv").exists()
+    with pytest.raises(ValueError, match="one official per mission"):
+        bayesresp.simulate(missions=3, rows=30, officials=2)
 
 
 def test_embedded_example_is_what_the_simulator_gives(tmp_path, run_cli):
@@ -190,3 +198,231 @@ def test_example_shape(example):
     assert len(example) == 2000 and example["mission"].nunique() == 12
     assert 50 <= example.groupby(["mission", "department"]).ngroups <= 70
     assert 300 <= example["official_id"].nunique() <= 500
+
+
+# -- the simulator reads its draws in bulk: the same numbers, in the same order ---------
+@pytest.mark.parametrize(
+    ("settings", "csv_sha", "truth_sha"),
+    [
+        (dict(missions=20, rows=3000, seed=5), "6c682715a03c9d09", "11a1ec02352c3338"),
+        (
+            dict(missions=5, rows=400, seed=6, coders=3, double_coded=0.3),
+            "23dc0b2074e9650f",
+            "b4224c6a241c9b27",
+        ),
+        (dict(missions=1, rows=60, seed=12, officials=3), "7793cc9eaf1f5dd2", "d16044624c3d805a"),
+        (dict(missions=12, rows=20000, seed=8), "54788b3ee8c404ce", "15bbf780f7318a10"),
+    ],
+)
+def test_files_are_those_of_the_stepwise_simulator(tmp_path, settings, csv_sha, truth_sha):
+    """Fingerprints of the files the simulator wrote when it made one numpy call per draw
+    (numpy 2.5): reading the draws in bulk changed no byte. More than 15 missions, one
+    mission, few officials (the same official drawn twice for an incident), coders and
+    double coding, and 20,000 rows."""
+    bayesresp.simulate(**settings).write(tmp_path / "d.csv", tmp_path / "t.json")
+    assert hashlib.sha256((tmp_path / "d.csv").read_bytes()).hexdigest()[:16] == csv_sha
+    assert hashlib.sha256((tmp_path / "t.json").read_bytes()).hexdigest()[:16] == truth_sha
+
+
+def _numpy_op(rng, op, arg):
+    """One draw made by numpy's own call, as :class:`_Words` emulates it."""
+    if op == "random":
+        return rng.random(arg).tolist()
+    if op == "below":
+        return int(rng.integers(0, arg))
+    if op == "poisson":
+        return int(rng.poisson(arg))
+    p = np.array([1.0, 4.0, 1.0, 0.5, 2.0])
+    return rng.choice(5, size=arg, replace=False, p=p / p.sum()).tolist()
+
+
+def _words_op(words, op, arg):
+    if op == "random":
+        return words.random(arg)
+    if op == "below":
+        return words.below(arg)
+    if op == "poisson":
+        return words.poisson(math.exp(-arg))
+    p = np.array([1.0, 4.0, 1.0, 0.5, 2.0])
+    return words.choice(simmod._cdf(p), p / p.sum(), arg)
+
+
+def _script(seed, n=3000):
+    """A random sequence of draws: uniforms, integers (ranges of one, small, 2**32 and
+    2**31 + 1, where Lemire's method rejects half of the draws), Poisson counts (long
+    runs with lam 9.5) and draws without replacement (often of one official twice)."""
+    pick = np.random.default_rng(seed)
+    args = {
+        "random": (1, 2, 5),
+        "below": (1, 2, 25, 2**31 + 1, 2**32),
+        "poisson": (0.5, 1.2, 9.5),
+        "choice": (1, 2, 3, 5),
+    }
+    ops = pick.choice(list(args), n)
+    return [(op, args[op][pick.integers(len(args[op]))]) for op in ops]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, None])
+def test_bulk_words_are_numpy_draws(chunk):
+    """Uniforms, integers, Poisson counts and draws without replacement read from the
+    generator's words are numpy's own, and the generator ends where numpy leaves it (the
+    half word kept for the next 32-bit draw included), whatever the chunk size."""
+    ref, rng = np.random.default_rng(123), np.random.default_rng(123)
+    ref.integers(0, 7), rng.integers(0, 7)  # start with half a word kept
+    words = simmod._Words(rng, chunk=chunk)
+    for op, arg in _script(1):
+        assert _words_op(words, op, arg) == _numpy_op(ref, op, arg), (op, arg)
+    words.close()
+    assert rng.bit_generator.state == ref.bit_generator.state
+    assert rng.random() == ref.random() and rng.integers(0, 9) == ref.integers(0, 9)
+
+
+def test_lazy_words_mix_with_numpy_calls():
+    """Lazily read words can be mixed with the generator's own calls (the gamma draws
+    of the officials' loop)."""
+    ref, rng = np.random.default_rng(5), np.random.default_rng(5)
+    words = simmod._Words(rng, lazy=True)
+    for i, (op, arg) in enumerate(_script(2, 1500)):
+        assert _words_op(words, op, arg) == _numpy_op(ref, op, arg), (op, arg)
+        if i % 3 == 0:
+            assert rng.gamma(2.0, 1.8) == ref.gamma(2.0, 1.8)
+        if i % 5 == 0:
+            assert rng.random() == ref.random()
+    words.close()
+    assert rng.bit_generator.state == ref.bit_generator.state
+
+
+def _incidents_stepwise(rng, per_mission, weights, years, vt_p, sev_p):
+    """The incident loop as first written: one numpy call per draw."""
+    incidents, sizes, staff = [], [], []
+    for m, (n_m, w, (start, end)) in enumerate(zip(per_mission, weights, years, strict=True)):
+        done = k = 0
+        while done < n_m:
+            k += 1
+            size = int(min(n_m - done, len(w), 1 + rng.poisson(simmod._EXTRA_RESPONDERS)))
+            who = rng.choice(len(w), size=size, replace=False, p=w / w.sum())
+            year = int(rng.integers(start, end + 1))
+            vt = int(rng.choice(len(vt_p), p=vt_p / vt_p.sum()))
+            sev = int(rng.choice(len(sev_p), p=sev_p / sev_p.sum()))
+            incidents += (m, k, year, vt, sev)
+            sizes.append(size)
+            staff.extend(who.tolist())
+            done += size
+    return incidents, np.repeat(np.arange(len(sizes)), sizes), np.array(staff)
+
+
+@pytest.mark.parametrize(
+    ("chunk", "poisson_max"), [(None, 32), (1, 32), (7, 32), (None, 0), (5, 1)]
+)
+def test_incident_loop_draws_as_numpy_calls(monkeypatch, chunk, poisson_max):
+    """The incident loop's shortcut (an incident read straight from the buffered words)
+    and its step-by-step path give numpy's draws: staffs of one, three and 500 (the
+    same official drawn twice is common in small staffs), a mission of one year (no
+    draw), one of 2**31 + 1 years (Lemire's method rejects half the draws), at every
+    chunk size and whichever path takes each incident."""
+    if chunk:
+        monkeypatch.setattr(simmod, "_WORDS_PER_CHUNK", chunk)
+    monkeypatch.setattr(simmod, "_FAST_POISSON_MAX", poisson_max)
+    vt_p, sev_p = np.array([0.35, 0.15, 0.2, 0.12, 0.1, 0.08]), np.array([1.0, 2.0, 3.0])
+    per_mission = [40, 300, 2, 500, 700]
+    weights = [np.array([4.0]), np.array([4.0, 1.0, 1.0]), np.ones(3), np.ones(500), np.ones(50)]
+    weights[3][0] = 4.0
+    years = [(2000, 2010), (2003, 2003), (0, 2**31), (1990, 1995), (1999, 2023)]
+    ref, rng = np.random.default_rng(17), np.random.default_rng(17)
+    ref.integers(0, 3), rng.integers(0, 3)
+    got = simmod._draw_incidents(
+        rng, per_mission, weights, years, simmod._cdf(vt_p), simmod._cdf(sev_p)
+    )
+    want = _incidents_stepwise(ref, per_mission, weights, years, vt_p, sev_p)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[2], want[2])
+    assert rng.bit_generator.state == ref.bit_generator.state
+
+
+def test_chunk_size_changes_nothing(monkeypatch):
+    """Reading the generator's words a few at a time or in large chunks gives the same
+    data and truth."""
+    whole = bayesresp.simulate(missions=4, rows=600, seed=21, coders=2, double_coded=0.2)
+    monkeypatch.setattr(simmod, "_WORDS_PER_CHUNK", 3)
+    bits = bayesresp.simulate(missions=4, rows=600, seed=21, coders=2, double_coded=0.2)
+    pd.testing.assert_frame_equal(whole.data, bits.data)
+    assert whole.truth == bits.truth
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(missions=1, rows=1),
+        dict(missions=3, rows=3),
+        dict(missions=2, rows=57, officials=2),
+        dict(missions=17, rows=1234),
+        dict(missions=3, rows=500, officials=900),
+        dict(missions=3, rows=200, coders=2, double_coded=0.25),
+    ],
+)
+def test_rows_and_columns_are_as_asked(settings):
+    """Exactly the rows asked for (plus the second codings), every column of the
+    codebook's order, typed as validate types them; every mission, at most the officials
+    asked for."""
+    sim = bayesresp.simulate(seed=3, **settings)
+    d = sim.data
+    columns = list(simmod.COLUMNS)
+    if settings.get("coders"):
+        columns.insert(columns.index("official_id") + 1, "coder_id")
+        assert d["response_id"].nunique() == settings["rows"]
+        assert len(d) == settings["rows"] + d["response_id"].duplicated().sum()
+    else:
+        assert len(d) == settings["rows"] and d["response_id"].is_unique
+    assert list(d.columns) == columns
+    assert d["mission"].nunique() == settings["missions"]
+    n_off = settings.get("officials") or max(settings["missions"] * 4, settings["rows"] // 5)
+    assert d["official_id"].nunique() <= max(n_off, settings["missions"])
+    assert sim.truth["settings"]["officials"] == n_off
+    assert len(sim.truth["group_effects"]["official_id"]) == max(n_off, settings["missions"])
+    pd.testing.assert_frame_equal(bayesresp.validate(d), d)
+    assert not d.isna().any().any()
+
+
+def _eta_plain(frame, truth):
+    """The true linear predictor as first written: a comparison per cell, a dictionary
+    look-up per row."""
+    names = list(truth["coefficients"])
+    X = np.zeros((len(frame), len(names)))
+    for j, name in enumerate(names):
+        col, level = name.split("[") if "[" in name else (name, None)
+        if level is None:
+            X[:, j] = frame[col].astype(float).to_numpy()
+        else:
+            X[:, j] = (frame[col].astype(object) == level.rstrip("]")).to_numpy()
+    b = np.array([truth["coefficients"][name] for name in names], dtype=float)
+    eta = np.dot(b, X.T)
+    mission = frame["mission"].astype(str)
+    labels = {"mission": mission, "mission:department": mission + ":" + frame["department"]}
+    if "official_id" in frame:
+        labels["official_id"] = frame["official_id"]
+    for key, lab in labels.items():
+        eta = eta + lab.astype(str).map(truth["group_effects"][key]).fillna(0.0).to_numpy()
+    return eta
+
+
+@pytest.mark.parametrize("variant", ["typed", "text", "gaps", "no official"])
+def test_linear_predictor_is_the_plain_recipe(example, variant):
+    """Indicators from category codes and group effects looked up once per label give
+    the plain recipe's predictor to the last bit (typed or text columns, missing and
+    unknown labels, no official column)."""
+    truth = bayesresp.load_example_truth()
+    frame = example
+    if variant == "text":
+        frame = bayesresp.load_example(typed=False)
+    elif variant == "gaps":
+        every = np.arange(len(example))
+        frame = example.assign(
+            mission=example["mission"].where(every % 7 != 0),
+            background=example["background"].where(every % 3 != 0),
+            official_id=example["official_id"].astype(object).where(every % 5 != 0, "ZZZ"),
+        )
+    elif variant == "no official":
+        frame = example.drop(columns="official_id")
+    eta = linear_predictor(frame, truth, bayesresp.Codebook.default())
+    np.testing.assert_array_equal(eta, _eta_plain(frame, truth))
