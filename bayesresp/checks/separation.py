@@ -10,9 +10,11 @@ they share one). A Bayesian fit still returns a finite posterior, but it is the 
 pushed to one side: what it says about the size of that effect comes from the prior, not
 the data.
 
-The check here is exact for one column at a time. It covers every observed level of each
-factor and monotonic covariate in the model (the reference level too: when its rows are
-split off, every contrast with it is unbounded) and every interaction cell with a column.
+The check here is exact for one coefficient at a time. It covers every observed level of
+each factor in the model (the reference level too: when its rows are split off, every
+contrast with it is unbounded), every threshold of a monotonic effect (the levels at or
+above one level against those below: the only splits ``mo()`` can push to infinity) and
+every interaction cell with a column.
 Separation by a combination of columns is not detected here; the posterior of a
 coefficient that sits far out in its prior's tail with little contraction is the sign of
 it, and :func:`bayesresp.checks.sensitivity.prior_sensitivity` measures it.
@@ -99,14 +101,10 @@ def find_separation(data: pd.DataFrame, info: DesignInfo) -> list[Separation]:
         seen.add(coding.name)
         values = data[coding.name].astype(str).to_numpy()
         hits = []
-        for level in coding.observed:
-            mask = values == level
+        for level, mask, column in _splits_of(coding, values, column_of):
             split = _split(mask, y)
             if split is not None:
                 direction, bound, complete = split
-                column = column_of.get((coding.name, level))
-                if coding.kind == "monotonic":
-                    column = f"mo({coding.name})"
                 hits.append(
                     Separation(
                         coding.name,
@@ -115,11 +113,13 @@ def find_separation(data: pd.DataFrame, info: DesignInfo) -> list[Separation]:
                         direction,
                         info.spectrum[bound],
                         complete,
-                        column if level != coding.reference else None,
+                        column,
                         _end(info, direction),
                     )
                 )
-        if len(coding.observed) == 2 and len(hits) == 2:  # one split, seen from both sides
+        if (
+            coding.kind == "factor" and len(coding.observed) == 2 and len(hits) == 2
+        ):  # one split, seen from both sides
             hits = [h for h in hits if h.level != coding.reference][:1]
         found += hits
     for col in info.columns:
@@ -144,6 +144,26 @@ def find_separation(data: pd.DataFrame, info: DesignInfo) -> list[Separation]:
                 )
             )
     return found
+
+
+def _splits_of(coding, values: np.ndarray, column_of: dict):
+    """(label, rows, coefficient) of each split one coefficient can push to infinity.
+
+    A factor: each observed level against all other rows (its column, or None for the
+    reference level). A monotonic effect ``b * (sum of the first k steps)`` can only split
+    the ordered levels at a threshold (all weight on one step, ``b`` unbounded): the rows
+    at or above each observed level against the rows below it, never an interior level
+    alone.
+    """
+    if coding.kind == "factor":
+        for level in coding.observed:
+            column = column_of.get((coding.name, level))
+            yield level, values == level, column if level != coding.reference else None
+        return
+    order = [lv for lv in coding.levels if lv in set(coding.observed)]
+    rank = np.array([order.index(v) if v in order else -1 for v in values])
+    for k, level in enumerate(order[1:], start=1):
+        yield f"{level} or higher", rank >= k, f"mo({coding.name})"
 
 
 def _end(info: DesignInfo, direction: str) -> str:

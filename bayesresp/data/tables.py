@@ -287,8 +287,9 @@ def _wrong_delimiter(path: Path, text: str, delimiter: str, why: str, width: int
     return DataFileError(
         f"{path}: the file looks {name}-separated (split at {_shown(d)}, every row has the "
         f"header's {cols} cells) but is read as {_separated(delimiter)}, {why}. bayesresp "
-        f"does not guess: pass --delimiter {name} (delimiter='{name}' in Python), or save "
-        f"the file {_separated(delimiter)}"
+        f"does not guess: pass --delimiter {name} (in Python, read it with "
+        f"bayesresp.validate(path, delimiter='{name}') and fit the frame), give the "
+        f"codebook a dialect, or save the file {_separated(delimiter)}"
     )
 
 

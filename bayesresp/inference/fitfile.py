@@ -589,7 +589,11 @@ _META = {
     "target_accept": (_real, "a number"),
     "priors": (_text_map, "an object of text"),
     "dropped": (_text_map, "an object of text"),
-    "timings": (lambda v: isinstance(v, dict) and all(map(_real, v.values())), "numbers"),
+    # seconds per stage; a stage a sampler does not have (PyMC's compile step) is null
+    "timings": (
+        lambda v: isinstance(v, dict) and all(x is None or _real(x) for x in v.values()),
+        "numbers or null",
+    ),
     "compressed": (lambda v: isinstance(v, bool), "true or false"),
     "centred": (lambda v: v is None or isinstance(v, bool), "true or false"),
     "compiled": (lambda v: v is None or isinstance(v, str), "text"),
@@ -663,7 +667,7 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
     _check_meta(meta, path)
     name = "spec"
     try:
-        spec = ModelSpec.from_dict(stored["spec"], origin=f"{path} (stored spec)")
+        spec = ModelSpec.from_dict(stored["spec"], origin=f"{path} (stored spec)", stored=True)
         name = "codebook"
         codebook = Codebook(stored["codebook"], origin=f"{path} (stored codebook)")
         name = "design"

@@ -42,6 +42,7 @@ and what was expected:
 
 from __future__ import annotations
 
+import contextvars
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ if TYPE_CHECKING:
 _TEXT_KEYS = ("name", "description", "formula", "link")
 _FLAG_KEYS = ("scale_continuous",)
 _TABLE_KEYS = ("priors", "blocks")
+# Off only while ModelSpec.from_dict(stored=True) reads the specification of a saved fit.
+_CHECK_BLOCK_TERMS: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "_CHECK_BLOCK_TERMS", default=True
+)
 _KEYS = (*_TEXT_KEYS, *_FLAG_KEYS, *_TABLE_KEYS)
 _EXAMPLE = {
     "formula": '"response ~ severity + (1 | mission)"',
@@ -163,7 +168,8 @@ class ModelSpec:
                 if key not in _KEYS:
                     raise
                 raise PriorError(f"{exc}{_misplaced('priors', key)}") from None
-        self._check_block_terms(parsed)
+        if _CHECK_BLOCK_TERMS.get():
+            self._check_block_terms(parsed)
 
     def _check_block_terms(self, parsed: Formula) -> None:
         """Every [blocks] key is a fixed term of the formula, written as the formula's
@@ -209,9 +215,17 @@ class ModelSpec:
 
     # -- reading and writing -------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "<dict>") -> ModelSpec:
+    def from_dict(
+        cls, d: dict[str, Any], origin: str = "<dict>", *, stored: bool = False
+    ) -> ModelSpec:
         """A specification from a dict (a TOML file's document, a fit file's record);
-        errors name ``origin``."""
+        errors name ``origin``.
+
+        ``stored=True`` reads a specification a fit was made with, as it was: every check
+        holds except that ``[blocks]`` keys matching no term of the formula are kept
+        (before 0.2 they were ignored, so fits saved then may hold them; the fit's design
+        records the blocks actually used).
+        """
         where = f"specification {origin}"
         if not isinstance(d, dict):
             raise SpecError(f"{where} must be a table of keys, not {shown(d)}")
@@ -226,6 +240,7 @@ class ModelSpec:
             raise SpecError(
                 f"{where} has no 'formula'; write one, like formula = {_EXAMPLE['formula']}"
             )
+        token = _CHECK_BLOCK_TERMS.set(not stored)
         try:
             _check_types(d)
             spec = cls(
@@ -239,6 +254,8 @@ class ModelSpec:
             )
         except SpecError as exc:  # FormulaError, PriorError too: say which file
             raise type(exc)(f"{where}: {exc}") from None
+        finally:
+            _CHECK_BLOCK_TERMS.reset(token)
         return spec._read_from(origin) if origin != "<dict>" else spec
 
     @classmethod

@@ -124,3 +124,25 @@ def test_compare_never_merges_fits_with_the_same_file_name(refuses, run_cli, sav
         names=[str(tmp_path / "b" / ".." / "a" / "fit.nc"), "given twice"],
         keep=[a, b],
     )
+
+
+def test_what_earlier_saves_hold_still_loads(run_cli, saved_fit, tmp_path):
+    """Not bad input: a PyMC-sampled fit has no compile time (null in meta's timings),
+    and a spec saved before 0.2 may hold [blocks] keys that match no term (they were
+    ignored then). Both load as they were saved."""
+    path = tmp_path / "earlier.nc"
+    shutil.copy(saved_fit, path)
+    meta = _meta(saved_fit)
+    with h5py.File(path, "r+") as f:
+        spec = json.loads(f.attrs["spec"])
+        spec["blocks"] = {"duty_location:interlocutor": "positional"}
+        f.attrs["spec"] = json.dumps(spec)
+        timings = dict(meta.get("timings") or {}, compile=None)
+        f.attrs["meta"] = json.dumps(dict(meta, timings=timings))
+    res = run_cli("summary", path)
+    assert res.code == 0, res.err
+    import bayesresp
+
+    fit = bayesresp.load_fit(path)
+    assert fit.spec.blocks == {"duty_location:interlocutor": "positional"}
+    assert fit.meta["timings"]["compile"] is None

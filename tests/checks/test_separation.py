@@ -155,10 +155,32 @@ def test_a_two_level_factor_is_reported_once(base):
     ]
 
 
-def test_a_monotonic_level(base):
+def test_a_monotonic_threshold(base):
     base.loc[base["severity"] == "grave", "response"] = TOP
     (s,) = _found(base, "response ~ mo(severity)")
-    assert (s.variable, s.level, s.coefficient) == ("severity", "grave", "mo(severity)")
+    assert (s.variable, s.level, s.coefficient) == ("severity", "grave or higher", "mo(severity)")
+    # the same rows as a factor: the level itself
+    (f,) = _found(base, "response ~ severity")
+    assert (f.level, f.coefficient) == ("grave", "severity[grave]")
+
+
+def test_an_interior_monotonic_level_is_no_separation(base):
+    """mo() cannot raise one interior level alone: 'serious' all at the top, 'grave'
+    spread over the spectrum, is separation for a factor but not for mo()."""
+    base.loc[base["severity"] == "serious", "response"] = TOP
+    assert _found(base, "response ~ mo(severity)") == []
+    assert [s.level for s in _found(base, "response ~ severity")] == ["serious"]
+
+
+def test_the_rows_from_a_level_up_are_a_monotonic_threshold(base):
+    high = base["severity"].isin(["serious", "grave"])
+    base.loc[high, "response"] = TOP
+    found = _found(base, "response ~ mo(severity)")
+    # 'grave or higher' also sits all at the top, which 'serious' rows reach: quasi-complete
+    assert [(s.level, s.complete) for s in found] == [
+        ("serious or higher", False),
+        ("grave or higher", False),
+    ]
 
 
 def test_an_interaction_cell(base):
