@@ -34,6 +34,7 @@ def test_diagnose_passes_the_example_fit(hierarchical):
         "divergent transitions",
         "draws at max tree depth",
         "min E-BFMI",
+        "separated levels",
     ]
     assert "Convergence diagnostics (nutpie): OK" in str(report)
     assert "<table>" in report._repr_html_()
