@@ -120,7 +120,9 @@ def sbc(
         Rows whose covariates and groups the simulations reuse (the outcome is replaced).
     spec : the generating model (its priors draw the true parameters).
     fit_spec : the fitting model; ``spec`` by default. A different prior here is the
-        classic way to see SBC detect miscalibration.
+        classic way to see SBC detect miscalibration. Parameters only the generating
+        model has (``R2`` and the shares of an r2d2 prior, fitted with independent
+        priors) are not ranked.
     simulations : int
         Number of simulated data sets (the documented default, 200; a handful for tests).
     draws, tune : per simulation, one chain.
@@ -223,6 +225,8 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
         keep = np.linspace(0, post.sizes["draw"] - 1, task["n_posterior"]).astype(int)
         row = {}
         for name in truth.index:
+            if name not in readable:  # a parameter of the generating model only
+                continue
             samples = readable[name].values.ravel()[keep]
             row[name] = int((samples < truth[name]).sum())
         ranks.append(pd.Series(row, name=idx))

@@ -19,11 +19,11 @@ under either backend's names (nutpie: ``maxdepth_reached``; PyMC: ``reached_max_
 
 The last row is about the data, not the sampler: a covariate level (or interaction cell)
 whose rows the outcome splits off from all others (complete or quasi-complete separation,
-:mod:`bayesresp.checks.separation`) has a coefficient the data cannot bound, so its
-posterior is the prior pushed to one side. It warns, with each level, its rows and where
-the coefficient's posterior sits against its prior; it is not a convergence failure, so
-the convergence verdict (``convergence()``) leaves it out and ``convergence_line`` names it
-after the verdict.
+:mod:`bayesresp.checks.separation`) has a coefficient the data cannot bound on one
+side: only the prior bounds it there, so its size comes from the prior's scale. It warns,
+with each level, its rows and where the coefficient's posterior sits against its prior;
+it is not a convergence failure, so the convergence verdict (``convergence()``) leaves it
+out and ``convergence_line`` names it after the verdict.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def diagnose(fit: FittedModel) -> DiagnosticsReport:
                 "per chain: " + ", ".join(f"{x:.2f}" for x in bfmi),
                 "the momentum resampling explores the energy poorly: often a "
                 "group sd with a heavy-tailed posterior; reparametrize or tighten "
-                "its prior",
+                + (_R2D2_TIGHTER if "R2" in fit.posterior else "its prior"),
             )
         )
     separated = find_separation(fit.data, fit.info)
@@ -293,6 +293,18 @@ def _separation_criterion(
             if scale:
                 text += f", {abs(mean) / scale:.1f} prior sd from its centre ({priors[coef]})"
         parts.append(text)
+    if "R2" in fit.posterior:  # the r2d2 prior sets every coefficient's scale
+        remedy = (
+            "merge the level with a neighbour, or set the coefficients' scale yourself "
+            'under [priors] (b = "normal(0, 1.5)", then a prior for this one you can '
+            "defend): under the default r2d2 prior its scale grows with R2, which the "
+            "separated level pushes up"
+        )
+    else:
+        remedy = (
+            "merge the level with a neighbour, or give it a prior you can defend under "
+            "[priors] in the specification"
+        )
     return Criterion(
         SEPARATION,
         len(separated),
@@ -301,8 +313,7 @@ def _separation_criterion(
         " | ".join(parts),
         "the likelihood keeps rising as these effects grow, so only their priors bound "
         "them: read each as a bound ('at least'), not an estimate of its size (that comes "
-        "from the prior's scale); merge the level with a neighbour, or give it a prior you "
-        "can defend under [priors] in the specification",
+        f"from the prior's scale); {remedy}",
     )
 
 
@@ -324,12 +335,21 @@ def _rhat_advice(fit: FittedModel, worst: str) -> str:
         if f"sd({g.label})" in worst or f"cor({g.label})" in worst:
             n = len(g.levels)
             if n < 5:
+                tighter = (
+                    _R2D2_TIGHTER if "R2" in fit.posterior else f"'sd({g.label})' in the priors"
+                )
                 advice += (
                     f"; {g.label} has only {n} level(s), so its sd is weakly "
-                    "identified: check the group with so few levels, or tighten "
-                    f"'sd({g.label})' in the priors"
+                    f"identified: check the group with so few levels, or tighten {tighter}"
                 )
     return advice
+
+
+# Under the r2d2 prior the sds are not set one by one ('sd(mission)' is refused with it).
+_R2D2_TIGHTER = (
+    "the r2d2 prior (a lower 'mean' or a higher 'precision' in b = \"r2d2(...)\"), or "
+    "give b an independent prior (b = \"normal(0, 1)\") and then 'sd(...)' one of its own"
+)
 
 
 def convergence(fit: FittedModel) -> dict[str, float]:

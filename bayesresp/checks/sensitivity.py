@@ -57,9 +57,11 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
 
     The joint log prior of every posterior draw is computed from the model rebuilt from
     the fit's own recipe (PyMC's ``compute_log_prior``), over the priors a user chooses:
-    coefficients, simplexes, group standard deviations and correlations, cutpoints. The
+    coefficients, simplexes, group standard deviations and correlations, cutpoints; under
+    the r2d2 prior, R2's Beta and the shares' Dirichlet (with the cutpoints'). The
     standardised group effects' N(0, 1) is the groups' own distribution, not a prior, and
-    is not scaled. The per-row log-likelihood is the one stored with the fit.
+    is not scaled; nor is, under r2d2, the coefficients' normal given their scale. The
+    per-row log-likelihood is the one stored with the fit.
 
     Examples
     --------
@@ -91,8 +93,16 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     # group standard deviations (with the LKJ correlations), cutpoints. The standardised
     # group effects z ~ N(0, 1) are part of the hierarchical likelihood of the groups,
     # not a prior anyone sets; scaling them flags parameters of a model with many groups
-    # as conflicts that do not exist.
-    chosen = [name for name in log_prior.data_vars if not name.startswith("z[")]
+    # as conflicts that do not exist. Under the r2d2 prior the coefficients' normal
+    # given their scale (b_w, b_mo_w) is that hierarchy's conditional level in the same
+    # way: its prior is R2's Beta and the shares' Dirichlet, which are scaled (scaling
+    # the 35 normals too would move R2 by their product of scales alone).
+    conditional = ("b_w", "b_mo_w") if "R2" in fit.posterior else ()
+    chosen = [
+        name
+        for name in log_prior.data_vars
+        if not name.startswith("z[") and name not in conditional
+    ]
     joint = sum(
         log_prior[name].sum([d for d in log_prior[name].dims if d not in sample_dims])
         for name in chosen

@@ -201,6 +201,26 @@ def readable_posterior(
                     )
                     block[name] = "groups"
                     scale[name] = "correlation"
+    # the r2d2 prior's own parameters (bayesresp.model.r2d2); a covariate of the same
+    # name (a column called R2) keeps its name, and R2 is told apart
+    if "R2" in post:
+        name = "R2" if "R2" not in out else "R2 (r2d2 prior)"
+        out[name] = post["R2"]
+        block[name] = "r2d2"
+        scale[name] = "share of the latent variance explained"
+    if "shares" in post:
+        for k, comp in enumerate(post["shares"].coords["component"].values):
+            name = f"share({comp})"
+            out[name] = post["shares"].isel(component=k, drop=True)
+            block[name] = "r2d2"
+            scale[name] = "share of the explained variance"
+    for g in info.groups:  # a term's share split over its columns
+        if f"shares[{g.label}]" in post:
+            for j, term in enumerate(g.column_names):
+                name = f"split(group({g.label}))[{term}]"
+                out[name] = post[f"shares[{g.label}]"].isel({f"{g.label}_term": j}, drop=True)
+                block[name] = "r2d2"
+                scale[name] = f"share of group({g.label})'s share"
     return xr.Dataset(out), block, scale
 
 

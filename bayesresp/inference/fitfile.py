@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import gc
 import hashlib
@@ -82,6 +83,7 @@ from bayesresp._version import __version__
 from bayesresp.data.codebook import Codebook
 from bayesresp.errors import BayesrespError, FitFileError
 from bayesresp.inference.record import FittedModel
+from bayesresp.maths.links import get_link
 from bayesresp.model.design import DesignInfo
 from bayesresp.model.spec import ModelSpec
 
@@ -688,4 +690,19 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
     core = xr.DataTree()
     for g in _GROUPS[:-1]:
         core[g] = xr.DataTree(groups[g])
+    spec = _pin_former_default(spec, groups["posterior"])
     return FittedModel(core, spec, codebook, data, info, meta, file_attrs=dict(attrs))
+
+
+def _pin_former_default(spec: ModelSpec, posterior: xr.Dataset) -> ModelSpec:
+    """A fit made before the r2d2 prior became the default (its posterior has no ``R2``)
+    whose specification left ``b`` to the default ran under the former default,
+    independent ``normal(0, s)`` coefficients (s: the link's scale). Pin that prior in
+    the loaded specification, so that what rebuilds the model from it (prior
+    sensitivity, exact-LOO and K-fold refits, a refit) uses the prior its draws were
+    made under."""
+    link = get_link(spec.link)
+    if "b" in spec.priors or "R2" in posterior or link.residual_variance is None:
+        return spec  # an explicit b, an r2d2 fit, or the cauchit link (default unchanged)
+    former = f"normal(0, {round(link.scale, 4):g})"
+    return dataclasses.replace(spec, priors={**spec.priors, "b": former})

@@ -205,8 +205,9 @@ def fit(
         and the same posterior variables; with many rows per department it samples
         several times faster (15 leapfrog steps per draw instead of 64 at 10,000 rows).
         By default it is used when the innermost group has on average at least 100 rows
-        per level (``bayesresp.inference.packing.CENTRE_ROWS_PER_LEVEL``); ``True`` insists,
-        ``False`` never.
+        per level (``bayesresp.inference.packing.CENTRE_ROWS_PER_LEVEL``) and the
+        coefficients have independent priors (not under the default r2d2 prior, whose
+        group sds are not parameters of their own); ``True`` insists, ``False`` never.
 
     Returns
     -------

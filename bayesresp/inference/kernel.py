@@ -18,9 +18,10 @@ graph (on the development machine, with AVX-512), the same at 10,000 and 50,000 
 The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
-Tests hold the two together (``tests/inference/test_kernel.py``): at random points, for nine models
-covering every link, every prior family, uncorrelated slopes, one or two group terms,
-no covariates and no groups, the log density and the gradient equal those PyMC compiles
+Tests hold the two together (``tests/inference/test_kernel.py``): at random points, for
+fourteen models covering every link, every prior family (the r2d2 prior with several
+components, one, and none), uncorrelated slopes, one or two group terms, no covariates
+and no groups, the log density and the gradient equal those PyMC compiles
 from the model, to rounding, and at |eta| = 50 for every link; the hierarchically
 centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
 change of variables, and the C callback nutpie calls against the kernel, bit for bit.
@@ -70,9 +71,16 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     _H_PARENT,
     _H_PB,
     _H_PF,
+    _H_PT,
     _H_QT,
+    _H_R2D2,
+    _H_RCOMP,
+    _H_RNC,
+    _H_RPAR,
+    _H_RSCALE,
     _H_SPAR,
     _H_SUML,
+    _H_T,
     _H_TMETA,
     _H_W,
     _H_WMAT,
@@ -408,6 +416,12 @@ def log_density(
     hier,
     W,
     anc,
+    r2d2,
+    T,
+    rpar,
+    rcomp,
+    rscale,
+    rnc,
 ):
     """Log density at the unconstrained point ``x``; its gradient goes into ``grad``.
 
@@ -425,23 +439,69 @@ def log_density(
     With ``hier`` set, the groups are nested intercepts and the innermost one is
     hierarchically centred (:func:`_centred_leaf`): ``x`` holds its level means where it
     otherwise holds its ``z``, and the rows see only those means.
+
+    With ``r2d2`` set, the prior is :mod:`bayesresp.model.r2d2`'s: ``x`` holds ``R2``
+    (log odds) and the ``shares`` (PyMC's simplex transform) first, then the whitened
+    coefficients ``b_w ~ N(0, scale_k)`` (``b = T b_w``) where it otherwise holds ``b``,
+    and no ``log(sd)``; ``rpar`` is (Beta a, Beta b, Dirichlet alpha, residual variance, number of
+    components C, offset of R2 in ``x``), ``rcomp`` the component of each coefficient
+    then of each group term's column, ``T`` the coefficients' scaling within terms,
+    ``rscale`` the group columns' and ``rnc`` which coefficients are non-centred
+    (:func:`bayesresp.model.r2d2.scalings`).
     """
     p = X_mean.shape[0]
     G = gmeta.shape[0]
     grad[:] = 0.0
     lp = 0.0
+    b = np.empty(p)  # the coefficients
+    gb = np.zeros(p)  # d log density / d b
+    n_comp = max(np.int64(rpar[4]), 1)  # r2d2's components
+    share = np.empty(n_comp)
+    scale = np.empty(n_comp)  # sqrt(share * tau2) per component
+    gscale = np.zeros(n_comp)
 
     # coefficients
-    for j in range(p):
-        mu, sigma = bpar[j, 0], bpar[j, 1]
-        if bfam == NORMAL:
-            d = x[j] - mu
-            lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
-            grad[j] += -d / (sigma * sigma)
-        else:
-            v, dv = _student_t(x[j], bpar[j, 2], mu, sigma)
-            lp += v
-            grad[j] += dv
+    if r2d2:
+        o_r2 = np.int64(rpar[5])
+        ow = o_r2 + n_comp  # the whitened coefficients b_w, b = T b_w
+        lp += _r2d2_prior(x, o_r2, n_comp, rpar[0], rpar[1], rpar[2], rpar[3], share, scale, grad)
+        wv = np.empty(p)  # the whitened coefficients, b = T wv
+        for j in range(p):
+            c = rcomp[j]
+            sj = scale[c]
+            v = x[ow + j]
+            if rnc[j] != 0.0:  # non-centred: b_w ~ N(0, 1), wv = scale b_w
+                lp += -0.5 * v * v - 0.5 * LOG_2PI
+                grad[ow + j] += -v
+                wv[j] = sj * v
+            else:  # centred: b_w = wv ~ N(0, scale)
+                t = v / sj
+                lp += -0.5 * t * t - math.log(sj) - 0.5 * LOG_2PI
+                grad[ow + j] += -t / sj
+                gscale[c] += (t * t - 1.0) / sj
+                wv[j] = v
+        for i in range(p):
+            acc = 0.0
+            for j in range(p):
+                acc += T[i, j] * wv[j]
+            b[i] = acc
+        used = ow + p
+        for g in range(G):
+            used += gmeta[g, 1] * gmeta[g, 2] + gmeta[g, 2] - 1  # z, the split
+        nc = x.shape[0] - used
+    else:
+        for j in range(p):
+            b[j] = x[j]
+            mu, sigma = bpar[j, 0], bpar[j, 1]
+            if bfam == NORMAL:
+                d = x[j] - mu
+                lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
+                grad[j] += -d / (sigma * sigma)
+            else:
+                v, dv = _student_t(x[j], bpar[j, 2], mu, sigma)
+                lp += v
+                grad[j] += dv
+        nc = _n_cut(x.shape[0], p, gmeta)
 
     # group effects r = z * sd, non-centred
     r_total = 0
@@ -457,12 +517,18 @@ def log_density(
         oz, L, q, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 2], gmeta[g, 3]
         fam, srow = gmeta[g, 5], gmeta[g, 6]
         r_off[g] = pos
+        split = np.empty(q)  # r2d2: the term's share split over its columns
+        if r2d2:
+            lp += _simplex(x, osd, q, rpar[2], split, grad)
         for t in range(q):
-            u = x[osd + t]
-            sd = math.exp(u)
-            v, dv = _sd_prior(sd, fam, spar[srow + t, 0], spar[srow + t, 1], spar[srow + t, 2])
-            lp += v + u
-            grad[osd + t] += dv * sd + 1.0
+            if r2d2:
+                sd = scale[rcomp[p + srow + t]] * math.sqrt(split[t]) * rscale[srow + t]
+            else:
+                u = x[osd + t]
+                sd = math.exp(u)
+                v, dv = _sd_prior(sd, fam, spar[srow + t, 0], spar[srow + t, 1], spar[srow + t, 2])
+                lp += v + u
+                grad[osd + t] += dv * sd + 1.0
             for lev in range(L):
                 zz = x[oz + lev * q + t]
                 r[pos + lev * q + t] = zz * sd
@@ -474,8 +540,8 @@ def log_density(
     if hier:
         lp += _centred_leaf(x, grad, gmeta, spar, W, anc, r, r_off, gr)
 
-    # cutpoints of the average case (ordered transform) and of the reference case
-    nc = _n_cut(x.shape[0], p, gmeta)
+    # cutpoints of the average case (ordered transform; under r2d2 their prior is
+    # that of c / D, D = 1 / sqrt(1 - R2) = sqrt(1 + exp(u))) and of the reference case
     oc = x.shape[0] - nc
     K = nc + 1
     centred = np.empty(nc)
@@ -483,9 +549,10 @@ def log_density(
     for k in range(1, nc):
         centred[k] = centred[k - 1] + math.exp(x[oc + k])
         lp += x[oc + k]  # log |Jacobian| of the ordered transform
+    D = math.sqrt(1.0 + math.exp(x[np.int64(rpar[5])])) if r2d2 else 1.0
     shift = 0.0
     for j in range(p):
-        shift += X_mean[j] * x[j]
+        shift += X_mean[j] * b[j]
     P = np.empty(K + 1)  # padded cutpoints of the reference case
     P[0] = -cpar[2]
     P[K] = cpar[2]
@@ -507,7 +574,7 @@ def log_density(
 
     # the rows
     stat = np.empty((K, 5))
-    _rows(x, r, Xb, bcol, Xf, fcol, w, kstart, gT, tmeta, Zt, link, P, A, B, C, grad, gr, stat)
+    _rows(b, r, Xb, bcol, Xf, fcol, w, kstart, gT, tmeta, Zt, link, P, A, B, C, gb, gr, stat)
     for k in range(K):
         if link == LOGIT:
             if stat[k, 4] != 0.0:  # a level without rows adds nothing (gap may be -inf)
@@ -536,21 +603,27 @@ def log_density(
     # chain the cutpoints' gradient: reference = centred + X_mean . b
     gc = np.empty(nc)
     total = 0.0
+    gD = 0.0  # d log density / d D
     for k in range(nc):
         gc[k] = gP[k + 1]
         total += gP[k + 1]
     for j in range(p):
-        grad[j] += total * X_mean[j]
+        gb[j] += total * X_mean[j]
 
-    # prior of the average case's cutpoints
-    if cfam == CUT_NORMAL:
-        mu, sigma = cpar[0], cpar[1]
+    # prior of the average case's cutpoints; under r2d2, that of c / D, with the
+    # Jacobian D^-(K-1)
+    if r2d2:
+        raw = np.empty(nc)
+        graw = np.zeros(nc)
         for k in range(nc):
-            d = centred[k] - mu
-            lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
-            gc[k] += -d / (sigma * sigma)
+            raw[k] = centred[k] / D
+        lp += _cutpoint_prior(raw, cfam, cpar, link, graw) - nc * math.log(D)
+        gD -= nc / D
+        for k in range(nc):
+            gc[k] += graw[k] / D
+            gD -= graw[k] * raw[k] / D
     else:
-        lp += _induced_dirichlet(centred, cpar[0], link, cpar[2], gc)
+        lp += _cutpoint_prior(centred, cfam, cpar, link, gc)
 
     # through the ordered transform
     acc = 0.0
@@ -561,23 +634,169 @@ def log_density(
         else:
             grad[oc + k] += acc * math.exp(x[oc + k]) + 1.0
 
-    # group effects back to z and log(sd) (centred: to the innermost group's means)
+    # group effects back to z and log(sd) (centred: to the innermost group's means;
+    # r2d2: to the components' scales)
     if hier:
         oz, L, base = gmeta[G - 1, 0], gmeta[G - 1, 1], r_off[G - 1]
         for lev in range(L):
             grad[oz + lev] += gr[base + lev]
     for g in range(n_plain):
         oz, L, q, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 2], gmeta[g, 3]
+        srow = gmeta[g, 6]
         base = r_off[g]
+        split = np.empty(q)
+        ksplit = np.zeros(q)  # d log density / d log split
+        if r2d2:
+            _softmax(x, osd, q, split)
         for t in range(q):
-            sd = math.exp(x[osd + t])
+            if r2d2:
+                unit = math.sqrt(split[t]) * rscale[srow + t]
+                sd = scale[rcomp[p + srow + t]] * unit
+            else:
+                sd = math.exp(x[osd + t])
             gsd = 0.0
             for lev in range(L):
                 k = lev * q + t
                 grad[oz + k] += gr[base + k] * sd
                 gsd += gr[base + k] * x[oz + k]
-            grad[osd + t] += gsd * sd
+            if r2d2:
+                gscale[rcomp[p + srow + t]] += gsd * unit
+                ksplit[t] = 0.5 * gsd * sd
+            else:
+                grad[osd + t] += gsd * sd
+        if r2d2:
+            _simplex_chain(osd, split, ksplit, grad)
+
+    # the coefficients: b itself, or b = T b_w
+    if r2d2:
+        o_r2 = np.int64(rpar[5])
+        ow = o_r2 + n_comp
+        for i in range(p):
+            acc = 0.0
+            for j in range(p):
+                acc += T[j, i] * gb[j]
+            if rnc[i] != 0.0:
+                c = rcomp[i]
+                grad[ow + i] += acc * scale[c]
+                gscale[c] += acc * x[ow + i]
+            else:
+                grad[ow + i] += acc
+        eu = math.exp(x[o_r2])
+        grad[o_r2] += gD * eu / (2.0 * D)
+        _r2d2_chain(x, o_r2, share, scale, gscale, grad)
+    else:
+        for j in range(p):
+            grad[j] += gb[j]
     return lp
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _cutpoint_prior(c, cfam, cpar, link, gc):
+    """Log density of the cutpoints' prior at ``c``; adds its gradient to ``gc``."""
+    if cfam == CUT_NORMAL:
+        mu, sigma = cpar[0], cpar[1]
+        lp = 0.0
+        for k in range(c.shape[0]):
+            d = c[k] - mu
+            lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
+            gc[k] += -d / (sigma * sigma)
+        return lp
+    return _induced_dirichlet(c, cpar[0], link, cpar[2], gc)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _log1pexp(v):
+    """log(1 + exp(v)), without overflow."""
+    return v + math.log1p(math.exp(-v)) if v > 0.0 else math.log1p(math.exp(v))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _softmax(x, o, C, share):
+    """PyMC's simplex transform backwards: ``share = softmax(v)``, ``v = (y, -sum(y))``
+    with ``y = x[o : o + C - 1]``; returns ``logsumexp(v)``."""
+    if C == 1:
+        share[0] = 1.0
+        return 0.0
+    total = 0.0
+    for c in range(C - 1):
+        total += x[o + c]
+    top = -total
+    for c in range(C - 1):
+        top = max(top, x[o + c])
+    acc = math.exp(-total - top)
+    for c in range(C - 1):
+        acc += math.exp(x[o + c] - top)
+    lse = top + math.log(acc)
+    for c in range(C - 1):
+        share[c] = math.exp(x[o + c] - lse)
+    share[C - 1] = math.exp(-total - lse)
+    return lse
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _simplex(x, o, C, alpha, share, grad):
+    """Log density of ``share ~ Dirichlet(alpha)`` (all C concentrations ``alpha``) through
+    PyMC's simplex transform of ``x[o : o + C - 1]``, with its Jacobian; fills ``share``
+    and adds the gradient to ``grad``. The transform's log Jacobian is
+    ``log C - C logsumexp(v)``, and as ``sum(v) = 0`` the Dirichlet's
+    ``(alpha - 1) sum(log share)`` is ``-(alpha - 1) C logsumexp(v)``."""
+    lse = _softmax(x, o, C, share)
+    if C == 1:
+        return 0.0
+    for c in range(C - 1):
+        grad[o + c] += -alpha * C * (share[c] - share[C - 1])
+    return math.lgamma(C * alpha) - C * math.lgamma(alpha) + math.log(C) - alpha * C * lse
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _simplex_chain(o, share, k, grad):
+    """Given ``k[c]``, the derivative of a function with respect to ``log share[c]``, add
+    its derivative with respect to the simplex coordinates ``x[o : o + C - 1]``:
+    ``d log share_c / d v_d = delta_cd - share_d``, ``v_c = y_c`` and ``v_C = -sum(y)``."""
+    C = share.shape[0]
+    if C == 1:
+        return
+    K = 0.0
+    for c in range(C):
+        K += k[c]
+    last = k[C - 1] - share[C - 1] * K
+    for c in range(C - 1):
+        grad[o + c] += k[c] - share[c] * K - last
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _r2d2_prior(x, o, C, a, b, alpha, s2, share, scale, grad):
+    """The r2d2 prior's own terms (:mod:`bayesresp.model.r2d2`): the log density of
+    ``R2 ~ Beta(a, b)`` at ``R2 = 1 / (1 + exp(-u))``, ``u = x[o]``, and of
+    ``shares ~ Dirichlet(alpha)`` through PyMC's simplex transform of ``x[o + 1 : o + C]``,
+    each with its Jacobian; adds their gradient to ``grad``. Fills ``share`` and each
+    component's ``scale = sqrt(share * tau2)``, ``tau2 = s2 R2 / (1 - R2) = s2 exp(u)``."""
+    u = x[o]
+    log_r2 = -_log1pexp(-u)
+    log_1mr2 = -_log1pexp(u)
+    r2 = math.exp(log_r2)
+    # (a - 1) log R2 + (b - 1) log(1 - R2) - log B(a, b), plus log R2 + log(1 - R2)
+    lp = a * log_r2 + b * log_1mr2 - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    grad[o] += a * (1.0 - r2) - b * r2
+    lp += _simplex(x, o + 1, C, alpha, share, grad)
+    root = math.sqrt(s2) * math.exp(0.5 * u)
+    for c in range(C):
+        scale[c] = root * math.sqrt(share[c])
+    return lp
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _r2d2_chain(x, o, share, scale, gscale, grad):
+    """Chain the gradient of the components' scales (``gscale``) to R2's log odds and the
+    shares' simplex coordinates: ``scale_c = sqrt(s2) exp(u / 2) share_c^(1/2)``."""
+    C = share.shape[0]
+    k = np.empty(C)
+    H = 0.0
+    for c in range(C):
+        k[c] = 0.5 * gscale[c] * scale[c]
+        H += k[c]
+    grad[o] += H
+    _simplex_chain(o + 1, share, k, grad)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -828,6 +1047,12 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     cpar = carray(_voidptr(h[_H_CPAR]), (3,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
     anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], max(G - 1, 0)), np.int64)
+    pt = h[_H_PT]
+    T = carray(_voidptr(h[_H_T]), (pt, pt), np.float64)
+    rpar = carray(_voidptr(h[_H_RPAR]), (6,), np.float64)
+    rcomp = carray(_voidptr(h[_H_RCOMP]), (pt + Qt,), np.int64)
+    rscale = carray(_voidptr(h[_H_RSCALE]), (Qt,), np.float64)
+    rnc = carray(_voidptr(h[_H_RNC]), (pt,), np.float64)
     logp_[0] = -np.inf
     try:
         lp = log_density(
@@ -853,6 +1078,12 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
             h[_H_HIER],
             W,
             anc,
+            h[_H_R2D2],
+            T,
+            rpar,
+            rcomp,
+            rscale,
+            rnc,
         )
     except Exception:  # noqa: BLE001 (an error must not pass as a log density)
         return 1
@@ -893,7 +1124,8 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
     x = np.ascontiguousarray(x, dtype=np.float64)
     data = [a[name] for name in _DATA_ORDER]
     codes = [h[slot] for slot in (_H_LINK, _H_BFAM, _H_CFAM, _H_HIER)]
-    lp = log_density(x, grad, *data, *codes, a["W"], a["anc"])
+    r2d2 = [a[name] for name in ("T", "rpar", "rcomp", "rscale", "rnc")]
+    lp = log_density(x, grad, *data, *codes, a["W"], a["anc"], h[_H_R2D2], *r2d2)
     return lp, grad
 
 

@@ -10,7 +10,10 @@ The unconstrained vector, in order: ``b`` (p); per group term ``z`` (levels x te
 row-major) and ``log(sd)`` (terms); the cutpoints of the average case through PyMC's
 ordered transform (``c_0 = u_0``, ``c_k = c_{k-1} + exp(u_k)``). Hierarchically centred
 models (``pack(..., centring=True)``) hold the innermost group's level means where its
-``z`` would be.
+``z`` would be. Under the r2d2 prior (:mod:`bayesresp.model.r2d2`): R2's log odds; the shares
+through PyMC's simplex transform (C - 1, none when C = 1); the whitened coefficients
+``b_w`` (p); per group term ``z`` and, with varying slopes, the split of its share over
+its q columns (a simplex, q - 1); the cutpoints.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ _H_NDIM, _H_N, _H_P, _H_G, _H_QT, _H_PB, _H_PF, _H_NT, _H_NZ, _H_K = range(10)
 _H_LINK, _H_BFAM, _H_CFAM, _H_HIER, _H_SUML = range(10, 15)
 _H_XB, _H_BCOL, _H_XF, _H_FCOL, _H_W, _H_KSTART, _H_GT, _H_TMETA, _H_ZT = range(15, 24)
 _H_XMEAN, _H_GMETA, _H_BPAR, _H_SPAR, _H_CPAR, _H_WMAT, _H_PARENT = range(24, 31)
-_H_LEN = 31
+_H_R2D2, _H_PT, _H_T, _H_RPAR, _H_RCOMP, _H_RSCALE, _H_RNC = range(31, 38)
+_H_LEN = 38
 
 
 # -- packing a design -------------------------------------------------------------------------
@@ -218,6 +222,7 @@ def pack(
     if reason is not None:
         raise ValueError(f"the kernel does not cover {reason}")
     nested = nesting(design)
+    centring_asked = centring is not None
     if centring is None:
         centring = (
             nested is not None
@@ -229,22 +234,54 @@ def pack(
             "(1 | mission/department), with every level present"
         )
     priors = ResolvedPriors(info, prior_overrides, link)
+    r2d2 = priors.r2d2
+    if r2d2 is not None and centring and centring_asked:
+        raise ValueError(
+            "hierarchical centring does not combine with the r2d2 prior yet (its group sds "
+            "are not parameters of their own); give b a normal or student_t prior"
+        )
+    if r2d2 is not None:
+        centring = False
     values = data_values(design)
     n, p = design.X.shape
     blocks: list[tuple[str, int, tuple[int, ...]]] = []
     start: list[np.ndarray] = []
 
-    family, mu, sigma, nu = coefficient_priors(
-        "b", [priors.coefficient(c.name, c.term) for c in info.columns]
-    )
-    bpar = np.column_stack([mu, sigma, nu]) if p else np.zeros((0, 3))
-    blocks.append(("b", 0, (p,)))
-    start.append(mu.astype(float) if p else np.zeros(0))
-    offset = p
+    if r2d2 is None:
+        family, mu, sigma, nu = coefficient_priors(
+            "b", [priors.coefficient(c.name, c.term) for c in info.columns]
+        )
+        bpar = np.column_stack([mu, sigma, nu]) if p else np.zeros((0, 3))
+        blocks.append(("b", 0, (p,)))
+        start.append(mu.astype(float) if p else np.zeros(0))
+        offset = p
+    else:  # R2, the shares, the whitened coefficients b_w ~ N(0, scale_k)
+        family, bpar = "normal", np.zeros((p, 3))
+        C = r2d2.n_components
+        blocks.append(("R2_logodds__", 0, ()))
+        start.append(np.array([math.log(r2d2.mean / (1.0 - r2d2.mean))]))
+        if C > 1:
+            blocks.append(("shares_simplex__", 1, (C - 1,)))
+            start.append(np.zeros(C - 1))
+        blocks.append(("b_w", C, (p,)))
+        start.append(np.zeros(p))
+        offset = C + p
 
     gmeta, spar, zcol = [], [], 0
     for g in info.groups:
         L, q = len(g.levels), len(g.columns)
+        leaf = centring and g is info.groups[-1]
+        blocks.append((f"{'mu' if leaf else 'z'}[{g.label}]", offset, (L, q)))
+        start.append(np.zeros(L * q))
+        if r2d2 is not None:  # the sds come from the shares, split over the columns
+            gmeta.append([offset, L, q, offset + L * q, zcol, HALFNORMAL, len(spar)])
+            spar.extend([[1.0, 1.0, 1.0]] * q)
+            if q > 1:
+                blocks.append((f"shares[{g.label}]_simplex__", offset + L * q, (q - 1,)))
+                start.append(np.zeros(q - 1))
+            offset += L * q + q - 1
+            zcol += q
+            continue
         prior = priors.sd(g.label)
         fam = _SD_FAMILIES[prior.family]
         sigma_sd = prior.param("sigma") if fam != EXPONENTIAL else 1.0
@@ -252,13 +289,28 @@ def pack(
         lam = prior.param("lam") if fam == EXPONENTIAL else 1.0
         gmeta.append([offset, L, q, offset + L * q, zcol, fam, len(spar)])
         spar.extend([[sigma_sd, nu_sd, lam]] * q)
-        leaf = centring and g is info.groups[-1]
-        blocks.append((f"{'mu' if leaf else 'z'}[{g.label}]", offset, (L, q)))
         blocks.append((f"sd[{g.label}]_log__", offset + L * q, (q,)))
-        start.append(np.zeros(L * q))
         start.append(np.full(q, math.log(sigma_sd if fam != EXPONENTIAL else 1.0 / lam)))
         offset += L * q + q
         zcol += q
+
+    if r2d2 is None:
+        T, rpar, rnc = np.zeros((0, 0)), np.zeros(6), np.zeros(0)
+        rcomp, rscale = np.zeros(zcol, dtype=np.int64), np.ones(zcol)
+    else:
+        C = r2d2.n_components
+        a_, b_ = r2d2.beta
+        T = np.ascontiguousarray(values["r2d2_T"], dtype=np.float64).reshape(p, p)
+        rnc = np.asarray(values["r2d2_nc"], dtype=np.float64).reshape(p)
+        rpar = np.array([a_, b_, r2d2.alpha, r2d2.residual_variance, C, 0], dtype=float)
+        group_comp = [
+            c for g, c in zip(info.groups, r2d2.group_component, strict=True) for _ in g.columns
+        ]
+        rcomp = np.asarray([*r2d2.column_component, *group_comp], dtype=np.int64)
+        rscale = np.concatenate(
+            [np.asarray(values[f"r2d2_z[{g.label}]"], dtype=float) for g in info.groups]
+            or [np.zeros(0)]
+        )
 
     K = len(info.spectrum)
     pad = get_link(link).pad
@@ -301,6 +353,11 @@ def pack(
         "cpar": np.asarray(cpar, dtype=np.float64),
         "W": np.ascontiguousarray(W, dtype=np.float64),
         "anc": np.ascontiguousarray(anc, dtype=np.int64).reshape(len(W), max(G - 1, 0)),
+        "T": np.ascontiguousarray(T, dtype=np.float64),
+        "rpar": np.ascontiguousarray(rpar, dtype=np.float64),
+        "rcomp": np.ascontiguousarray(rcomp, dtype=np.int64),
+        "rscale": np.ascontiguousarray(rscale, dtype=np.float64),
+        "rnc": np.ascontiguousarray(rnc, dtype=np.float64),
     }
     header = np.zeros(_H_LEN, dtype=np.int64)
     header[_H_NDIM], header[_H_N], header[_H_P], header[_H_G] = n_dim, n, p, G
@@ -313,6 +370,16 @@ def pack(
     header[_H_HIER], header[_H_SUML] = int(centring), len(W)
     for slot, name in enumerate((*_DATA_ORDER, "W", "anc"), start=_H_XB):
         header[slot] = arrays[name].ctypes.data
+    header[_H_R2D2], header[_H_PT] = int(r2d2 is not None), T.shape[0]
+    r2d2_slots = {
+        _H_T: "T",
+        _H_RPAR: "rpar",
+        _H_RCOMP: "rcomp",
+        _H_RSCALE: "rscale",
+        _H_RNC: "rnc",
+    }
+    for slot, name in r2d2_slots.items():
+        header[slot] = arrays[name].ctypes.data
     return Packed(info, n_dim, header, arrays, blocks, np.concatenate(start), bool(centring))
 
 
@@ -322,7 +389,8 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
 
     Hierarchically centred fits store the same variables: the innermost group's effects
     ``r = mu - W b - sum_h r_h[anc]`` and ``z = r / sd`` of the non-centred form, which
-    the log prior (sensitivity checks) is evaluated on.
+    the log prior (sensitivity checks) is evaluated on. Fits under the r2d2 prior store
+    ``R2``, ``shares``, ``b_w`` and the coefficients and sds they give.
     """
     U = np.asarray(draws["unconstrained"].values, dtype=np.float64)
     lead = U.shape[:-1]
@@ -331,16 +399,21 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
     effects = {}
     W, anc = packed.arrays["W"], packed.arrays["anc"]
     means: dict[str, np.ndarray] = {}
+    r2d2 = bool(packed.header[_H_R2D2])
+    zs: dict[str, np.ndarray] = {}
+    splits: dict[str, np.ndarray] = {}
+    u = y = None
     for name, offset, shape in packed.blocks:
         block = U[..., offset : offset + int(np.prod(shape))].reshape(*lead, *shape)
         label = name[name.index("[") + 1 : name.rindex("]")] if "[" in name else ""
         level_dims = (*sample, f"{label}_level", f"{label}_term")
-        if name == "b":
+        if name in ("b", "b_w"):
             b = block
             if shape[0]:
-                out["b"] = ((*sample, "coef"), block)
+                out[name] = ((*sample, "coef"), block)
         elif name.startswith("z["):
             out[name] = (level_dims, block)
+            zs[label] = block
         elif name.startswith("mu["):
             means[label] = block
             out[f"z[{label}]"] = (level_dims, block)  # replaced below, keeps PyMC's order
@@ -355,9 +428,17 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
             else:
                 r = out[f"z[{label}]"][1] * sd[..., None, :]
             effects[f"r[{label}]"] = (level_dims, r)
+        elif name == "R2_logodds__":
+            u = block
+        elif name == "shares_simplex__":
+            y = block
+        elif name.startswith("shares["):
+            splits[label] = block
         else:  # the ordered transform, backwards
             steps = np.concatenate([block[..., :1], np.exp(block[..., 1:])], axis=-1)
             centred = np.cumsum(steps, axis=-1)
+    if r2d2:
+        b = _r2d2_draws(packed, b, u, y, zs, splits, out, effects)
     out["cutpoints_centred"] = ((*sample, "cutpoint"), centred)
     out.update(effects)
     shift = b @ packed.X_mean if b.shape[-1] else np.zeros(lead)
@@ -366,6 +447,52 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
     coords = {k: v for k, v in coords_of(packed.info).items() if k in dims}
     coords |= {"chain": draws["chain"].values, "draw": draws["draw"].values}
     return xr.Dataset(out, coords=coords)
+
+
+def _softmax_draws(y: np.ndarray) -> np.ndarray:
+    """PyMC's simplex transform backwards, over the last axis."""
+    v = np.concatenate([y, -y.sum(axis=-1, keepdims=True)], axis=-1)
+    v = v - v.max(axis=-1, keepdims=True)
+    return np.exp(v) / np.exp(v).sum(axis=-1, keepdims=True)
+
+
+def _r2d2_draws(packed: Packed, b_w, u, y, zs, splits, out, effects):
+    """Under the r2d2 prior: R2, the shares, and the coefficients, group sds and effects
+    they give (the PyMC graph's deterministics, :func:`bayesresp.model.graph.build_model`),
+    into ``out`` and ``effects``; returns the coefficients."""
+    a = packed.arrays
+    sample = ("chain", "draw")
+    s2, C = a["rpar"][3], int(a["rpar"][4])
+    R2 = 1.0 / (1.0 + np.exp(-u))
+    out["R2"] = (sample, R2)
+    if C > 1:
+        shares = _softmax_draws(y)
+        out["shares"] = ((*sample, "component"), shares)
+    else:
+        shares = np.ones((*u.shape, 1))
+    scale = np.sqrt(shares * (s2 * np.exp(u))[..., None])
+    p = b_w.shape[-1]
+    comp = a["rcomp"]
+    # non-centred coefficients (rnc = 1) are standardised: times their scale
+    whitened = b_w * (1.0 + a["rnc"] * (scale[..., comp[:p]] - 1.0))
+    b = whitened @ a["T"].T
+    if p:
+        out["b"] = ((*sample, "coef"), b)
+    pos = 0
+    for g in packed.info.groups:
+        q = len(g.columns)
+        sd = scale[..., comp[p + pos : p + pos + q]] * a["rscale"][pos : pos + q]
+        pos += q
+        if q > 1:  # the term's share split over its columns
+            split = _softmax_draws(splits[g.label])
+            out[f"shares[{g.label}]"] = ((*sample, f"{g.label}_term"), split)
+            sd = sd * np.sqrt(split)
+        out[f"sd[{g.label}]"] = ((*sample, f"{g.label}_term"), sd)
+        effects[f"r[{g.label}]"] = (
+            (*sample, f"{g.label}_level", f"{g.label}_term"),
+            zs[g.label] * sd[..., None, :],
+        )
+    return b
 
 
 def _check_codes(y, K: int, n: int) -> None:

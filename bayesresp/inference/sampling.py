@@ -268,6 +268,15 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
             "centring=True needs nested group intercepts, such as (1 | mission/department), "
             "with every level present in the data"
         )
+    if settings.centring:
+        from bayesresp.model.graph import ResolvedPriors
+
+        if ResolvedPriors(design.info, spec.priors, spec.link).r2d2 is not None:
+            raise SamplerError(
+                "centring=True does not combine with the r2d2 prior yet (its group sds are "
+                "not parameters of their own); give b a normal or student_t prior, or fit "
+                "without centring"
+            )
     packed = packing.pack(design, spec.priors, spec.link, settings.centring)
     compiled = nutpie_adapter.nutpie_model(packed)
     timings["build"] = time.perf_counter() - started - load

@@ -1,13 +1,16 @@
 """Priors: a small, explicit language for default priors and user overrides.
 
 A prior is written as a call, ``normal(0, 1.5)``, ``student_t(3, 0, 2.5)``,
-``halfnormal(1)``, ``exponential(2)``, ``dirichlet(1)``, ``lkj(2)`` or
-``induced_dirichlet(1)``. Overrides are keyed by what they apply to:
+``halfnormal(1)``, ``exponential(2)``, ``dirichlet(1)``, ``lkj(2)``,
+``induced_dirichlet(1)`` or ``r2d2(mean=0.5, precision=2, alpha=1)``; parameters are
+given in order or by name (``normal(sigma=2, mu=0)``), and ``r2d2``'s may be left out.
+Overrides are keyed by what they apply to:
 
 ========================================  =============================================
 key                                       applies to
 ========================================  =============================================
-``b``                                     every coefficient (fixed effects, ``mo()`` totals)
+``b``                                     every coefficient (fixed effects, ``mo()`` totals);
+                                          ``r2d2(...)``: the linear predictor, group sds too
 ``background`` / ``duty_location:interlocutor``  every coefficient of that term
 ``background[military_security]``         one coefficient
 ``mo(hierarchy_level)``                   one monotonic total effect
@@ -17,20 +20,25 @@ key                                       applies to
 ``cutpoints``                             the cutpoints
 ========================================  =============================================
 
-Defaults (logit link; on the latent scale, where the residual sd is pi/sqrt(3) = 1.8):
-coefficients ``normal(0, 1)`` (an odds ratio of 7 for one dummy is two prior sds out; with
-thirty-odd coefficients the prior predictive already spreads responses widely, see
-:func:`bayesresp.prior_predictive_check`); group sds ``halfnormal(1)``; simplexes
-``dirichlet(1)``; correlations ``lkj(2)``; cutpoints ``induced_dirichlet(1)``: a flat
-Dirichlet prior on the probabilities of the K levels for the average case (every
-covariate at its mean over the fitting rows, group effects at zero), mapped to cutpoints
-(Betancourt 2019), so the prior predictive spread over the spectrum is even rather than
-piled on its ends. A ``normal(mu, sigma)`` cutpoint prior also applies to the average
-case's cutpoints.
-For the other links the coefficient and sd scales are multiplied by the link's latent
-unit next to the logit's (:attr:`bayesresp.maths.links.Link.scale`): 1/1.6 for probit,
-1/sqrt(2) for cloglog (the ratio of the residual sds), 1/log(3) for cauchit (the ratio of
-the interquartile ranges, the Cauchy having no sd).
+Defaults: ``b = r2d2(mean=0.5, precision=2, alpha=1)`` (:mod:`bayesresp.model.r2d2`): a
+uniform prior on the share of latent variance that covariates and group effects explain,
+shared out over the blocks of covariates and the group terms by a flat Dirichlet, with
+coefficients scaled within their terms by the covariance of their columns and the
+cutpoints' prior scaled by 1 / sqrt(1 - R2). Per-term, per-coefficient and ``sd`` keys
+are refused with it (it sets those scales); give ``b`` a ``normal`` or ``student_t``
+prior to set them one by one. Simplexes ``dirichlet(1)``; correlations ``lkj(2)``;
+cutpoints ``induced_dirichlet(1)``: a flat Dirichlet prior on the probabilities of the
+K levels for the average case (every covariate at its mean over the fitting rows, group
+effects at zero), mapped to cutpoints (Betancourt 2019), so the prior predictive spread
+over the spectrum is even rather than piled on its ends. A ``normal(mu, sigma)``
+cutpoint prior also applies to the average case's cutpoints.
+
+The cauchit link has no residual variance, and no r2d2 prior: its defaults are
+independent coefficients ``normal(0, s)`` and group sds ``halfnormal(s)`` with
+``s = 1/log(3)``, its latent unit next to the logit's (the ratio of the interquartile
+ranges, the Cauchy having no sd; :attr:`bayesresp.maths.links.Link.scale`). An explicit
+``normal``/``student_t`` ``b`` leaves the sds at ``halfnormal(s)`` for every link (s = 1
+for logit, 1/1.6 for probit, 1/sqrt(2) for cloglog).
 """
 
 from __future__ import annotations
@@ -53,9 +61,14 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dirichlet": (("alpha",), ("simplex",)),
     "lkj": (("eta",), ("cor",)),
     "induced_dirichlet": (("alpha",), ("cutpoints",)),
+    "r2d2": (("mean", "precision", "alpha"), ("b",)),
 }
+# Parameters a call may leave out, with their values.
+OPTIONAL: dict[str, dict[str, float]] = {"r2d2": {"mean": 0.5, "precision": 2.0, "alpha": 1.0}}
+# Parameters that must lie strictly between 0 and 1 (the others but mu: above 0).
+_UNIT_INTERVAL = {("r2d2", "mean")}
 
-_CALL = re.compile(r"^\s*([a-z_]+)\s*\(([^()]*)\)\s*$")
+_CALL = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*\(([^()]*)\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,10 @@ class Prior:
     params: tuple[float, ...]
 
     def __str__(self) -> str:
+        if self.family in OPTIONAL:  # named: r2d2(mean=0.5, precision=2, alpha=1)
+            names = FAMILIES[self.family][0]
+            args = (f"{n}={_num(p)}" for n, p in zip(names, self.params, strict=True))
+            return f"{self.family}({', '.join(args)})"
         return f"{self.family}({', '.join(_num(p) for p in self.params)})"
 
     def param(self, name: str) -> float:
@@ -104,17 +121,17 @@ def parse_prior(text: str, role: str, key: str = "") -> Prior:
         raise PriorError(
             f"{where}: '{family}' cannot be a prior for {role}; use one of {', '.join(fits)}"
         )
-    try:
-        params = tuple(float(a) for a in args.split(",")) if args.strip() else ()
-    except ValueError:
-        raise PriorError(f"{where}: the parameters of '{text}' must be numbers") from None
-    if len(params) != len(names):
-        raise PriorError(f"{where}: '{family}' takes {len(names)} parameter(s): {', '.join(names)}")
+    params = _arguments(args, family, names, text, where)
     for n, v in zip(names, params, strict=True):
         if not math.isfinite(v):  # nan, inf: a density the sampler cannot evaluate
             raise PriorError(
                 f"{where}: parameter {n} of '{text}' is {_num(v)}; it must be a finite "
                 + ("number" if n == "mu" else "number above 0")
+            )
+        if (family, n) in _UNIT_INTERVAL and not 0.0 < v < 1.0:
+            raise PriorError(
+                f"{where}: parameter {n} of '{text}' is {_num(v)}; it must lie strictly "
+                "between 0 and 1"
             )
         if n != "mu" and v <= 0:
             raise PriorError(
@@ -124,11 +141,54 @@ def parse_prior(text: str, role: str, key: str = "") -> Prior:
     return Prior(family, params)
 
 
+def _arguments(args: str, family: str, names, text: str, where: str) -> tuple[float, ...]:
+    """The parameters of a call, in ``names``' order: positional first, then
+    ``name=value`` (``r2d2(mean=0.3)``); those left out take their ``OPTIONAL`` value."""
+    values: dict[str, float] = {}
+    positional = True
+    parts = [a.strip() for a in args.split(",")] if args.strip() else []
+    for i, part in enumerate(parts):
+        name, eq, value = part.partition("=")
+        if eq:
+            positional = False
+            name = name.strip()
+            if name not in names:
+                hint = closest(name, tuple(names))
+                raise PriorError(
+                    f"{where}: '{family}' has no parameter '{name}'"
+                    + (f"; did you mean '{hint}'?" if hint else "")
+                    + f" (parameters: {', '.join(names)})"
+                )
+            if name in values:
+                raise PriorError(f"{where}: parameter {name} of '{text}' is given twice")
+        elif not positional:
+            raise PriorError(
+                f"{where}: in '{text}', a parameter without a name follows a named one; "
+                "name them all or give them in order"
+            )
+        elif i >= len(names):
+            names_ = ", ".join(names)
+            raise PriorError(f"{where}: '{family}' takes {len(names)} parameter(s): {names_}")
+        else:
+            name, value = names[i], part
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise PriorError(f"{where}: the parameters of '{text}' must be numbers") from None
+    for name, value in OPTIONAL.get(family, {}).items():
+        values.setdefault(name, value)
+    if set(values) != set(names):
+        raise PriorError(f"{where}: '{family}' takes {len(names)} parameter(s): {', '.join(names)}")
+    return tuple(values[n] for n in names)
+
+
 def default_priors(link: str = "logit") -> dict[str, Prior]:
     """The default prior of each role."""
-    s = get_link(link).scale
+    lk = get_link(link)
+    s = lk.scale
+    joint = Prior("r2d2", (0.5, 2.0, 1.0))
     return {
-        "b": Prior("normal", (0.0, round(1.0 * s, 4))),
+        "b": joint if lk.residual_variance is not None else Prior("normal", (0.0, round(s, 4))),
         "sd": Prior("halfnormal", (round(1.0 * s, 4),)),
         "simplex": Prior("dirichlet", (1.0,)),
         "cor": Prior("lkj", (2.0,)),

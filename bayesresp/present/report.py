@@ -38,6 +38,7 @@ import pandas as pd
 from bayesresp._version import __version__
 from bayesresp.checks.diagnostics import diagnose
 from bayesresp.checks.predictive import count_table, posterior_predictive_check, replicate
+from bayesresp.checks.sensitivity import prior_sensitivity
 from bayesresp.errors import ReportError
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
@@ -524,7 +525,7 @@ def _summary(page: _Page, fit: FittedModel, ci: float) -> str:
 
     table = summary(fit, ci=ci)
     lo, hi = _interval_cols(table)[:2]
-    coef = table.loc[~table["block"].isin(["cutpoints", "groups"])]
+    coef = table.loc[~table["block"].isin(["cutpoints", "groups", "r2d2"])]
     coef = coef.loc[~coef.index.str.startswith("simplex(")]
     parts = []
     if len(coef):
@@ -607,7 +608,7 @@ def _variance(page: _Page, fit: FittedModel, ci: float) -> str:
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_xlabel(f"share of latent variance (mean, {ci:.0%} interval)")
     ax.spines[["top", "right"]].set_visible(False)
-    pct = {c: "{:.1%}" for c in ("share", lo, hi)}
+    pct = {c: "{:.1%}" for c in ("share", lo, hi) + tuple(_allotted_cols(table))}
     explained = table.loc[table["kind"] != "residual"]
     lead = (
         "How much of the variance of the latent propensity to confront each block of "
@@ -627,7 +628,45 @@ def _variance(page: _Page, fit: FittedModel, ci: float) -> str:
         + _img(fig, "Bar chart: share of latent variance of each component")
         + "</div></div>"
     )
+    if "R2" in fit.posterior:
+        body += _r2d2_sensitivity(page, fit)
     return _section("variance", body, lead)
+
+
+def _allotted_cols(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c.startswith("allotted")]
+
+
+def _r2d2_sensitivity(page: _Page, fit: FittedModel) -> str:
+    """The r2d2 prior's R2 and shares: the most prior-dependent quantities of the model,
+    so their power-scaling sensitivity is always reported."""
+    try:
+        result = prior_sensitivity(fit)
+    except Exception as exc:  # noqa: BLE001 (the report must still be written)
+        return (
+            "<h3>How much the prior decides R2 and the shares</h3><p>The power-scaling "
+            f"sensitivity of R2 and the shares could not be computed here ({_e(str(exc))}); "
+            "run <code>fit.prior_sensitivity()</code> to see it.</p>"
+        )
+    names = [n for n in result.table.index if n == "R2" or n.startswith("share(")]
+    table = result.table.loc[names]
+    flagged = [n for n in names if table.loc[n, "prior"] > result.threshold]
+    text = (
+        "<h3>How much the prior decides R2 and the shares</h3><p>The columns "
+        "<code>allotted</code> are the r2d2 prior's own parameters: R2 times each "
+        "component's share (the residual: 1 - R2). With few columns in a component they "
+        "rest on the prior more than the realised <code>share</code> does. Power-scaling "
+        f"sensitivity (flagged above {result.threshold}): "
+        + (
+            f"{len(flagged)} of them depend on the prior: "
+            + ", ".join(f"<code>{_e(n)}</code>" for n in flagged)
+            + ". Read them as the prior and the data together, not the data alone."
+            if flagged
+            else "none depends on the prior beyond what the data say."
+        )
+        + "</p>"
+    )
+    return text + page.table(table, {"prior": "{:.3f}", "likelihood": "{:.3f}"})
 
 
 def _verdict_badge(verdict: str) -> str:

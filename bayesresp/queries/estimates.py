@@ -156,6 +156,14 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     cauchit link's Cauchy residual has no variance, so its model has no decomposition
     (an error says so).
 
+    Under the r2d2 prior (the default; :mod:`bayesresp.model.r2d2`) the table also holds
+    what the prior's own parameters say, ``allotted`` with its interval
+    (``allotted_q5``, ``allotted_q95`` for ``ci=0.9``): ``R2 * shares[k]`` per component
+    and ``1 - R2`` for the residual, the share of the latent variance each is given in
+    expectation over its coefficients. ``share`` is what the drawn coefficients realise
+    over the fitted rows; the two agree when a component has many columns and differ for
+    one of few (a single coefficient's square varies widely around its expectation).
+
     Examples
     --------
     >>> fit.variance_decomposition()[["share", "q5", "q95"]]  # doctest: +SKIP
@@ -203,6 +211,22 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             lo: share[lo],
             hi: share[hi],
         }
+    post = fit.posterior
+    if "R2" in post:
+        R2 = post["R2"].values.ravel()
+        for name in rows:
+            if name == "residual":
+                allotted = 1.0 - R2
+            elif "shares" in post:
+                allotted = R2 * post["shares"].sel(component=name).values.ravel()
+            else:  # one component takes all of R2
+                allotted = R2
+            given = describe_draws(allotted, ci)
+            rows[name] |= {
+                "allotted": given["mean"],
+                f"allotted_{lo}": given[lo],
+                f"allotted_{hi}": given[hi],
+            }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "component"
     return out

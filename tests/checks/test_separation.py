@@ -198,15 +198,9 @@ def test_an_interaction_cell(base):
 def separated_fit(example_head):
     data = example_head.copy()
     data.loc[data["background"] == "military_security", "response"] = TOP
-    return bayesresp.fit(
-        data,
-        "response ~ background + severity",
-        draws=200,
-        tune=200,
-        chains=2,
-        seed=3,
-        progress=False,
-    )
+    # independent priors, whose scale the detail reports in prior sds
+    spec = bayesresp.ModelSpec("response ~ background + severity", priors={"b": "normal(0, 1)"})
+    return bayesresp.fit(data, spec, draws=200, tune=200, chains=2, seed=3, progress=False)
 
 
 def test_diagnose_says_so_with_the_posterior_against_the_prior(separated_fit):
@@ -237,3 +231,23 @@ def test_a_fit_without_separation_says_nothing(hierarchical):
     crit = hierarchical.diagnose().to_dataframe().loc["separated levels"]
     assert crit["verdict"] == "ok" and crit["value"] == 0
     assert "separation" not in hierarchical.convergence_line()
+
+
+def test_under_the_default_prior_the_advice_names_r2d2(example_head):
+    """Under the default r2d2 prior a separated coefficient's scale grows with R2 (the
+    separated level pushes it up), and per-coefficient priors are refused with it: the
+    advice says to set the coefficients' scale first."""
+    data = example_head.copy()
+    data.loc[data["background"] == "military_security", "response"] = TOP
+    fit = bayesresp.fit(
+        data,
+        "response ~ background + severity",
+        draws=200,
+        tune=200,
+        chains=2,
+        seed=3,
+        progress=False,
+    )
+    crit = fit.diagnose().to_dataframe().loc["separated levels"]
+    assert crit["verdict"] == "warn"
+    assert "r2d2 prior" in crit["advice"] and 'b = "normal(0, 1.5)"' in crit["advice"]

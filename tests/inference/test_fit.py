@@ -271,10 +271,13 @@ def test_foreign_data_fit_from_one_line(foreign_fit):
         "cutpoint[3|4]",
         "cutpoint[4|5]",
         "sd(rater)",
+        "R2",  # the default r2d2 prior: one block of covariates and the rater intercepts
+        "share(covariates)",
+        "share(group(rater))",
     ]
     assert foreign_fit.codebook.spectrum == ("1", "2", "3", "4", "5")
     assert s.loc["treat_a[treated]", "q5"] > 0 and s.loc["treat_b[yes]", "q95"] < 0
-    assert set(s["block"]) == {"covariates", "cutpoints", "groups"}
+    assert set(s["block"]) == {"covariates", "cutpoints", "groups", "r2d2"}
 
 
 def test_same_seed_same_draws(foreign_fit):

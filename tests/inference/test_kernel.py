@@ -22,8 +22,13 @@ from bayesresp.model.design import compress, make_design
 from bayesresp.model.graph import build_model
 from bayesresp.model.spec import ModelSpec
 
+# Independent priors (the default before the r2d2 prior): hierarchical centring and the
+# sd priors need them.
+NORMAL_B = {"b": "normal(0, 1)"}
+
 # (formula, link, prior overrides): every prior family, every link, uncorrelated slopes,
-# one and two group terms, no covariates at all.
+# one and two group terms, no covariates at all; the r2d2 prior (the default where the
+# link has a residual variance) with several components, one, and its options.
 CASES = [
     ("models/hierarchical.toml", "logit", {}),
     ("models/hierarchical.toml", "probit", {}),
@@ -35,7 +40,12 @@ CASES = [
     (
         "response ~ severity + duty_location + (1 | mission)",
         "probit",
-        {"sd": "exponential(2)", "cutpoints": "induced_dirichlet(2)", "severity": "normal(0.5, 2)"},
+        {
+            "b": "normal(0, 1)",
+            "sd": "exponential(2)",
+            "cutpoints": "induced_dirichlet(2)",
+            "severity": "normal(0.5, 2)",
+        },
     ),
     ("response ~ 1 + (1 | mission/department)", "logit", {"cutpoints": "induced_dirichlet(3)"}),
     ("response ~ severity + interlocutor", "logit", {}),
@@ -50,6 +60,15 @@ CASES = [
         "cauchit",
         {"cutpoints": "induced_dirichlet(2)"},
     ),
+    ("models/hierarchical.toml", "logit", NORMAL_B),
+    (
+        "response ~ severity + background + years_at_station + (1 + years_at_station || mission)",
+        "probit",
+        {"b": "r2d2(mean=0.3, precision=5, alpha=0.7)", "cutpoints": "normal(0, 3)"},
+    ),
+    ("response ~ 1 + (1 | mission)", "logit", {}),  # one component: no shares
+    ("response ~ 1", "probit", {}),  # no component: no R2 either
+    ("response ~ severity + interlocutor", "cloglog", {"b": "r2d2(alpha=2)"}),
 ]
 LINKS = ["logit", "probit", "cloglog", "cauchit"]
 
@@ -68,7 +87,7 @@ def _as_point(packed, x):
     return {
         name: x[offset : offset + int(np.prod(shape))].reshape(shape)
         for name, offset, shape in packed.blocks
-        if not (name == "b" and shape == (0,))
+        if not (name in ("b", "b_w") and shape == (0,))
     }
 
 
@@ -110,7 +129,7 @@ def test_kernel_is_the_model_log_density(example, case):
 def test_kernel_at_extreme_linear_predictors(example, link):
     """|eta| up to 50: mission effects of +-50 (z = +-5, sd = 10). Finite, and equal to
     the PyMC model, whose likelihood is tested against 1,200-digit references."""
-    design, spec = _design(example, "response ~ severity + (1 | mission)", link, {})
+    design, spec = _design(example, "response ~ severity + (1 | mission)", link, NORMAL_B)
     model = build_model(design, spec.priors, spec.link)
     packed = packing.pack(design, spec.priors, spec.link, centring=False)
     point = _as_point(packed, packed.start.copy())
@@ -297,7 +316,7 @@ def test_centring_is_a_change_of_variables(example, rich_data, link):
     """Centred density = non-centred density - log |d mu / d z| at the mapped point (the
     non-centred one is tied to PyMC above, for both links); the gradient matches central
     differences; both give the same posterior variables."""
-    design, spec = _design(rich_data, "models/hierarchical.toml", link, {})
+    design, spec = _design(rich_data, "models/hierarchical.toml", link, NORMAL_B)
     assert design.n / len(design.info.groups[-1].levels) >= packing.CENTRE_ROWS_PER_LEVEL
     nc = packing.pack(design, spec.priors, spec.link, centring=False)
     c = packing.pack(design, spec.priors, spec.link)  # chosen by default here
@@ -346,8 +365,9 @@ def test_centred_and_non_centred_fits_agree(example):
     here), one reason the rule does not centre there."""
     data = bayesresp.validate(bayesresp.simulate(missions=12, rows=6000, seed=3).data)
     settings = dict(draws=400, tune=400, chains=4, seed=9, progress=False)
-    centred = bayesresp.fit(data, "hierarchical", centring=True, **settings)
-    plain = bayesresp.fit(data, "hierarchical", **settings)
+    spec = dataclasses.replace(ModelSpec.coerce("hierarchical"), priors=NORMAL_B)
+    centred = bayesresp.fit(data, spec, centring=True, **settings)
+    plain = bayesresp.fit(data, spec, **settings)
     assert centred.meta["centred"] and not plain.meta["centred"]
     for fit in (centred, plain):
         assert int(fit.tree["sample_stats"]["diverging"].sum()) == 0
@@ -364,6 +384,8 @@ def test_centring_needs_nested_intercepts(example):
         )
     with pytest.raises(SamplerError, match="needs the compiled kernel"):
         bayesresp.fit(example, "hierarchical", centring=True, kernel=False)
+    with pytest.raises(SamplerError, match="does not combine with the r2d2 prior"):
+        bayesresp.fit(example, "hierarchical", centring=True)
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -458,6 +480,8 @@ def test_log_likelihood_is_the_numpy_one(example, case):
         info, S = design.info, 7
         rng = np.random.default_rng(case)
         r = {g.label: rng.normal(0, 3, (S, len(g.levels), len(g.columns))) for g in info.groups}
+        for effects in r.values():
+            effects[:, 0, 0] = 9.0  # one level far out: the tails are reached
         draws = PosteriorArrays(
             b=rng.normal(0.0, 4.0, (S, len(info.columns))),
             b_mo=np.zeros((S, 0)),
@@ -469,7 +493,7 @@ def test_log_likelihood_is_the_numpy_one(example, case):
         )
         ours = kernel.log_likelihood(design, draws, link)
         eta = eta_from_draws(draws, design, "known")
-        assert np.abs(eta).max() > 8.0
+        assert np.abs(eta).max() > 8.0 or not (info.columns or info.groups)  # ~ 1: eta = 0
         ref = log_prob(design.y, eta, draws.cutpoints, link)
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-300)
 
@@ -482,9 +506,11 @@ def _packings(example, rich_data):
         design, spec = _design(example, formula, link, priors)
         out.append(packing.pack(design, spec.priors, spec.link, centring=False))
     for formula in ("models/hierarchical.toml", "response ~ 1 + (1 | mission)"):
-        design, spec = _design(rich_data, formula, "logit", {})
+        design, spec = _design(rich_data, formula, "logit", NORMAL_B)
         out.append(packing.pack(design, spec.priors, spec.link, centring=True))
-    design, spec = _design(rich_data, "models/hierarchical.toml", "probit", {}, compressed=True)
+    design, spec = _design(
+        rich_data, "models/hierarchical.toml", "probit", NORMAL_B, compressed=True
+    )
     out.append(packing.pack(design, spec.priors, spec.link, centring=True))
     return out
 

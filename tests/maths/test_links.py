@@ -214,16 +214,25 @@ def test_new_links_agree_with_maximum_likelihood_on_real_data(housing, name, ker
     median of every coefficient and cutpoint lies within 0.3 posterior sd of the maximum
     likelihood estimate, through the compiled kernel and through PyMC's graph.
 
+    The links are under test here, not the default prior (that is
+    tests/inference/test_default_prior_real_data.py's): both get independent normal(0, s)
+    coefficients with s their latent unit (cloglog 0.71, cauchit 0.91; cauchit's default).
+
     Why 0.3 sd: with 1,681 rows the likelihood is close to normal around the MLE, and a
     normal(0, s) prior moves the posterior towards zero by about ``sd^2 / s^2`` times the
     estimate, that is by ``sd |estimate| / s^2`` posterior sds: at most 0.17 here (for
-    Infl[High], 0.9 with sd 0.09, under cloglog's default s = 0.71). The Monte Carlo
-    error of a median is about 1.25 sd / sqrt(ESS), under 0.03 sd at ESS 2,000, so three
-    of them add 0.09. A wrong link, sign or reference level misses by several sds (the
-    cloglog fit is 6.5 sds from the cauchit MLE)."""
+    Infl[High], 0.9 with sd 0.09, under cloglog's s = 0.71). The Monte Carlo error of a
+    median is about 1.25 sd / sqrt(ESS), under 0.03 sd at ESS 2,000, so three of them add
+    0.09. A wrong link, sign or reference level misses by several sds (the cloglog fit is
+    6.5 sds from the cauchit MLE)."""
     import bayesresp
 
-    spec = {"formula": "Sat ~ Infl + Type + Cont", "link": name}
+    scale = round(get_link(name).scale, 4)
+    spec = {
+        "formula": "Sat ~ Infl + Type + Cont",
+        "link": name,
+        "priors": {"b": f"normal(0, {scale})"},
+    }
     fit = bayesresp.fit(housing, spec, seed=11, progress=False, kernel=kernel)
     assert fit.meta["log_density"] == ("kernel" if kernel else "pytensor")
     assert fit.convergence()["verdict"] == "ok"

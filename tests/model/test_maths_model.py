@@ -193,7 +193,7 @@ def test_model_has_no_probability_matrix(rich_design):
 
 def test_unknown_prior_key_is_refused(rich_design):
     with pytest.raises(bayesresp.PriorError, match="'sd\\(official_id\\)' match nothing"):
-        build_model(rich_design, {"sd(official_id)": "halfnormal(1)"}, "logit")
+        build_model(rich_design, {"b": "normal(0, 1)", "sd(official_id)": "halfnormal(1)"}, "logit")
 
 
 def test_prior_overrides_reach_the_model(rich_design):

@@ -134,6 +134,12 @@ def test_report_is_self_contained_with_every_section(cli_report):
     attrs = bayesresp.load_fit(cli_report.parent / "fit.nc").file_attrs
     assert attrs["data_sha256"] in text and f"PyMC {attrs['pymc_version']}" in text
     assert "seed 20261128" in text and "nutpie" in text
+    # The default r2d2 prior: its allotment beside the realised shares, and the
+    # power-scaling sensitivity of R2 and each share, always
+    assert "How much the prior decides R2 and the shares" in text
+    for name in ("R2", "share(incident)", "share(group(mission))"):
+        assert f"<th>{name}</th>" in text or f">{name}<" in text, name
+    assert "allotted" in text
 
 
 def test_report_without_profiles_has_no_what_if(hierarchical, tmp_path):

@@ -49,6 +49,7 @@ def odd_fit(odd_data):
 
 COEFS = [f"freq[{lv}]" for lv in FREQ[1:]] + ["age"]
 CUTPOINTS = [f"cutpoint[{a}|{b}]" for a, b in itertools.pairwise(OUTCOME)]
+SHARES = ["covariates", "group(site)"]  # the default r2d2 prior's components
 
 
 def test_posterior_coordinates_keep_the_labels(odd_fit):
@@ -60,7 +61,9 @@ def test_posterior_coordinates_keep_the_labels(odd_fit):
 
 def test_tables_keep_the_labels(odd_fit):
     table = odd_fit.summary()
-    assert list(table.index) == [*COEFS, *CUTPOINTS, "sd(site)"]
+    plain = table.loc[table["block"] != "r2d2"]  # the default prior's R2 and shares
+    assert list(plain.index) == [*COEFS, *CUTPOINTS, "sd(site)"]
+    assert list(table.index[len(plain) :]) == ["R2", *(f"share({c})" for c in SHARES)]
     assert table[["mean", "sd", "r_hat", "ess_bulk"]].notna().all().all()
     assert list(odd_fit.odds_ratios().index) == COEFS
     groups = odd_fit.group_effects()
@@ -118,7 +121,8 @@ def test_cli_summary_of_a_saved_fit(odd_fit, tmp_path, run_cli):
     res = run_cli("summary", path, "--table", "parameters", "--format", "csv")
     assert res.code == 0, res.err
     table = pd.read_csv(io.StringIO(res.out), index_col=0)
-    assert list(table.index) == [*COEFS, *CUTPOINTS, "sd(site)"]
+    plain = table.loc[table["block"] != "r2d2"]
+    assert list(plain.index) == [*COEFS, *CUTPOINTS, "sd(site)"]
     assert run_cli("summary", path).code == 0
 
 
