@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/bayesresp demo
 
+# Two pytest workers (pytest-xdist), a test file each at a time: most of a test's time is
+# single-threaded (compiling, building models, summaries), so two workers fill two cores;
+# the shipped fits are made once per run and shared through fit files (tests/conftest.py).
 test: $(STAMP) browser
 	$(PY) -m ruff check bayesresp tests
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # A headless Chromium for the report's browser test: installed when missing and root
 # (apt-get), otherwise the test says why it is skipped.

@@ -27,6 +27,13 @@ REPEATING = (
 )
 
 
+# Its rows repeat as much, and the kernel covers it (no mo(), uncorrelated slopes).
+REPEATING_KERNEL = (
+    "response ~ severity + background + hierarchy_level"
+    " + (1 + duty_location || mission) + (1 | mission:department)"
+)
+
+
 @pytest.fixture(scope="module")
 def repeating_design(example):
     spec = ModelSpec.coerce(REPEATING)
@@ -82,7 +89,12 @@ def test_compression_is_automatic_when_it_pays_and_rows_keep_their_loglik(exampl
     assert hierarchical.meta["compressed"] is False
     assert hierarchical.meta["rows_fitted"] == len(example)
 
-    fit = bayesresp.fit(example, REPEATING, draws=100, tune=100, chains=2, seed=5, progress=False)
+    # The default path (the kernel); the PyMC graph's compressed log density is tied to
+    # the full one above, mo() and a correlated slope included.
+    fit = bayesresp.fit(
+        example, REPEATING_KERNEL, draws=100, tune=100, chains=2, seed=5, progress=False
+    )
+    assert fit.meta["log_density"] == "kernel"
     assert fit.meta["compressed"] is True
     assert fit.meta["rows_fitted"] < 0.9 * len(example)
     # The per-row log-likelihood (for LOO) is still one value per data row, and each is
@@ -140,7 +152,12 @@ def test_refit_of_the_same_structure_reuses_the_compiled_model(example, monkeypa
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", counting)
     sampling.clear_compiled_models()
-    formula = "response ~ severity + background + years_at_station + (1 | mission)"
+    # Independent priors: the test is about compiling, and the r2d2 prior's larger graph
+    # would only make each compile slower.
+    formula = bayesresp.ModelSpec(
+        "response ~ severity + background + years_at_station + (1 | mission)",
+        priors={"b": "normal(0, 1)"},
+    )
     settings = dict(draws=100, tune=100, chains=2, seed=11, progress=False, kernel=False)
     first = bayesresp.fit(example, formula, **settings)
     # New data of the same shape: other outcomes, and the missions renamed.
