@@ -75,7 +75,7 @@ TABLES = ("parameters", "odds", "groups", "variance")
     "--centring/--no-centring",
     default=None,
     help="Hierarchically centre the innermost of nested group intercepts (default: with "
-    "at least 100 rows per level on average).",
+    "at least 100 rows per level on average, independent priors on b and no mo() terms).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_cmd(

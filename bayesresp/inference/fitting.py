@@ -193,8 +193,8 @@ def fit(
         the same density and gradient as the PyMC model's, compiled once per machine,
         so a new process starts sampling in a fraction of a second instead of compiling
         PyMC's graph for 10-15 s; its vectorised gradient costs about a third of the
-        graph's). By default it is used for every model it covers (all but ``mo()``
-        terms and correlated varying effects); ``False`` samples PyMC's graph, ``True``
+        graph's). By default it is used for every model it covers (all but those
+        with correlated varying effects); ``False`` samples PyMC's graph, ``True``
         insists on the kernel.
     centring : bool, optional
         Hierarchical centring of the innermost of nested group intercepts (kernel only):
@@ -207,7 +207,8 @@ def fit(
         By default it is used when the innermost group has on average at least 100 rows
         per level (``bayesresp.inference.packing.CENTRE_ROWS_PER_LEVEL``) and the
         coefficients have independent priors (not under the default r2d2 prior, whose
-        group sds are not parameters of their own); ``True`` insists, ``False`` never.
+        group sds are not parameters of their own) and there are no ``mo()`` terms;
+        ``True`` insists, ``False`` never.
 
     Returns
     -------

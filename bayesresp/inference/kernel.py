@@ -19,14 +19,15 @@ The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
 Tests hold the two together (``tests/inference/test_kernel.py``): at random points, for
-fourteen models covering every link, every prior family (the r2d2 prior with several
-components, one, and none), uncorrelated slopes, one or two group terms, no covariates
-and no groups, the log density and the gradient equal those PyMC compiles
+eighteen models covering every link, every prior family (the r2d2 prior with several
+components, one, and none), mo() terms, uncorrelated slopes, one or two group terms, no
+covariates and no groups, the log density and the gradient equal those PyMC compiles
 from the model, to rounding, and at |eta| = 50 for every link; the hierarchically
 centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
 change of variables, and the C callback nutpie calls against the kernel, bit for bit.
-Models the kernel does not cover (``mo()`` terms, correlated varying slopes) are sampled
-through PyMC's graph, as are the other samplers.
+Models the kernel does not cover (correlated varying slopes) are sampled through PyMC's
+graph, as are the other samplers. ``mo()`` terms enter the rows as indicator columns,
+one per step, whose coefficients are the total effect times the step's share.
 
 The design and priors arrive packed (:mod:`bayesresp.inference.packing`, plain NumPy,
 which also holds the header layout the C callback reads); nutpie's model object is made in
@@ -63,13 +64,17 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     _H_KSTART,
     _H_LEN,
     _H_LINK,
+    _H_MOMETA,
+    _H_MOPAR,
     _H_N,
     _H_NDIM,
+    _H_NMO,
     _H_NT,
     _H_NZ,
     _H_P,
     _H_PARENT,
     _H_PB,
+    _H_PCOL,
     _H_PF,
     _H_PT,
     _H_QT,
@@ -95,6 +100,8 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     Packed,
     _check_codes,
     _row_layout,
+    step_coefficients,
+    step_columns,
 )
 from bayesresp.maths import links, links_numba
 from bayesresp.maths.links import LOGIT, get_link
@@ -422,6 +429,8 @@ def log_density(
     rcomp,
     rscale,
     rnc,
+    mometa,
+    mopar,
 ):
     """Log density at the unconstrained point ``x``; its gradient goes into ``grad``.
 
@@ -448,13 +457,26 @@ def log_density(
     then of each group term's column, ``T`` the coefficients' scaling within terms,
     ``rscale`` the group columns' and ``rnc`` which coefficients are non-centred
     (:func:`bayesresp.model.r2d2.scalings`).
+
+    ``mo()`` terms enter the rows as indicator columns, one per step (level >= k), after
+    the design's ``p`` columns, with the total effect times the step's share as their
+    coefficient. ``mometa`` holds one row per term: number of steps, offset of its total
+    (``b_mo``, or ``b_mo_w`` under r2d2) in ``x``, offset of its simplex, first
+    indicator column; ``mopar`` its total's prior (family, mu, sigma, nu), the simplex's
+    Dirichlet concentration, and under r2d2 its scale's unit, whether it is non-centred
+    and its component.
     """
-    p = X_mean.shape[0]
+    pe = X_mean.shape[0]  # the design's columns, then the mo() steps' indicator columns
+    p = bpar.shape[0]  # the design's columns
     G = gmeta.shape[0]
     grad[:] = 0.0
     lp = 0.0
-    b = np.empty(p)  # the coefficients
-    gb = np.zeros(p)  # d log density / d b
+    b = np.empty(pe)  # the coefficients (of the indicator columns: total x share)
+    gb = np.zeros(pe)  # d log density / d b
+    n_mo = mometa.shape[0]
+    mo_size = n_mo  # the totals and the simplexes' coordinates in x
+    for j in range(n_mo):
+        mo_size += mometa[j, 0] - 1
     n_comp = max(np.int64(rpar[4]), 1)  # r2d2's components
     share = np.empty(n_comp)
     scale = np.empty(n_comp)  # sqrt(share * tau2) per component
@@ -485,7 +507,7 @@ def log_density(
             for j in range(p):
                 acc += T[i, j] * wv[j]
             b[i] = acc
-        used = ow + p
+        used = ow + p + mo_size
         for g in range(G):
             used += gmeta[g, 1] * gmeta[g, 2] + gmeta[g, 2] - 1  # z, the split
         nc = x.shape[0] - used
@@ -501,7 +523,10 @@ def log_density(
                 v, dv = _student_t(x[j], bpar[j, 2], mu, sigma)
                 lp += v
                 grad[j] += dv
-        nc = _n_cut(x.shape[0], p, gmeta)
+        nc = _n_cut(x.shape[0], p + mo_size, gmeta)
+    total_mo = np.empty(n_mo)
+    for j in range(n_mo):
+        lp += _mo_term(x, grad, j, mometa, mopar, r2d2, scale, gscale, total_mo, b)
 
     # group effects r = z * sd, non-centred
     r_total = 0
@@ -551,7 +576,7 @@ def log_density(
         lp += x[oc + k]  # log |Jacobian| of the ordered transform
     D = math.sqrt(1.0 + math.exp(x[np.int64(rpar[5])])) if r2d2 else 1.0
     shift = 0.0
-    for j in range(p):
+    for j in range(pe):
         shift += X_mean[j] * b[j]
     P = np.empty(K + 1)  # padded cutpoints of the reference case
     P[0] = -cpar[2]
@@ -607,7 +632,7 @@ def log_density(
     for k in range(nc):
         gc[k] = gP[k + 1]
         total += gP[k + 1]
-    for j in range(p):
+    for j in range(pe):
         gb[j] += total * X_mean[j]
 
     # prior of the average case's cutpoints; under r2d2, that of c / D, with the
@@ -666,6 +691,10 @@ def log_density(
                 grad[osd + t] += gsd * sd
         if r2d2:
             _simplex_chain(osd, split, ksplit, grad)
+
+    # the mo() steps' coefficients back to the totals and the simplexes
+    for j in range(n_mo):
+        _mo_chain(x, grad, j, mometa, mopar, r2d2, scale, gscale, total_mo, gb)
 
     # the coefficients: b itself, or b = T b_w
     if r2d2:
@@ -845,6 +874,71 @@ def _centred_leaf(x, grad, gmeta, spar, W, anc, r, r_off, gr):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _mo_term(x, grad, j, mometa, mopar, r2d2, scale, gscale, total, b):
+    """The ``j``-th ``mo()`` term: the log density of its total effect and of its simplex
+    (``Dirichlet``, through PyMC's simplex transform), with their gradient; puts the total
+    into ``total[j]`` and the coefficients of its indicator columns, the total times each
+    step's share, into ``b``. Under r2d2 the total follows the coefficients' rule: centred
+    ``b_mo_w ~ N(0, s)`` or non-centred ``b_mo = s b_mo_w``, ``s = scale_k * unit``."""
+    steps, ot, osx, col = mometa[j, 0], mometa[j, 1], mometa[j, 2], mometa[j, 3]
+    v = x[ot]
+    lp = 0.0
+    if r2d2:
+        c = np.int64(mopar[j, 7])
+        unit = mopar[j, 5]
+        s = scale[c] * unit
+        if mopar[j, 6] != 0.0:  # non-centred
+            lp += -0.5 * v * v - 0.5 * LOG_2PI
+            grad[ot] += -v
+            total[j] = s * v
+        else:
+            t = v / s
+            lp += -0.5 * t * t - math.log(s) - 0.5 * LOG_2PI
+            grad[ot] += -t / s
+            gscale[c] += (t * t - 1.0) / s * unit
+            total[j] = v
+    else:
+        mu, sigma = mopar[j, 1], mopar[j, 2]
+        if np.int64(mopar[j, 0]) == NORMAL:
+            d = v - mu
+            lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
+            grad[ot] += -d / (sigma * sigma)
+        else:
+            value, dv = _student_t(v, mopar[j, 3], mu, sigma)
+            lp += value
+            grad[ot] += dv
+        total[j] = v
+    share = np.empty(steps)
+    lp += _simplex(x, osx, steps, mopar[j, 4], share, grad)
+    for k in range(steps):
+        b[col + k] = total[j] * share[k]
+    return lp
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _mo_chain(x, grad, j, mometa, mopar, r2d2, scale, gscale, total, gb):
+    """Chain the gradient of the ``j``-th ``mo()`` term's indicator coefficients
+    (``gb``) to its total and its simplex coordinates (and under r2d2, when non-centred,
+    to its component's scale)."""
+    steps, ot, osx, col = mometa[j, 0], mometa[j, 1], mometa[j, 2], mometa[j, 3]
+    share = np.empty(steps)
+    _softmax(x, osx, steps, share)
+    g_total = 0.0
+    k_log = np.empty(steps)  # d log density / d log share
+    for k in range(steps):
+        g_total += gb[col + k] * share[k]
+        k_log[k] = gb[col + k] * total[j] * share[k]
+    _simplex_chain(osx, share, k_log, grad)
+    if r2d2 and mopar[j, 6] != 0.0:
+        c = np.int64(mopar[j, 7])
+        unit = mopar[j, 5]
+        grad[ot] += g_total * scale[c] * unit
+        gscale[c] += g_total * x[ot] * unit
+    else:
+        grad[ot] += g_total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _n_cut(n_dim, p, gmeta):
     used = p
     for g in range(gmeta.shape[0]):
@@ -956,24 +1050,24 @@ def _pointwise_rows(
 def log_likelihood(design: Design, draws, link: str) -> np.ndarray:
     """Log-probability of each of the design's rows under each posterior draw, (S, n).
 
-    Designs without ``mo()`` terms go through the kernel's packed rows in one compiled
-    pass (no (S, n) linear predictor is formed); the others through
-    :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`. A test ties
-    the two together.
+    The kernel's packed rows in one compiled pass (no (S, n) linear predictor is formed),
+    ``mo()`` terms as their steps' indicator columns; a test ties it to
+    :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`.
     """
     info = design.info
-    if info.monotonic:
-        from bayesresp.inference.arrays import eta_from_draws
-
-        eta = eta_from_draws(draws, design, groups="known")
-        return pointwise_log_prob(design.y, eta, draws.cutpoints, link)
     cut = np.ascontiguousarray(draws.cutpoints, dtype=np.float64)
     K = cut.shape[1] + 1
-    a = _row_layout(design, np.asarray(design.X, dtype=np.float64), K, rows_see=0)
+    X = np.column_stack([np.asarray(design.X, dtype=np.float64), step_columns(design)])
+    a = _row_layout(design, X, K, rows_see=0)
     S = cut.shape[0]
     r = [draws.r[g.label].reshape(S, -1) for g in info.groups]
     r = np.ascontiguousarray(np.concatenate(r, axis=1) if r else np.zeros((S, 0)))
-    b = np.ascontiguousarray(draws.b, dtype=np.float64).reshape(S, -1)
+    steps = step_coefficients(
+        np.asarray(draws.b_mo, dtype=np.float64).reshape(S, -1),
+        [np.asarray(draws.simplex[m.var], dtype=np.float64).reshape(S, -1) for m in info.monotonic],
+    )
+    b = np.concatenate([np.asarray(draws.b, dtype=np.float64).reshape(S, -1), steps], axis=1)
+    b = np.ascontiguousarray(b)
     out = np.empty((S, design.n))
     names = ("Xb", "bcol", "Xf", "fcol", "kstart", "gT", "tmeta", "Zt", "order")
     code = get_link(link).code
@@ -1028,6 +1122,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     if dim != h[_H_NDIM]:
         return -1
     n, p, G, Qt, K = h[_H_N], h[_H_P], h[_H_G], h[_H_QT], h[_H_K]
+    pc, n_mo = h[_H_PCOL], h[_H_NMO]
     pb, pf, nt, nz = h[_H_PB], h[_H_PF], h[_H_NT], h[_H_NZ]
     x = carray(x_, (dim,))
     grad = carray(grad_, (dim,))
@@ -1042,7 +1137,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     Zt = carray(_voidptr(h[_H_ZT]), (nz, n), np.float64)
     X_mean = carray(_voidptr(h[_H_XMEAN]), (p,), np.float64)
     gmeta = carray(_voidptr(h[_H_GMETA]), (G, 7), np.int64)
-    bpar = carray(_voidptr(h[_H_BPAR]), (p, 3), np.float64)
+    bpar = carray(_voidptr(h[_H_BPAR]), (pc, 3), np.float64)
     spar = carray(_voidptr(h[_H_SPAR]), (Qt, 3), np.float64)
     cpar = carray(_voidptr(h[_H_CPAR]), (3,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
@@ -1053,6 +1148,8 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     rcomp = carray(_voidptr(h[_H_RCOMP]), (pt + Qt,), np.int64)
     rscale = carray(_voidptr(h[_H_RSCALE]), (Qt,), np.float64)
     rnc = carray(_voidptr(h[_H_RNC]), (pt,), np.float64)
+    mometa = carray(_voidptr(h[_H_MOMETA]), (n_mo, 4), np.int64)
+    mopar = carray(_voidptr(h[_H_MOPAR]), (n_mo, 8), np.float64)
     logp_[0] = -np.inf
     try:
         lp = log_density(
@@ -1084,6 +1181,8 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
             rcomp,
             rscale,
             rnc,
+            mometa,
+            mopar,
         )
     except Exception:  # noqa: BLE001 (an error must not pass as a log density)
         return 1
@@ -1125,7 +1224,8 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
     data = [a[name] for name in _DATA_ORDER]
     codes = [h[slot] for slot in (_H_LINK, _H_BFAM, _H_CFAM, _H_HIER)]
     r2d2 = [a[name] for name in ("T", "rpar", "rcomp", "rscale", "rnc")]
-    lp = log_density(x, grad, *data, *codes, a["W"], a["anc"], h[_H_R2D2], *r2d2)
+    mo = [a["mometa"], a["mopar"]]
+    lp = log_density(x, grad, *data, *codes, a["W"], a["anc"], h[_H_R2D2], *r2d2, *mo)
     return lp, grad
 
 

@@ -6,14 +6,17 @@ Plain NumPy: the Numba code is in :mod:`bayesresp.inference.kernel`, nutpie's mo
 object in :mod:`bayesresp.inference.nutpie_adapter`. The codes and the header layout
 below are shared with the kernel, which imports them from here.
 
-The unconstrained vector, in order: ``b`` (p); per group term ``z`` (levels x terms,
-row-major) and ``log(sd)`` (terms); the cutpoints of the average case through PyMC's
-ordered transform (``c_0 = u_0``, ``c_k = c_{k-1} + exp(u_k)``). Hierarchically centred
-models (``pack(..., centring=True)``) hold the innermost group's level means where its
-``z`` would be. Under the r2d2 prior (:mod:`bayesresp.model.r2d2`): R2's log odds; the shares
-through PyMC's simplex transform (C - 1, none when C = 1); the whitened coefficients
-``b_w`` (p); per group term ``z`` and, with varying slopes, the split of its share over
-its q columns (a simplex, q - 1); the cutpoints.
+The unconstrained vector, in order: ``b`` (p); the ``mo()`` totals ``b_mo`` and each
+term's simplex of increments (PyMC's simplex transform, steps - 1); per group term ``z``
+(levels x terms, row-major) and ``log(sd)`` (terms); the cutpoints of the average case
+through PyMC's ordered transform (``c_0 = u_0``, ``c_k = c_{k-1} + exp(u_k)``).
+Hierarchically centred models (``pack(..., centring=True)``) hold the innermost group's
+level means where its ``z`` would be. Under the r2d2 prior (:mod:`bayesresp.model.r2d2`):
+R2's log odds; the shares through PyMC's simplex transform (C - 1, none when C = 1); the
+whitened coefficients ``b_w`` (p); the ``mo()`` totals ``b_mo_w`` and the simplexes; per
+group term ``z`` and, with varying slopes, the split of its share over its q columns (a
+simplex, q - 1); the cutpoints. In the rows, each ``mo()`` step is an indicator column
+(level >= k) after the design's columns, its coefficient the total times the step's share.
 """
 
 from __future__ import annotations
@@ -46,14 +49,13 @@ _H_LINK, _H_BFAM, _H_CFAM, _H_HIER, _H_SUML = range(10, 15)
 _H_XB, _H_BCOL, _H_XF, _H_FCOL, _H_W, _H_KSTART, _H_GT, _H_TMETA, _H_ZT = range(15, 24)
 _H_XMEAN, _H_GMETA, _H_BPAR, _H_SPAR, _H_CPAR, _H_WMAT, _H_PARENT = range(24, 31)
 _H_R2D2, _H_PT, _H_T, _H_RPAR, _H_RCOMP, _H_RSCALE, _H_RNC = range(31, 38)
-_H_LEN = 38
+_H_PCOL, _H_NMO, _H_MOMETA, _H_MOPAR = range(38, 42)
+_H_LEN = 42
 
 
 # -- packing a design -------------------------------------------------------------------------
 def unsupported(info) -> str | None:
     """Why the kernel cannot sample this model (None when it can)."""
-    if info.monotonic:
-        return "mo() terms"
     for g in info.groups:
         if len(g.columns) > 1 and g.correlated:
             return f"correlated varying effects in ({' + '.join(g.column_names)} | {g.label})"
@@ -207,6 +209,26 @@ def _row_layout(design: Design, X: np.ndarray, K: int, rows_see: int) -> dict[st
     }
 
 
+def step_columns(design: Design) -> np.ndarray:
+    """The ``mo()`` terms' steps as indicator columns (n, steps), term by term: column
+    ``k`` of a term is 1 where its level is at least ``k`` (k = 1 .. levels - 1). With
+    the total times the step's share as coefficient, they give the term's part of the
+    linear predictor, ``b_mo * steps[level]``."""
+    info = design.info
+    mono = np.asarray(design.mono).reshape(design.n, len(info.monotonic))
+    columns = [
+        mono[:, j] >= k for j, m in enumerate(info.monotonic) for k in range(1, len(m.levels))
+    ]
+    return np.column_stack(columns).astype(np.float64) if columns else np.zeros((design.n, 0))
+
+
+def step_coefficients(b_mo: np.ndarray, simplexes: list[np.ndarray]) -> np.ndarray:
+    """The steps' coefficients (..., steps) from the totals (..., terms) and each term's
+    simplex (..., levels - 1), in :func:`step_columns`' order."""
+    parts = [b_mo[..., j, None] * s for j, s in enumerate(simplexes)]
+    return np.concatenate(parts, axis=-1) if parts else b_mo[..., :0]
+
+
 def pack(
     design: Design, prior_overrides: dict[str, str], link: str, centring: bool | None = None
 ) -> Packed:
@@ -240,7 +262,12 @@ def pack(
             "hierarchical centring does not combine with the r2d2 prior yet (its group sds "
             "are not parameters of their own); give b a normal or student_t prior"
         )
-    if r2d2 is not None:
+    if info.monotonic and centring and centring_asked:
+        raise ValueError(
+            "hierarchical centring does not combine with mo() terms yet; leave centring "
+            "to its default"
+        )
+    if r2d2 is not None or info.monotonic:
         centring = False
     values = data_values(design)
     n, p = design.X.shape
@@ -255,6 +282,12 @@ def pack(
         blocks.append(("b", 0, (p,)))
         start.append(mu.astype(float) if p else np.zeros(0))
         offset = p
+        if info.monotonic:
+            mo_family, mo_mu, mo_sigma, mo_nu = coefficient_priors(
+                "b_mo", [priors.monotonic(m.name) for m in info.monotonic]
+            )
+            blocks.append(("b_mo", offset, (len(info.monotonic),)))
+            start.append(mo_mu.astype(float))
     else:  # R2, the shares, the whitened coefficients b_w ~ N(0, scale_k)
         family, bpar = "normal", np.zeros((p, 3))
         C = r2d2.n_components
@@ -266,6 +299,40 @@ def pack(
         blocks.append(("b_w", C, (p,)))
         start.append(np.zeros(p))
         offset = C + p
+        if info.monotonic:
+            mo_family = "normal"
+            mo_mu = mo_sigma = mo_nu = np.zeros(len(info.monotonic))
+            blocks.append(("b_mo_w", offset, (len(info.monotonic),)))
+            start.append(np.zeros(len(info.monotonic)))
+    # mo() terms: the total effects (above), then each term's simplex of increments; in
+    # the rows, an indicator column per step (level >= k) whose coefficient is the total
+    # times the step's share
+    mometa, mopar = [], []
+    column = p
+    offset_mo = offset
+    offset += len(info.monotonic)
+    for j, m in enumerate(info.monotonic):
+        steps = len(m.levels) - 1
+        blocks.append((f"simplex[{m.var}]_simplex__", offset, (steps - 1,)))
+        start.append(np.zeros(steps - 1))
+        mometa.append([steps, offset_mo + j, offset, column])
+        unit = values["r2d2_mo"][j] if r2d2 is not None else 1.0
+        nc = values["r2d2_mo_nc"][j] if r2d2 is not None else 0.0
+        comp = r2d2.mo_component[j] if r2d2 is not None else 0
+        mopar.append(
+            [
+                NORMAL if mo_family == "normal" else STUDENT_T,
+                mo_mu[j],
+                mo_sigma[j],
+                mo_nu[j],
+                priors.simplex(m.var).param("alpha"),
+                unit,
+                nc,
+                comp,
+            ]
+        )
+        offset += steps - 1
+        column += steps
 
     gmeta, spar, zcol = [], [], 0
     for g in info.groups:
@@ -326,6 +393,16 @@ def pack(
 
     G = len(info.groups)
     X = np.asarray(design.X, dtype=np.float64).reshape(n, p)
+    X_mean = np.asarray(values["X_mean"], dtype=np.float64).reshape(p)
+    if info.monotonic:  # the indicator columns of the mo() steps, and their means
+        steps_mean = [
+            np.asarray(values[f"mono_share[{m.var}]"], dtype=np.float64)[k:].sum()
+            for m in info.monotonic
+            for k in range(1, len(m.levels))
+        ]
+        X = np.column_stack([X, step_columns(design)])
+        X_mean = np.concatenate([X_mean, steps_mean])
+    pe = X.shape[1]
     if centring:
         # Columns constant within the innermost group's levels predict its level means
         # (W) and leave the rows; each of its levels lies in one level of every outer
@@ -342,11 +419,11 @@ def pack(
         X = X.copy()
         X[:, owner >= 0] = 0.0
     else:
-        W, anc = np.zeros((0, p)), np.zeros((0, max(G - 1, 0)))
+        W, anc = np.zeros((0, pe)), np.zeros((0, max(G - 1, 0)))
     arrays = _row_layout(design, X, K, rows_see=G - 1 if centring else 0)
     Zt = arrays["Zt"]
     arrays |= {
-        "X_mean": np.ascontiguousarray(values["X_mean"], dtype=np.float64).reshape(p),
+        "X_mean": np.ascontiguousarray(X_mean, dtype=np.float64).reshape(pe),
         "gmeta": np.asarray(gmeta, dtype=np.int64).reshape(G, 7),
         "bpar": np.ascontiguousarray(bpar, dtype=np.float64).reshape(p, 3),
         "spar": np.asarray(spar, dtype=np.float64).reshape(len(spar), 3),
@@ -358,9 +435,12 @@ def pack(
         "rcomp": np.ascontiguousarray(rcomp, dtype=np.int64),
         "rscale": np.ascontiguousarray(rscale, dtype=np.float64),
         "rnc": np.ascontiguousarray(rnc, dtype=np.float64),
+        "mometa": np.asarray(mometa, dtype=np.int64).reshape(len(mometa), 4),
+        "mopar": np.asarray(mopar, dtype=np.float64).reshape(len(mopar), 8),
     }
     header = np.zeros(_H_LEN, dtype=np.int64)
-    header[_H_NDIM], header[_H_N], header[_H_P], header[_H_G] = n_dim, n, p, G
+    header[_H_NDIM], header[_H_N], header[_H_P], header[_H_G] = n_dim, n, pe, G
+    header[_H_PCOL], header[_H_NMO] = p, len(mometa)
     header[_H_QT], header[_H_PB] = zcol, len(arrays["bcol"])
     header[_H_PF], header[_H_NT] = len(arrays["fcol"]), len(arrays["tmeta"])
     header[_H_NZ], header[_H_K] = len(Zt), K
@@ -377,6 +457,8 @@ def pack(
         _H_RCOMP: "rcomp",
         _H_RSCALE: "rscale",
         _H_RNC: "rnc",
+        _H_MOMETA: "mometa",
+        _H_MOPAR: "mopar",
     }
     for slot, name in r2d2_slots.items():
         header[slot] = arrays[name].ctypes.data
@@ -390,7 +472,8 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
     Hierarchically centred fits store the same variables: the innermost group's effects
     ``r = mu - W b - sum_h r_h[anc]`` and ``z = r / sd`` of the non-centred form, which
     the log prior (sensitivity checks) is evaluated on. Fits under the r2d2 prior store
-    ``R2``, ``shares``, ``b_w`` and the coefficients and sds they give.
+    ``R2``, ``shares``, ``b_w`` (and ``b_mo_w``) and the coefficients, ``mo()`` totals
+    and sds they give. ``mo()`` terms store their totals and ``simplex[var]``.
     """
     U = np.asarray(draws["unconstrained"].values, dtype=np.float64)
     lead = U.shape[:-1]
@@ -411,6 +494,10 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
             b = block
             if shape[0]:
                 out[name] = ((*sample, "coef"), block)
+        elif name in ("b_mo", "b_mo_w"):
+            out[name] = ((*sample, "mo_term"), block)
+        elif name.startswith("simplex["):
+            out[f"simplex[{label}]"] = ((*sample, f"{label}_step"), _softmax_draws(block))
         elif name.startswith("z["):
             out[name] = (level_dims, block)
             zs[label] = block
@@ -441,7 +528,13 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
         b = _r2d2_draws(packed, b, u, y, zs, splits, out, effects)
     out["cutpoints_centred"] = ((*sample, "cutpoint"), centred)
     out.update(effects)
-    shift = b @ packed.X_mean if b.shape[-1] else np.zeros(lead)
+    p = b.shape[-1]
+    shift = b @ packed.X_mean[:p] if p else np.zeros(lead)
+    if packed.info.monotonic:  # the average case's mo() steps
+        steps = step_coefficients(
+            out["b_mo"][1], [out[f"simplex[{m.var}]"][1] for m in packed.info.monotonic]
+        )
+        shift = shift + steps @ packed.X_mean[p:]
     out["cutpoints"] = ((*sample, "cutpoint"), centred + shift[..., None])
     dims = {d for dims_, _ in out.values() for d in dims_}
     coords = {k: v for k, v in coords_of(packed.info).items() if k in dims}
@@ -478,6 +571,11 @@ def _r2d2_draws(packed: Packed, b_w, u, y, zs, splits, out, effects):
     b = whitened @ a["T"].T
     if p:
         out["b"] = ((*sample, "coef"), b)
+    if "b_mo_w" in out:  # the same rule for the mo() totals
+        mopar = a["mopar"]
+        s_mo = scale[..., mopar[:, 7].astype(np.int64)] * mopar[:, 5]
+        b_mo = out["b_mo_w"][1] * (1.0 + mopar[:, 6] * (s_mo - 1.0))
+        out["b_mo"] = ((*sample, "mo_term"), b_mo)
     pos = 0
     for g in packed.info.groups:
         q = len(g.columns)

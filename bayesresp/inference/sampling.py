@@ -268,6 +268,10 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
             "centring=True needs nested group intercepts, such as (1 | mission/department), "
             "with every level present in the data"
         )
+    if settings.centring and design.info.monotonic:
+        raise SamplerError(
+            "centring=True does not combine with mo() terms yet; fit without centring"
+        )
     if settings.centring:
         from bayesresp.model.graph import ResolvedPriors
 

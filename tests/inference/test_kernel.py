@@ -69,6 +69,22 @@ CASES = [
     ("response ~ 1 + (1 | mission)", "logit", {}),  # one component: no shares
     ("response ~ 1", "probit", {}),  # no component: no R2 either
     ("response ~ severity + interlocutor", "cloglog", {"b": "r2d2(alpha=2)"}),
+    # mo() terms: under r2d2 (centred, and non-centred for a mission-level covariate;
+    # alone, with no other column and one component), under normal and student_t
+    # priors, two at once
+    ("response ~ severity + background + mo(hierarchy_level) + (1 | mission)", "logit", {}),
+    ("response ~ severity + mo(host_consent_leverage) + (1 | mission)", "cloglog", {}),
+    ("response ~ mo(severity)", "logit", {}),
+    (
+        "response ~ mo(severity) + mo(politicization) + duty_location",
+        "probit",
+        {**NORMAL_B, "simplex": "dirichlet(2)", "mo(severity)": "normal(0.3, 0.8)"},
+    ),
+    (
+        "response ~ background + mo(career_security) + (1 + years_at_station || mission)",
+        "logit",
+        {"b": "student_t(4, 0, 2)", "simplex(career_security)": "dirichlet(0.7)"},
+    ),
 ]
 LINKS = ["logit", "probit", "cloglog", "cauchit"]
 
@@ -224,7 +240,7 @@ def test_kernel_and_graph_fits_agree(example):
     error sqrt(sd_a^2 / ess_a + sd_b^2 / ess_b); 4.5 of those bound every one of the ~20
     parameters with probability above 0.9999 each.
     """
-    formula = "response ~ severity + background + (1 | mission)"
+    formula = "response ~ severity + background + mo(hierarchy_level) + (1 | mission)"
     settings = dict(draws=500, tune=500, chains=4, seed=21, progress=False)
     a = bayesresp.fit(example, formula, **settings)
     b = bayesresp.fit(example, formula, kernel=False, **settings)
@@ -275,8 +291,14 @@ def test_kernel_value_does_not_depend_on_memory_addresses(example):
 
 
 def test_kernel_choice_errors(example):
-    with pytest.raises(SamplerError, match="mo\\(\\) terms"):
-        bayesresp.fit(example, "response ~ mo(severity)", kernel=True, draws=10, tune=10)
+    with pytest.raises(SamplerError, match="correlated varying effects"):
+        bayesresp.fit(
+            example,
+            "response ~ severity + (1 + years_at_station | mission)",
+            kernel=True,
+            draws=10,
+            tune=10,
+        )
     with pytest.raises(SamplerError, match="needs sampler='nutpie'"):
         bayesresp.fit(example, "response ~ severity", sampler="pymc", kernel=True)
     assert packing.unsupported(
@@ -386,6 +408,15 @@ def test_centring_needs_nested_intercepts(example):
         bayesresp.fit(example, "hierarchical", centring=True, kernel=False)
     with pytest.raises(SamplerError, match="does not combine with the r2d2 prior"):
         bayesresp.fit(example, "hierarchical", centring=True)
+    with pytest.raises(SamplerError, match="does not combine with mo\\(\\) terms"):
+        bayesresp.fit(
+            example,
+            bayesresp.ModelSpec(
+                "response ~ severity + mo(hierarchy_level) + (1 | mission/department)",
+                priors={"b": "normal(0, 1)"},
+            ),
+            centring=True,
+        )
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -484,8 +515,8 @@ def test_log_likelihood_is_the_numpy_one(example, case):
             effects[:, 0, 0] = 9.0  # one level far out: the tails are reached
         draws = PosteriorArrays(
             b=rng.normal(0.0, 4.0, (S, len(info.columns))),
-            b_mo=np.zeros((S, 0)),
-            simplex={},
+            b_mo=rng.normal(0.0, 3.0, (S, len(info.monotonic))),
+            simplex={m.var: rng.dirichlet(np.ones(len(m.levels) - 1), S) for m in info.monotonic},
             cutpoints=np.sort(rng.normal(0.0, 3.0, (S, len(info.spectrum) - 1)), axis=1),
             r=r,
             sd={},

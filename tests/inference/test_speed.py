@@ -27,7 +27,7 @@ REPEATING = (
 )
 
 
-# Its rows repeat as much, and the kernel covers it (no mo(), uncorrelated slopes).
+# Its rows repeat as much, and the kernel covers it (uncorrelated slopes).
 REPEATING_KERNEL = (
     "response ~ severity + background + hierarchy_level"
     " + (1 + duty_location || mission) + (1 | mission:department)"
