@@ -10,6 +10,9 @@ likelihood fits, at default settings, as a user would fit them.
   Values Survey, fixed effects only): statsmodels' ``OrderedModel``. WVS within 0.3 sd;
   housing within 0.35 (its test says why: the prior's ridge within a component pulls
   the largest of its coefficients by up to 0.3 sd).
+- ``ordinal::soup`` (1,847 ratings, fixed effects only): statsmodels' ``OrderedModel``.
+  Its one dominant effect is pulled 0.47 sd, beyond the issue's 0.3: a strict expected
+  failure until the prior is changed (issue 15).
 
 Why 0.5 sd for the small table and 0.3 sd for the larger ones (the issue's targets):
 the posterior median of a near-normal likelihood sits within a small fraction of a
@@ -169,5 +172,43 @@ def test_world_values_survey_default_prior_agrees_with_maximum_likelihood():
     fit = bayesresp.fit(
         frame, "poverty ~ religion + degree + country + gender", seed=7, progress=False
     )
+    assert fit.convergence()["verdict"] == "ok"
+    _agrees(fit, mle, 0.3)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 15, open: a shared scale within a component pulls its dominant effect by "
+    "about (K - 2) z / sum(z^2) sd (PROD[Test]: 0.47 sd); strict, so that a prior which "
+    "fixes it turns this into a plain test",
+)
+def test_soup_default_prior_agrees_with_maximum_likelihood():
+    """``ordinal::soup`` (1,847 ratings of sureness, 6 levels, Christensen's ordinal
+    package): one strong effect (PROD, z ~ 13) among eight weak ones. The default prior's
+    known shortfall on the issue's 0.3 sd target, kept as a strict expected failure."""
+    raw = _rdata("ordinal", "soup")
+    covariates = {
+        "PROD": ["Ref", "Test"],
+        "DAY": ["1", "2"],
+        "SOUPTYPE": ["Canned", "Self-made", "Dry-mix"],
+        "GENDER": ["Female", "Male"],
+        "AGEGROUP": ["51-65", "41-50", "18-30", "31-40"],
+        "COLD": ["Yes", "No"],
+    }
+    frame = pd.DataFrame(
+        {
+            "SURENESS": pd.Categorical(
+                raw["SURENESS"].astype(str), categories=list("123456"), ordered=True
+            ),
+            **{
+                c: pd.Categorical(raw[c].astype(str), categories=levels)
+                for c, levels in covariates.items()
+            },
+        }
+    )
+    assert not frame.isna().any().any()
+    mle = _ordered_mle(frame, "SURENESS", list(covariates))
+    fit = bayesresp.fit(frame, "SURENESS ~ " + " + ".join(covariates), seed=7, progress=False)
     assert fit.convergence()["verdict"] == "ok"
     _agrees(fit, mle, 0.3)
