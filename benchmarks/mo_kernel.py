@@ -1,0 +1,127 @@
+"""mo() terms on the compiled kernel against PyMC's graph, side by side in one run.
+
+Run: .venv/bin/python benchmarks/mo_kernel.py [--draws 1000] [--readme]
+
+The shipped ``full`` specification with its varying slope uncorrelated (``||``: the
+kernel does not cover correlated varying effects yet), on the embedded example: five
+``mo()`` terms, mission, department and official intercepts, a varying slope. It is
+fitted twice with nutpie and the default priors, through bayesresp's compiled kernel and
+through PyMC's graph (``kernel=False``), each in a fresh Python process, so that each
+path starts as a user's new session does: the kernel loaded from Numba's disk cache, the
+graph compiled. Reported per path: build, compile, sampling and total seconds
+(``fit.meta["timings"]`` and the call's wall time), the minimum bulk ESS over the
+coefficients, ``mo()`` totals, cutpoints and group sds, that ESS per second of the whole
+call, divergences and the largest r_hat. ``--readme`` writes the table between the
+markers in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+README = HERE / "README.md"
+BEGIN, END = "<!-- mo-kernel:begin -->", "<!-- mo-kernel:end -->"
+LABELS = {"kernel": "kernel", "pytensor": "PyMC graph (`kernel=False`)"}
+FORMULA = (
+    "response ~ violation_type + mo(severity) + background + nationality_group"
+    " + mo(career_security) + years_at_station + mo(politicization)"
+    " + professional_composition + interlocutor + mo(hierarchy_level) + external_link"
+    " + duty_location + mo(host_consent_leverage) + mission_phase"
+    " + (1 + years_at_station || mission) + (1 | mission:department) + (1 | official_id)"
+)
+
+
+def worker(kernel: bool, draws: int, seed: int) -> dict:
+    """One fit in this process; what the table reports."""
+    import bayesresp
+
+    data = bayesresp.load_example()
+    fit_function = bayesresp.fit  # loads PyMC and Numba: not timed, as in fit_speed.py
+    started = time.perf_counter()
+    fit = fit_function(
+        data, FORMULA, kernel=kernel, draws=draws, tune=draws, seed=seed, progress=False
+    )
+    wall = time.perf_counter() - started
+    table = fit.summary()
+    # coefficients, mo() totals, cutpoints and group sds: not the r2d2 prior's own
+    # parameters, the simplexes or the correlations
+    keep = [
+        name
+        for name in table.index
+        if table.loc[name, "block"] != "r2d2" and not name.startswith(("simplex(", "cor("))
+    ]
+    ess = table.loc[keep, "ess_bulk"]
+    return {
+        "path": fit.meta["log_density"],
+        "timings": fit.meta["timings"],
+        "wall": wall,
+        "min_ess": float(ess.min()),
+        "worst": str(ess.idxmin()),
+        "divergent": int(fit.tree["sample_stats"]["diverging"].sum()),
+        "max_rhat": float(table.loc[keep, "r_hat"].max()),
+    }
+
+
+def run(kernel: bool, draws: int, seed: int) -> dict:
+    args = [sys.executable, __file__, "--worker", "kernel" if kernel else "graph"]
+    args += ["--draws", str(draws), "--seed", str(seed)]
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict], draws: int, seed: int) -> str:
+    import bayesresp
+
+    lines = [
+        f"Run of {date.today().isoformat()}: {platform.processor() or platform.machine()}, "
+        f"bayesresp {bayesresp.__version__}; nutpie, 4 chains x {draws:,} draws after "
+        f"{draws:,} tuning steps, seed {seed}, default priors (r2d2), the example (2,000 "
+        "rows). Each fit in a fresh process.",
+        "",
+        "| path | build s | compile s | sampling s | total s | min bulk ESS (worst) "
+        "| ESS/s | divergent | max r_hat |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t = r["timings"]
+        lines.append(
+            f"| {LABELS[r['path']]} | {t['build']:.2f} | {t['compile']:.2f} | {t['sampling']:.1f} "
+            f"| {r['wall']:.1f} | {r['min_ess']:.0f} (`{r['worst']}`) "
+            f"| {r['min_ess'] / r['wall']:.1f} | {r['divergent']} | {r['max_rhat']:.3f} |"
+        )
+    kernel, graph = rows
+    ratio = (kernel["min_ess"] / kernel["wall"]) / (graph["min_ess"] / graph["wall"])
+    lines += ["", f"Kernel / graph, min bulk ESS per second of the whole call: {ratio:.1f}x."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--readme", action="store_true")
+    parser.add_argument("--worker", choices=("kernel", "graph"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker == "kernel", args.draws, args.seed)))
+        return
+    rows = [run(kernel, args.draws, args.seed) for kernel in (True, False)]
+    text = table(rows, args.draws, args.seed)
+    print(text)
+    if args.readme:
+        readme = README.read_text(encoding="utf-8")
+        head, rest = readme.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
