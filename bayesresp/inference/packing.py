@@ -451,7 +451,7 @@ def pack(
     for slot, name in enumerate((*_DATA_ORDER, "W", "anc"), start=_H_XB):
         header[slot] = arrays[name].ctypes.data
     header[_H_R2D2], header[_H_PT] = int(r2d2 is not None), T.shape[0]
-    r2d2_slots = {
+    late_slots = {  # the r2d2 prior's and the mo() terms' arrays
         _H_T: "T",
         _H_RPAR: "rpar",
         _H_RCOMP: "rcomp",
@@ -460,7 +460,7 @@ def pack(
         _H_MOMETA: "mometa",
         _H_MOPAR: "mopar",
     }
-    for slot, name in r2d2_slots.items():
+    for slot, name in late_slots.items():
         header[slot] = arrays[name].ctypes.data
     return Packed(info, n_dim, header, arrays, blocks, np.concatenate(start), bool(centring))
 
