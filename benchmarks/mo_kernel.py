@@ -73,7 +73,9 @@ def worker(kernel: bool, draws: int, seed: int) -> dict:
 def run(kernel: bool, draws: int, seed: int) -> dict:
     args = [sys.executable, __file__, "--worker", "kernel" if kernel else "graph"]
     args += ["--draws", str(draws), "--seed", str(seed)]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the {args[3]} fit failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -176,17 +176,11 @@ def test_world_values_survey_default_prior_agrees_with_maximum_likelihood():
     _agrees(fit, mle, 0.3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 15, open: a shared scale within a component pulls its dominant effect by "
-    "about (K - 2) z / sum(z^2) sd (PROD[Test]: 0.47 sd); strict, so that a prior which "
-    "fixes it turns this into a plain test",
-)
-def test_soup_default_prior_agrees_with_maximum_likelihood():
+@pytest.fixture(scope="module")
+def soup():
     """``ordinal::soup`` (1,847 ratings of sureness, 6 levels, Christensen's ordinal
-    package): one strong effect (PROD, z ~ 13) among eight weak ones. The default prior's
-    known shortfall on the issue's 0.3 sd target, kept as a strict expected failure."""
+    package), fixed effects only: the MLE and the default fit. One strong effect (PROD,
+    z ~ 13) among eight weak ones."""
     raw = _rdata("ordinal", "soup")
     covariates = {
         "PROD": ["Ref", "Test"],
@@ -207,8 +201,28 @@ def test_soup_default_prior_agrees_with_maximum_likelihood():
             },
         }
     )
-    assert not frame.isna().any().any()
     mle = _ordered_mle(frame, "SURENESS", list(covariates))
     fit = bayesresp.fit(frame, "SURENESS ~ " + " + ".join(covariates), seed=7, progress=False)
+    return frame, mle, fit
+
+
+def test_soup_default_prior_agrees_with_maximum_likelihood_but_for_its_dominant_effect(soup):
+    frame, mle, fit = soup
+    assert not frame.isna().any().any()  # every label read
     assert fit.convergence()["verdict"] == "ok"
-    _agrees(fit, mle, 0.3)
+    _agrees(fit, mle, 0.3, skip={"PROD[Test]"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 15, open: a shared scale within a component pulls its dominant effect by "
+    "about (K - 2) z / sum(z^2) sd (PROD[Test]: 0.47 sd); strict, so that a prior which "
+    "fixes it turns this into a plain test",
+)
+def test_soup_dominant_effect_within_0_3_sd(soup):
+    """The default prior's known shortfall on the issue's 0.3 sd target, kept as a strict
+    expected failure: PROD[Test] lies 0.47 sd below the MLE (1.121 against 1.163) at
+    seeds 1, 2, 3 and 7; the Monte Carlo error of the median is about 0.03 sd."""
+    _, mle, fit = soup
+    _agrees(fit, {"PROD[Test]": mle["PROD[Test]"]}, 0.3)

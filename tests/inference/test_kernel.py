@@ -141,6 +141,38 @@ def test_kernel_is_the_model_log_density(example, case):
     np.testing.assert_allclose(ours - ours[0], theirs - theirs[0], rtol=0, atol=1e-12 * scale)
 
 
+@pytest.mark.parametrize(
+    "case", [i for i, (formula, _, _) in enumerate(CASES) if "mo(" in formula] + [0, 10]
+)
+def test_posterior_is_the_models_variables(example, case):
+    """packing.posterior maps the kernel's vector to the PyMC model's variables: at random
+    points, every variable it stores (mo() totals and simplexes, under r2d2 from their
+    centred or non-centred form; cutpoints shifted by the average case, mo() steps
+    included; sds; effects) equals the model's own, computed from the same values."""
+    import pytensor
+
+    formula, link, priors = CASES[case]
+    design, spec = _design(example, formula, link, priors)
+    model = build_model(design, spec.priors, spec.link)
+    packed = packing.pack(design, spec.priors, spec.link, centring=False)
+    rng = np.random.default_rng(case)
+    x = packed.start + rng.normal(0.0, 0.5, (3, packed.n_dim))
+    draws = xr.Dataset(
+        {"unconstrained": (("chain", "draw", "d"), x[None])},
+        coords={"chain": [0], "draw": [0, 1, 2]},
+    )
+    post = packing.posterior(packed, draws)
+    names = [name for name in post.data_vars if name in model.named_vars]
+    assert {"b_mo", "cutpoints"} <= set(names) or "mo(" not in formula
+    graphs = model.replace_rvs_by_values([model[name] for name in names])
+    values = pytensor.function(model.value_vars, graphs, on_unused_input="ignore")
+    for i in range(3):
+        point = _as_point(packed, x[i])
+        computed = values(*(point[v.name] for v in model.value_vars))
+        for name, value in zip(names, computed, strict=True):
+            np.testing.assert_allclose(post[name].values[0, i], value, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("link", LINKS)
 def test_kernel_at_extreme_linear_predictors(example, link):
     """|eta| up to 50: mission effects of +-50 (z = +-5, sd = 10). Finite, and equal to

@@ -27,9 +27,9 @@ REPEATING = (
 )
 
 
-# Its rows repeat as much, and the kernel covers it (uncorrelated slopes).
+# Its rows repeat as much, and the kernel covers it (the slope uncorrelated).
 REPEATING_KERNEL = (
-    "response ~ severity + background + hierarchy_level"
+    "response ~ severity + background + mo(hierarchy_level)"
     " + (1 + duty_location || mission) + (1 | mission:department)"
 )
 
