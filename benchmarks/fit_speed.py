@@ -52,6 +52,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from _readme import write_between  # benchmarks/_readme.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 BEGIN, END = "<!-- fit-speed:begin -->", "<!-- fit-speed:end -->"
@@ -703,14 +705,7 @@ def render(args, measured, whatif, warmup=None) -> str:
 
 
 def write_readme(block: str, path: Path = README) -> None:
-    text = path.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = f"{head}{BEGIN}\n{block}\n{END}{tail}"
-    else:
-        text = text.rstrip("\n") + f"\n\n{BEGIN}\n{block}\n{END}\n"
-    path.write_text(text)
+    write_between(path, BEGIN, END, block)
 
 
 # -- main -------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from _readme import write_between  # benchmarks/_readme.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 BEGIN, END = "<!-- mo-kernel:begin -->", "<!-- mo-kernel:end -->"
@@ -119,10 +121,7 @@ def main() -> None:
     text = table(rows, args.draws, args.seed)
     print(text)
     if args.readme:
-        readme = README.read_text(encoding="utf-8")
-        head, rest = readme.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+        write_between(README, BEGIN, END, text)
 
 
 if __name__ == "__main__":

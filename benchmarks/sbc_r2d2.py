@@ -17,6 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
+from _readme import write_between  # benchmarks/_readme.py, beside this script
+
 import bayesresp
 
 HERE = Path(__file__).resolve().parent
@@ -58,10 +60,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.readme:
-        readme = README.read_text(encoding="utf-8")
-        head, rest = readme.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
+        write_between(README, BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _readme import write_between  # benchmarks/_readme.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 BEGIN, END = "<!-- simulate-speed:begin -->", "<!-- simulate-speed:end -->"
@@ -121,9 +123,7 @@ def table(results: list[dict], repeats: int, label: str) -> str:
 
 
 def write_readme(block: str, path: Path = README) -> None:
-    text = path.read_text(encoding="utf-8")
-    start, stop = text.index(BEGIN) + len(BEGIN), text.index(END)
-    path.write_text(text[:start] + "\n" + block + "\n" + text[stop:], encoding="utf-8")
+    write_between(path, BEGIN, END, block)
 
 
 def main() -> None:
