@@ -167,7 +167,7 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
         eta = eta_from_draws(f.arrays, one, modes, np.random.default_rng(seed + j))
-        ll = log_prob(one.y, eta, f.arrays.cutpoints, f.spec.link)[:, 0]
+        ll = log_prob(one.y, eta, f.arrays.cutpoints, f.spec.link, y_high=one.y_high)[:, 0]
         out[j] = logsumexp(ll) - np.log(len(ll))
     del design
     return out

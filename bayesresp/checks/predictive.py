@@ -67,19 +67,37 @@ def replicate(
     seed: int | None = None,
     data: pd.DataFrame | None = None,
     progress: bool = False,
-) -> np.ndarray:
+    complete: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Replicated outcome codes, shape (draws, rows), for the fitted rows (or ``data``).
 
     Draws are replicated in chunks (a progress bar with ``progress=True``); the random
     stream is the same as in one piece, so the result does not depend on the chunking.
+
+    ``complete=True`` also returns the observed outcome completed, draw by draw: a row
+    coded as a range (an ambiguous code) gets a level drawn from the draw's predictive
+    distribution restricted to its range, an exact row keeps its level (the completed
+    data of a posterior predictive check of coarsened data; Gelman et al. 2005,
+    *Biometrics* 61, 74-85). Its draws use a random stream of their own, so the
+    replicates are those of ``complete=False``.
     """
     from bayesresp.progress import bar
 
     d = _subset(fit.arrays, draws)
     design = fit.design if data is None else apply_design(fit.info, data)
-    rng = np.random.default_rng(fit.meta.get("seed", 0) if seed is None else seed)
+    seed = fit.meta.get("seed", 0) if seed is None else seed
+    rng = np.random.default_rng(seed)
     eta = eta_from_draws(d, design, "known")
     out = np.empty(eta.shape, dtype=np.int64)
+    completed = None
+    if complete:
+        completed = np.broadcast_to(design.y, eta.shape).copy()
+        ranged = np.flatnonzero(design.ranges)
+        K = len(fit.info.spectrum)
+        if ranged.size:
+            levels = np.arange(K)
+            inside = (levels >= design.y[ranged, None]) & (levels <= design.y_high[ranged, None])
+            rng_fill = np.random.default_rng([seed, 1])
     cells = design.n * len(fit.info.spectrum)
     step = max(1, _CELLS_PER_CHUNK // max(cells, 1))
     with bar(len(eta), "posterior predictive draws", progress) as shown:
@@ -87,8 +105,19 @@ def replicate(
             stop = min(start + step, len(eta))
             p = category_probs(eta[start:stop], d.cutpoints[start:stop, None, :], fit.spec.link)
             out[start:stop] = draw_levels(p, rng)
+            if completed is not None and ranged.size:
+                q = p[:, ranged, :] * inside
+                total = q.sum(axis=-1, keepdims=True)
+                # a range the draw gives no mass at all (beyond double precision): its
+                # levels alike
+                q = np.where(
+                    total > 0,
+                    q / np.where(total > 0, total, 1.0),
+                    inside / inside.sum(-1, keepdims=True),
+                )
+                completed[start:stop, ranged] = draw_levels(q, rng_fill)
             shown.update(stop - start)
-    return out
+    return out if completed is None else (out, completed)
 
 
 def count_table(
@@ -100,13 +129,26 @@ def count_table(
     by: str,
     ci: float,
 ) -> pd.DataFrame:
+    """Observed and replicated counts of each level per group.
+
+    ``y_obs`` is (rows,) level codes, or (draws, rows) completed data where some rows are
+    ranges (:func:`replicate` with ``complete=True``): then the observed count is the
+    mean over draws of the completed counts, each range row counted at the level drawn
+    for it within its range. A cell is outside when the observed count lies outside the
+    central interval (``ci``) of the replicated counts."""
     K, G = len(levels), len(names)
-    rep = np.zeros((y_rep.shape[0], G, K))
+    S = y_rep.shape[0]
+    rep = np.zeros((S, G, K))
+    completed = y_obs is not None and np.ndim(y_obs) == 2
+    obs = np.zeros((S if completed else 1, G, K))
     for g in range(G):
         rows = groups == g
         for k in range(K):
             rep[:, g, k] = (y_rep[:, rows] == k).sum(axis=1)
+            if y_obs is not None:
+                obs[:, g, k] = (np.atleast_2d(y_obs)[:, rows] == k).sum(axis=1)
     lo, hi = np.quantile(rep, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
+    observed = obs.mean(axis=0)
     out = []
     for g, name in enumerate(names):
         for k, level in enumerate(levels):
@@ -118,10 +160,52 @@ def count_table(
                 "upper": hi[g, k],
             }
             if y_obs is not None:
-                obs = int(((groups == g) & (y_obs == k)).sum())
-                row |= {"observed": obs, "outside": bool(obs < lo[g, k] or obs > hi[g, k])}
+                value = observed[g, k] if completed else int(observed[g, k])
+                row |= {
+                    "observed": value,
+                    "outside": bool(value < lo[g, k] or value > hi[g, k]),
+                }
             out.append(row)
     return pd.DataFrame(out).set_index([by, "level"])
+
+
+def range_table(
+    y_low: np.ndarray,
+    y_high: np.ndarray | None,
+    y_rep: np.ndarray,
+    groups: np.ndarray,
+    names: list[str],
+    levels: list[str],
+    by: str,
+    ci: float,
+) -> pd.DataFrame | None:
+    """The ranges (ambiguous codes) per group: how many rows are coded as each range,
+    and how likely the model finds a response of those rows to fall within it (the
+    share of their replicates inside the range: mean and central interval over draws).
+    A description, not a test: without a model of which responses get coded as ranges,
+    no count of ranges can be replicated. None when no row is a range."""
+    if y_high is None or not np.any(y_high > y_low):
+        return None
+    ranged = y_high > y_low
+    inside = (y_rep >= y_low) & (y_rep <= y_high)  # (S, n)
+    out = []
+    for g, name in enumerate(names):
+        mine = (groups == g) & ranged
+        for lo, hi in sorted(set(zip(y_low[mine].tolist(), y_high[mine].tolist(), strict=True))):
+            rows = mine & (y_low == lo) & (y_high == hi)
+            share = inside[:, rows].mean(axis=1)
+            lower, upper = np.quantile(share, [(1 - ci) / 2, 1 - (1 - ci) / 2])
+            out.append(
+                {
+                    by: name,
+                    "range": f"{levels[lo]}..{levels[hi]}",
+                    "rows": int(rows.sum()),
+                    "p_inside": share.mean(),
+                    "lower": lower,
+                    "upper": upper,
+                }
+            )
+    return pd.DataFrame(out).set_index([by, "range"])
 
 
 @dataclass
@@ -130,7 +214,13 @@ class PPCResult:
 
     ``table`` has one row per group and level: observed, predicted (mean), the central
     interval (``ci``) of replicated counts, and whether the observed count lies outside.
-    ``pit`` holds the randomised PIT of every row (uniform when calibrated).
+    Where some rows are ranges (ambiguous codes), the observed counts are of the
+    completed data: each range row at a level drawn from the model within its range,
+    draw by draw (mean over draws; :func:`replicate`), so that every row counts and
+    none is assigned a level for good. ``ranges`` (None when no row is a range) has one
+    row per group and coded range: its rows and the share of their replicates inside it
+    (:func:`range_table`). ``pit`` holds the randomised PIT of every row (uniform when
+    calibrated; for a range, ``P(Y < low) + V P(low <= Y <= high)``).
     """
 
     table: pd.DataFrame
@@ -138,6 +228,7 @@ class PPCResult:
     ci: float
     pit: np.ndarray
     levels: list[str]
+    ranges: pd.DataFrame | None = None
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -189,14 +280,29 @@ class PPCResult:
         )
         with pd.option_context("display.width", 200, "display.max_rows", 60):
             body = (self.flagged if n else self.table).to_string(float_format=lambda x: f"{x:.1f}")
+            if self.ranges is not None:
+                body += "\n" + self._ranges_line() + "\n"
+                body += self.ranges.to_string(float_format=lambda x: f"{x:.2f}")
         return head + "\n" + body
+
+    def _ranges_line(self) -> str:
+        assert self.ranges is not None
+        return (
+            f"Ranges (ambiguous codes): {int(self.ranges['rows'].sum())} rows in "
+            f"{len(self.ranges)} ranges, counted above at levels drawn within their range "
+            "(completed data); p_inside: the share of their replicates inside the range"
+        )
 
     def _repr_html_(self) -> str:
         from html import escape
 
-        return f"<p>{escape(str(self).splitlines()[0])}</p>" + (
+        html = f"<p>{escape(str(self).splitlines()[0])}</p>" + (
             self.flagged if len(self.flagged) else self.table
         ).to_html(float_format="%.1f")
+        if self.ranges is not None:
+            html += f"<p>{escape(self._ranges_line())}</p>"
+            html += self.ranges.to_html(float_format="%.2f")
+        return html
 
 
 def posterior_predictive_check(
@@ -217,8 +323,12 @@ def posterior_predictive_check(
     >>> ppc = fit.ppc(by="mission")  # doctest: +SKIP
     >>> ppc.flagged  # doctest: +SKIP
     """
-    y_rep = replicate(fit, draws, seed, progress=progress)
-    y_obs = fit.design.y
+    y_obs, y_high = fit.design.y, fit.design.y_high
+    if y_high is None:
+        y_rep = replicate(fit, draws, seed, progress=progress)
+        observed = y_obs
+    else:  # ranges: the observed data completed draw by draw
+        y_rep, observed = replicate(fit, draws, seed, progress=progress, complete=True)
     if by is None:
         groups, names, label = np.zeros(len(y_obs), dtype=int), ["overall"], "group"
     else:
@@ -232,13 +342,16 @@ def posterior_predictive_check(
         names = sorted(set(labels))
         groups, label = np.searchsorted(names, labels), by
     levels = list(fit.info.spectrum)
-    table = count_table(y_obs, y_rep, groups, names, levels, label, ci)
-    return PPCResult(table, label, ci, ordinal_pit(fit, seed), levels)
+    table = count_table(observed, y_rep, groups, names, levels, label, ci)
+    ranges = range_table(y_obs, y_high, y_rep, groups, names, levels, label, ci)
+    return PPCResult(table, label, ci, ordinal_pit(fit, seed), levels, ranges)
 
 
 def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> np.ndarray:
     """Randomised LOO-PIT: P(Y < y) + V * P(Y = y), V ~ U(0, 1), with each row's
-    leave-one-out predictive probabilities (PSIS weights from the stored log-likelihood).
+    leave-one-out predictive probabilities (PSIS weights from the stored log-likelihood);
+    for a range (an ambiguous code) P(Y < low) + V * P(low <= Y <= high), uniform too
+    when the model is right (the randomised PIT of an interval-censored value).
 
     Leaving the row out matters: in-sample predictive probabilities are pulled towards
     the observed value, so an in-sample PIT is not uniform even for a correct model.
@@ -248,6 +361,7 @@ def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> 
     log_w = fit.loo().log_weights.transpose("row", "chain", "draw").values
     w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (n, S), rows sum to one
     d, design, y = fit.arrays, fit.design, fit.design.y
+    top = y if design.y_high is None else design.y_high
     n = len(y)
     below, at = np.empty(n), np.empty(n)
     for start in range(0, n, chunk):
@@ -258,8 +372,9 @@ def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> 
         )  # (S, m, K)
         p_loo = np.einsum("ms,smk->mk", w[rows], p)
         cum = np.cumsum(p_loo, axis=1)
-        at[rows] = p_loo[np.arange(len(rows)), y[rows]]
-        below[rows] = cum[np.arange(len(rows)), y[rows]] - at[rows]
+        m = np.arange(len(rows))
+        below[rows] = cum[m, y[rows]] - p_loo[m, y[rows]]
+        at[rows] = cum[m, top[rows]] - below[rows]
     del design
     rng = np.random.default_rng((fit.meta.get("seed", 0) if seed is None else seed) + 1)
     return below + rng.random(n) * at

@@ -239,6 +239,7 @@ class ReliabilityReport:
     n_pairable_values: int
     disagreement: pd.DataFrame
     confusion: pd.DataFrame
+    n_ranges_left_out: int = 0  # codes given as a range of levels (ambiguous codes)
 
     def _headline(self) -> str:
         head = f"Krippendorff's alpha (ordinal) = {self.alpha:.3f}"
@@ -249,7 +250,13 @@ class ReliabilityReport:
             head += f", {self.ci:.0%} bootstrap interval [{self.ci_low:.3f}, {self.ci_high:.3f}]"
             head += f" ({self.n_boot} resamples of responses{dropped})"
         counts = f"{self.n_units} responses coded by 2+ coders, {self.n_coders} coders"
-        return f"{head}\n{counts}, {self.n_pairable_values} pairable values"
+        left = (
+            f"\n{self.n_ranges_left_out} code(s) given as a range of levels (ambiguous) "
+            "left out: alpha compares single levels"
+            if self.n_ranges_left_out
+            else ""
+        )
+        return f"{head}\n{counts}, {self.n_pairable_values} pairable values{left}"
 
     def __repr__(self) -> str:  # the text form in a terminal or notebook
         return self.__str__()
@@ -276,7 +283,14 @@ class ReliabilityReport:
         out = {k: _plain(getattr(self, k)) for k in ("alpha", "ci_low", "ci_high", "ci")}
         out |= {
             k: int(getattr(self, k))
-            for k in ("n_boot", "n_boot_undefined", "n_units", "n_coders", "n_pairable_values")
+            for k in (
+                "n_boot",
+                "n_boot_undefined",
+                "n_units",
+                "n_coders",
+                "n_pairable_values",
+                "n_ranges_left_out",
+            )
         }
         records = self.disagreement.to_dict("records")
         out["disagreement"] = [
@@ -298,6 +312,7 @@ def reliability(
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int | np.random.Generator | None = None,
+    ranges: tuple[str, str] | None = None,
 ) -> ReliabilityReport:
     """Ordinal Krippendorff's alpha, a bootstrap interval and a per-category breakdown.
 
@@ -312,6 +327,12 @@ def reliability(
         Level of the percentile interval.
     seed : int or numpy Generator, optional
         Makes the interval reproducible.
+    ranges : (str, str), optional
+        The outcome's range columns (the codebook's ``rangeColumns``); by default
+        ``value + "_low"`` and ``value + "_high"`` when the data have them. A code given
+        as a range of levels (an ambiguous code: ``value`` empty, both ends set) has no
+        single level to compare, so alpha leaves it out, and the report counts it
+        (``n_ranges_left_out``) and says so.
 
     Examples
     --------
@@ -326,6 +347,10 @@ def reliability(
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, not {n_boot}")
     counts, cats, positions, n_coders = _prepare(data, unit, coder, value, levels, True)
+    low, high = ranges or (f"{value}_low", f"{value}_high")
+    n_ranges = 0
+    if value in data and low in data and high in data:
+        n_ranges = int((data[value].isna() & data[low].notna() & data[high].notna()).sum())
     alpha, o = _checked_alpha(counts, positions, "ordinal")
     per_unit = _unit_coincidences(counts)
     n_units = per_unit.shape[0]
@@ -361,4 +386,5 @@ def reliability(
             index=index,
         ),
         confusion=pd.DataFrame(o, index=index, columns=index.rename("paired with")),
+        n_ranges_left_out=n_ranges,
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayesresp.model.design import DesignInfo
+from bayesresp.model.design import DesignInfo, outcome_codes
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,29 @@ class Separation:
         return f"{self.variable} = '{self.level}'{ref}: {kind} separation, {rows} {how}"
 
 
-def _codes(data: pd.DataFrame, info: DesignInfo) -> np.ndarray:
-    lookup = {lv: i for i, lv in enumerate(info.spectrum)}
-    return data[info.outcome].astype(str).map(lookup).to_numpy(dtype=int)
+def _codes(data: pd.DataFrame, info: DesignInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's lowest and highest level: the same for a row coded at one level, the
+    ends of its range for an ambiguous code."""
+    low, high = outcome_codes(info, data)
+    return low, (low if high is None else high)
 
 
-def _split(mask: np.ndarray, y: np.ndarray) -> tuple[str, int, bool] | None:
-    """(direction, index of the shared or meeting level, complete) when ``mask`` separates."""
+def _split(
+    mask: np.ndarray, low: np.ndarray, high: np.ndarray | None = None
+) -> tuple[str, int, bool] | None:
+    """(direction, index of the shared or meeting level, complete) when ``mask`` separates.
+
+    ``low`` and ``high`` hold each row's lowest and highest level (``high`` None: every
+    row at one level). A range may sit anywhere within its ends, so the rows split off
+    upwards when the lowest top end inside the mask reaches the highest bottom end
+    outside it (each range placed where it best separates), and downwards likewise."""
     if mask.all() or not mask.any():
         return None
-    inside, outside = y[mask], y[~mask]
-    if inside.min() >= outside.max():
-        return "high", int(outside.max()), bool(inside.min() > outside.max())
-    if inside.max() <= outside.min():
-        return "low", int(outside.min()), bool(inside.max() < outside.min())
+    high = low if high is None else high
+    if high[mask].min() >= low[~mask].max():
+        return "high", int(low[~mask].max()), bool(high[mask].min() > low[~mask].max())
+    if low[mask].max() <= high[~mask].min():
+        return "low", int(high[~mask].min()), bool(low[mask].max() < high[~mask].min())
     return None
 
 
@@ -102,7 +111,7 @@ def find_separation(data: pd.DataFrame, info: DesignInfo) -> list[Separation]:
         values = data[coding.name].astype(str).to_numpy()
         hits = []
         for level, mask, column in _splits_of(coding, values, column_of):
-            split = _split(mask, y)
+            split = _split(mask, *y)
             if split is not None:
                 direction, bound, complete = split
                 hits.append(
@@ -128,7 +137,7 @@ def find_separation(data: pd.DataFrame, info: DesignInfo) -> list[Separation]:
         mask = np.ones(len(data), dtype=bool)
         for var, level in col.parts:
             mask &= data[var].astype(str).to_numpy() == level
-        split = _split(mask, y)
+        split = _split(mask, *y)
         if split is not None:
             direction, bound, complete = split
             found.append(

@@ -204,7 +204,9 @@ def reliability_cmd(
 
     cb = Codebook.coerce(codebook)
     frame = validate(data, cb, delimiter)
-    report = reliability(frame, value=cb.outcome.name, n_boot=boot, seed=seed)
+    report = reliability(
+        frame, value=cb.outcome.name, n_boot=boot, seed=seed, ranges=cb.range_columns
+    )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     elif fmt == "csv":

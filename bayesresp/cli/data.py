@@ -73,14 +73,19 @@ def validate_cmd(data: Path, codebook: Path | None, delimiter: str | None, fmt: 
 @format_option
 @click.option(
     "--table",
-    type=click.Choice(["spectrum", "missions", "departments"]),
+    type=click.Choice(["spectrum", "missions", "departments", "ranges"]),
     default=None,
-    help="Print only this table (with --format json or csv: spectrum unless named).",
+    help="Print only this table (with --format json or csv: spectrum unless named). "
+    "ranges: the rows coded as a range of levels (ambiguous codes), which the spectrum "
+    "table does not count.",
 )
 def describe_cmd(
     data: Path, codebook: Path | None, delimiter: str | None, fmt: str, table: str | None
 ) -> None:
     """Validate a coded data file, then count responses by level, mission and department.
+
+    Rows coded as a range of levels (ambiguous codes, in the outcome's range columns)
+    are counted as ranges, at no level; --table ranges lists them.
 
     \b
     Examples:
@@ -144,6 +149,13 @@ def describe_cmd(
     show_default=True,
     help="Share of responses coded twice, by two coders.",
 )
+@click.option(
+    "--ambiguous",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of responses coded as a range of 2-3 levels (response_low, response_high).",
+)
 def simulate_cmd(
     missions: int,
     rows: int,
@@ -153,6 +165,7 @@ def simulate_cmd(
     truth: Path | None,
     coders: int,
     double_coded: float,
+    ambiguous: float,
 ) -> None:
     """Draw a synthetic coded data set from the theory, with known true parameters.
 
@@ -183,6 +196,7 @@ def simulate_cmd(
         officials=officials,
         coders=coders,
         double_coded=double_coded,
+        ambiguous=ambiguous,
     )
     sim.write(out, truth)
     click.echo(

@@ -18,6 +18,11 @@ bayesresp reads:
     within a mission; an official's background is constant for that official).
 ``nestedIn``
     for a grouping factor nested in another (``department`` in ``mission``).
+``rangeColumns``
+    on the outcome only: the names of two optional data columns, ``[low, high]``, in
+    which an ambiguous code is written as a range of the outcome's levels (both ends
+    included) when the outcome's own cell is left empty (``["response_low",
+    "response_high"]`` in the default codebook).
 ``dialect``
     optional, at the top level: ``{"delimiter": ";"}`` for data files whose cells are
     separated by another character than a comma (the ``delimiter`` of a Frictionless
@@ -71,6 +76,7 @@ class Field:
     hypothesis: str = ""
     unit: str = ""
     level_descriptions: dict[str, str] = field(default_factory=dict)
+    range_columns: tuple[str, str] | None = None
 
     @property
     def kind(self) -> str:
@@ -204,14 +210,22 @@ class Codebook:
         values (integers as their decimal text, with the integers accepted as codes).
         Categorical and text columns become nominal covariates (levels in categorical
         order, else sorted); numeric columns continuous; ``groups`` grouping factors.
+
+        When the frame has columns ``<outcome>_low`` and ``<outcome>_high``, they are
+        the outcome's range columns (``rangeColumns``: ambiguous codes written as a
+        range of levels), never covariates; the outcome's levels then include those met
+        only in them, and whole numbers that a float column holds (pandas writes integer
+        columns with empty cells as floats) are read as the integers they are.
         """
         groups = set(groups)
         if outcome not in frame:
             raise CodebookError(f"the data have no outcome column '{outcome}'")
+        ranges = (f"{outcome}_low", f"{outcome}_high")
+        has_ranges = all(r in frame for r in ranges)
         fields = []
         for name in dict.fromkeys([outcome, *variables]):
-            if name not in frame:
-                continue  # reported by the caller, with the formula's context
+            if name not in frame or (has_ranges and name in ranges):
+                continue  # absent: reported by the caller, with the formula's context
             s = frame[name]
             if name in groups:
                 fields.append(
@@ -236,7 +250,18 @@ class Codebook:
                 f["categories"] = [str(c) for c in s.cat.categories]
                 f["categoriesOrdered"] = bool(s.cat.ordered) or role == "outcome"
             else:
-                values = sorted(s.dropna().unique().tolist())
+                pool = [s] + (
+                    [frame[r] for r in ranges] if role == "outcome" and has_ranges else []
+                )
+                values = list(
+                    dict.fromkeys(v for col in pool for v in col.dropna().unique().tolist())
+                )
+                if len(pool) > 1 and values and all(_is_whole(v) for v in values):
+                    values = list(dict.fromkeys(int(v) for v in values))
+                try:
+                    values = sorted(values)
+                except TypeError:  # text and numbers mixed: order them as text
+                    values = sorted(values, key=str)
                 f["categories"] = [str(v) for v in values]
                 f["categoriesOrdered"] = role == "outcome"
                 if values and all(_is_int(v) for v in values):
@@ -245,6 +270,8 @@ class Codebook:
                 f["block"] = "covariates"
             if role == "outcome":
                 f["constraints"] = {"required": True}
+                if has_ranges:
+                    f["rangeColumns"] = list(ranges)
             fields.append(f)
         spec = {
             "name": "inferred",
@@ -259,23 +286,21 @@ class Codebook:
 
         Used only with :meth:`infer`: booleans and other non-integer values of
         categorical columns become their text (``True`` -> ``"True"``); integers stay
-        integers, which the inferred codebook accepts as codes.
+        integers, which the inferred codebook accepts as codes, and so do whole numbers
+        held as floats in a column with codes (``3.0`` -> ``3``). The outcome's range
+        columns are kept and written like the outcome.
         """
-        out = frame.loc[:, [c for c in frame.columns if c in self.fields]].copy()
+        extra = set(self.range_columns or ())
+        out = frame.loc[:, [c for c in frame.columns if c in self.fields or c in extra]].copy()
         for f in self.fields.values():
-            if f.categories is None or f.name not in out:
+            if f.categories is None:
                 continue
-            s = out[f.name].astype(object)
-            out[f.name] = s.map(
-                lambda v: (
-                    v
-                    if v is None
-                    or _is_int(v)
-                    or isinstance(v, str)
-                    or (isinstance(v, float) and np.isnan(v))
-                    else str(v)
-                )
-            )
+            names = [f.name, *(f.range_columns or ())]
+            for name in names:
+                if name not in out:
+                    continue
+                cells = [_as_cell(v, f) for v in out[name].astype(object)]
+                out[name] = pd.Series(cells, index=out.index, dtype=object)
         return out
 
     # -- queries -----------------------------------------------------------------------
@@ -293,6 +318,11 @@ class Codebook:
     def outcome(self) -> Field:
         """The outcome field: the ordered spectrum."""
         return next(f for f in self.fields.values() if f.role == "outcome")
+
+    @property
+    def range_columns(self) -> tuple[str, str] | None:
+        """The outcome's range columns ``(low, high)``, or None when it declares none."""
+        return self.outcome.range_columns
 
     @property
     def spectrum(self) -> tuple[str, ...]:
@@ -351,6 +381,22 @@ class Codebook:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def _is_whole(v: Any) -> bool:
+    """An integer, or a float that is a whole number (not a boolean)."""
+    return _is_int(v) or (isinstance(v, float | np.floating) and float(v).is_integer())
+
+
+def _as_cell(v: Any, f: Field) -> Any:
+    """A cell of a label column as :meth:`Codebook.prepare` writes it."""
+    if v is None or _is_int(v) or isinstance(v, str):
+        return v
+    if isinstance(v, float | np.floating) and np.isnan(v):
+        return v
+    if f.codes is not None and _is_whole(v):
+        return int(v)
+    return str(v)
 
 
 def default_codebook_path() -> Path:
@@ -454,6 +500,18 @@ def _parse_fields(spec: dict[str, Any], origin: str) -> dict[str, Field]:
         cw = raw.get("constantWithin", ())
         if isinstance(cw, str):
             cw = (cw,)
+        range_columns = raw.get("rangeColumns")
+        if range_columns is not None:
+            if (
+                not isinstance(range_columns, list)
+                or len(range_columns) != 2
+                or not all(isinstance(c, str) and c for c in range_columns)
+            ):
+                raise CodebookError(
+                    f"{where}: 'rangeColumns' must name two columns, the low and the high "
+                    f'end of a range, such as ["{name}_low", "{name}_high"]'
+                )
+            range_columns = (range_columns[0], range_columns[1])
         out[name] = Field(
             name=name,
             type=ftype,
@@ -472,6 +530,7 @@ def _parse_fields(spec: dict[str, Any], origin: str) -> dict[str, Field]:
             hypothesis=raw.get("hypothesis", ""),
             unit=raw.get("unit", ""),
             level_descriptions=dict(raw.get("levelDescriptions", {})),
+            range_columns=range_columns,
         )
     return out
 
@@ -488,6 +547,27 @@ def _check_structure(cb: Codebook, origin: str) -> None:
             f"codebook {origin}: the outcome '{out.name}' needs ordered 'categories' "
             '("categoriesOrdered": true) with at least two levels'
         )
+    for f in cb.fields.values():
+        if f.range_columns is None:
+            continue
+        where = f"codebook {origin}, field '{f.name}'"
+        if f.role != "outcome":
+            raise CodebookError(
+                f"{where}: only the outcome may have 'rangeColumns' (this field's role "
+                f"is '{f.role}')"
+            )
+        low, high = f.range_columns
+        if low == high:
+            raise CodebookError(
+                f"{where}: 'rangeColumns' names '{low}' twice; the low and the high end of "
+                "a range need two columns"
+            )
+        for name in (low, high):
+            if name in cb.fields:
+                raise CodebookError(
+                    f"{where}: range column '{name}' is also a field of the codebook; "
+                    "'rangeColumns' must name columns the codebook does not otherwise define"
+                )
     for f in cb.fields.values():
         for other in (*f.constant_within, *((f.nested_in,) if f.nested_in else ())):
             if other not in cb.fields:

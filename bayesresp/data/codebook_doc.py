@@ -79,6 +79,24 @@ def render_markdown(cb: Codebook) -> str:
         meaning = out.level_descriptions.get(label, "")
         lines.append(f"| {'' if code is None else code} | `{label}` | {_cell(meaning)} |")
     lines.append("")
+    if out.range_columns is not None:
+        low, high = out.range_columns
+        lines += [
+            f"Ambiguous codes. A response that cannot be placed at one level is written as a "
+            f"range of levels: leave `{out.name}` empty and give the lowest level it may be "
+            f"in the column `{low}` and the highest in `{high}` (labels or codes, as "
+            f"`{out.name}` takes them; both ends are included). The two columns are "
+            f"optional; a row gives either a level in `{out.name}` or both ends of a range, "
+            f"never both, and the low end may not be above the high end (equal ends are "
+            f"one level). The model counts a range row as "
+            f"P(`{low}` <= `{out.name}` <= `{high}`).",
+            "",
+            "| column | kind | required | levels | description |",
+            "|---|---|---|---|---|",
+            f"| `{low}` | ordinal | no | as `{out.name}` | lowest level of an ambiguous code |",
+            f"| `{high}` | ordinal | no | as `{out.name}` | highest level of an ambiguous code |",
+            "",
+        ]
     for block, names in cb.blocks().items():
         lines += [f"## Covariates: {block}", "", _HEADER]
         lines += [_field_row(cb.fields[n]) for n in names]

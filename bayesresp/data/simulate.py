@@ -285,6 +285,7 @@ def simulate(
     double_coded: float = 0.0,
     coder_sd: float = 0.5,
     coder_noise: float = 0.3,
+    ambiguous: float = 0.0,
 ) -> Simulation:
     """Draw a synthetic coded data set from the hierarchical cumulative-logit model.
 
@@ -310,6 +311,13 @@ def simulate(
     double_coded : float
         Share of responses coded a second time, by another coder (a second row with the
         same ``response_id``), for reliability studies.
+    ambiguous : float
+        Share of responses the coder could not place on one level: coded as a range of
+        two or three adjacent levels that contains the drawn level (``response`` left
+        empty, the range in ``response_low`` and ``response_high``). Which responses,
+        the range's width and its position on a grid of that width are drawn
+        independently of the response, so the ranges are coarsened at random: the
+        likelihood P(low <= y <= high) is then the right one.
 
     Returns
     -------
@@ -326,6 +334,8 @@ def simulate(
     """
     if missions < 1 or rows < missions:
         raise ValueError("simulate needs at least one mission and one row per mission")
+    if not 0.0 <= ambiguous <= 1.0:
+        raise ValueError(f"ambiguous must be a share from 0 to 1, not {ambiguous}")
     if seed is None:  # record the seed actually used, so every draw can be repeated
         seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
@@ -362,9 +372,43 @@ def simulate(
             rng, frame, latent, truth, coders, double_coded, coder_sd, coder_noise
         )
         columns.insert(columns.index("official_id") + 1, "coder_id")
-    frame["response"] = _categorical(np.searchsorted(np.asarray(cuts), latent), cb.outcome)
+    level = np.searchsorted(np.asarray(cuts), latent)
+    frame["response"] = _categorical(level, cb.outcome)
+    if ambiguous > 0:  # drawn last, so data without ranges stay byte-identical
+        low, high = _coarsen(rng, level, len(cb.spectrum), ambiguous)
+        ranged = high > low
+        low_name, high_name = cb.range_columns
+        frame["response"] = _categorical(np.where(ranged, -1, level), cb.outcome)
+        frame[low_name] = _categorical(np.where(ranged, low, -1), cb.outcome)
+        frame[high_name] = _categorical(np.where(ranged, high, -1), cb.outcome)
+        columns[columns.index("response") + 1 : columns.index("response") + 1] = [
+            low_name,
+            high_name,
+        ]
+        truth["coding"] = {
+            **truth.get("coding", {}),
+            "ambiguous": ambiguous,
+            "ranges": int(ranged.sum()),
+            "note_ranges": "a range covers the drawn level; coarsened at random",
+        }
     frame["source"] = _text(np.full(len(frame), f"synthetic (bayesresp.simulate, seed {seed})"))
     return Simulation(frame.loc[:, columns], truth)
+
+
+def _coarsen(rng, level, K, share):
+    """Ranges for a share of the rows: width 2 or 3, on a grid of that width with a
+    random offset, the window holding the drawn level (clipped at the spectrum's ends,
+    where it may shrink to the level itself). Every choice is independent of the level,
+    so for every range the probability of coding it is the same for each level it
+    covers (coarsening at random)."""
+    n = len(level)
+    pick = rng.random(n) < share
+    width = rng.integers(2, 4, n)
+    offset = (rng.random(n) * width).astype(np.int64)  # uniform in 0 .. width - 1
+    start = ((level + offset) // width) * width - offset
+    low = np.where(pick, np.maximum(start, 0), level)
+    high = np.where(pick, np.minimum(start + width - 1, K - 1), level)
+    return low, high
 
 
 def _code(rng, frame, latent, truth, coders, double_coded, coder_sd, noise):

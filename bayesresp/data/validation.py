@@ -5,6 +5,12 @@ typed: ordered categoricals (codebook order) for ordinal columns, categoricals f
 nominal ones, floats for numbers, nullable integers for whole numbers, text for
 identifiers. Integer codes are accepted where the codebook lists ``codes`` and are
 mapped to their labels, which is the codebook's documented meaning of the code.
+
+Ambiguous codes: when the codebook's outcome declares ``rangeColumns`` (``low``,
+``high``), a row may leave the outcome empty and give a range of its levels in those two
+columns instead (both ends included). The typed outcome is then missing on such a row,
+and the two range columns, when the table has them, come back as ordered categoricals
+with the outcome's levels, missing on rows that give one level.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +45,8 @@ PROBLEM_KINDS = {
     "out_of_range": "a number outside the codebook's range",
     "duplicate_id": "two rows share an identifier",
     "inconsistent_within_group": "a value that must be constant within a group varies",
+    "range_reversed": "the low end of a range of the outcome is above its high end",
+    "range_and_level": "a row gives both a level of the outcome and a range of levels",
 }
 
 # Numbers and codes as written in data files: ASCII digits, the whole cell (fullmatch: no
@@ -153,7 +161,10 @@ def validate(
     -------
     pandas.DataFrame
         The same rows and columns, typed by the codebook. Columns the codebook does not
-        define are kept as they were (and reported with a warning).
+        define are kept as they were (and reported with a warning). The outcome's range
+        columns (the codebook's ``rangeColumns``), when the table has them, are ordered
+        categoricals with the outcome's levels: a row that gives a range has the outcome
+        missing and both ends set; a row that gives one level has both ends missing.
 
     Raises
     ------
@@ -251,8 +262,20 @@ class _Validator:
                     expected=f"a column '{f.name}' with {f.expected()}",
                     suggestion=_closest(f.name, [n for n in names if n not in cb.fields]),
                 )
+        ranges = cb.range_columns or ()
+        present = [r for r in ranges if r in seen]
+        if len(present) == 1:
+            absent = next(r for r in ranges if r not in seen)
+            self.add(
+                "missing_column",
+                f"column '{present[0]}' gives one end of ranges of '{cb.outcome.name}', but "
+                f"column '{absent}' is missing: a range needs its lowest level in "
+                f"'{ranges[0]}' and its highest in '{ranges[1]}'",
+                column=absent,
+                expected=f"a column '{absent}' with {cb.outcome.expected()}",
+            )
         for name in dict.fromkeys(names):
-            if name not in cb.fields:
+            if name not in cb.fields and name not in ranges:
                 hint = _closest(name, [n for n in cb.fields if n not in seen])
                 self.add(
                     "unknown_column",
@@ -263,12 +286,22 @@ class _Validator:
                     suggestion=hint,
                 )
 
+        first = {name: frame.iloc[:, names.index(name)] for name in dict.fromkeys(names)}
         typed: dict[str, Any] = {}
-        for i, name in enumerate(names):
-            if name in typed or names.index(name) != i:
-                continue
-            column = frame.iloc[:, i]
-            typed[name] = self._column(cb.fields[name], column) if name in cb.fields else column
+        for name, column in first.items():
+            if name in ranges:
+                continue  # typed with the outcome
+            if name in cb.fields and not (present and name == cb.outcome.name):
+                typed[name] = self._column(cb.fields[name], column)
+            elif name not in cb.fields:
+                typed[name] = column
+        if present:
+            typed.update(
+                self._ranged(
+                    cb.outcome, {n: first[n] for n in first if n in (cb.outcome.name, *ranges)}
+                )
+            )
+        typed = {name: typed[name] for name in first}
         self._check_keys(typed)
         self._check_constant(typed)
         # Report as a reader scans a spreadsheet: file-level first, then row by row.
@@ -288,14 +321,7 @@ class _Validator:
         missing = np.fromiter((self._is_missing(v) for v in values), bool, len(values))
         if f.required:
             for pos in np.flatnonzero(missing):
-                self.add(
-                    "missing_value",
-                    f"'{f.name}' is required but the cell is empty",
-                    int(pos),
-                    column=f.name,
-                    value=values[pos],
-                    expected=f.expected(),
-                )
+                self._missing(f, int(pos), values[pos])
         parse = {
             "ordinal": self._categorical,
             "categorical": self._categorical,
@@ -305,6 +331,101 @@ class _Validator:
         }[f.kind]
         parsed = parse(f, values, missing)
         return self._typed(f, parsed, column.index)
+
+    def _what(self, f: Field) -> str:
+        """The column in a message: its name, and for a range column the outcome's."""
+        ranges = self.cb.range_columns or ()
+        if f.name in ranges:
+            return f"'{self.cb.outcome.name}' (its range column '{f.name}')"
+        return f"'{f.name}'"
+
+    def _missing(self, f: Field, pos: int, value: Any) -> None:
+        msg = f"'{f.name}' is required but the cell is empty"
+        if f.range_columns is not None:
+            low, high = f.range_columns
+            msg += (
+                f" (an ambiguous code can be given instead as a range, its lowest level in "
+                f"'{low}' and its highest in '{high}')"
+            )
+        self.add("missing_value", msg, pos, column=f.name, value=value, expected=f.expected())
+
+    def _ranged(self, f: Field, columns: dict[str, pd.Series]) -> dict[str, pd.Series]:
+        """The outcome and its range columns, of which ``columns`` holds those the table
+        has: each row gives one level or a range of levels, never both."""
+        assert f.range_columns is not None and f.categories is not None
+        low, high = f.range_columns
+        n = len(self.frame)
+        cells: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in (f.name, low, high):
+            if name in columns:
+                values = columns[name].to_numpy(dtype=object)
+                missing = np.fromiter((self._is_missing(v) for v in values), bool, n)
+            else:
+                values, missing = np.full(n, None, dtype=object), np.ones(n, bool)
+            cells[name] = (values, missing)
+        # The ends of a range take what the outcome takes; problems name their own column.
+        fields = {
+            f.name: f,
+            low: replace(f, name=low, required=False, range_columns=None),
+            high: replace(f, name=high, required=False, range_columns=None),
+        }
+        parsed = {name: self._categorical(fields[name], *cells[name]) for name in fields}
+        (yv, ym), (lv, lm), (hv, hm) = cells[f.name], cells[low], cells[high]
+        rank = {label: i for i, label in enumerate(f.categories)}
+        for pos in range(n):
+            if not ym[pos]:
+                if not (lm[pos] and hm[pos]):
+                    given = " and ".join(
+                        f"{_shown(v, quote=True)} in '{c}'"
+                        for c, v, m in ((low, lv[pos], lm[pos]), (high, hv[pos], hm[pos]))
+                        if not m
+                    )
+                    self.add(
+                        "range_and_level",
+                        f"the row gives both the level {_shown(yv[pos], quote=True)} of "
+                        f"'{f.name}' and a range ({given}); give either one level in "
+                        f"'{f.name}' or a range in '{low}' and '{high}', not both",
+                        pos,
+                        column=f.name,
+                        value=yv[pos],
+                        expected=f"'{f.name}' or the range '{low}'..'{high}', not both",
+                    )
+            elif lm[pos] and hm[pos]:
+                if f.required and f.name in columns:  # else the missing column is reported
+                    self._missing(f, pos, yv[pos])
+            elif lm[pos] or hm[pos]:
+                empty, full = (low, high) if lm[pos] else (high, low)
+                if empty in columns:  # else the missing column is reported
+                    other = _shown(cells[full][0][pos], quote=True)
+                    self.add(
+                        "missing_value",
+                        f"'{empty}' is empty but '{full}' is {other}: a range of "
+                        f"'{f.name}' needs both its lowest level ('{low}') and its highest "
+                        f"('{high}'); for one level, write it in '{f.name}' instead",
+                        pos,
+                        column=empty,
+                        value=cells[empty][0][pos],
+                        expected=fields[empty].expected(),
+                    )
+            else:
+                a, b = parsed[low][pos], parsed[high][pos]
+                if a is not None and b is not None and rank[a] > rank[b]:
+                    shown_a, shown_b = _as_level(lv[pos], a), _as_level(hv[pos], b)
+                    self.add(
+                        "range_reversed",
+                        f"{shown_a} is above {shown_b} on the order of '{f.name}': the "
+                        f"range's lowest level ('{low}') must not be above its highest "
+                        f"('{high}'); swap them?",
+                        pos,
+                        column=low,
+                        value=lv[pos],
+                        expected=f"a level of '{f.name}' at or below '{b}' (the range's high end)",
+                    )
+        return {
+            name: self._typed(fields[name], parsed[name], self.frame.index)
+            for name in fields
+            if name in columns
+        }
 
     @staticmethod
     def _typed(f: Field, parsed: list[Any], index: pd.Index) -> pd.Series:
@@ -355,7 +476,7 @@ class _Validator:
             return codes[code]
         self.add(
             "unknown_code",
-            f"code {_shown(raw)} is not a code of '{f.name}' (codes run "
+            f"code {_shown(raw)} is not a code of {self._what(f)} (codes run "
             f"{min(codes)}-{max(codes)}: "
             + ", ".join(f"{c}={lab}" for c, lab in codes.items())
             + ")",
@@ -368,7 +489,7 @@ class _Validator:
 
     def _unknown_label(self, f: Field, v: str, pos: int) -> None:
         hint = _closest(v, f.categories)
-        msg = f"{_shown(v, quote=True)} is not a level of '{f.name}'"
+        msg = f"{_shown(v, quote=True)} is not a level of {self._what(f)}"
         msg += f"; did you mean '{hint}'?" if hint else "."
         msg += f" Expected {f.expected()}."
         self.add(
@@ -382,7 +503,7 @@ class _Validator:
         )
 
     def _wrong_type(self, f: Field, v: Any, pos: int, why: str = "") -> None:
-        msg = f"{_shown(v)} ({type(v).__name__}) is not valid for '{f.name}'"
+        msg = f"{_shown(v)} ({type(v).__name__}) is not valid for {self._what(f)}"
         msg += f": {why}" if why else ""
         msg += f". Expected {f.expected()}."
         self.add("wrong_type", msg, pos, column=f.name, value=v, expected=f.expected())
@@ -509,6 +630,12 @@ def _shown(value: Any, quote: bool = False, limit: int = 60) -> str:
         return text
     size = f" ({len(value):,} characters)" if isinstance(value, str) else ""
     return text[:limit] + "..." + size
+
+
+def _as_level(raw: Any, label: str) -> str:
+    """A cell that gave ``label``, in a message: the label, and the code it was written as."""
+    shown = _shown(raw, quote=True)
+    return shown if raw == label else f"{shown} ({label})"
 
 
 def _group_name(keys: list[str], group: Any) -> str:

@@ -69,6 +69,8 @@ def prepare_data(
             f"the formula uses column(s) {', '.join(absent)}, which the data do not have"
         )
     incomplete = frame[used].isna()
+    if formula.outcome in incomplete:  # a range (ambiguous code) is an outcome too
+        incomplete[formula.outcome] &= ~_is_range(frame, cb)
     bad = np.flatnonzero(incomplete.any(axis=1).to_numpy())
     if bad.size:
         cols = [c for c in used if incomplete[c].any()]
@@ -93,9 +95,24 @@ def prepare_data(
     return frame, cb
 
 
+def _is_range(frame: pd.DataFrame, cb: Codebook) -> np.ndarray:
+    """Rows whose outcome is given as a range: both of the codebook's range columns set
+    (validation has checked that such a row leaves the outcome itself empty)."""
+    columns = cb.range_columns
+    if not columns or not all(c in frame for c in columns):
+        return np.zeros(len(frame), dtype=bool)
+    return (frame[columns[0]].notna() & frame[columns[1]].notna()).to_numpy()
+
+
 def _refuse_one_level(frame: pd.DataFrame, outcome: str, cb: Codebook) -> None:
-    """An outcome with fewer than two levels in the data says nothing: refuse the fit."""
+    """An outcome with fewer than two levels in the data says nothing: refuse the fit.
+    A range of levels (an ambiguous code) counts as what it is, apart from its levels."""
     present = [str(v) for v in pd.unique(frame[outcome].dropna())]
+    ranged = _is_range(frame, cb)
+    if ranged.any():
+        low, high = (frame[c][ranged].astype(str) for c in cb.range_columns)
+        cells = low.where(low == high, low + ".." + high)  # equal ends: that level
+        present += sorted(set(cells) - set(present))
     if len(present) < 2:
         raise BayesrespError(
             f"the outcome '{outcome}' has {len(present)} level(s) in the data "
@@ -345,9 +362,10 @@ def finish_tree(
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     draws = PosteriorArrays.from_posterior(post, design.info)
     ll = log_likelihood(design, draws, link)
-    y = design.y
+    y, y_high = design.y, design.y_high
     if inverse is not None:
         ll, y = ll[:, inverse], y[inverse]
+        y_high = None if y_high is None else y_high[inverse]
     shape = (post.sizes["chain"], post.sizes["draw"], len(frame))
     row_ids = _row_ids(frame, cb)
     out["log_likelihood"] = xr.DataTree(
@@ -356,10 +374,20 @@ def finish_tree(
             coords={"chain": post["chain"].values, "draw": post["draw"].values, "row": row_ids},
         )
     )
-    out["observed_data"] = xr.DataTree(
-        xr.Dataset({cb.outcome.name: (("row",), y)}, coords={"row": row_ids})
-    )
+    out["observed_data"] = xr.DataTree(xr.Dataset(observed(cb, y, y_high), coords={"row": row_ids}))
     return out
+
+
+def observed(cb: Codebook, y: np.ndarray, y_high: np.ndarray | None) -> dict:
+    """The observed_data group's variables: the outcome's codes; where some rows are
+    ranges (ambiguous codes), NaN there (a range is no level), with each row's lowest
+    and highest level under the codebook's range columns' names."""
+    name = cb.outcome.name
+    if y_high is None:
+        return {name: (("row",), y)}
+    low, high = cb.range_columns
+    exact = np.where(y_high > y, np.nan, y.astype(float))
+    return {name: (("row",), exact), low: (("row",), y), high: (("row",), y_high)}
 
 
 def _row_ids(frame: pd.DataFrame, cb: Codebook) -> np.ndarray:

@@ -53,6 +53,7 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     _H_BCOL,
     _H_BFAM,
     _H_BPAR,
+    _H_CELLS,
     _H_CFAM,
     _H_CPAR,
     _H_FCOL,
@@ -60,13 +61,12 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     _H_GMETA,
     _H_GT,
     _H_HIER,
-    _H_K,
-    _H_KSTART,
     _H_LEN,
     _H_LINK,
     _H_MOMETA,
     _H_MOPAR,
     _H_N,
+    _H_NCELL,
     _H_NDIM,
     _H_NMO,
     _H_NT,
@@ -100,6 +100,7 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     Packed,
     _check_codes,
     _row_layout,
+    outcome_cells,
     step_coefficients,
     step_columns,
 )
@@ -141,16 +142,18 @@ def _sd_prior(v, family, sigma, nu, lam):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
-def _logit_terms(P, A, B, C, gap):
-    """Per-level constants of the logit likelihood from the padded cutpoints ``P``:
-    level k's log-probability is ``gap[k] - log1p(u A[k] + B[k] / u + C[k])`` with
-    u = exp(eta), since F(b) - F(a) = F(b) (1 - F(a)) (1 - exp(a - b)) for the logistic
-    F, whose last factor does not depend on eta."""
+def _logit_terms(P, cells, A, B, C, gap):
+    """Per-cell constants of the logit likelihood from the padded cutpoints ``P``: the
+    log-probability of cell k (levels ``cells[k, 0]`` to ``cells[k, 1]``, one level or
+    a range) is ``gap[k] - log1p(u A[k] + B[k] / u + C[k])`` with u = exp(eta), since
+    F(b) - F(a) = F(b) (1 - F(a)) (1 - exp(a - b)) for the logistic F, whose last factor
+    does not depend on eta."""
     for k in range(A.shape[0]):
-        A[k] = math.exp(-P[k + 1])
-        B[k] = math.exp(P[k])
-        C[k] = math.exp(P[k] - P[k + 1])
-        gap[k] = log1mexp(min(P[k] - P[k + 1], 0.0))
+        lo, hi = P[cells[k, 0]], P[cells[k, 1] + 1]
+        A[k] = math.exp(-hi)
+        B[k] = math.exp(lo)
+        C[k] = math.exp(lo - hi)
+        gap[k] = log1mexp(min(lo - hi, 0.0))
 
 
 # -- vectorisable exp and log1p ---------------------------------------------------------------
@@ -304,11 +307,13 @@ def _eta_chunk(bb, bf, r, Xb, Xf, gT, tmeta, Zt, start, stop, eta):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_ROW_MATH)
-def _rows(x, r, Xb, bcol, Xf, fcol, w, kstart, gT, tmeta, Zt, link, P, A, B, C, gb, gr, stat):
-    """Sums over the rows, level block by level block (``stat[k]``): for the logit link
+def _rows(x, r, Xb, bcol, Xf, fcol, w, cells, gT, tmeta, Zt, link, P, A, B, C, gb, gr, stat):
+    """Sums over the rows, cell block by cell block (``stat[k]``; cell k spans levels
+    ``lo = cells[k, 0]`` to ``hi = cells[k, 1]``, one level or a range, in packed rows
+    ``cells[k, 2]`` to ``cells[k, 3]``): for the logit link
     sum w log1p(S), sum w u/(1 + S), sum w/(u (1 + S)), sum w/(1 + S) and sum w, with
     u = exp(eta) and S = u A_k + B_k / u + C_k (see :func:`log_density`); for the other
-    link sum w log p, sum w dlog p/dP_k, sum w dlog p/dP_{k+1}, 0 and sum w. Adds
+    link sum w log p, sum w dlog p/dP_lo, sum w dlog p/dP_{hi+1}, 0 and sum w. Adds
     d loglik / d eta times the design to ``gb`` (coefficients) and ``gr`` (group
     effects ``r``).
 
@@ -316,7 +321,7 @@ def _rows(x, r, Xb, bcol, Xf, fcol, w, kstart, gT, tmeta, Zt, link, P, A, B, C, 
     both by column, with the coefficient each multiplies in ``bcol``/``fcol``; group
     terms by ``tmeta`` rows (offset into ``r``, stride, row of ``Zt`` or -1 for a
     column of ones) with their level codes in ``gT``."""
-    K = kstart.shape[0] - 1
+    K = cells.shape[0]
     pb, pf, nt = Xb.shape[0], Xf.shape[0], gT.shape[0]
     bb = np.empty(pb)
     bf = np.empty(pf)
@@ -330,14 +335,14 @@ def _rows(x, r, Xb, bcol, Xf, fcol, w, kstart, gT, tmeta, Zt, link, P, A, B, C, 
     deta = np.empty(_CHUNK)
     for k in range(K):
         a_, b_, c_ = A[k], B[k], C[k]
-        lo, hi = P[k], P[k + 1]
+        lo, hi = P[cells[k, 0]], P[cells[k, 1] + 1]
         s0 = 0.0
         s1 = 0.0
         s2 = 0.0
         s3 = 0.0
         sw = 0.0
-        for start in range(kstart[k], kstart[k + 1], _CHUNK):
-            m = min(_CHUNK, kstart[k + 1] - start)
+        for start in range(cells[k, 2], cells[k, 3], _CHUNK):
+            m = min(_CHUNK, cells[k, 3] - start)
             stop = start + m
             _eta_chunk(bb, bf, r, Xb, Xf, gT, tmeta, Zt, start, stop, eta)
             ww = w[start:stop]
@@ -408,7 +413,7 @@ def log_density(
     Xf,
     fcol,
     w,
-    kstart,
+    cells,
     gT,
     tmeta,
     Zt,
@@ -434,8 +439,9 @@ def log_density(
 ):
     """Log density at the unconstrained point ``x``; its gradient goes into ``grad``.
 
-    The rows come in blocks by outcome level (level ``k`` in rows ``kstart[k]`` to
-    ``kstart[k + 1]``), with their design by column (see :func:`_rows`).
+    The rows come in blocks by outcome cell (cell ``k`` in rows ``cells[k, 2]`` to
+    ``cells[k, 3]``: levels ``cells[k, 0]`` to ``cells[k, 1]``, one level or the range
+    of an ambiguous code), with their design by column (see :func:`_rows`).
 
     ``gmeta`` holds one row per group term: offset of ``z`` in ``x``, levels, terms,
     offset of ``log(sd)``, first of its columns in the design's ``Z`` (the rows read
@@ -585,24 +591,26 @@ def log_density(
         P[k + 1] = centred[k] + shift
     gP = np.zeros(K + 1)  # d loglik / d P
 
-    # per-category constants of the logit likelihood
-    A = np.empty(K)
-    B = np.empty(K)
-    C = np.empty(K)
-    gap = np.empty(K)
-    gA = np.zeros(K)
-    gB = np.zeros(K)
-    gC = np.zeros(K)
-    ngap = np.zeros(K)
+    # per-cell constants of the logit likelihood
+    n_cell = cells.shape[0]
+    A = np.empty(n_cell)
+    B = np.empty(n_cell)
+    C = np.empty(n_cell)
+    gap = np.empty(n_cell)
+    gA = np.zeros(n_cell)
+    gB = np.zeros(n_cell)
+    gC = np.zeros(n_cell)
+    ngap = np.zeros(n_cell)
     if link == LOGIT:
-        _logit_terms(P, A, B, C, gap)
+        _logit_terms(P, cells, A, B, C, gap)
 
     # the rows
-    stat = np.empty((K, 5))
-    _rows(b, r, Xb, bcol, Xf, fcol, w, kstart, gT, tmeta, Zt, link, P, A, B, C, gb, gr, stat)
-    for k in range(K):
+    stat = np.empty((n_cell, 5))
+    _rows(b, r, Xb, bcol, Xf, fcol, w, cells, gT, tmeta, Zt, link, P, A, B, C, gb, gr, stat)
+    for k in range(n_cell):
+        lo, hi = cells[k, 0], cells[k, 1] + 1  # the cell's bounds in P
         if link == LOGIT:
-            if stat[k, 4] != 0.0:  # a level without rows adds nothing (gap may be -inf)
+            if stat[k, 4] != 0.0:  # a cell without rows adds nothing (gap may be -inf)
                 lp += stat[k, 4] * gap[k] - stat[k, 0]
             gA[k] = -stat[k, 1]
             gB[k] = -stat[k, 2]
@@ -610,20 +618,21 @@ def log_density(
             ngap[k] = stat[k, 4]
         else:
             lp += stat[k, 0]
-            gP[k] += stat[k, 1]
-            gP[k + 1] += stat[k, 2]
+            gP[lo] += stat[k, 1]
+            gP[hi] += stat[k, 2]
 
     if link == LOGIT:
-        for k in range(K):
-            gP[k + 1] -= gA[k] * A[k]
-            gP[k] += gB[k] * B[k]
-            gP[k] += gC[k] * C[k]
-            gP[k + 1] -= gC[k] * C[k]
-            d = P[k] - P[k + 1]
+        for k in range(n_cell):
+            lo, hi = cells[k, 0], cells[k, 1] + 1
+            gP[hi] -= gA[k] * A[k]
+            gP[lo] += gB[k] * B[k]
+            gP[lo] += gC[k] * C[k]
+            gP[hi] -= gC[k] * C[k]
+            d = P[lo] - P[hi]
             if d < 0.0 and ngap[k] != 0.0:
                 dg = ngap[k] * math.exp(d) / math.expm1(d)
-                gP[k] += dg
-                gP[k + 1] -= dg
+                gP[lo] += dg
+                gP[hi] -= dg
 
     # chain the cutpoints' gradient: reference = centred + X_mean . b
     gc = np.empty(nc)
@@ -973,47 +982,50 @@ def _induced_dirichlet(c, alpha, link, pad, gc):
 
 # -- per-row log-likelihood of posterior draws ---------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
-def _pointwise(y, eta, cutpoints, link, pad, out):
+def _pointwise(cell, cells, eta, cutpoints, link, pad, out):
     S, n = eta.shape
     K = cutpoints.shape[1] + 1
+    n_cell = cells.shape[0]
     for s in range(S):
         P = np.empty(K + 1)
         P[0] = -pad
         P[K] = pad
         for k in range(K - 1):
             P[k + 1] = cutpoints[s, k]
-        A = np.empty(K)
-        B = np.empty(K)
-        C = np.empty(K)
-        gap = np.empty(K)
+        A = np.empty(n_cell)
+        B = np.empty(n_cell)
+        C = np.empty(n_cell)
+        gap = np.empty(n_cell)
         if link == LOGIT:
-            _logit_terms(P, A, B, C, gap)
+            _logit_terms(P, cells, A, B, C, gap)
         e, o = eta[s], out[s]
         if link == LOGIT:
             for i in range(n):
-                k = y[i]
+                k = cell[i]
                 u = math.exp(e[i])
                 o[i] = gap[k] - math.log1p(u * A[k] + B[k] / u + C[k])
         else:
             for i in range(n):
-                k = y[i]
-                o[i] = link_interval(link, P[k] - e[i], P[k + 1] - e[i])[0]
+                k = cell[i]
+                lo, hi = P[cells[k, 0]], P[cells[k, 1] + 1]
+                o[i] = link_interval(link, lo - e[i], hi - e[i])[0]
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=_ROW_MATH)
 def _pointwise_rows(
-    b, r, cutpoints, Xb, bcol, Xf, fcol, kstart, gT, tmeta, Zt, order, link, pad, out
+    b, r, cutpoints, Xb, bcol, Xf, fcol, cells, gT, tmeta, Zt, order, link, pad, out
 ):
     """Per-row log-likelihood under each draw (``out`` (S, n), rows in the design's
     order) from the draws' coefficients ``b`` (S, p), concatenated group effects ``r``
     (S, R) and cutpoints (S, K - 1), over packed rows (:func:`_row_layout`)."""
     S = b.shape[0]
-    K = kstart.shape[0] - 1
+    K = cutpoints.shape[1] + 1
+    n_cell = cells.shape[0]
     P = np.empty(K + 1)
-    A = np.empty(K)
-    B = np.empty(K)
-    C = np.empty(K)
-    gap = np.empty(K)
+    A = np.empty(n_cell)
+    B = np.empty(n_cell)
+    C = np.empty(n_cell)
+    gap = np.empty(n_cell)
     bb = np.empty(Xb.shape[0])
     bf = np.empty(Xf.shape[0])
     eta = np.empty(_CHUNK)
@@ -1024,15 +1036,16 @@ def _pointwise_rows(
         for k in range(K - 1):
             P[k + 1] = cutpoints[s, k]
         if link == LOGIT:
-            _logit_terms(P, A, B, C, gap)
+            _logit_terms(P, cells, A, B, C, gap)
         for j in range(bb.shape[0]):
             bb[j] = b[s, bcol[j]]
         for j in range(bf.shape[0]):
             bf[j] = b[s, fcol[j]]
         rs, o = r[s], out[s]
-        for k in range(K):
-            for start in range(kstart[k], kstart[k + 1], _CHUNK):
-                stop = min(start + _CHUNK, kstart[k + 1])
+        for k in range(n_cell):
+            lo, hi = P[cells[k, 0]], P[cells[k, 1] + 1]
+            for start in range(cells[k, 2], cells[k, 3], _CHUNK):
+                stop = min(start + _CHUNK, cells[k, 3])
                 m = stop - start
                 _eta_chunk(bb, bf, rs, Xb, Xf, gT, tmeta, Zt, start, stop, eta)
                 if link == LOGIT:
@@ -1042,7 +1055,7 @@ def _pointwise_rows(
                         val[i] = g_ - _vlog1p(u * a_ + b_ / u + c_)
                 else:
                     for i in range(m):
-                        val[i] = link_interval(link, P[k] - eta[i], P[k + 1] - eta[i])[0]
+                        val[i] = link_interval(link, lo - eta[i], hi - eta[i])[0]
                 for i in range(m):
                     o[order[start + i]] = val[i]
 
@@ -1069,24 +1082,27 @@ def log_likelihood(design: Design, draws, link: str) -> np.ndarray:
     b = np.concatenate([np.asarray(draws.b, dtype=np.float64).reshape(S, -1), steps], axis=1)
     b = np.ascontiguousarray(b)
     out = np.empty((S, design.n))
-    names = ("Xb", "bcol", "Xf", "fcol", "kstart", "gT", "tmeta", "Zt", "order")
+    names = ("Xb", "bcol", "Xf", "fcol", "cells", "gT", "tmeta", "Zt", "order")
     code = get_link(link).code
     _pointwise_rows(b, r, cut, *(a[k] for k in names), code, get_link(link).pad, out)
     return out
 
 
-def pointwise_log_prob(y, eta, cutpoints, link: str) -> np.ndarray:
-    """Log-probability of each row's observed level under each draw, shape (S, n): the
-    kernel's likelihood (the same formula as the model's).
+def pointwise_log_prob(y, eta, cutpoints, link: str, y_high=None) -> np.ndarray:
+    """Log-probability of each row's observed level (or range) under each draw, shape
+    (S, n): the kernel's likelihood (the same formula as the model's).
 
-    ``y`` (n,) level codes, ``eta`` (S, n) linear predictors, ``cutpoints`` (S, K - 1).
+    ``y`` (n,) level codes (a range's lowest), ``eta`` (S, n) linear predictors,
+    ``cutpoints`` (S, K - 1), ``y_high`` (n,) each range's highest level (None: exact).
     """
     eta = np.ascontiguousarray(eta, dtype=np.float64)
     cutpoints = np.ascontiguousarray(cutpoints, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.int64)
-    _check_codes(y, cutpoints.shape[-1] + 1, eta.shape[-1])
+    K = cutpoints.shape[-1] + 1
+    _check_codes(y, K, eta.shape[-1])
+    cell, cells = outcome_cells(y, y_high, K)
     out = np.empty_like(eta)
-    _pointwise(y, eta, cutpoints, get_link(link).code, get_link(link).pad, out)
+    _pointwise(cell, cells, eta, cutpoints, get_link(link).code, get_link(link).pad, out)
     return out
 
 
@@ -1121,7 +1137,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     h = carray(user_data, (_H_LEN,), np.int64)
     if dim != h[_H_NDIM]:
         return -1
-    n, p, G, Qt, K = h[_H_N], h[_H_P], h[_H_G], h[_H_QT], h[_H_K]
+    n, p, G, Qt = h[_H_N], h[_H_P], h[_H_G], h[_H_QT]
     pc, n_mo = h[_H_PCOL], h[_H_NMO]
     pb, pf, nt, nz = h[_H_PB], h[_H_PF], h[_H_NT], h[_H_NZ]
     x = carray(x_, (dim,))
@@ -1131,7 +1147,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     Xf = carray(_voidptr(h[_H_XF]), (pf, n), np.float64)
     fcol = carray(_voidptr(h[_H_FCOL]), (pf,), np.int64)
     w = carray(_voidptr(h[_H_W]), (n,), np.float64)
-    kstart = carray(_voidptr(h[_H_KSTART]), (K + 1,), np.int64)
+    cells = carray(_voidptr(h[_H_CELLS]), (h[_H_NCELL], 4), np.int64)
     gT = carray(_voidptr(h[_H_GT]), (nt, n), np.int32)
     tmeta = carray(_voidptr(h[_H_TMETA]), (nt, 3), np.int64)
     Zt = carray(_voidptr(h[_H_ZT]), (nz, n), np.float64)
@@ -1160,7 +1176,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
             Xf,
             fcol,
             w,
-            kstart,
+            cells,
             gT,
             tmeta,
             Zt,

@@ -46,11 +46,12 @@ CUT_NORMAL, CUT_DIRICHLET = 0, 1  # cutpoint priors
 # then the addresses of the arrays.
 _H_NDIM, _H_N, _H_P, _H_G, _H_QT, _H_PB, _H_PF, _H_NT, _H_NZ, _H_K = range(10)
 _H_LINK, _H_BFAM, _H_CFAM, _H_HIER, _H_SUML = range(10, 15)
-_H_XB, _H_BCOL, _H_XF, _H_FCOL, _H_W, _H_KSTART, _H_GT, _H_TMETA, _H_ZT = range(15, 24)
+_H_XB, _H_BCOL, _H_XF, _H_FCOL, _H_W, _H_CELLS, _H_GT, _H_TMETA, _H_ZT = range(15, 24)
 _H_XMEAN, _H_GMETA, _H_BPAR, _H_SPAR, _H_CPAR, _H_WMAT, _H_PARENT = range(24, 31)
 _H_R2D2, _H_PT, _H_T, _H_RPAR, _H_RCOMP, _H_RSCALE, _H_RNC = range(31, 38)
 _H_PCOL, _H_NMO, _H_MOMETA, _H_MOPAR = range(38, 42)
-_H_LEN = 42
+_H_NCELL = 42
+_H_LEN = 43
 
 
 # -- packing a design -------------------------------------------------------------------------
@@ -143,7 +144,7 @@ _DATA_ORDER = (
     "Xf",
     "fcol",
     "w",
-    "kstart",
+    "cells",
     "gT",
     "tmeta",
     "Zt",
@@ -159,8 +160,11 @@ def _row_layout(design: Design, X: np.ndarray, K: int, rows_see: int) -> dict[st
     """The rows as :func:`_rows` reads them, from the design's outcome, weights, groups
     from ``rows_see`` on, and fixed-effect design ``X`` (n, p).
 
-    Rows come in blocks by outcome level (stably sorted: ``order`` holds each packed
-    row's row in the design, ``kstart`` the blocks' bounds). Columns by kind:
+    Rows come in blocks by outcome cell (stably sorted: ``order`` holds each packed
+    row's row in the design). A cell is a range of levels; a row of ``cells`` holds its
+    lowest and highest level and its block's first and end row: the K levels first (cell
+    k is level k, present even without rows), then each range (ambiguous code) the rows
+    hold, lowest first. Columns by kind:
     small-integer columns (dummies, counts) as int8, exactly; the others in double
     precision; columns of zeros (those centring moved to its W) are left out. Group
     terms (``tmeta``): offset of the term's effects in the concatenated ``r`` of all
@@ -170,10 +174,12 @@ def _row_layout(design: Design, X: np.ndarray, K: int, rows_see: int) -> dict[st
     n = design.n
     y = np.asarray(design.y)
     _check_codes(y, K, n)
+    cell, cells = outcome_cells(y, design.y_high, K)
     w = np.asarray(design.weights, dtype=np.float64)
     if w.shape != (n,):
         raise ValueError(f"{w.shape[0]} weights for {n} rows")
-    order = np.argsort(y, kind="stable")
+    order = np.argsort(cell, kind="stable")
+    bounds = np.searchsorted(cell[order], np.arange(len(cells) + 1))
     X = X[order]
     used = np.any(X != 0.0, axis=0)
     small = np.all((np.round(X) == X) & (np.abs(X) <= 127.0), axis=0)
@@ -201,12 +207,30 @@ def _row_layout(design: Design, X: np.ndarray, K: int, rows_see: int) -> dict[st
         "Xf": np.ascontiguousarray(X[:, fcol].T, dtype=np.float64).reshape(len(fcol), n),
         "fcol": fcol.astype(np.int64),
         "w": np.ascontiguousarray(w[order]),
-        "kstart": np.searchsorted(y[order], np.arange(K + 1)).astype(np.int64),
+        "cells": np.ascontiguousarray(
+            np.column_stack([cells, bounds[:-1], bounds[1:]]), dtype=np.int64
+        ),
         "gT": np.asarray(gT, dtype=np.int32).reshape(len(tmeta), n),
         "tmeta": np.asarray(tmeta, dtype=np.int64).reshape(len(tmeta), 3),
         "Zt": np.asarray(Zt, dtype=np.float64).reshape(len(Zt), n),
         "order": order.astype(np.int64),
     }
+
+
+def outcome_cells(y: np.ndarray, y_high: np.ndarray | None, K: int):
+    """Each row's cell and the cells (lowest, highest level), see :func:`_row_layout`."""
+    cells = np.column_stack([np.arange(K), np.arange(K)]).astype(np.int64)
+    if y_high is None:
+        return y.astype(np.int64), cells
+    y_high = np.asarray(y_high)
+    _check_codes(y_high, K, len(y))
+    if np.any(y_high < y):
+        raise ValueError("a range's highest level lies below its lowest")
+    ranged = y_high > y
+    pairs, which = np.unique(np.column_stack([y, y_high])[ranged], axis=0, return_inverse=True)
+    cell = y.astype(np.int64).copy()
+    cell[ranged] = K + which.ravel()
+    return cell, np.ascontiguousarray(np.concatenate([cells, pairs.astype(np.int64)]))
 
 
 def step_columns(design: Design) -> np.ndarray:
@@ -448,6 +472,7 @@ def pack(
     header[_H_BFAM] = NORMAL if family == "normal" else STUDENT_T
     header[_H_CFAM] = cfam
     header[_H_HIER], header[_H_SUML] = int(centring), len(W)
+    header[_H_NCELL] = len(arrays["cells"])
     for slot, name in enumerate((*_DATA_ORDER, "W", "anc"), start=_H_XB):
         header[slot] = arrays[name].ctypes.data
     header[_H_R2D2], header[_H_PT] = int(r2d2 is not None), T.shape[0]

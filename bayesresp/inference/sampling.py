@@ -337,6 +337,7 @@ def structure_key(design: Design, spec: ModelSpec) -> str:
             "groups": [(g.label, len(g.levels), g.column_names, g.correlated) for g in info.groups],
             "priors": ResolvedPriors(info, spec.priors, spec.link).table(),
             "link": spec.link,
+            "ranges": design.y_high is not None,
         },
         sort_keys=True,
     )
@@ -440,7 +441,8 @@ def sample_outcomes(
     ``ys``, with one compiled model: the kernel's (repacked per outcome, nothing
     compiled) where it covers the model, else PyMC's graph compiled once and fed each
     outcome. For simulation-based calibration. Yields each posterior Dataset with the
-    PyMC model's variables."""
+    PyMC model's variables. The outcomes are exact codes (a design with ranges is
+    refitted with every row exact)."""
     from bayesresp.inference import nutpie_adapter, packing
 
     with_kernel = packing.unsupported(design.info) is None
@@ -452,11 +454,13 @@ def sample_outcomes(
     for y, seed in zip(ys, seeds, strict=True):
         y = np.asarray(y, dtype=np.int64)
         if with_kernel:
-            packed = packing.pack(dataclasses.replace(design, y=y), spec.priors, spec.link)
+            exact = dataclasses.replace(design, y=y, y_high=None)
+            packed = packing.pack(exact, spec.priors, spec.link)
             target = nutpie_adapter.nutpie_model(packed)
             extra = nutpie_adapter.nutpie_settings(packed)
         else:
-            target, extra = compiled.with_data(y=y), {}
+            ranged = {} if design.y_high is None else {"y_high": y}
+            target, extra = compiled.with_data(y=y, **ranged), {}
         trace = run_nutpie(
             target,
             draws=draws,

@@ -60,8 +60,10 @@ def log_prob_interval(a, b, link: str | Link = "logit", xp=NUMPY):
     return xp.where(flip, above, below)
 
 
-def log_prob(y, eta, cutpoints, link: str | Link = "logit", xp=NUMPY):
-    """Log-probability of observed categories ``y`` (0-based codes).
+def log_prob(y, eta, cutpoints, link: str | Link = "logit", xp=NUMPY, y_high=None):
+    """Log-probability of observed categories ``y`` (0-based codes), or of the ranges
+    ``y .. y_high`` (inclusive) where ``y_high`` is given: ``P(y <= Y <= y_high)``, the
+    likelihood of an ambiguous code. An exact row has ``y_high == y``.
 
     For the logit link, with ``a = c_{y-1} - eta`` and ``b = c_y - eta``, the identity
     ``F(b) - F(a) = F(b) F(-a) (1 - exp(a - b))`` gives
@@ -79,11 +81,13 @@ def log_prob(y, eta, cutpoints, link: str | Link = "logit", xp=NUMPY):
     Parameters
     ----------
     y : int array, shape (n,)
-        Observed category codes, ``0 .. K-1``.
+        Observed category codes, ``0 .. K-1`` (a range's lowest level).
     eta : array, shape (..., n)
         Linear predictor.
     cutpoints : array, shape (K-1,) for ``xp=TENSOR``; (..., K-1) for NumPy
         Ordered cutpoints.
+    y_high : int array, shape (n,), optional
+        Each range's highest level (``y_high >= y``); ``None``: every row exact.
 
     Examples
     --------
@@ -95,24 +99,31 @@ def log_prob(y, eta, cutpoints, link: str | Link = "logit", xp=NUMPY):
     padded = xp.concat_pad(cutpoints, link.pad)
     if xp is NUMPY:
         eta, y = np.asarray(eta, dtype=float), np.asarray(y)
-    upper, lower = padded[..., y + 1], padded[..., y]
+        y_high = None if y_high is None else np.asarray(y_high)
+    top = y if y_high is None else y_high
+    upper, lower = padded[..., top + 1], padded[..., y]
     if link.name != "logit":
         return log_prob_interval(lower - eta, upper - eta, link, xp)
-    # (..., K), one per category; a level squeezed to nothing (a cutpoint beyond the
-    # padding, far outside any sensible posterior) has probability 0: -inf, not NaN.
-    gap = xp.log1mexp(xp.minimum(padded[..., :-1] - padded[..., 1:], 0.0))
+    if y_high is None:
+        # (..., K), one per category; a level squeezed to nothing (a cutpoint beyond the
+        # padding, far outside any sensible posterior) has probability 0: -inf, not NaN.
+        gap = xp.log1mexp(xp.minimum(padded[..., :-1] - padded[..., 1:], 0.0))
+        gap_y = gap[y] if xp is TENSOR else gap[..., y]
+    else:  # per row: the gap spans the range's levels
+        gap_y = xp.log1mexp(xp.minimum(lower - upper, 0.0))
     if xp is TENSOR:
-        return gap[y] - _log1p_both_tails(padded, y, eta)
-    return link.log_cdf(upper - eta, xp) + link.log_cdf(eta - lower, xp) + gap[..., y]
+        return gap_y - _log1p_both_tails(padded, y, eta, top)
+    return link.log_cdf(upper - eta, xp) + link.log_cdf(eta - lower, xp) + gap_y
 
 
-def _log1p_both_tails(padded, y, eta):
+def _log1p_both_tails(padded, y, eta, top):
     """``-log F(b) - log F(-a)`` for the logit link in PyTensor, with one ``exp`` and one
     ``log1p`` per row: the model's inner loop.
 
-    With ``u = exp(eta)``, ``exp(-b) = u exp(-c_y)`` and ``exp(a) = exp(c_{y-1}) / u``, so
-    ``log(1 + exp(-b)) + log(1 + exp(a)) = log1p(u A_y + B_y / u + C_y)`` with per-category
-    constants ``A = exp(-c_y)``, ``B = exp(c_{y-1})`` and ``C = exp(c_{y-1} - c_y) < 1``.
+    With ``u = exp(eta)``, ``exp(-b) = u exp(-c_t)`` and ``exp(a) = exp(c_{y-1}) / u``
+    (``t = top``: ``y`` for an exact row, the range's highest level otherwise), so
+    ``log(1 + exp(-b)) + log(1 + exp(a)) = log1p(u A_t + B_y / u + C)`` with per-category
+    constants ``A = exp(-c_t)``, ``B = exp(c_{y-1})`` and ``C = exp(c_{y-1} - c_t) < 1``.
     Every term is positive (no cancellation), the derivative is rational in ``u``, and
     nothing overflows for ``|eta|`` below 709 - max|c|; beyond, the log density is -inf,
     which the samplers reject like a divergence.
@@ -120,9 +131,10 @@ def _log1p_both_tails(padded, y, eta):
     import pytensor.tensor as pt
 
     upper, lower = padded[1:], padded[:-1]
-    A, B, C = pt.exp(-upper), pt.exp(lower), pt.exp(lower - upper)
+    A, B = pt.exp(-upper), pt.exp(lower)
+    C = pt.exp(lower - upper)[y] if top is y else pt.exp(lower[y] - upper[top])
     u = pt.exp(eta)
-    return pt.log1p(u * A[y] + B[y] / u + C[y])
+    return pt.log1p(u * A[top] + B[y] / u + C)
 
 
 def cdf(x, link: str | Link = "logit"):

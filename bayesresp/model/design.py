@@ -30,7 +30,7 @@ import pandas as pd
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.tomlfile import closest
-from bayesresp.errors import SpecError
+from bayesresp.errors import BayesrespError, SpecError
 from bayesresp.model.formula import Formula, FormulaError, GroupTerm, Term
 
 
@@ -98,6 +98,9 @@ class DesignInfo:
     # Interaction cells absent from the fitting data (their columns were dropped): the
     # model knows nothing about them, so predictions for them are refused.
     empty_cells: tuple[Column, ...] = field(default=())
+    # The outcome's range columns (lowest, highest level of an ambiguous code), when the
+    # codebook declares them: a row whose outcome is missing is read from them.
+    outcome_range: tuple[str, str] | None = None
 
     @property
     def column_names(self) -> list[str]:
@@ -136,6 +139,7 @@ class DesignInfo:
             ),
             variables=tuple(d.get("variables", ())),
             empty_cells=tuple(col(c) for c in d.get("empty_cells", ())),
+            outcome_range=tuple(d["outcome_range"]) if d.get("outcome_range") else None,
         )
 
 
@@ -148,12 +152,22 @@ class Design:
     mono: np.ndarray  # (n, m) 0-based level codes of monotonic variables
     group_index: dict[str, np.ndarray]  # label -> (n,) index into group levels, -1 unseen
     group_Z: dict[str, np.ndarray]  # label -> (n, q) intercept and slope columns
-    y: np.ndarray | None = None  # (n,) 0-based outcome codes
+    y: np.ndarray | None = None  # (n,) 0-based outcome codes (a range's lowest level)
     weights: np.ndarray | None = None  # (n,) how many identical rows each row stands for
+    # (n,) each row's highest level, where some rows are ranges (ambiguous codes, whose
+    # likelihood is P(y <= Y <= y_high)); None when every row is exact
+    y_high: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def ranges(self) -> np.ndarray:
+        """(n,) bool: which rows are ranges (lowest level below highest)."""
+        if self.y_high is None:
+            return np.zeros(self.n, dtype=bool)
+        return np.asarray(self.y_high) > np.asarray(self.y)
 
 
 # -- learning the recipe ----------------------------------------------------------------
@@ -329,6 +343,7 @@ def make_design(
         monotonic=tuple(monos),
         groups=tuple(groups),
         variables=tuple(formula.variables),
+        outcome_range=codebook.outcome.range_columns,
     )
     design = apply_design(info, data)
     # Drop interaction columns that are all zero in the data (unobserved cells).
@@ -450,18 +465,52 @@ def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
         group_Z[g.label] = np.column_stack(
             [_column_values(c, data, info.codings) for c in g.columns]
         )
-    y = None
-    if info.outcome in data:
-        lookup = {lv: i for i, lv in enumerate(info.spectrum)}
-        y = _factor_values(data, info.outcome).map(lookup).to_numpy(dtype=np.int64)
-    return Design(info, X, mono, group_index, group_Z, y, np.ones(n))
+    y, y_high = outcome_codes(info, data)
+    return Design(info, X, mono, group_index, group_Z, y, np.ones(n), y_high)
+
+
+def outcome_codes(info: DesignInfo, data: pd.DataFrame) -> tuple[np.ndarray | None, ...]:
+    """0-based outcome codes and, where some rows are ranges, each row's highest level
+    (validated data: a row with its outcome missing has both range columns)."""
+    if info.outcome not in data:
+        return None, None
+    lookup = {lv: i for i, lv in enumerate(info.spectrum)}
+
+    def codes(name):
+        return _factor_values(data, name).map(lookup).to_numpy(dtype=float)
+
+    y = codes(info.outcome)
+    blank = np.isnan(y)
+    if not blank.any():
+        return y.astype(np.int64), None
+    low_name, high_name = info.outcome_range or (None, None)
+    first = int(np.flatnonzero(blank)[0]) + 1
+    if low_name not in data or high_name not in data:
+        raise BayesrespError(
+            f"{int(blank.sum())} row(s) without a value of '{info.outcome}' (the first: row "
+            f"{first}) and no range columns to read them from: validate the data first"
+        )
+    low, high = codes(low_name), codes(high_name)
+    if np.isnan(low[blank]).any() or np.isnan(high[blank]).any():
+        raise BayesrespError(
+            f"a row without a value of '{info.outcome}' needs both '{low_name}' and "
+            f"'{high_name}': validate the data first"
+        )
+    y_low = np.where(blank, low, y).astype(np.int64)
+    y_high = np.where(blank, high, y).astype(np.int64)
+    if np.any(y_high < y_low):
+        raise BayesrespError(
+            f"a range of '{info.outcome}' whose highest level lies below its lowest: "
+            "validate the data first"
+        )
+    return y_low, (y_high if np.any(y_high > y_low) else None)
 
 
 # -- exact compression ------------------------------------------------------------------
 def compress(design: Design) -> tuple[Design, np.ndarray]:
     """The design's distinct rows, each weighted by how many rows it stands for.
 
-    Rows with the same covariate values, the same groups and the same outcome add the
+    Rows with the same covariate values, the same groups and the same outcome (or range) add the
     same term to the log-likelihood, so ``sum_i loglik_i`` equals
     ``sum_u count_u * loglik_u`` over the distinct rows ``u``: the posterior is exactly
     the same. Returns the compressed design and, for every original row, the index of its
@@ -471,6 +520,8 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         raise ValueError("only a design with an outcome can be compressed")
     info = design.info
     parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
+    if design.y_high is not None:
+        parts.append(design.y_high[:, None].astype(float))
     for g in info.groups:
         parts += [design.group_index[g.label][:, None].astype(float), design.group_Z[g.label]]
     key = np.ascontiguousarray(np.column_stack(parts))
@@ -489,6 +540,7 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         {k: v[first] for k, v in design.group_Z.items()},
         design.y[first],
         weights,
+        None if design.y_high is None else design.y_high[first],
     )
     return compressed, inverse
 

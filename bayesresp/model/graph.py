@@ -318,6 +318,8 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
         "y": design.y,
         "weights": design.weights,
     }
+    if design.y_high is not None:  # ranges (ambiguous codes): each row's highest level
+        values["y_high"] = design.y_high
     for j, m in enumerate(info.monotonic):
         values[f"mono_share[{m.var}]"] = np.bincount(
             design.mono[:, j], weights=w, minlength=len(m.levels)
@@ -361,7 +363,7 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
         shift = _average_case(data, params, info)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
-        loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR)
+        loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
         pm.Potential("loglik", pt.sum(data["weights"] * loglik))
     model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
     return model

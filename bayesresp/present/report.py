@@ -383,6 +383,13 @@ def _overview(page: _Page, fit: FittedModel) -> str:
         + _img(fig, "Bar chart: observed count of each response level")
         + "</div></div>"
     )
+    if summary.n_ranges:
+        parts.append(
+            f"<p>The counts above are of the rows coded at one level. {summary.n_ranges:,} "
+            "rows are coded as a range of levels (ambiguous codes, below); the model "
+            "counts each as the probability of its whole range, and no range is counted "
+            "at a level.</p>" + page.table(summary.ranges, {"share": "{:.1%}"})
+        )
     if len(summary.missions):
         top = summary.missions.index.name or "group"
         parts.append(f"<h3>By {_e(top)}</h3>")
@@ -760,14 +767,31 @@ def _ppc(page: _Page, fit: FittedModel, by: str | None, draws: int) -> str:
         + page.table(cells, {"predicted": "{:.1f}", "lower": "{:.0f}", "upper": "{:.0f}"})
         + "</details>"
     )
+    if overall.ranges is not None:
+        ranges = overall.ranges.loc["overall"]
+        parts.append(
+            f"<p>Ranges (ambiguous codes): {int(ranges['rows'].sum()):,} rows are coded as a "
+            f"range of levels, in {len(ranges)} distinct ranges. In the observed counts above "
+            "each is counted at a level drawn, draw by draw, from the model's distribution "
+            "within its range (the completed data; the mean over draws is shown), so that "
+            "every row counts and none is assigned a level for good. The table gives, for "
+            "each range, the share of its rows' replicates that fall inside it.</p>"
+            "<details><summary>Rows coded as each range, and how likely the model finds "
+            "the range</summary>"
+            + page.table(ranges, {"p_inside": "{:.2f}", "lower": "{:.2f}", "upper": "{:.2f}"})
+            + "</details>"
+        )
     if by is not None:
         # The same replicated data sets as the overall check (same draws and seed), counted
         # within each value of the column; the PIT needs no second computation.
-        y_rep = replicate(fit, draws)
+        if fit.design.y_high is None:
+            y_rep, observed = replicate(fit, draws), fit.design.y
+        else:  # the same completed data as the overall check
+            y_rep, observed = replicate(fit, draws, complete=True)
         labels = fit.data[by].astype(str).to_numpy()
         names = sorted(set(labels))
         table = count_table(
-            fit.design.y,
+            observed,
             y_rep,
             np.searchsorted(names, labels),
             names,
@@ -775,7 +799,7 @@ def _ppc(page: _Page, fit: FittedModel, by: str | None, draws: int) -> str:
             by,
             overall.ci,
         )
-        by_result = replace(overall, table=table, by=by)
+        by_result = replace(overall, table=table, by=by, ranges=None)
         flagged = by_result.flagged
         shown = min(len(names), 12)
         ax = by_result.plot()

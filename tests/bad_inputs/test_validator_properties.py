@@ -6,7 +6,9 @@ tests with hypothesis on the validator"):
 - random text, in cells or as a whole file, never raises anything but the package's
   errors, and every problem points at a row and column that exist;
 - valid data are never altered: no row dropped, no value recoded, through a DataFrame
-  or a CSV file at any of the named delimiters.
+  or a CSV file at any of the named delimiters;
+- ranges of the outcome's levels (issue 16) are accepted with their ends in order, kept
+  as given, and refused reversed with one ``range_reversed`` error naming the row.
 """
 
 from __future__ import annotations
@@ -190,3 +192,58 @@ def test_valid_data_are_never_altered(base, tmp_path_factory, rows, sep):
             pd.testing.assert_series_equal(
                 back.reset_index(drop=True), expect.reset_index(drop=True), check_names=False
             )
+
+
+# -- ambiguous codes: ranges of the outcome's levels (issue 16) --------------------------
+SPECTRUM = list(CB.spectrum)
+LOW, HIGH = CB.range_columns
+
+
+@st.composite
+def ranges(draw):
+    """Rows made ranges: {row: (low, high, low as written, high as written)}, the ends
+    drawn anywhere on the spectrum (reversed or not) and written as labels or codes."""
+    rows = draw(st.lists(st.integers(0, ROWS - 1), min_size=1, max_size=8, unique=True))
+    out = {}
+    for row in rows:
+        low, high = (draw(st.integers(0, len(SPECTRUM) - 1)) for _ in range(2))
+        written = [SPECTRUM[i] if draw(st.booleans()) else str(i) for i in (low, high)]
+        out[row] = (low, high, *written)
+    return out
+
+
+@SETTINGS
+@given(ranges(), st.sampled_from([None, *DELIMITER_NAMES]))
+def test_ranges_are_accepted_in_order_and_refused_reversed(base, tmp_path_factory, cases, sep):
+    frame = base.assign(**{LOW: "", HIGH: ""})
+    for row, (_, _, low, high) in cases.items():
+        frame.loc[row, ["response", LOW, HIGH]] = ["", low, high]
+    if sep is None:
+        report = check(frame, CB)
+    else:
+        path = tmp_path_factory.mktemp("ranges") / "data.csv"
+        frame.to_csv(path, index=False, sep=sep, lineterminator="\n")
+        report = check(path, CB, delimiter=sep)
+    reversed_rows = sorted(row for row, (lo, hi, _, _) in cases.items() if lo > hi)
+    found = [(p.kind, p.row, p.column, p.value) for p in report.errors]
+    assert found == [("range_reversed", row + 1, LOW, cases[row][2]) for row in reversed_rows], [
+        str(p) for p in report.errors
+    ]
+    assert not report.warnings
+    if reversed_rows:
+        assert report.data is None
+        return
+    typed = report.data
+    assert list(typed.columns) == list(frame.columns) and len(typed) == ROWS
+    for pos in range(ROWS):
+        if pos in cases:  # the range as given, never moved to a level
+            lo, hi, _, _ = cases[pos]
+            assert pd.isna(typed.loc[pos, "response"])
+            assert (typed.loc[pos, LOW], typed.loc[pos, HIGH]) == (SPECTRUM[lo], SPECTRUM[hi])
+        else:
+            assert typed.loc[pos, "response"] == base.loc[pos, "response"]
+            assert pd.isna(typed.loc[pos, LOW]) and pd.isna(typed.loc[pos, HIGH])
+    plain = validate(base, CB)
+    for col in base.columns.drop("response"):
+        pd.testing.assert_series_equal(typed[col], plain[col])
+    pd.testing.assert_frame_equal(validate(typed, CB), typed)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bayesresp
 from bayesresp.checks.reliability import (
     ReliabilityError,
     ReliabilityReport,
@@ -263,3 +264,24 @@ def test_bad_arguments_and_values():
     assert krippendorff_alpha(unordered, level="nominal") == pytest.approx(1 / 5)
     with pytest.raises(ReliabilityError, match="without an order"):
         krippendorff_alpha(d.assign(response=d["response"].astype(object)))
+
+
+def test_codes_given_as_ranges_are_left_out_and_counted(run_cli, tmp_path):
+    """Ambiguous codes (ranges of levels) have no single level for alpha to compare: they
+    are left out, counted in the report and named in its headline, never placed at a
+    level. Alpha equals that of the same data without those rows."""
+    sim = bayesresp.simulate(
+        missions=4, rows=400, seed=3, coders=3, double_coded=0.5, ambiguous=0.2
+    ).data
+    ranged = sim["response"].isna()
+    assert ranged.sum() > 0
+    rep = reliability(sim, seed=1, n_boot=50)
+    assert rep.n_ranges_left_out == ranged.sum()
+    assert "left out" in str(rep) and rep.to_dict()["n_ranges_left_out"] == ranged.sum()
+    without = reliability(sim.loc[~ranged], seed=1, n_boot=50)
+    assert rep.alpha == without.alpha and without.n_ranges_left_out == 0
+    path = tmp_path / "coded.csv"
+    sim.to_csv(path, index=False)
+    out = run_cli("reliability", path, "--format", "json")
+    assert out.code == 0, out.err
+    assert json.loads(out.out)["n_ranges_left_out"] == ranged.sum()

@@ -73,6 +73,62 @@ def test_the_rule_is_where_the_likelihood_has_no_maximum(inside, outside):
         assert rising[1 if split[0] == "high" else -1]
 
 
+def _profile_loglik_ranges(x, low, high, beta, k):
+    """As _profile_loglik, for rows given as ranges of levels: each row's probability is
+    F(c_high - eta) - F(c_{low-1} - eta)."""
+    eta = beta * x
+
+    def nll(theta):
+        c = np.cumsum(np.concatenate([theta[:1], np.exp(theta[1:])]))
+        upper = np.append(c, np.inf)[high] - eta
+        lower = np.insert(c, 0, -np.inf)[low] - eta
+        lu, ll = special.log_expit(upper), special.log_expit(lower)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = np.sum(lu + np.log(-np.expm1(ll - lu)))
+        return -total if np.isfinite(total) else 1e10
+
+    best = np.inf
+    for start in (0.0, beta / 2, beta):
+        theta0 = np.concatenate([[start - 1.0], np.zeros(k - 2)])
+        res = optimize.minimize(nll, theta0, method="BFGS", options={"gtol": 1e-10})
+        best = min(best, res.fun)
+    return -best
+
+
+# a range of levels: mostly one level (every level must occur exactly somewhere for
+# every cutpoint to be finite), else two or three
+_RANGE = st.tuples(st.integers(0, 3), st.sampled_from([0, 0, 0, 0, 1, 2])).map(
+    lambda t: (t[0], min(t[0] + t[1], 3))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_RANGE, min_size=1, max_size=7), st.lists(_RANGE, min_size=1, max_size=7))
+@example([(2, 3), (3, 3)], [(0, 0), (1, 1), (2, 2)])  # quasi-complete, high: (2, 3) reaches 3
+@example([(1, 3), (3, 3)], [(0, 0), (1, 1), (2, 2)])  # quasi-complete, high, through a range
+@example([(0, 1), (0, 0)], [(1, 1), (2, 2), (3, 3)])  # quasi-complete, low
+@example([(3, 3), (1, 2)], [(0, 0), (1, 1), (2, 2)])  # no: (1, 2) must sit below 3
+@example([(0, 3), (3, 3)], [(0, 0), (1, 1), (2, 2)])  # the whole spectrum: high
+def test_the_rule_with_ranges_is_where_the_likelihood_has_no_maximum(inside, outside):
+    """Ambiguous codes (ranges of levels, each row's probability F(c_high - eta) -
+    F(c_{low-1} - eta)): flagged exactly when the profile likelihood at beta = +-40
+    beats beta = +-6, as for rows at one level."""
+    pairs = np.array(inside + outside)
+    if len({lo for lo, hi in pairs.tolist() if lo == hi}) < 4:
+        return  # every level at one row at least, so every cutpoint is finite
+    x = np.array([1.0] * len(inside) + [0.0] * len(outside))
+    low, high = pairs[:, 0], pairs[:, 1]
+    split = _split(x == 1, low, high)
+    rising = {
+        sign: _profile_loglik_ranges(x, low, high, sign * 40.0, 4)
+        > _profile_loglik_ranges(x, low, high, sign * 6.0, 4)
+        for sign in (1, -1)
+    }
+    assert (split is not None) == (rising[1] or rising[-1]), (inside, outside, split, rising)
+    if split is not None:
+        assert rising[1 if split[0] == "high" else -1]
+
+
 def test_complete_quasi_and_none():
     y = np.array([3, 3, 0, 1, 2])
     assert _split(np.array([1, 1, 0, 0, 0], bool), y) == ("high", 2, True)

@@ -2,8 +2,10 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+import bayesresp
 from bayesresp import Codebook, CodebookError
 from bayesresp.data.codebook import default_codebook_path
 
@@ -178,3 +180,124 @@ def test_codebook_file_errors(tmp_path):
     bad.write_text("[1, 2]")
     with pytest.raises(CodebookError, match="JSON object"):
         Codebook.from_file(bad)
+
+
+# -- ambiguous codes: the outcome's range columns (issue 16) -----------------------------
+def test_default_codebook_declares_range_columns():
+    cb = Codebook.default()
+    assert cb.range_columns == ("response_low", "response_high")
+    assert cb.outcome.range_columns == cb.range_columns
+    assert all(f.range_columns is None for f in cb.fields.values() if f.role != "outcome")
+    assert "response_low" not in cb.fields and "response_high" not in cb.fields
+    assert "`response_low`" in cb.outcome.description  # says how to code a range
+    again = Codebook(cb.to_dict())  # written back by what serialises the codebook
+    assert again.range_columns == cb.range_columns and again == cb
+    assert json.loads(cb.to_json())["fields"][1]["rangeColumns"] == [
+        "response_low",
+        "response_high",
+    ]
+
+
+def test_range_columns_are_optional():
+    spec = Codebook.default().to_dict()
+    spec["fields"][1].pop("rangeColumns")
+    assert Codebook(spec).range_columns is None
+
+
+def test_markdown_documents_the_range_columns():
+    md = Codebook.default().to_markdown()
+    outcome = md.split("## Covariates")[0]
+    assert "| `response_low` | ordinal | no |" in outcome
+    assert "| `response_high` | ordinal | no |" in outcome
+    assert "P(`response_low` <= `response` <= `response_high`)" in outcome
+    spec = Codebook.default().to_dict()
+    spec["fields"][1].pop("rangeColumns")
+    spec["fields"][1]["description"] = "The outcome."
+    assert "response_low" not in Codebook(spec).to_markdown()
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda s: s["fields"][2].update(rangeColumns=["a_low", "a_high"]),
+            "field 'incident_id': only the outcome may have 'rangeColumns'",
+        ),
+        (
+            lambda s: s["fields"][1].update(rangeColumns=["mission", "response_high"]),
+            "field 'response': range column 'mission' is also a field",
+        ),
+        (
+            lambda s: s["fields"][1].update(rangeColumns=["response_low", "response"]),
+            "field 'response': range column 'response' is also a field",
+        ),
+        (
+            lambda s: s["fields"][1].update(rangeColumns=["lo", "lo"]),
+            "field 'response': 'rangeColumns' names 'lo' twice",
+        ),
+        (
+            lambda s: s["fields"][1].update(rangeColumns=["lo"]),
+            "field 'response': 'rangeColumns' must name two columns",
+        ),
+        (
+            lambda s: s["fields"][1].update(rangeColumns="response_low"),
+            "field 'response': 'rangeColumns' must name two columns",
+        ),
+        (
+            lambda s: s["fields"][1].update(rangeColumns=["lo", 3]),
+            "field 'response': 'rangeColumns' must name two columns",
+        ),
+    ],
+)
+def test_bad_range_columns_are_refused(mutate, message):
+    spec = Codebook.default().to_dict()
+    mutate(spec)
+    with pytest.raises(CodebookError, match=re.escape(message)):
+        Codebook(spec)
+
+
+def test_infer_picks_up_the_outcome_range_columns():
+    nan = float("nan")
+    frame = pd.DataFrame(
+        {
+            # integer codes; the empty cells make pandas hold them as floats
+            "rating": [1, 2, nan, 3, nan, 2],
+            "rating_low": [nan, nan, 0, nan, 2, nan],  # 0 occurs only in a range
+            "rating_high": [nan, nan, 1, nan, 4, nan],  # and 4
+            "treat": ["a", "b", "a", "b", "a", "b"],
+        }
+    )
+    variables = ["rating", "treat", "rating_low"]  # never a covariate, even if named
+    cb = Codebook.infer(frame, "rating", variables)
+    assert cb.range_columns == ("rating_low", "rating_high")
+    assert cb.spectrum == ("0", "1", "2", "3", "4")
+    assert cb.outcome.codes == (0, 1, 2, 3, 4)
+    assert [f.name for f in cb.covariates] == ["treat"]
+    prepared = cb.prepare(frame)
+    assert list(prepared.columns) == list(frame.columns)
+    typed = bayesresp.validate(prepared, cb)
+    assert typed["rating"].isna().tolist() == [False, False, True, False, True, False]
+    assert typed.loc[[2, 4], ["rating_low", "rating_high"]].astype(str).values.tolist() == [
+        ["0", "1"],
+        ["2", "4"],
+    ]
+    assert typed["rating_low"].dtype == typed["rating"].dtype
+
+
+def test_infer_with_text_levels_and_without_range_columns():
+    frame = pd.DataFrame(
+        {
+            "y": ["low", "mid", None, None],
+            "y_low": [None, None, "low", "mid"],
+            "y_high": [None, None, "mid", "top"],  # 'top' only in a range
+        }
+    )
+    cb = Codebook.infer(frame, "y", [])
+    assert cb.range_columns == ("y_low", "y_high") and cb.spectrum == ("low", "mid", "top")
+    assert bayesresp.validate(cb.prepare(frame), cb)["y_high"].astype(str).tolist()[2:] == [
+        "mid",
+        "top",
+    ]
+    one = Codebook.infer(frame.drop(columns="y_high"), "y", [])  # both or neither
+    assert one.range_columns is None and one.spectrum == ("low", "mid")
+    assert "y_low" not in one.prepare(frame)

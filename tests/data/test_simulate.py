@@ -426,3 +426,54 @@ def test_linear_predictor_is_the_plain_recipe(example, variant):
         frame = example.drop(columns="official_id")
     eta = linear_predictor(frame, truth, bayesresp.Codebook.default())
     np.testing.assert_array_equal(eta, _eta_plain(frame, truth))
+
+
+def test_ambiguous_codes_are_ranges_coarsened_at_random():
+    """simulate(ambiguous=s): the same responses as without (the ranges are drawn last),
+    a share s of them, chosen independently of their level, coded as a window of two or
+    three levels on a grid with a random offset, holding the drawn level. Coarsening at
+    random: for every window, the chance that a response at a level inside it is coded
+    as that window does not depend on the level. Checked for each interior window of
+    width 2 (a chance of s * 1/2 * 1/2 = 7.5% at s = 0.3): the two levels' shares agree
+    within 4 binomial standard errors of their difference."""
+    rows, share = 40_000, 0.3
+    exact = bayesresp.simulate(missions=20, rows=rows, seed=4).data
+    coarse = bayesresp.simulate(missions=20, rows=rows, seed=4, ambiguous=share).data
+    level = exact["response"].cat.codes.to_numpy()
+    ranged = coarse["response"].isna().to_numpy()
+    pd.testing.assert_frame_equal(
+        exact.drop(columns="response"),
+        coarse.drop(columns=["response", "response_low", "response_high"]),
+    )
+    assert (coarse["response"][~ranged] == exact["response"][~ranged]).all()
+    assert coarse["response_low"][~ranged].isna().all()
+    low = coarse["response_low"].cat.codes.to_numpy()
+    high = coarse["response_high"].cat.codes.to_numpy()
+    assert np.all((low[ranged] <= level[ranged]) & (level[ranged] <= high[ranged]))
+    assert set(np.unique(high[ranged] - low[ranged])) == {1, 2}
+    # the ranged share: s, less the windows clipped to one level at the spectrum's ends
+    assert 0.25 < ranged.mean() < share
+    K = len(exact["response"].cat.categories)
+    for a in range(K - 1):  # the end windows too, where width-3 windows are clipped
+        window = ranged & (low == a) & (high == a + 1)
+        p = [window[level == k].mean() for k in (a, a + 1)]
+        n = [(level == k).sum() for k in (a, a + 1)]
+        se = math.sqrt(sum(np.mean(p) * (1 - np.mean(p)) / m for m in n))
+        assert abs(p[0] - p[1]) < 4 * se, (a, p, se)
+        if 0 < a < K - 2:
+            assert abs(np.mean(p) - 0.075) < 4 * se, (a, p)
+
+
+def test_cli_simulate_ambiguous_validates(tmp_path, run_cli):
+    out = tmp_path / "coarse.csv"
+    result = run_cli("simulate", "--rows", "300", "--seed", "2", "--ambiguous", "0.3", "--out", out)
+    assert result.code == 0, result.err
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[header.index("response") + 1 : header.index("response") + 3] == [
+        "response_low",
+        "response_high",
+    ]
+    data = bayesresp.validate(out)
+    assert data["response"].isna().sum() == data["response_low"].notna().sum() > 0
+    bad = run_cli("simulate", "--rows", "300", "--ambiguous", "1.5", "--out", out)
+    assert bad.code == 2 and "--ambiguous" in bad.err

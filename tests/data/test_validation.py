@@ -257,7 +257,185 @@ def test_validation_error_carries_all_problems(example_raw):
 
 
 def test_every_problem_kind_is_documented():
-    assert len(PROBLEM_KINDS) == 11
+    assert len(PROBLEM_KINDS) == 13
+    assert {"range_reversed", "range_and_level"} <= set(PROBLEM_KINDS)
+
+
+# -- ambiguous codes: a range of the outcome's levels (issue 16) -------------------------
+RANGE = ["response", "response_low", "response_high"]
+
+
+def _with_ranges(example_raw, rows=12):
+    """The first rows of the example, with empty range columns."""
+    return example_raw.head(rows).assign(response_low="", response_high="")
+
+
+def _set(frame, row, response, low, high):
+    frame.loc[row, RANGE] = [response, low, high]
+
+
+def test_range_rows_are_typed_with_the_outcome_missing(example_raw):
+    frame = _with_ranges(example_raw)
+    _set(frame, 0, "", "quiet_diplomacy", "private_condemnation")
+    _set(frame, 1, "", "1", "2")  # integer codes, as the outcome accepts them
+    _set(frame, 2, "", "silence", "silence")  # equal ends: kept as given
+    _set(frame, 3, "", "conceal", "7")  # a label and a code
+    typed = validate(frame)
+    assert list(typed.columns) == list(frame.columns)
+    spectrum = list(bayesresp.Codebook.default().spectrum)
+    for col in RANGE:
+        dtype = typed[col].dtype
+        assert isinstance(dtype, pd.CategoricalDtype) and dtype.ordered, col
+        assert list(dtype.categories) == spectrum, col
+        assert dtype == typed["response"].dtype, col
+    ranged = [0, 1, 2, 3]
+    assert typed["response"].isna().tolist() == [i in ranged for i in range(len(frame))]
+    for col in ("response_low", "response_high"):
+        assert typed[col].notna().tolist() == [i in ranged for i in range(len(frame))]
+    rows = typed.loc[ranged, ["response_low", "response_high"]].astype(str)
+    assert rows.values.tolist() == [
+        ["quiet_diplomacy", "private_condemnation"],
+        ["silence", "mild_concern"],
+        ["silence", "silence"],
+        ["conceal", "enforcement"],
+    ]
+    exact = typed.loc[4:, "response"].astype(str).tolist()
+    assert exact == example_raw.loc[4:11, "response"].tolist()
+
+
+def test_range_columns_given_as_python_values(example):
+    """Range cells as a DataFrame holds them: integer codes, and missing as None/NaN."""
+    frame = example.head(6).copy()
+    frame["response"] = frame["response"].astype(object)
+    frame["response_low"] = [None, 3, np.nan, None, None, None]
+    frame["response_high"] = [None, 4.0, np.nan, None, None, None]
+    frame.loc[1, "response"] = None
+    typed = validate(frame)
+    assert typed["response"].isna().tolist() == [False, True] + [False] * 4
+    assert (typed.loc[1, "response_low"], typed.loc[1, "response_high"]) == (
+        "quiet_diplomacy",
+        "private_condemnation",
+    )
+
+
+def test_typed_frame_with_ranges_validates_unchanged(example_raw, tmp_path):
+    frame = _with_ranges(example_raw, 20)
+    _set(frame, 3, "", "mild_concern", "public_condemnation")
+    _set(frame, 7, "", "5", "5")
+    typed = validate(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = validate(typed)
+    pd.testing.assert_frame_equal(again, typed)
+    path = tmp_path / "ranges.csv"
+    frame.to_csv(path, index=False)
+    pd.testing.assert_frame_equal(validate(path), typed)
+
+
+def test_range_errors_name_row_column_and_value(example_raw):
+    frame = _with_ranges(example_raw, 20)
+    _set(frame, 0, "", "private_condemnation", "silence")  # reversed
+    _set(frame, 1, "", "6", "3")  # reversed, written as codes
+    _set(frame, 2, "", "silence", "")  # one end only
+    _set(frame, 3, "", "", "enforcement")  # the other end only
+    _set(frame, 4, "quiet_diplomacy", "silence", "mild_concern")  # a level and a range
+    _set(frame, 5, "mild_concern", "", "withhold_support")  # a level and one end
+    _set(frame, 6, "", "", "")  # nothing at all
+    _set(frame, 7, "", "silense", "mild_concern")  # unknown label in a range cell
+    _set(frame, 8, "", "silence", "12")  # unknown code in a range cell
+    report = check(frame)
+    assert report.data is None
+    found = [(p.kind, p.row, p.column, p.value) for p in report.problems]
+    assert found == [
+        ("range_reversed", 1, "response_low", "private_condemnation"),
+        ("range_reversed", 2, "response_low", "6"),
+        ("missing_value", 3, "response_high", ""),
+        ("missing_value", 4, "response_low", ""),
+        ("range_and_level", 5, "response", "quiet_diplomacy"),
+        ("range_and_level", 6, "response", "mild_concern"),
+        ("missing_value", 7, "response", ""),
+        ("unknown_level", 8, "response_low", "silense"),
+        ("unknown_code", 9, "response_high", "12"),
+    ]
+    p = {(q.kind, q.row): q for q in report.problems}
+    msg = p["range_reversed", 1].message
+    assert "'private_condemnation' is above 'silence'" in msg
+    assert "'6' (withhold_support) is above '3' (quiet_diplomacy)" in p["range_reversed", 2].message
+    assert "'response_high' is empty but 'response_low' is 'silence'" in (
+        p["missing_value", 3].message
+    )
+    both = p["range_and_level", 5].message
+    assert "'quiet_diplomacy'" in both and "'silence' in 'response_low'" in both
+    assert "not both" in both
+    assert "range" in p["missing_value", 7].message
+    assert p["unknown_level", 8].suggestion == "silence"
+    assert "'response' (its range column 'response_low')" in p["unknown_level", 8].message
+    assert all(q.expected for q in report.problems)
+    with pytest.raises(DataValidationError) as info:
+        validate(frame)
+    assert len(info.value.problems) == 9
+
+
+def test_range_errors_come_with_the_other_problems(example_raw):
+    frame = _with_ranges(example_raw)
+    _set(frame, 2, "", "enforcement", "conceal")
+    frame.loc[0, "severity"] = "huge"
+    frame.loc[5, "years_at_station"] = "75"
+    kinds = [(p.kind, p.row) for p in check(frame).errors]
+    assert kinds == [("unknown_level", 1), ("range_reversed", 3), ("out_of_range", 6)]
+
+
+def test_table_without_range_columns_is_unchanged(example_raw):
+    typed = validate(example_raw)
+    assert "response_low" not in typed and "response_high" not in typed
+    assert typed["response"].notna().all()
+    empty = validate(_with_ranges(example_raw, 30))  # range columns present, all empty
+    pd.testing.assert_frame_equal(empty[list(example_raw.columns)], validate(example_raw.head(30)))
+    assert empty["response_low"].isna().all() and empty["response_high"].isna().all()
+
+
+def test_one_range_column_without_the_other(example_raw):
+    frame = _with_ranges(example_raw).drop(columns="response_high")
+    frame.loc[0, ["response", "response_low"]] = ["", "silence"]
+    problems = check(frame).problems
+    (p,) = _only(problems, "missing_column")
+    assert p.column == "response_high" and "'response_low'" in p.message
+    assert [q.kind for q in problems] == ["missing_column"]
+
+
+def test_range_columns_need_a_codebook_that_declares_them(example_raw):
+    spec = bayesresp.Codebook.default().to_dict()
+    spec["fields"][1].pop("rangeColumns")
+    frame = _with_ranges(example_raw)
+    _set(frame, 0, "", "silence", "mild_concern")
+    report = check(frame, spec)
+    warns = _only(report.problems, "unknown_column")
+    assert {w.column for w in warns} == {"response_low", "response_high"}
+    (p,) = report.errors  # no range read: the outcome is simply empty
+    assert (p.kind, p.row, p.column) == ("missing_value", 1, "response")
+    assert "range" not in p.message
+    frame.loc[0, "response"] = "silence"
+    with pytest.warns(UserWarning) as caught:
+        typed = validate(frame, spec)
+    assert sorted(str(w.message).split(": not in")[0] for w in caught) == [
+        "warning: column 'response_high'",
+        "warning: column 'response_low'",
+    ]
+    assert list(typed["response_low"]) == list(frame["response_low"])  # kept as given
+
+
+def test_range_columns_of_a_user_codebook(tmp_path):
+    spec = json.loads((DATA / "user_codebook.json").read_text())
+    spec["fields"][1]["rangeColumns"] = ["lo", "hi"]
+    frame = pd.read_csv(DATA / "user_coded.csv", dtype=str, keep_default_na=False)
+    frame["lo"], frame["hi"] = "", ""
+    frame.loc[0, ["response", "lo", "hi"]] = ["", "note", "protest"]
+    typed = validate(frame, spec)
+    assert typed.loc[0, ["lo", "hi"]].tolist() == ["note", "protest"]
+    assert pd.isna(typed.loc[0, "response"])
+    frame.loc[1, ["response", "lo", "hi"]] = ["", "sanction", "ignore"]
+    (p,) = check(frame, spec).errors
+    assert (p.kind, p.row, p.column, p.value) == ("range_reversed", 2, "lo", "sanction")
 
 
 # -- a file with ten kinds of error, through the command line ---------------------------
