@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint codebook example bench clean browser
+.PHONY: demo test lint codebook example bench clean browser docs
 
 $(STAMP): pyproject.toml
 	@PYBIN=$$(sh .ci/find-python) || exit 1; \
@@ -19,7 +19,7 @@ demo: $(STAMP)
 # single-threaded (compiling, building models, summaries), so two workers fill two cores;
 # the shipped fits are made once per run and shared through fit files (tests/conftest.py).
 test: $(STAMP) browser
-	$(PY) -m ruff check bayesresp tests
+	$(PY) -m ruff check bayesresp tests docs
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # A headless Chromium for the report's browser test: installed when missing and root
@@ -28,8 +28,8 @@ browser:
 	@sh .ci/install-browser
 
 lint: $(STAMP)
-	$(PY) -m ruff check bayesresp tests
-	$(PY) -m ruff format --check bayesresp tests
+	$(PY) -m ruff check bayesresp tests docs
+	$(PY) -m ruff format --check bayesresp tests docs
 
 # Regenerate the human-readable codebook from data_schema/codebook.json.
 codebook: $(STAMP)
@@ -53,5 +53,20 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/fit_speed.py $(BENCH_ARGS)
 
+# The documentation site (docs/README.md): docs/_build/html/index.html opens from disk,
+# without a network. Warnings are errors; the notebooks run with the package's default
+# settings when they changed since the last build (MyST-NB's cache); then the site's
+# browser test (tests/docs) reads the built pages. Not part of `make test`.
+DOCS_STAMP := $(VENV)/.docs-stamp
+DOCS_OUT   := docs/_build/html
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP) browser
+	$(PY) -m sphinx -W --keep-going -b html docs $(DOCS_OUT)
+	BAYESRESP_DOCS_SITE=$(DOCS_OUT) $(PY) -m pytest -q -p no:cacheprovider -n 0 tests/docs
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build docs/generated

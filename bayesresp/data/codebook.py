@@ -331,14 +331,17 @@ class Codebook:
 
     @property
     def covariates(self) -> list[Field]:
+        """The fields with role ``covariate``, in codebook order."""
         return [f for f in self.fields.values() if f.role == "covariate"]
 
     @property
     def groups(self) -> list[Field]:
+        """The fields with role ``group`` (missions, departments, officials ...)."""
         return [f for f in self.fields.values() if f.role == "group"]
 
     @property
     def required(self) -> list[Field]:
+        """The fields every data row must fill."""
         return [f for f in self.fields.values() if f.required]
 
     def blocks(self) -> dict[str, list[str]]:

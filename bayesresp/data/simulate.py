@@ -302,8 +302,8 @@ def simulate(
         Number of officials, at least one per mission (its head); ``rows // 5`` (and at
         least 4 per mission) by default, so officials appear in several rows.
     effects, sd, cutpoints : optional
-        Replace the defaults (:data:`DEFAULT_EFFECTS`, :data:`DEFAULT_SD`,
-        :data:`DEFAULT_CUTPOINTS`); ``effects`` is merged key by key.
+        Replace the defaults (``DEFAULT_EFFECTS``, ``DEFAULT_SD``, ``DEFAULT_CUTPOINTS``
+        in :mod:`bayesresp.data.simulate`); ``effects`` is merged key by key.
     coders : int
         With coders, each response is coded by one of them (``coder_id``): the coded
         level is that of the latent propensity plus the coder's leniency (normal, sd

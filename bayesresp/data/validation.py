@@ -88,6 +88,7 @@ class Problem:
         return f"{tag}{prefix + ': ' if prefix else ''}{self.message}"
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as plain values (value and index as text), ready for JSON."""
         d = asdict(self)
         d["value"] = None if self.value is None else str(self.value)
         d["index"] = None if self.index is None else str(self.index)
@@ -104,14 +105,17 @@ class ValidationReport:
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems that make the data invalid."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[Problem]:
+        """The problems reported as warnings (the data stay valid)."""
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
     def ok(self) -> bool:
+        """True when there is no error."""
         return not self.errors
 
     def to_dataframe(self) -> pd.DataFrame:

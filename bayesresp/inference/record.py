@@ -54,6 +54,7 @@ class FittedModel:
 
     @property
     def posterior(self) -> xr.Dataset:
+        """The posterior draws (the ``posterior`` group of :attr:`tree`) as a Dataset."""
         return self.tree["posterior"].to_dataset()
 
     @cached_property

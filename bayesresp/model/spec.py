@@ -189,6 +189,7 @@ class ModelSpec:
 
     @property
     def parsed(self) -> Formula:
+        """The formula, parsed: its outcome, terms and group terms."""
         return parse_formula(self.formula)
 
     @property
@@ -300,6 +301,7 @@ class ModelSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The specification as plain values (what a fit file stores)."""
         return {
             "name": self.name,
             "description": self.description,
@@ -311,6 +313,7 @@ class ModelSpec:
         }
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as JSON, keys sorted."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     def to_toml(self) -> str:

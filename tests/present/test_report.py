@@ -4,8 +4,6 @@ headless Chromium with no broken image; the command line's user errors in one li
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -203,59 +201,6 @@ def test_cli_help_shows_an_example(run_cli):
 
 
 # -- in a real headless Chromium -----------------------------------------------------------
-def _find(env: str, names: tuple[str, ...], extra: tuple[str, ...] = ()) -> str | None:
-    if os.environ.get(env):
-        return os.environ[env]
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    return next((p for p in extra if Path(p).is_file()), None)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """A headless Chromium driven by Selenium, or a skip that says why there is none."""
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.skip("no headless Chromium: the selenium package is missing (pip install '.[dev]')")
-    browser = _find(
-        "BAYESRESP_CHROMIUM",
-        ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
-    )
-    driver = _find("BAYESRESP_CHROMEDRIVER", ("chromedriver",), ("/usr/lib/chromium/chromedriver",))
-    if browser is None or driver is None:
-        pytest.skip(
-            "no headless Chromium: "
-            + ("no chromium binary on the PATH" if browser is None else "no chromedriver")
-            + " (Debian: apt-get install chromium chromium-driver; .ci/install-browser does it)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1000",
-        # Offline: any host name fails to resolve, so a stray external reference would
-        # show up as a broken resource rather than be fetched.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
-    ):
-        options.add_argument(arg)
-    try:
-        # The driver's path is given, so Selenium Manager never looks for (or downloads) one.
-        session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
-    except Exception as exc:  # a browser/driver that cannot start: say so, do not pass
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        pytest.skip(f"no headless Chromium: {browser} with {driver} did not start: {first}")
-    session.set_page_load_timeout(60)
-    yield session
-    session.quit()
-
-
 _INSPECT = """
 const sections = Array.from(document.querySelectorAll('section[id], footer[id]')).map(s => {
   const h = s.querySelector('h2'); const r = s.getBoundingClientRect();
