@@ -66,7 +66,8 @@ $(DOCS_STAMP): $(STAMP)
 
 docs: $(DOCS_STAMP) browser
 	$(PY) -m sphinx -W --keep-going -b html docs $(DOCS_OUT)
-	BAYESRESP_DOCS_SITE=$(DOCS_OUT) $(PY) -m pytest -q -p no:cacheprovider -n 0 tests/docs
+	BAYESRESP_DOCS_SITE=$(DOCS_OUT) BAYESRESP_REQUIRE_BROWSER=1 \
+	  $(PY) -m pytest -q -p no:cacheprovider -n 0 tests/docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build docs/generated

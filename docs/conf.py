@@ -27,7 +27,15 @@ extensions = [
 ]
 html_math_renderer = "mathml"
 
-exclude_patterns = ["_build", "README.md", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
+# generated/intro.md is the front page's opening, included there, not a page of its own
+exclude_patterns = [
+    "_build",
+    "README.md",
+    "generated/intro.md",
+    "Thumbs.db",
+    ".DS_Store",
+    "**.ipynb_checkpoints",
+]
 # .rst first: autosummary writes its stub pages with the first suffix
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]

@@ -145,19 +145,22 @@ def _find(env: str, names: tuple[str, ...], extra: tuple[str, ...] = ()) -> str 
 
 @pytest.fixture(scope="module")
 def chromium():
-    """A headless Chromium driven by Selenium, or a skip that says why there is none."""
+    """A headless Chromium driven by Selenium, or a skip that says why there is none (a
+    failure instead where BAYESRESP_REQUIRE_BROWSER is set: `make docs` sets it, so that
+    its browser test cannot pass by not running)."""
+    missing = pytest.fail if os.environ.get("BAYESRESP_REQUIRE_BROWSER") else pytest.skip
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
-        pytest.skip("no headless Chromium: the selenium package is missing (pip install '.[dev]')")
+        missing("no headless Chromium: the selenium package is missing (pip install '.[dev]')")
     browser = _find(
         "BAYESRESP_CHROMIUM",
         ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"),
     )
     driver = _find("BAYESRESP_CHROMEDRIVER", ("chromedriver",), ("/usr/lib/chromium/chromedriver",))
     if browser is None or driver is None:
-        pytest.skip(
+        missing(
             "no headless Chromium: "
             + ("no chromium binary on the PATH" if browser is None else "no chromedriver")
             + " (Debian: apt-get install chromium chromium-driver; .ci/install-browser does it)"
@@ -175,12 +178,13 @@ def chromium():
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost",
     ):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages
     try:
         # The driver's path is given, so Selenium Manager never looks for (or downloads) one.
         session = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     except Exception as exc:  # a browser/driver that cannot start: say so, do not pass
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        pytest.skip(f"no headless Chromium: {browser} with {driver} did not start: {first}")
+        missing(f"no headless Chromium: {browser} with {driver} did not start: {first}")
     session.set_page_load_timeout(60)
     yield session
     session.quit()

@@ -9,6 +9,8 @@ build with its source named, never shows as raw text.
 
 from __future__ import annotations
 
+import re
+
 from docutils import nodes
 from latex2mathml.converter import convert
 from sphinx.application import Sphinx
@@ -18,9 +20,16 @@ from sphinx.errors import ExtensionError
 def _mathml(node: nodes.Element, display: str) -> str:
     latex = node.astext()
     try:
-        return convert(latex, display=display)
+        out = convert(latex, display=display)
     except Exception as exc:  # latex2mathml raises several kinds; name the formula
         raise ExtensionError(f"cannot render the formula {latex!r} as MathML: {exc}") from exc
+    # a command latex2mathml does not know comes out as its own name, in italics
+    unknown = re.search(r"<mi>(\\[A-Za-z]+)</mi>", out)
+    if unknown:
+        raise ExtensionError(
+            f"cannot render the formula {latex!r} as MathML: {unknown.group(1)} is unknown"
+        )
+    return out
 
 
 def _visit_inline(self, node: nodes.Element) -> None:

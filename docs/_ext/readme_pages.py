@@ -15,6 +15,7 @@ changes, so an unchanged notebook keeps its execution cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -122,12 +123,35 @@ def _write(path: Path, content: str | bytes) -> None:
 REPOSITORY_ONLY = "<!-- repository only -->"
 
 
-def _site_notebook(path: Path) -> bytes:
-    """The notebook as the site shows it: its lines marked REPOSITORY_ONLY left out."""
+def _package_digest() -> str:
+    """A digest of the package's code and of the notebooks' settings (environment)."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "bayesresp").rglob("*.py")):
+        h.update(path.relative_to(ROOT).as_posix().encode())
+        h.update(path.read_bytes())
+    for key in sorted(k for k in os.environ if k.startswith("BAYESRESP_NOTEBOOK_")):
+        h.update(f"{key}={os.environ[key]}".encode())
+    return h.hexdigest()[:16]
+
+
+def _site_notebook(path: Path, digest: str) -> bytes:
+    """The notebook as the site shows it: its lines marked REPOSITORY_ONLY left out, and
+    a first cell, hidden on the site, that names the package's digest. MyST-NB's cache
+    keys a notebook on its code cells, so a change of the package (or of the notebooks'
+    settings) runs the notebooks again instead of showing the numbers of the old code."""
     nb = json.loads(path.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             cell["source"] = [line for line in cell["source"] if REPOSITORY_ONLY not in line]
+    stamp = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "bayesresp-digest",
+        "metadata": {"tags": ["remove-cell"]},
+        "outputs": [],
+        "source": [f"# bayesresp code and notebook settings: {digest}"],
+    }
+    nb["cells"].insert(0, stamp)
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode()
 
 
@@ -168,8 +192,9 @@ def generate(srcdir: Path, readme: str | None = None) -> list[str]:
         _write(out / dst, (ROOT / src).read_text(encoding="utf-8"))
     _write(out / "files/codebook.json", (ROOT / "data_schema/codebook.json").read_bytes())
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    digest = _package_digest()
     for nb in notebooks:
-        _write(out / "notebooks" / nb.name, _site_notebook(nb))
+        _write(out / "notebooks" / nb.name, _site_notebook(nb, digest))
     toc = "\n".join(f"{nb.stem}" for nb in notebooks)
     _write(
         out / "notebooks/index.md",

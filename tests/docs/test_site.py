@@ -141,9 +141,11 @@ def test_the_site_renders_in_headless_chromium(site, chromium):
     const images = Array.from(document.images).map(i => ({
       src: i.src, complete: i.complete, natural: i.naturalWidth}));
     const resources = performance.getEntriesByType('resource').map(e => e.name);
+    const fit = document.getElementById('bayesresp.fit');
     return {title: document.title, images: images, resources: resources,
             text: document.body.innerText.length,
-            math: document.getElementsByTagName('math').length};
+            math: document.getElementsByTagName('math').length,
+            fit: fit ? fit.parentElement.innerText : null};
     """
     pages = {
         "front page": site / "index.html",
@@ -172,5 +174,6 @@ def test_the_site_renders_in_headless_chromium(site, chromium):
         seen[name] = page
     plots = [i for i in seen["notebook"]["images"] if i["natural"] > 200]
     assert plots, "the notebook page shows no plot"
-    assert "fit" in seen["API page of fit"]["title"]
+    fit = seen["API page of fit"]["fit"]  # the function's entry, with its parameters
+    assert fit is not None and "Parameters" in fit and "formula" in fit.lower()
     assert seen["model"]["math"] > 10  # formulas rendered as MathML, no script
