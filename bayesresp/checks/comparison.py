@@ -1,6 +1,4 @@
-"""Model comparison by PSIS-LOO (ArviZ), with exact refits where PSIS is unreliable, and
-by leave-one-group-out cross-validation (``folds="mission"``): how well each model
-predicts a new mission."""
+"""Model comparison by PSIS-LOO (ArviZ), with exact refits where PSIS is unreliable."""
 
 from __future__ import annotations
 
@@ -29,9 +27,7 @@ class ComparisonResult:
     ``table``: ArviZ's comparison (rank, elpd, se, elpd_diff, dse, weight by stacking, ...).
     ``flagged``: per model, the rows whose Pareto k exceeds 0.7 (PSIS unreliable there).
     ``refitted``: per model, the rows whose LOO term was computed exactly by refitting
-    the model without them. ``method``: ``"PSIS-LOO"``, or for ``folds="mission"``
-    ``"leave-one-mission-out"`` (then ``loos`` holds K-fold results, one term per
-    mission).
+    the model without them.
     """
 
     table: pd.DataFrame
@@ -39,7 +35,6 @@ class ComparisonResult:
     flagged: dict[str, pd.DataFrame]
     refitted: dict[str, list[Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    method: str = "PSIS-LOO"
 
     def __repr__(self) -> str:  # the text form in a terminal or notebook
         return self.__str__()
@@ -59,7 +54,7 @@ class ComparisonResult:
         ]
         return "\n".join(
             [
-                f"{self.method} comparison (higher elpd is better):",
+                "PSIS-LOO comparison (higher elpd is better):",
                 text,
                 *flags,
                 *[f"note: {n}" for n in self.notes],
@@ -67,14 +62,7 @@ class ComparisonResult:
         )
 
     def _repr_html_(self) -> str:
-        from html import escape
-
-        notes = "".join(f"<p>{escape(n)}</p>" for n in self.notes)
-        return (
-            f"<p><b>{escape(self.method)} comparison</b> (higher elpd is better)</p>"
-            + self.table.to_html(float_format="%.2f")
-            + notes
-        )
+        return "<p><b>PSIS-LOO comparison</b></p>" + self.table.to_html(float_format="%.2f")
 
 
 def _rows(fit: FittedModel) -> np.ndarray:
@@ -87,10 +75,9 @@ def compare(
     refit_high_k: bool = True,
     max_refits: int = 10,
     refit_draws: int = 500,
-    folds: int | str | None = None,
+    folds: int | None = None,
 ) -> ComparisonResult:
-    """Compare fits of the same data by PSIS-LOO, or by leave-one-group-out
-    cross-validation.
+    """Compare fits of the same data by PSIS-LOO.
 
     Parameters
     ----------
@@ -100,23 +87,10 @@ def compare(
         exact LOO term instead of the PSIS estimate (at most ``max_refits`` rows per
         model). With more, ``folds=K`` replaces that model's PSIS-LOO by K-fold
         cross-validation (K refits); without it, a warning recommends doing so.
-    folds : int or str, optional
-        An int: as above. A grouping column (``"mission"``), or a group term of the
-        models (``"mission:department"``): leave-one-group-out cross-validation for
-        every model (:func:`~bayesresp.checks.comparison.group_kfold`), one refit per
-        group, each group's rows predicted jointly as those of a group the model has not
-        seen. PSIS-LOO asks how
-        well a model predicts another response from the missions it knows; this asks
-        how well it predicts a new mission, the question of a study that will be read
-        about other missions.
-    refit_draws : int
-        Posterior draws per chain of every refit.
 
     Examples
     --------
     >>> bayesresp.compare({"baseline": fit_b, "hierarchical": fit_h})  # doctest: +SKIP
-    >>> fits = {"baseline": fit_b, "hierarchical": fit_h}  # doctest: +SKIP
-    >>> bayesresp.compare(fits, folds="mission")  # doctest: +SKIP
     """
     if len(fits) < 2:
         raise ComparisonError("compare needs at least two fits")
@@ -130,18 +104,6 @@ def compare(
                 f"'{n}' was fitted to other rows than '{names[0]}'; LOO "
                 "compares fits of the same data only"
             )
-    if isinstance(folds, str):
-        loos = {name: group_kfold(fit, folds, draws=refit_draws) for name, fit in fits.items()}
-        n_groups = next(iter(loos.values())).n_folds
-        table = az.compare(loos, round_to="none")
-        note = (
-            f"elpd from leave-one-{folds}-out cross-validation: {n_groups} refits per model, "
-            f"each {folds}'s responses predicted jointly, as those of a {folds} the model has "
-            "not seen; one pointwise term per group, so se and dse rest on "
-            f"{n_groups} terms"
-        )
-        empty = {name: pd.DataFrame({"row": [], "pareto_k": []}) for name in fits}
-        return ComparisonResult(table, loos, empty, {}, [note], f"leave-one-{folds}-out")
     loos, flagged, refitted, notes = {}, {}, {}, []
     for name, fit in fits.items():
         loo = fit.loo()
@@ -172,12 +134,13 @@ def compare(
     return ComparisonResult(table, loos, flagged, refitted, notes)
 
 
-def _refit_without(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> FittedModel:
-    """The fit's model refitted to its data without the rows ``test``, with the full
-    data's coding recipe: a level only the held-out rows have keeps its column (its
-    coefficient then rests on the prior) instead of silently turning into the reference
-    level, and a group level only they have keeps its effect, which without rows is a
-    draw from the estimated population of groups (a new group)."""
+def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """log p(y_i | data without ``test``) for each row in ``test``, by refitting.
+
+    The refit uses the full data's coding recipe: a level only the held-out rows have
+    keeps its column (its coefficient then rests on the prior) instead of silently
+    turning into the reference level. Groups the training rows lack are drawn as new.
+    """
     from bayesresp.inference.fitting import fit_design
     from bayesresp.inference.sampling import SamplerSettings
 
@@ -197,13 +160,7 @@ def _refit_without(fit: FittedModel, test: np.ndarray, draws: int, seed: int) ->
     )
     with warnings.catch_warnings():  # the full data's recipe: the fit has said it already
         warnings.simplefilter("ignore", UserWarning)
-        return fit_design(apply_design(fit.info, train), train, fit.spec, fit.codebook, settings)
-
-
-def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> np.ndarray:
-    """log p(y_i | data without ``test``) for each row in ``test``, by refitting
-    (:func:`_refit_without`); groups the training recipe lacks are drawn as new."""
-    f = _refit_without(fit, test, draws, seed)
+        f = fit_design(apply_design(fit.info, train), train, fit.spec, fit.codebook, settings)
     design = apply_design(f.info, fit.data.iloc[test])
     out = np.empty(len(test))
     for j in range(len(test)):
@@ -258,79 +215,3 @@ def kfold(fit: FittedModel, loo: Any, k: int = 10, draws: int = 500, seed: int =
         test = np.flatnonzero(folds == f)
         values[test] = _heldout_elpd(fit, test, draws, seed + 1000 * (f + 1))
     return _replace_terms(fit, loo, np.arange(n), values)
-
-
-def group_folds(fit: FittedModel, by: str) -> tuple[np.ndarray, list[str]]:
-    """Each fitted row's group under ``by`` (a column of the data, or columns joined by
-    ``:`` as in a nested group term, ``"mission:department"``) and the groups' labels."""
-    columns = by.split(":")
-    absent = [c for c in columns if c not in fit.data]
-    if absent:
-        groups = [g.label for g in fit.info.groups]
-        raise ComparisonError(
-            f"folds={by!r}: the fitted data have no column {absent[0]!r}; give a grouping "
-            "column or group term of the model"
-            + (f" ({', '.join(groups)})" if groups else "")
-            + ", or a number of random folds"
-        )
-    values = fit.data[columns]
-    if values.isna().any().any():
-        rows = np.flatnonzero(values.isna().any(axis=1).to_numpy())[:5] + 1
-        raise ComparisonError(
-            f"folds={by!r}: rows {', '.join(map(str, rows))} have no value of {by!r}"
-        )
-    labels = values.astype(str).agg(":".join, axis=1)
-    codes, names = pd.factorize(labels, sort=True)
-    if len(names) < 2:
-        raise ComparisonError(f"folds={by!r}: leaving one group out needs two groups or more")
-    return codes, [str(n) for n in names]
-
-
-def group_kfold(fit: FittedModel, by: str, draws: int = 500, seed: int | None = None) -> Any:
-    """Leave-one-group-out cross-validation: for each group (a mission), the model
-    refitted without its rows predicts them jointly, as the responses of a group it has
-    not seen.
-
-    A group's term is ``log p(y_g | y_-g) = log mean_s prod_{i in g} p(y_i | theta_s)``
-    over the refit's draws ``s``: its rows share each draw's effect of the held-out
-    group (without rows in the refit, a draw from the estimated population of groups),
-    so the term is the joint predictive density of the group's responses, not a product
-    of separate ones. Ranges (ambiguous codes) count as ``P(low <= y <= high)``.
-
-    Returns ArviZ's K-fold result (``elpd_i`` and ``p_kfold_i`` with one term per group,
-    labelled by it), which :func:`arviz.compare` reads.
-    """
-    import xarray as xr
-    from arviz_stats.utils import ELPDDataLOOKFold
-
-    codes, names = group_folds(fit, by)
-    seed = int(fit.meta.get("seed", 0)) if seed is None else seed
-    ll_fit = fit.tree["log_likelihood"][fit.info.outcome].values.reshape(-1, len(fit.data))
-    elpd, lppd = np.empty(len(names)), np.empty(len(names))
-    for g in range(len(names)):
-        test = np.flatnonzero(codes == g)
-        f = _refit_without(fit, test, draws, seed + 1000 * (g + 1))
-        design = apply_design(f.info, fit.data.iloc[test])
-        # every level is in the full recipe: the held-out group's effects are the
-        # refit's draws for its empty level
-        assert all((idx >= 0).all() for idx in design.group_index.values())
-        eta = eta_from_draws(f.arrays, design, "known")
-        ll = log_prob(design.y, eta, f.arrays.cutpoints, f.spec.link, y_high=design.y_high)
-        elpd[g] = logsumexp(ll.sum(axis=1)) - np.log(ll.shape[0])
-        lppd[g] = logsumexp(ll_fit[:, test].sum(axis=1)) - np.log(ll_fit.shape[0])
-    dim = by.replace(":", "_")
-    coords = {dim: names}
-    return ELPDDataLOOKFold(
-        elpd=float(elpd.sum()),
-        se=float(np.sqrt(len(elpd) * np.var(elpd))),
-        p=float((lppd - elpd).sum()),
-        n_samples=int(ll_fit.shape[0]),
-        n_data_points=len(names),
-        scale="log",
-        warning=False,
-        good_k=0.7,
-        elpd_i=xr.DataArray(elpd, dims=[dim], coords=coords),
-        pareto_k=None,
-        n_folds=len(names),
-        p_kfold_i=xr.DataArray(lppd - elpd, dims=[dim], coords=coords),
-    )
