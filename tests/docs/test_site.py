@@ -145,7 +145,7 @@ def test_the_site_renders_in_headless_chromium(site, chromium):
     return {title: document.title, images: images, resources: resources,
             text: document.body.innerText.length,
             math: document.getElementsByTagName('math').length,
-            fit: fit ? fit.parentElement.innerText : null};
+            fit: fit ? fit.parentElement.textContent : null};
     """
     pages = {
         "front page": site / "index.html",
