@@ -21,14 +21,18 @@ from bayesresp.model.design import make_design
 TOP, BOTTOM = "enforcement", "conceal"
 
 
-def _profile_loglik(x: np.ndarray, y: np.ndarray, beta: float, k: int) -> float:
+def _profile_loglik(
+    x: np.ndarray, y: np.ndarray, beta: float, k: int, high: np.ndarray | None = None
+) -> float:
     """max over the cutpoints of the cumulative-logit log likelihood at coefficient beta
-    (written here from the definition, independently of bayesresp's maths)."""
+    (written here from the definition, independently of bayesresp's maths). With
+    ``high``, rows are ranges of levels ``y .. high``: F(c_high - eta) - F(c_{y-1} - eta)."""
     eta = beta * x
+    high = y if high is None else high
 
     def nll(theta):
         c = np.cumsum(np.concatenate([theta[:1], np.exp(theta[1:])]))
-        upper = np.append(c, np.inf)[y] - eta
+        upper = np.append(c, np.inf)[high] - eta
         lower = np.insert(c, 0, -np.inf)[y] - eta
         # log(F(upper) - F(lower)) with F the logistic cdf, stably
         lu, ll = special.log_expit(upper), special.log_expit(lower)
@@ -73,28 +77,6 @@ def test_the_rule_is_where_the_likelihood_has_no_maximum(inside, outside):
         assert rising[1 if split[0] == "high" else -1]
 
 
-def _profile_loglik_ranges(x, low, high, beta, k):
-    """As _profile_loglik, for rows given as ranges of levels: each row's probability is
-    F(c_high - eta) - F(c_{low-1} - eta)."""
-    eta = beta * x
-
-    def nll(theta):
-        c = np.cumsum(np.concatenate([theta[:1], np.exp(theta[1:])]))
-        upper = np.append(c, np.inf)[high] - eta
-        lower = np.insert(c, 0, -np.inf)[low] - eta
-        lu, ll = special.log_expit(upper), special.log_expit(lower)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            total = np.sum(lu + np.log(-np.expm1(ll - lu)))
-        return -total if np.isfinite(total) else 1e10
-
-    best = np.inf
-    for start in (0.0, beta / 2, beta):
-        theta0 = np.concatenate([[start - 1.0], np.zeros(k - 2)])
-        res = optimize.minimize(nll, theta0, method="BFGS", options={"gtol": 1e-10})
-        best = min(best, res.fun)
-    return -best
-
-
 # a range of levels: mostly one level (every level must occur exactly somewhere for
 # every cutpoint to be finite), else two or three
 _RANGE = st.tuples(st.integers(0, 3), st.sampled_from([0, 0, 0, 0, 1, 2])).map(
@@ -120,8 +102,8 @@ def test_the_rule_with_ranges_is_where_the_likelihood_has_no_maximum(inside, out
     low, high = pairs[:, 0], pairs[:, 1]
     split = _split(x == 1, low, high)
     rising = {
-        sign: _profile_loglik_ranges(x, low, high, sign * 40.0, 4)
-        > _profile_loglik_ranges(x, low, high, sign * 6.0, 4)
+        sign: _profile_loglik(x, low, sign * 40.0, 4, high)
+        > _profile_loglik(x, low, sign * 6.0, 4, high)
         for sign in (1, -1)
     }
     assert (split is not None) == (rising[1] or rising[-1]), (inside, outside, split, rising)

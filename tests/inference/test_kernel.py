@@ -528,32 +528,40 @@ def test_vectorised_exp_and_log1p():
         np.testing.assert_array_max_ulp(ours[~special], ref[~special], maxulp=2)
 
 
+def _wide_draws(info, S, rng, far=None):
+    """S posterior draws wide enough (effects of sd 3-4) to reach the likelihood's tails;
+    with ``far``, every group's first level sits at that effect."""
+    from bayesresp.inference.arrays import PosteriorArrays
+
+    r = {g.label: rng.normal(0, 3, (S, len(g.levels), len(g.columns))) for g in info.groups}
+    if far is not None:
+        for effects in r.values():
+            effects[:, 0, 0] = far  # one level far out: the tails are reached
+    return PosteriorArrays(
+        b=rng.normal(0.0, 4.0, (S, len(info.columns))),
+        b_mo=rng.normal(0.0, 3.0, (S, len(info.monotonic))),
+        simplex={m.var: rng.dirichlet(np.ones(len(m.levels) - 1), S) for m in info.monotonic},
+        cutpoints=np.sort(rng.normal(0.0, 3.0, (S, len(info.spectrum) - 1)), axis=1),
+        r=r,
+        sd={},
+        cor={},
+    )
+
+
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_log_likelihood_is_the_numpy_one(example, case):
     """The stored per-row log-likelihood (kernel.log_likelihood: packed rows, one compiled
     pass) equals eta_from_draws + maths.log_prob (the NumPy twin of the model) for every
     CASE, at draws with effects large enough (|eta| up to 8 and more) to reach the tails,
     to 1e-12 relative, and keeps the design's row order; compressed rows too."""
-    from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+    from bayesresp.inference.arrays import eta_from_draws
     from bayesresp.maths.cumulative import log_prob
 
     formula, link, priors = CASES[case]
     for compressed in (False, True):
         design, spec = _design(example, formula, link, priors, compressed=compressed)
-        info, S = design.info, 7
-        rng = np.random.default_rng(case)
-        r = {g.label: rng.normal(0, 3, (S, len(g.levels), len(g.columns))) for g in info.groups}
-        for effects in r.values():
-            effects[:, 0, 0] = 9.0  # one level far out: the tails are reached
-        draws = PosteriorArrays(
-            b=rng.normal(0.0, 4.0, (S, len(info.columns))),
-            b_mo=rng.normal(0.0, 3.0, (S, len(info.monotonic))),
-            simplex={m.var: rng.dirichlet(np.ones(len(m.levels) - 1), S) for m in info.monotonic},
-            cutpoints=np.sort(rng.normal(0.0, 3.0, (S, len(info.spectrum) - 1)), axis=1),
-            r=r,
-            sd={},
-            cor={},
-        )
+        info = design.info
+        draws = _wide_draws(info, 7, np.random.default_rng(case), far=9.0)
         ours = kernel.log_likelihood(design, draws, link)
         eta = eta_from_draws(draws, design, "known")
         assert np.abs(eta).max() > 8.0 or not (info.columns or info.groups)  # ~ 1: eta = 0

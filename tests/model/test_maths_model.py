@@ -16,12 +16,14 @@ from bayesresp.model.graph import build_model, induced_dirichlet
 CUTS = np.array([-2.0, -0.5, 1.0, 3.0])
 
 
-def _reference_log_prob(k, eta, cuts, link):
-    """log(F(c_k - eta) - F(c_{k-1} - eta)) in 1,200-digit arithmetic."""
+def _reference_log_prob(k, eta, cuts, link, top=None):
+    """log(F(c_top - eta) - F(c_{k-1} - eta)) in 1,200-digit arithmetic: level k, or the
+    range of levels k .. top (P(k <= y <= top))."""
+    top = k if top is None else top
     with mp.workdps(1200):
         F = (lambda x: 1 / (1 + mp.e ** (-x))) if link == "logit" else mp.ncdf
         lo = 0 if k == 0 else F(mp.mpf(cuts[k - 1]) - eta)
-        hi = 1 if k == len(cuts) else F(mp.mpf(cuts[k]) - eta)
+        hi = 1 if top == len(cuts) else F(mp.mpf(cuts[top]) - eta)
         return float(mp.log(hi - lo))
 
 
@@ -216,15 +218,6 @@ def test_prior_overrides_reach_the_model(rich_design):
     assert np.ravel(sd.owner.inputs[-1].eval())[0] == pytest.approx(1 / 2)  # scale = 1/lam
 
 
-def _reference_log_prob_range(lo, hi, eta, cuts, link):
-    """log(F(c_hi - eta) - F(c_{lo-1} - eta)), P(lo <= y <= hi), in 1,200 digits."""
-    with mp.workdps(1200):
-        F = (lambda x: 1 / (1 + mp.e ** (-x))) if link == "logit" else mp.ncdf
-        low = 0 if lo == 0 else F(mp.mpf(cuts[lo - 1]) - eta)
-        high = 1 if hi == len(cuts) else F(mp.mpf(cuts[hi]) - eta)
-        return float(mp.log(high - low))
-
-
 @pytest.mark.parametrize("link", ["logit", "probit"])
 def test_log_prob_of_ranges_is_accurate_in_both_tails(link):
     """Ambiguous codes: P(lo <= y <= hi) for every range of five levels (exact rows
@@ -243,10 +236,7 @@ def test_log_prob_of_ranges_is_accurate_in_both_tails(link):
     hi = np.tile(pairs[:, 1], len(etas))
     eta = np.repeat(etas, len(pairs))
     ref = np.array(
-        [
-            _reference_log_prob_range(a, b, x, CUTS, link)
-            for a, b, x in zip(lo, hi, eta, strict=True)
-        ]
+        [_reference_log_prob(a, x, CUTS, link, top=b) for a, b, x in zip(lo, hi, eta, strict=True)]
     )
     # The outer levels' padded cutpoints (+-PAD = 200) leave the whole spectrum a
     # probability of 1 - exp(-(PAD - |eta|)) at most: log P = -7e-66 where it is 0.
