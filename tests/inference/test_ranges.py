@@ -22,6 +22,7 @@ from bayesresp.maths.cumulative import log_prob
 from bayesresp.model.design import compress
 from bayesresp.model.graph import build_model
 from tests.inference.test_kernel import NORMAL_B, _design, _pymc_agrees, _wide_draws
+from tests.pymc_eval import PY
 
 
 def _ranged(design, share=0.2, seed=0):
@@ -206,7 +207,9 @@ def test_graph_only_models_read_ranges(example):
 
     def at_point(model, outputs):
         graphs = model.replace_rvs_by_values(outputs)
-        return model.compile_fn(graphs, inputs=model.value_vars, on_unused_input="ignore")(point)
+        return model.compile_fn(graphs, inputs=model.value_vars, on_unused_input="ignore", mode=PY)(
+            point
+        )
 
     values = at_point(m_range, [m_range[n] for n in names])
     post = xr.Dataset(
@@ -228,7 +231,7 @@ def test_graph_only_models_read_ranges(example):
 
     # sums of 2,000 terms of size ~1, in other orders: ~1e-13 absolute each
     assert loglik(m_range) == pytest.approx(ref, rel=1e-12)
-    moved = m_range.compile_logp()(point) - m_exact.compile_logp()(point)
+    moved = m_range.compile_logp(mode=PY)(point) - m_exact.compile_logp(mode=PY)(point)
     assert moved == pytest.approx(ref - ref_exact, rel=1e-9, abs=1e-9)
 
 

@@ -12,6 +12,7 @@ from bayesresp.maths.cumulative import category_probs, log_prob
 from bayesresp.model.design import make_design
 from bayesresp.model.formula import parse_formula
 from bayesresp.model.graph import build_model, induced_dirichlet
+from tests.pymc_eval import PY
 
 CUTS = np.array([-2.0, -0.5, 1.0, 3.0])
 
@@ -160,7 +161,7 @@ def test_pymc_log_likelihood_equals_numpy_path(rich_design):
         "sd[mission:department]",
     ]
     outs = model.replace_rvs_by_values([model["loglik"], *[model[n] for n in names]])
-    fn = model.compile_fn(outs, inputs=model.value_vars, point_fn=True)
+    fn = model.compile_fn(outs, inputs=model.value_vars, point_fn=True, mode=PY)
     rng = np.random.default_rng(0)
     for _ in range(3):
         point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
