@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from bayesresp.checks import diagnostics, predictive, sensitivity
+from bayesresp.checks import coders, diagnostics, predictive, sensitivity
 from bayesresp.inference import fitfile, fitting
 from bayesresp.inference.arrays import readable_posterior
 from bayesresp.inference.record import FittedModel
@@ -142,6 +142,19 @@ class Fit(FittedModel):
         >>> fit.prior_sensitivity().prior_dependent  # doctest: +SKIP
         """
         return sensitivity.prior_sensitivity(self, threshold)
+
+    def coder_reliability(
+        self, ci: float = 0.9, n_boot: int = 1000, seed: int | None = 1
+    ) -> coders.CoderReliability:
+        """Model-based reliability of the coders (a fit with the coders' layer), beside
+        Krippendorff's alpha of the same codes; see
+        :func:`bayesresp.checks.coders.coder_reliability`.
+
+        Examples
+        --------
+        >>> fit.coder_reliability().coders[["agreement", "spread"]]  # doctest: +SKIP
+        """
+        return coders.coder_reliability(self, ci=ci, n_boot=n_boot, seed=seed)
 
     # -- what-if -------------------------------------------------------------------------
     def what_if(

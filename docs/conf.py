@@ -18,6 +18,7 @@ release = version = bayesresp.__version__
 
 extensions = [
     "readme_pages",  # the README's sections, notebooks, codebook: pages (docs/_ext)
+    "notebook_outputs",  # the executed notebooks' outputs back into notebooks/ (docs/_ext)
     "mathml",  # formulas as MathML, rendered without a script or a network (docs/_ext)
     "myst_nb",  # Markdown pages and executed notebooks
     "sphinx.ext.autodoc",

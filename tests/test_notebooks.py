@@ -1,4 +1,5 @@
-"""The notebooks in notebooks/: each runs top to bottom, and none is committed with outputs.
+"""The notebooks in notebooks/: each runs top to bottom, and is committed either without
+outputs or with the outputs the documentation site's build wrote for its current code.
 
 Every notebook reads its sampling settings from the environment
 (``BAYESRESP_NOTEBOOK_DRAWS``, ``_TUNE``, ``_CHAINS``; full settings by default); here
@@ -40,21 +41,134 @@ def test_the_four_notebooks_exist():
     assert set(EXPECTED) <= names, f"missing: {sorted(set(EXPECTED) - names)}"
 
 
+def _outputs_module():
+    """docs/_ext/notebook_outputs.py, which writes the site's outputs into notebooks/."""
+    ext = str(NOTEBOOKS.parent / "docs" / "_ext")
+    sys.path.insert(0, ext)
+    try:
+        import notebook_outputs
+    finally:
+        sys.path.remove(ext)
+    return notebook_outputs
+
+
 @pytest.mark.parametrize("path", FOUND, ids=[p.stem for p in FOUND])
-def test_notebook_is_committed_without_outputs(path):
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    dirty = [
-        i
-        for i, cell in enumerate(nb["cells"])
-        if cell["cell_type"] == "code"
-        and (cell.get("outputs") or cell.get("execution_count") is not None)
-    ]
-    assert not dirty, f"{path.name}: cells {dirty} carry outputs or execution counts; strip them"
+def test_notebook_outputs_are_the_sites_for_this_code(path):
+    """A notebook is committed either without outputs, or with the outputs the site's
+    build wrote into it (make docs) for exactly its current code cells: plots as PNG,
+    tables and text, no widget state, a stamp saying what made them."""
+    outputs = _outputs_module()
+    raw = path.read_text(encoding="utf-8")
+    nb = json.loads(raw)
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     first = "".join(code[0]["source"]) if code else ""
     assert "BAYESRESP_NOTEBOOK_DRAWS" in first, (
         f"{path.name}: the first code cell must read BAYESRESP_NOTEBOOK_DRAWS"
     )
+    carried = [i for i, c in enumerate(code) if c.get("outputs") or c.get("execution_count")]
+    stamp = nb.get("metadata", {}).get(outputs.STAMP)
+    if not carried:
+        assert stamp is None, f"{path.name}: a stamp of outputs, but no outputs"
+        return
+    assert stamp is not None, (
+        f"{path.name}: code cells {carried} carry outputs that no site build wrote; "
+        "strip them, or run make docs"
+    )
+    assert stamp["code"] == outputs.code_digest(nb), (
+        f"{path.name}: its code changed after make docs wrote its outputs; "
+        "run make docs again (or strip the outputs)"
+    )
+    assert stamp["settings"] == "defaults" and stamp["made_by"] == "make docs"
+    assert "widgets" not in nb.get("metadata", {})
+    for cell in code:
+        for out in cell.get("outputs", []):
+            assert out["output_type"] in ("stream", "display_data", "execute_result"), out
+            assert set(out.get("data", {})) <= set(outputs.KEPT), set(out.get("data", {}))
+    assert len(raw.encode()) < 3_000_000, f"{path.name}: {len(raw.encode())} bytes"
+
+
+def _cell(source, outputs=(), cell_id=None):
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": list(outputs)}
+    cell["source"] = source
+    if cell_id:
+        cell["id"] = cell_id
+    return cell
+
+
+def test_site_outputs_are_written_back_filtered_and_only_beside_their_code(tmp_path, monkeypatch):
+    outputs = _outputs_module()
+    for key in [k for k in __import__("os").environ if k.startswith("BAYESRESP_NOTEBOOK_")]:
+        monkeypatch.delenv(key)
+    md = {"cell_type": "markdown", "metadata": {}, "source": ["# A notebook\n"]}
+    repository = {
+        "cells": [md, _cell(["x = 1\n", "x"])],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    rich = {
+        "output_type": "execute_result",
+        "execution_count": 1,
+        "metadata": {"image/png": {"width": 10}},
+        "data": {
+            "text/plain": "1",
+            "image/png": "iVBOR",
+            "image/svg+xml": "<svg/>",
+            "application/vnd.jupyter.widget-view+json": {"model_id": "m"},
+            "application/javascript": "alert(1)",
+        },
+    }
+    widget_only = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "m"}},
+    }
+    package = outputs._package_digest()
+    executed = {
+        "cells": [
+            _cell(
+                [f"# bayesresp code and notebook settings: {package}"], cell_id="bayesresp-digest"
+            ),
+            {**md, "source": []},
+            {**_cell(["x = 1\n", "x"], [rich, widget_only]), "execution_count": 1},
+        ],
+        "metadata": {"widgets": {"state": {}}},
+    }
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "a.ipynb").write_bytes(outputs.dumps(repository))
+    site = tmp_path / "_build" / "jupyter_execute" / "generated" / "notebooks"
+    site.mkdir(parents=True)
+    (site / "a.ipynb").write_text(json.dumps(executed), encoding="utf-8")
+
+    assert outputs.write_back(tmp_path / "_build", "9.9", notebooks) == ["a.ipynb"]
+    written = json.loads((notebooks / "a.ipynb").read_text(encoding="utf-8"))
+    assert written["cells"][0] == md  # the markdown cell is the repository's own
+    (kept,) = written["cells"][1]["outputs"]
+    assert set(kept["data"]) == {"text/plain", "image/png"} and kept["metadata"] == {}
+    assert written["cells"][1]["execution_count"] == 1
+    assert "widgets" not in written["metadata"]
+    assert written["metadata"][outputs.STAMP]["code"] == outputs.code_digest(repository)
+    assert outputs.strip_outputs(written) == repository
+    assert outputs.write_back(tmp_path / "_build", "9.9", notebooks) == []  # unchanged
+
+    # a notebook edited since the site ran it, or a site run of older package code:
+    # its outputs are not written beside code that did not make them
+    (notebooks / "a.ipynb").write_bytes(outputs.dumps(repository))
+    executed["cells"][2]["source"] = ["x = 2\n", "x"]
+    (site / "a.ipynb").write_text(json.dumps(executed), encoding="utf-8")
+    assert outputs.write_back(tmp_path / "_build", "9.9", notebooks) == []
+    executed["cells"][2]["source"] = ["x = 1\n", "x"]
+    executed["cells"][0]["source"] = ["# bayesresp code and notebook settings: 0123456789abcdef"]
+    (site / "a.ipynb").write_text(json.dumps(executed), encoding="utf-8")
+    assert outputs.write_back(tmp_path / "_build", "9.9", notebooks) == []
+    with pytest.raises(ValueError, match="code cells differ"):
+        outputs.with_outputs(repository, {"cells": [_cell(["y"])]}, package, "9.9")
+    # reduced settings never write the committed outputs
+    executed["cells"][0]["source"] = [f"# bayesresp code and notebook settings: {package}"]
+    (site / "a.ipynb").write_text(json.dumps(executed), encoding="utf-8")
+    monkeypatch.setenv("BAYESRESP_NOTEBOOK_DRAWS", "100")
+    assert outputs.write_back(tmp_path / "_build", "9.9", notebooks) == []
 
 
 def _kernel_manager(tmp: Path):

@@ -65,8 +65,15 @@ class ComparisonResult:
         return "<p><b>PSIS-LOO comparison</b></p>" + self.table.to_html(float_format="%.2f")
 
 
+def _units(fit: FittedModel) -> tuple[str, np.ndarray]:
+    """The units of the fit's pointwise log-likelihood: rows, or responses (all their
+    codes) under the model of coders; their dimension and labels."""
+    unit = fit.info.coder_columns[0] if fit.info.coders else "row"
+    return unit, fit.tree["log_likelihood"][unit].values
+
+
 def _rows(fit: FittedModel) -> np.ndarray:
-    return fit.tree["log_likelihood"]["row"].values
+    return _units(fit)[1]
 
 
 def compare(
@@ -95,9 +102,16 @@ def compare(
     if len(fits) < 2:
         raise ComparisonError("compare needs at least two fits")
     names = list(fits)
-    first = _rows(fits[names[0]])
+    unit, first = _units(fits[names[0]])
     observed = fits[names[0]].tree["observed_data"].to_dataset()
     for n in names[1:]:
+        if _units(fits[n])[0] != unit:
+            coded = n if fits[n].info.coders else names[0]
+            raise ComparisonError(
+                f"'{coded}' models the coders (one LOO term per response, all its codes), "
+                "the other fits each row as a response: their terms are of different "
+                "units; fit both with the same coders setting ('model' or 'rows')"
+            )
         same_y = observed.equals(fits[n].tree["observed_data"].to_dataset())
         if not np.array_equal(_rows(fits[n]), first) or not same_y:
             raise ComparisonError(
@@ -111,7 +125,15 @@ def compare(
         # ArviZ's threshold, min(1 - 1/log10(S), 0.7), is stricter for few draws.
         bad = np.flatnonzero(k > min(K_THRESHOLD, float(loo.good_k)))
         flagged[name] = pd.DataFrame({"row": first[bad], "pareto_k": k[bad]})
-        if bad.size and refit_high_k:
+        if bad.size and refit_high_k and fit.info.coders:
+            msg = (
+                f"{name}: {bad.size} responses have Pareto k > {K_THRESHOLD}; exact "
+                "refits of the model of coders are not available yet, so their PSIS "
+                "terms are kept"
+            )
+            notes.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=2)
+        elif bad.size and refit_high_k:
             if bad.size <= max_refits:
                 loo = _exact_loo(fit, loo, bad, refit_draws)
                 refitted[name] = list(first[bad])

@@ -83,8 +83,10 @@ def replicate(
     """
     from bayesresp.progress import bar
 
-    d = _subset(fit.arrays, draws)
     design = fit.design if data is None else apply_design(fit.info, data)
+    if design.coders is not None:  # codes: coders' readings of the true levels
+        return _replicate_codes(fit, design, draws, seed, complete)
+    d = _subset(fit.arrays, draws)
     seed = fit.meta.get("seed", 0) if seed is None else seed
     rng = np.random.default_rng(seed)
     eta = eta_from_draws(d, design, "known")
@@ -305,6 +307,109 @@ class PPCResult:
         return html
 
 
+def _draw_index(total: int, n: int | None) -> np.ndarray:
+    """The positions :func:`_subset` keeps."""
+    if n is None or n >= total:
+        return np.arange(total)
+    return np.unique(np.linspace(0, total - 1, n).astype(int))
+
+
+def _coder_arrays(fit: FittedModel, design, idx: np.ndarray):
+    """Per kept draw: the responses' linear predictor (S, R), cutpoints (S, K-1) and the
+    coders' log reading probabilities (S, C, K, K)."""
+    from bayesresp.inference.coders import coder_draws, response_rows
+    from bayesresp.maths.rater import log_reading
+
+    d = fit.arrays.subset(idx)
+    leniency, spread = coder_draws(fit.tree["posterior"].to_dataset())
+    eta = eta_from_draws(d, response_rows(design), "known")
+    log_r = log_reading(leniency[idx], spread[idx], len(fit.info.spectrum))
+    return eta, d.cutpoints, log_r
+
+
+#: Draws per chunk of the coders' replicates: (chunk x codes x K x K) floats.
+_CODER_CHUNK = 50
+
+
+def _replicate_codes(fit: FittedModel, design, draws, seed, complete: bool):
+    """Replicated codes under the coders' layer (:mod:`bayesresp.maths.rater`): per draw,
+    each response's true level from the model, then each of its codes as its coder's
+    reading of that level. The completed data (``complete=True``) give a range code a
+    level drawn from its coder's reading restricted to the range, the true level drawn
+    from its posterior given all the response's codes (the draw's parameters)."""
+    from bayesresp.maths.rater import log_codes, log_levels
+
+    seed = fit.meta.get("seed", 0) if seed is None else seed
+    rng = np.random.default_rng(seed)
+    idx = _draw_index(fit.arrays.n_draws, draws)
+    eta, cut, log_r = _coder_arrays(fit, design, idx)
+    coders, link, K = design.coders, fit.spec.link, len(fit.info.spectrum)
+    out = np.empty((len(idx), design.n), dtype=np.int64)
+    completed = None
+    ranged = np.flatnonzero(design.ranges)
+    if complete:
+        completed = np.broadcast_to(design.y, out.shape).copy()
+        if ranged.size:
+            levels = np.arange(K)
+            inside = (levels >= design.y[ranged, None]) & (levels <= design.y_high[ranged, None])
+            rng_fill = np.random.default_rng([seed, 1])
+    for start in range(0, len(idx), _CODER_CHUNK):
+        part = slice(start, min(start + _CODER_CHUNK, len(idx)))
+        m = part.stop - part.start
+        p = category_probs(eta[part], cut[part, None, :], link)  # (m, R, K)
+        true = draw_levels(p, rng)  # (m, R)
+        reading = np.exp(log_r[part])  # (m, C, K, K)
+        at = np.arange(m)[:, None]
+        out[part] = draw_levels(reading[at, coders.coder, true[:, coders.response]], rng)
+        if completed is not None and ranged.size:
+            joint = log_levels(eta[part], cut[part], link, K)
+            codes = log_codes(log_r[part], coders.coder, design.y, design.y_high)
+            np.add.at(np.moveaxis(joint, -2, 0), coders.response, np.moveaxis(codes, -2, 0))
+            given = np.exp(joint - joint.max(axis=-1, keepdims=True))
+            true = draw_levels(given / given.sum(axis=-1, keepdims=True), rng_fill)
+            q = reading[at, coders.coder[ranged], true[:, coders.response[ranged]]] * inside
+            total = q.sum(axis=-1, keepdims=True)
+            # a range its coder's reading gives no mass (beyond double precision): its
+            # levels alike
+            q = np.where(
+                total > 0,
+                q / np.where(total > 0, total, 1.0),
+                inside / inside.sum(-1, keepdims=True),
+            )
+            completed[part, ranged] = draw_levels(q, rng_fill)
+    return out if completed is None else (out, completed)
+
+
+def _coder_pit(fit: FittedModel, seed: int | None) -> np.ndarray:
+    """The randomised LOO-PIT of every code under the coders' layer: its coder's
+    predictive distribution of the code, ``sum_j P(true = j) R_c[j, k]``, averaged over
+    the draws with the PSIS weights of leaving its response (all its codes) out."""
+    from scipy.special import softmax
+
+    design = fit.design
+    coders, K = design.coders, len(fit.info.spectrum)
+    unit = fit.info.coder_columns[0]
+    log_w = fit.loo().log_weights.transpose(unit, "chain", "draw").values
+    w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (R, S)
+    idx = np.arange(fit.arrays.n_draws)
+    eta, cut, log_r = _coder_arrays(fit, design, idx)
+    p_loo = np.zeros((design.n, K))
+    for start in range(0, len(idx), _CODER_CHUNK):
+        part = slice(start, min(start + _CODER_CHUNK, len(idx)))
+        p = category_probs(eta[part], cut[part, None, :], fit.spec.link)  # (m, R, K)
+        reading = np.exp(log_r[part])[:, coders.coder]  # (m, n, K, K)
+        per_code = np.einsum("mnj,mnjk->mnk", p[:, coders.response], reading)
+        p_loo += np.einsum("nm,mnk->nk", w[coders.response, part], per_code)
+    y = design.y
+    top = y if design.y_high is None else design.y_high
+    cum = np.cumsum(p_loo, axis=1)
+    rows = np.arange(design.n)
+    below = cum[rows, y] - p_loo[rows, y]
+    at = cum[rows, top] - below
+    rng = np.random.default_rng((fit.meta.get("seed", 0) if seed is None else seed) + 1)
+    return below + rng.random(design.n) * at
+
+
 def posterior_predictive_check(
     fit: FittedModel,
     by: str | None = None,
@@ -358,6 +463,8 @@ def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> 
     """
     from scipy.special import softmax
 
+    if fit.info.coders:
+        return _coder_pit(fit, seed)
     log_w = fit.loo().log_weights.transpose("row", "chain", "draw").values
     w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (n, S), rows sum to one
     d, design, y = fit.arrays, fit.design, fit.design.y

@@ -79,6 +79,8 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
         blocks=fit.spec.blocks,
         scale_continuous=fit.spec.scale_continuous,
     )
+    if fit.info.coders:  # the coders' layer and its priors
+        design = fit.design
     model = build_model(design, fit.spec.priors, fit.spec.link)
     free = {v.name for v in model.free_RVs}
     posterior = fit.posterior[[v for v in fit.posterior.data_vars if v in free]]
@@ -97,7 +99,10 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     # given their scale (b_w, b_mo_w) is that hierarchy's conditional level in the same
     # way: its prior is R2's Beta and the shares' Dirichlet, which are scaled (scaling
     # the 35 normals too would move R2 by their product of scales alone).
+    # The coders' standardised leniencies and spreads likewise (their sds and median
+    # are the priors).
     conditional = ("b_w", "b_mo_w") if "R2" in fit.posterior else ()
+    conditional += ("leniency_z", "spread_z")
     chosen = [
         name
         for name in log_prior.data_vars

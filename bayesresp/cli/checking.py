@@ -9,6 +9,7 @@ import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli, deprecated_alias
 from bayesresp.cli.output import (
+    ci_option,
     codebook_option,
     delimiter_option,
     emit_table,
@@ -213,6 +214,39 @@ def reliability_cmd(
         click.echo(report.disagreement.to_csv(), nl=False)
     else:
         click.echo(str(report))
+
+
+@cli.command("coders", epilog=EXIT_STATUS_HELP)
+@click.argument("fit_file", type=click.Path(path_type=Path))
+@ci_option()
+@click.option(
+    "--boot",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the data's alpha.",
+)
+@seed_option(1, "Random seed of the bootstrap.")
+@format_option
+def coders_cmd(fit_file: Path, ci: float, boot: int, seed: int, fmt: str) -> None:
+    """Model-based coding reliability of a fit with the coders' layer.
+
+    Each coder's leniency, spread and agreement with the true level, and the ordinal
+    alpha the model expects, beside Krippendorff's alpha of the same codes.
+
+    \b
+    Example:
+      bayesresp coders double_coded_fit.nc
+    """
+    from bayesresp.api import load_fit
+
+    result = load_fit(fit_file).coder_reliability(ci=ci, n_boot=boot, seed=seed)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    elif fmt == "csv":
+        click.echo(result.coders.to_csv(), nl=False)
+    else:
+        click.echo(str(result))
 
 
 @cli.command("sbc", epilog=EXIT_STATUS_HELP)

@@ -9,6 +9,7 @@ import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli, interrupted
 from bayesresp.cli.output import (
+    ci_option,
     codebook_option,
     delimiter_option,
     emit_table,
@@ -166,13 +167,7 @@ def fit_cmd(
     help="One table only: parameters, odds (odds ratios), groups (group effects) "
     "or variance (variance decomposition).",
 )
-@click.option(
-    "--ci",
-    type=click.FloatRange(0.5, 0.999),
-    default=0.9,
-    show_default=True,
-    help="Probability of the central interval.",
-)
+@ci_option("Probability of the central interval.")
 @format_option
 def summary_cmd(fit_file: Path, table: str | None, ci: float, fmt: str) -> None:
     """Print the summary of a saved fit.

@@ -50,6 +50,13 @@ def seed_option(default: int | None, help: str = "Random seed."):
     )
 
 
+def ci_option(help: str = "Probability of the central intervals."):
+    """The --ci option: the probability of central intervals, 0.5 to 0.999 (0.9 default)."""
+    return click.option(
+        "--ci", type=click.FloatRange(0.5, 0.999), default=0.9, show_default=True, help=help
+    )
+
+
 codebook_option = click.option(
     "--codebook",
     "codebook",

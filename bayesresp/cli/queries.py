@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
-from bayesresp.cli.output import delimiter_option, emit_table, format_option
+from bayesresp.cli.output import ci_option, delimiter_option, emit_table, format_option
 
 _groups_option = click.option(
     "--groups",
@@ -22,13 +22,7 @@ _fill_option = click.option(
     is_flag=True,
     help="Fill covariates the profiles lack with the sample's typical value.",
 )
-_ci_option = click.option(
-    "--ci",
-    type=click.FloatRange(0.5, 0.999),
-    default=0.9,
-    show_default=True,
-    help="Probability of the central intervals.",
-)
+_ci_option = ci_option()
 
 
 @cli.command("whatif", epilog=EXIT_STATUS_HELP)

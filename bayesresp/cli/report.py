@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli
+from bayesresp.cli.output import ci_option
 
 
 @cli.command("report", epilog=EXIT_STATUS_HELP)
@@ -37,13 +38,7 @@ from bayesresp.cli._app import EXIT_STATUS_HELP, cli
     is_flag=True,
     help="Fill covariates the profiles lack with the sample's typical value.",
 )
-@click.option(
-    "--ci",
-    type=click.FloatRange(0.5, 0.999),
-    default=0.9,
-    show_default=True,
-    help="Probability of the central intervals in the tables.",
-)
+@ci_option("Probability of the central intervals in the tables.")
 @click.option(
     "--by",
     default="auto",

@@ -284,7 +284,8 @@ def simulate(
     coders: int = 0,
     double_coded: float = 0.0,
     coder_sd: float = 0.5,
-    coder_noise: float = 0.3,
+    coder_spread: float = 0.5,
+    coder_spread_sd: float = 0.4,
     ambiguous: float = 0.0,
 ) -> Simulation:
     """Draw a synthetic coded data set from the hierarchical cumulative-logit model.
@@ -305,12 +306,17 @@ def simulate(
         Replace the defaults (``DEFAULT_EFFECTS``, ``DEFAULT_SD``, ``DEFAULT_CUTPOINTS``
         in :mod:`bayesresp.data.simulate`); ``effects`` is merged key by key.
     coders : int
-        With coders, each response is coded by one of them (``coder_id``): the coded
-        level is that of the latent propensity plus the coder's leniency (normal, sd
-        ``coder_sd``) plus a misreading (normal, sd ``coder_noise``).
+        With coders, each response is coded by one of them (``coder_id``), who reads its
+        true level (the level of its latent propensity) as the hierarchical rater model
+        says (:mod:`bayesresp.maths.rater`): level ``k`` with probability proportional to
+        ``exp(-(k - true - leniency)^2 / (2 spread^2))``. Each coder's leniency (levels)
+        is normal with sd ``coder_sd``; each coder's spread (levels) is log-normal with
+        median ``coder_spread`` and log-scale sd ``coder_spread_sd``. The truth holds
+        both per coder (``truth["coders"]``) and each response's true level
+        (``truth["coding"]["true_level"]``, by row).
     double_coded : float
         Share of responses coded a second time, by another coder (a second row with the
-        same ``response_id``), for reliability studies.
+        same ``response_id``), for reliability studies and the model of coders.
     ambiguous : float
         Share of responses the coder could not place on one level: coded as a range of
         two or three adjacent levels that contains the drawn level (``response`` left
@@ -367,12 +373,21 @@ def simulate(
     eta = linear_predictor(frame, truth, cb)
     latent = eta + rng.logistic(size=len(frame))
     columns = list(COLUMNS)
+    level = np.searchsorted(np.asarray(cuts), latent)
     if coders > 0:  # drawn last, so data without coders stay byte-identical
-        frame, latent = _code(
-            rng, frame, latent, truth, coders, double_coded, coder_sd, coder_noise
+        frame, level = _code(
+            rng,
+            frame,
+            level,
+            truth,
+            coders,
+            double_coded,
+            coder_sd,
+            coder_spread,
+            coder_spread_sd,
+            len(cb.spectrum),
         )
         columns.insert(columns.index("official_id") + 1, "coder_id")
-    level = np.searchsorted(np.asarray(cuts), latent)
     frame["response"] = _categorical(level, cb.outcome)
     if ambiguous > 0:  # drawn last, so data without ranges stay byte-identical
         low, high = _coarsen(rng, level, len(cb.spectrum), ambiguous)
@@ -411,36 +426,45 @@ def _coarsen(rng, level, K, share):
     return low, high
 
 
-def _code(rng, frame, latent, truth, coders, double_coded, coder_sd, noise):
-    """Assign coders, add their leniency and misreadings, and duplicate double-coded rows."""
+def _code(rng, frame, level, truth, coders, double_coded, coder_sd, spread, spread_sd, K):
+    """Assign coders, draw each code as the coder's reading of the response's true level
+    (:func:`bayesresp.maths.rater.log_reading`), and duplicate double-coded rows."""
+    from bayesresp.maths.rater import log_reading
+
     if double_coded > 0 and coders < 2:
         raise ValueError("double coding needs at least two coders")
-    names = pd.Series([f"CODER{i + 1:02d}" for i in range(coders)])
-    effects = _draw_group(rng, names, coder_sd)
-    u = np.array([effects[n] for n in names])
+    if coder_sd < 0 or spread <= 0 or spread_sd < 0:
+        raise ValueError("coder_sd and coder_spread_sd must be >= 0, coder_spread > 0")
+    names = [f"CODER{i + 1:02d}" for i in range(coders)]
+    leniency = rng.normal(0.0, coder_sd, coders)
+    spreads = spread * np.exp(rng.normal(0.0, spread_sd, coders))
     n = len(frame)
     first = rng.integers(0, coders, n)
     twice = np.flatnonzero(rng.random(n) < double_coded) if double_coded > 0 else np.array([], int)
     second = (first[twice] + rng.integers(1, max(coders, 2), twice.size)) % coders
-    coded = frame.assign(coder_id=_text(names.to_numpy()[first]))
-    again = frame.iloc[twice].assign(coder_id=_text(names.to_numpy()[second]))
-    lat = np.concatenate(
-        [
-            latent + u[first] + rng.normal(0, noise, n),
-            latent[twice] + u[second] + rng.normal(0, noise, twice.size),
-        ]
-    )
+    coded = frame.assign(coder_id=_text(np.array(names)[first]))
+    again = frame.iloc[twice].assign(coder_id=_text(np.array(names)[second]))
+    who = np.concatenate([first, second])
+    true = np.concatenate([level, level[twice]])
+    reading = np.exp(log_reading(leniency, spreads, K))[who, true]  # (codes, K)
+    written = (rng.random(who.size)[:, None] > np.cumsum(reading, axis=1)).sum(axis=1)
+    written = np.minimum(written, K - 1)  # a cumulative sum a rounding short of one
     order = np.argsort(np.concatenate([np.arange(n), twice]), kind="stable")
     out = pd.concat([coded, again], ignore_index=True).iloc[order].reset_index(drop=True)
-    truth["sd"]["coder_id"] = coder_sd
-    truth["group_effects"]["coder_id"] = effects
+    truth["coders"] = {
+        name: {"leniency": float(leniency[i]), "spread": float(spreads[i])}
+        for i, name in enumerate(names)
+    }
     truth["coding"] = {
         "coders": coders,
         "double_coded": double_coded,
-        "misreading_sd": noise,
-        "note": "coded level = level of (latent + leniency + misreading)",
+        "leniency_sd": coder_sd,
+        "spread_median": spread,
+        "spread_sd": spread_sd,
+        "true_level": true[order].tolist(),
+        "note": "code = a coder's reading of the true level (hierarchical rater model)",
     }
-    return out, lat[order]
+    return out, written[order]
 
 
 def linear_predictor(frame: pd.DataFrame, truth: dict[str, Any], cb: Codebook) -> np.ndarray:

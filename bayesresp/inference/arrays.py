@@ -221,6 +221,24 @@ def readable_posterior(
                 out[name] = post[f"shares[{g.label}]"].isel({f"{g.label}_term": j}, drop=True)
                 block[name] = "r2d2"
                 scale[name] = f"share of group({g.label})'s share"
+    if info.coders and "leniency" in post:  # the coders' layer (bayesresp.maths.rater)
+        for kind, note in (
+            ("leniency", "levels; + codes towards confrontation"),
+            ("spread", "levels; 1 / precision"),
+        ):
+            for k, coder in enumerate(info.coders):
+                name = f"{kind}[{coder}]"
+                out[name] = post[kind].isel(coder=k, drop=True)
+                block[name] = "coders"
+                scale[name] = note
+        for name, note in (
+            ("leniency_sd", "levels: sd of the coders' leniencies"),
+            ("spread_median", "levels: the coders' median spread"),
+            ("spread_sd", "log scale: sd of the coders' spreads"),
+        ):
+            out[name] = post[name]
+            block[name] = "coders"
+            scale[name] = note
     return xr.Dataset(out), block, scale
 
 

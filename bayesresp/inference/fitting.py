@@ -8,6 +8,7 @@ which compresses identical rows, samples through the one dispatch
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -23,7 +24,7 @@ from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
 from bayesresp.inference.sampling import SamplerSettings, sample
-from bayesresp.model.design import Design, DesignInfo, make_design
+from bayesresp.model.design import Design, DesignInfo, apply_design, make_design
 from bayesresp.model.design import compress as compress_design
 from bayesresp.model.formula import Formula
 from bayesresp.model.graph import ResolvedPriors, coords_of
@@ -233,7 +234,9 @@ def fit(
         (:func:`bayesresp.fit`; this function returns the plain record,
         :class:`bayesresp.inference.record.FittedModel`.) ``fit.meta`` records the
         sampler, seed and settings, ``rows_fitted`` (distinct rows when compressed),
-        ``log_density`` ("kernel" or "pytensor"), ``centred``, ``compiled`` ("kernel" for
+        ``log_density`` ("kernel" or "pytensor") and ``log_density_why`` (for PyMC's
+        graph, why: a model the kernel does not cover, or the settings), ``centred``,
+        ``compiled`` ("kernel" for
         the compiled kernel; for PyMC's graph "new", or "reused" when a model of the same
         structure compiled earlier in this process was refitted to these rows) and
         ``timings``: seconds for ``build`` (checks, design, model graph), ``compile``,
@@ -278,7 +281,99 @@ def fit(
     design = make_design(
         frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
     )
+    columns = coder_columns(frame, cb, spec)
+    if columns is not None:
+        names = tuple(sorted(frame[columns[1]].astype(str).unique()))
+        info = dataclasses.replace(design.info, coder_columns=columns, coders=names)
+        design = apply_design(info, frame, coders=True)
     return fit_design(design, frame, spec, cb, settings, started=started)
+
+
+#: The coder column that ``coders='auto'`` recognises (the default codebook's).
+AUTO_CODER = "coder_id"
+
+
+def coder_columns(frame: pd.DataFrame, cb: Codebook, spec: ModelSpec) -> tuple[str, str] | None:
+    """The response and coder columns (the codebook's ``rowKey``, first two) when the
+    model has the coders' layer, else None: the spec's ``coders`` is ``"model"``, or
+    ``"auto"`` with a row key ending in the default codebook's ``coder_id`` and some
+    response coded twice or more. A data set the layer cannot take is refused, naming
+    rows and columns."""
+    key = cb.row_key
+    present = len(key) >= 2 and all(k in frame for k in key[:2])
+    # "auto" recognises the default codebook's coder column; a codebook of one's own
+    # (whose row key may be any composite key) switches the layer on with coders='model'
+    known = present and key[1] == AUTO_CODER
+    if spec.coders == "rows" or (spec.coders == "auto" and not known):
+        return None
+    if not present:
+        raise BayesrespError(
+            "coders='model' needs each row's response and coder: the codebook's rowKey "
+            f"names {list(key) or 'no columns'}, and the data must hold its first two "
+            "(the response's identifier, then the coder's)"
+        )
+    response, coder = key[0], key[1]
+    ids = frame[response]
+    multiple = ids.notna() & ids.duplicated(keep=False)
+    if not multiple.any():
+        if spec.coders == "auto":
+            return None
+        raise BayesrespError(
+            f"coders='model': no response in the data is coded twice ({response} never "
+            "repeats), so the coders' leniency and spread cannot be told apart from the "
+            "responses; fit with coders='rows' (each row a response)"
+        )
+    if coder in {v.name for term in spec.parsed.terms for v in term.vars}:
+        raise BayesrespError(
+            f"the formula uses the coder column {coder} as a covariate; the model of "
+            "coders has each coder's leniency already: leave it out, or fit with "
+            "coders='rows'"
+        )
+    in_formula = [str(g) for g in spec.parsed.groups if coder in g.factor]
+    if in_formula:
+        raise BayesrespError(
+            f"the formula's {', '.join(in_formula)} shifts each coder's codes, and the "
+            f"model of coders (coders='{spec.coders}': some {response} is coded twice) "
+            "has each coder's leniency already; leave the term out, or fit with "
+            "coders='rows' to keep it"
+        )
+    blank = np.flatnonzero(frame[coder].isna().to_numpy())
+    if blank.size:
+        rows = ", ".join(str(i + 1) for i in blank[:10]) + (" ..." if blank.size > 10 else "")
+        raise BayesrespError(
+            f"{blank.size} row(s) name no coder ({coder} empty: rows {rows}); the model "
+            "of coders reads every code as a coder's: fill them in, or fit with "
+            "coders='rows' (each row a response)"
+        )
+    _check_codes_agree(frame, spec, response, coder, cb)
+    return response, coder
+
+
+def _check_codes_agree(frame, spec, response: str, coder: str, cb: Codebook) -> None:
+    """The rows of one response are its codes: they must agree on every column the model
+    reads apart from the coder and the code."""
+    codes = {cb.outcome.name, *(cb.range_columns or ()), coder}
+    groups = [n for g in spec.parsed.groups for n in g.factor]
+    used = [c for c in dict.fromkeys([*spec.parsed.variables, *groups]) if c in frame]
+    used = [c for c in used if c not in codes]
+    shared = frame[frame[response].notna() & frame[response].duplicated(keep=False)]
+    problems = []
+    for name in used:
+        counts = shared.groupby(response, sort=False, observed=True)[name].nunique(dropna=False)
+        for rid in counts.index[counts.to_numpy() > 1][: 5 - len(problems)]:
+            mine = (frame[response].astype(object) == rid).to_numpy(dtype=bool)
+            rows = np.flatnonzero(mine) + 1
+            values = ", ".join(repr(v) for v in pd.unique(frame.loc[mine, name]))
+            problems.append(
+                f"{response} {rid!s} (rows {', '.join(map(str, rows))}): {name} is {values}"
+            )
+        if len(problems) >= 5:
+            break
+    if problems:
+        raise BayesrespError(
+            "the codes of one response must agree on everything but the coder and the "
+            "code (they read the same response): " + "; ".join(problems)
+        )
 
 
 def fit_design(
@@ -314,11 +409,26 @@ def fit_design(
         "compressed": inverse is not None,
         "compiled": drawn.compiled,
         "log_density": drawn.log_density,
+        # why PyMC's graph was sampled where the kernel was not asked to stay out
+        "log_density_why": _why_graph(design, settings, drawn.log_density),
         "centred": drawn.centred,
         "timings": drawn.timings,
         "dropped": dropped,
     }
     return FittedModel(tree, spec, cb, frame, design.info, meta)
+
+
+def _why_graph(design: Design, settings: SamplerSettings, log_density: str) -> str | None:
+    """Why a fit sampled PyMC's graph: a model the kernel does not cover, or the
+    settings (``kernel=False``, another sampler); None for a kernel fit."""
+    if log_density == "kernel":
+        return None
+    from bayesresp.inference.packing import unsupported
+
+    reason = unsupported(design.info)
+    if reason is not None:
+        return f"the compiled kernel does not cover {reason}"
+    return f"sampler='{settings.sampler}', kernel={settings.kernel}"
 
 
 # Compress when the distinct rows are at most this share of the rows: the likelihood's
@@ -329,7 +439,7 @@ COMPRESS_BELOW = 0.9
 def _maybe_compress(design, compress: bool | None):
     """The design to fit (its distinct rows with counts, when that pays or is asked for)
     and the map from every row to its distinct row (None when not compressed)."""
-    if compress is False:
+    if compress is False or design.coders is not None:  # codes of responses: never
         return design, None
     compressed, inverse = compress_design(design)
     if compress is None and compressed.n > COMPRESS_BELOW * design.n:
@@ -361,13 +471,33 @@ def finish_tree(
     out["posterior"] = xr.DataTree(post)
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     draws = PosteriorArrays.from_posterior(post, design.info)
+    row_ids = _row_ids(frame, cb)
+    if design.coders is not None:  # one term per response (all its codes), not per row
+        from bayesresp.inference.coders import response_log_likelihood
+
+        ll = response_log_likelihood(design, draws, post, link)
+        shape = (post.sizes["chain"], post.sizes["draw"], design.coders.n_responses)
+        unit = design.info.coder_columns[0]  # the response's identifier names the terms
+        out["log_likelihood"] = xr.DataTree(
+            xr.Dataset(
+                {cb.outcome.name: (("chain", "draw", unit), ll.reshape(shape))},
+                coords={
+                    "chain": post["chain"].values,
+                    "draw": post["draw"].values,
+                    unit: list(design.coders.labels),
+                },
+            )
+        )
+        out["observed_data"] = xr.DataTree(
+            xr.Dataset(observed(cb, design.y, design.y_high), coords={"row": row_ids})
+        )
+        return out
     ll = log_likelihood(design, draws, link)
     y, y_high = design.y, design.y_high
     if inverse is not None:
         ll, y = ll[:, inverse], y[inverse]
         y_high = None if y_high is None else y_high[inverse]
     shape = (post.sizes["chain"], post.sizes["draw"], len(frame))
-    row_ids = _row_ids(frame, cb)
     out["log_likelihood"] = xr.DataTree(
         xr.Dataset(
             {cb.outcome.name: (("chain", "draw", "row"), ll.reshape(shape))},

@@ -57,6 +57,8 @@ _H_LEN = 43
 # -- packing a design -------------------------------------------------------------------------
 def unsupported(info) -> str | None:
     """Why the kernel cannot sample this model (None when it can)."""
+    if getattr(info, "coders", ()):
+        return "the coders' layer (each coder's leniency and spread)"
     for g in info.groups:
         if len(g.columns) > 1 and g.correlated:
             return f"correlated varying effects in ({' + '.join(g.column_names)} | {g.label})"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -77,8 +78,17 @@ class FittedModel:
 
     @cached_property
     def design(self) -> Design:
-        """The fitted rows' design arrays."""
-        return apply_design(self.info, self.data)
+        """The fitted rows' design arrays (with the coders' layer, for such a fit)."""
+        return apply_design(self.info, self.data, coders=True)
+
+    @cached_property
+    def responses(self) -> pd.DataFrame:
+        """The fitted data with one row per response: the data themselves, or under the
+        model of coders the first code of each response (what averages over the sample,
+        typical values and scenarios read, so that a response coded twice counts once)."""
+        if not self.info.coders:
+            return self.data
+        return self.data.iloc[np.sort(self.design.coders.first)]
 
     def loo(self):
         """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood.

@@ -248,9 +248,9 @@ def sample(
 
     model = build_model(design, spec.priors, spec.link)
     timings["build"] = time.perf_counter() - started
-    tree, how = _sample_model(
-        model, settings, structure_key(design, spec), data_values(design), timings
-    )
+    # the coders' layer reads its rows' codes and coders as constants: never reused
+    structure = structure_key(design, spec) if design.coders is None else None
+    tree, how = _sample_model(model, settings, structure, data_values(design), timings)
     return Sampled(tree, "pytensor", how, False, timings)
 
 

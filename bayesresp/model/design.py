@@ -101,6 +101,10 @@ class DesignInfo:
     # The outcome's range columns (lowest, highest level of an ambiguous code), when the
     # codebook declares them: a row whose outcome is missing is read from them.
     outcome_range: tuple[str, str] | None = None
+    # The coders, when the model has the coders' layer (bayesresp.maths.rater): the
+    # response and coder columns, and the coders the fitting data hold, in order.
+    coder_columns: tuple[str, str] | None = None
+    coders: tuple[str, ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -140,7 +144,53 @@ class DesignInfo:
             variables=tuple(d.get("variables", ())),
             empty_cells=tuple(col(c) for c in d.get("empty_cells", ())),
             outcome_range=tuple(d["outcome_range"]) if d.get("outcome_range") else None,
+            coder_columns=tuple(d["coder_columns"]) if d.get("coder_columns") else None,
+            coders=tuple(d.get("coders", ())),
         )
+
+
+@dataclass(frozen=True)
+class Coders:
+    """The coders' layer of a design (:mod:`bayesresp.maths.rater`): each row is one
+    coder's code of a response; the rows of a response share its true level."""
+
+    coder: np.ndarray  # (n,) each row's coder, an index into DesignInfo.coders
+    response: np.ndarray  # (n,) each row's response, an index into ``first``
+    first: np.ndarray  # (n_responses,) the row that carries each response's covariates
+    labels: tuple[str, ...]  # (n_responses,) the responses' identifiers
+
+    @property
+    def n_responses(self) -> int:
+        return len(self.first)
+
+    @property
+    def codes_per_response(self) -> np.ndarray:
+        return np.bincount(self.response, minlength=self.n_responses)
+
+
+def make_coders(data: pd.DataFrame, columns: tuple[str, str], names: tuple[str, ...]) -> Coders:
+    """The coders' layer of ``data`` (rows: codes; ``columns``: the response and coder
+    columns; ``names``: the coders, in order). A row without a response identifier is a
+    response of its own; a row whose coder is not among ``names`` is an error."""
+    response_col, coder_col = columns
+    ids = data[response_col].astype(object)
+    blank = ids.isna().to_numpy()
+    keys = np.where(blank, [f"row {i + 1}" for i in range(len(data))], ids.astype(str))
+    response, labels = pd.factorize(pd.Series(keys), sort=False)
+    first = np.full(len(labels), -1)
+    for i in range(len(response) - 1, -1, -1):
+        first[response[i]] = i
+    index = {name: j for j, name in enumerate(names)}
+    coder = np.array([index.get(str(v), -1) for v in data[coder_col].astype(object)])
+    if np.any(coder < 0):
+        from bayesresp.errors import BayesrespError
+
+        bad = int(np.flatnonzero(coder < 0)[0])
+        raise BayesrespError(
+            f"row {bad + 1}: {coder_col} {data[coder_col].iloc[bad]!r} is not one of the "
+            f"fit's coders ({', '.join(names)})"
+        )
+    return Coders(coder, response.astype(np.int64), first, tuple(map(str, labels)))
 
 
 @dataclass
@@ -157,6 +207,9 @@ class Design:
     # (n,) each row's highest level, where some rows are ranges (ambiguous codes, whose
     # likelihood is P(y <= Y <= y_high)); None when every row is exact
     y_high: np.ndarray | None = None
+    # The coders' layer: each row is one coder's code of a response (None: each row is a
+    # response of its own)
+    coders: Coders | None = None
 
     @property
     def n(self) -> int:
@@ -436,8 +489,11 @@ def _column_values(col: Column, data: pd.DataFrame, codings: dict[str, Coding]) 
     return x
 
 
-def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
+def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> Design:
     """Arrays for ``data`` with the recipe ``info`` (rows must be complete and valid).
+
+    ``coders=True`` (the fitted rows, for a fit with the coders' layer) also reads each
+    row's response and coder (:class:`Coders`); predictions never need them.
 
     Group levels the fit has not seen, and rows without the group's columns, get index
     ``-1``; the caller decides what that means (an error for ``groups="known"``, a new
@@ -466,7 +522,10 @@ def apply_design(info: DesignInfo, data: pd.DataFrame) -> Design:
             [_column_values(c, data, info.codings) for c in g.columns]
         )
     y, y_high = outcome_codes(info, data)
-    return Design(info, X, mono, group_index, group_Z, y, np.ones(n), y_high)
+    layer = None
+    if coders and info.coder_columns and y is not None:
+        layer = make_coders(data, info.coder_columns, info.coders)  # codes of responses
+    return Design(info, X, mono, group_index, group_Z, y, np.ones(n), y_high, layer)
 
 
 def outcome_codes(info: DesignInfo, data: pd.DataFrame) -> tuple[np.ndarray | None, ...]:
@@ -518,6 +577,8 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
     """
     if design.y is None:
         raise ValueError("only a design with an outcome can be compressed")
+    if design.coders is not None:
+        raise ValueError("a design with the coders' layer is not compressed (rows are codes)")
     info = design.info
     parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
     if design.y_high is not None:

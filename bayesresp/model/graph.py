@@ -17,7 +17,11 @@ reference case (``cutpoints``, which the linear predictor uses).
 
 Posterior variable names (what :class:`bayesresp.Fit` reads): ``b`` (dim ``coef``),
 ``b_mo`` (``mo_term``), ``simplex[x]`` (``x_step``), ``cutpoints`` (``cutpoint``),
-``sd[g]`` (``g_term``), ``cor[g]``, ``z[g]`` and ``r[g]`` (``g_level`` x ``g_term``).
+``sd[g]`` (``g_term``), ``cor[g]``, ``z[g]`` and ``r[g]`` (``g_level`` x ``g_term``);
+with the coders' layer (:mod:`bayesresp.maths.rater`) ``leniency`` and ``spread`` (dim
+``coder``), ``leniency_sd``, ``spread_median``, ``spread_sd``, ``leniency_z`` and
+``spread_z``. That layer's likelihood has one term per response, its codes' coders'
+readings of its true level summed over the levels.
 """
 
 from __future__ import annotations
@@ -33,7 +37,14 @@ from bayesresp.maths.links import Link, get_link
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
 from bayesresp.maths.predictor import monotonic_steps
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names
-from bayesresp.model.priors import Prior, PriorError, default_priors, parse_prior, role_of_key
+from bayesresp.model.priors import (
+    CODER_DEFAULTS,
+    Prior,
+    PriorError,
+    default_priors,
+    parse_prior,
+    role_of_key,
+)
 from bayesresp.model.r2d2 import R2D2Layout, component_names, layout, scalings
 
 
@@ -46,6 +57,8 @@ def coords_of(info: DesignInfo) -> dict[str, list[str]]:
     }
     for m in info.monotonic:
         coords[f"{m.var}_step"] = list(m.levels[1:])
+    if info.coders:
+        coords["coder"] = list(info.coders)
     for g in info.groups:
         coords[f"{g.label}_level"] = list(g.levels)
         coords[f"{g.label}_term"] = g.column_names
@@ -104,6 +117,8 @@ class ResolvedPriors:
         keys |= {m.name for m in info.monotonic}
         keys |= {f"simplex({m.var})" for m in info.monotonic}
         keys |= {f"sd({g.label})" for g in info.groups} | {f"cor({g.label})" for g in info.groups}
+        if info.coders:
+            keys |= set(CODER_DEFAULTS)
         return keys
 
     def _pick(self, *keys: str) -> Prior:
@@ -123,6 +138,14 @@ class ResolvedPriors:
 
     def sd(self, label: str) -> Prior:
         return self._pick(f"sd({label})", "sd")
+
+    def coder(self, key: str) -> Prior:
+        """A prior of the coders' layer (``leniency_sd``, ``spread_median``,
+        ``spread_sd``)."""
+        return self.overrides.get(key, CODER_DEFAULTS[key])
+
+    def _coders_table(self) -> dict[str, str]:
+        return {k: str(self.coder(k)) for k in CODER_DEFAULTS} if self.info.coders else {}
 
     def cor(self, label: str) -> Prior:
         return self._pick(f"cor({label})", "cor")
@@ -145,7 +168,7 @@ class ResolvedPriors:
                 if len(g.columns) > 1 and g.correlated:
                     out[f"cor({g.label})"] = str(self.cor(g.label))
             out["cutpoints"] = f"{self.cutpoints()}, scaled by 1/sqrt(1 - R2)"
-            return out
+            return out | self._coders_table()
         out = {c.name: str(self.coefficient(c.name, c.term)) for c in info.columns}
         for m in info.monotonic:
             out[m.name] = str(self.monotonic(m.name))
@@ -155,7 +178,7 @@ class ResolvedPriors:
             if len(g.columns) > 1 and g.correlated:
                 out[f"cor({g.label})"] = str(self.cor(g.label))
         out["cutpoints"] = str(self.cutpoints())
-        return out
+        return out | self._coders_table()
 
 
 def coefficient_priors(name: str, priors: list[Prior]):
@@ -179,6 +202,18 @@ def _coef_rv(name: str, priors: list[Prior], dims: str):
     if family == "normal":
         return pm.Normal(name, mu=mu, sigma=sigma, dims=dims)
     return pm.StudentT(name, nu=nu, mu=mu, sigma=sigma, dims=dims)
+
+
+def _positive_rv(name: str, prior: Prior, dims=None):
+    """A positive parameter with a halfnormal, halfstudent_t, exponential or lognormal
+    prior."""
+    if prior.family == "halfnormal":
+        return pm.HalfNormal(name, sigma=prior.param("sigma"), dims=dims)
+    if prior.family == "halfstudent_t":
+        return pm.HalfStudentT(name, nu=prior.param("nu"), sigma=prior.param("sigma"), dims=dims)
+    if prior.family == "lognormal":
+        return pm.LogNormal(name, mu=prior.param("mu"), sigma=prior.param("sigma"), dims=dims)
+    return pm.Exponential(name, lam=prior.param("lam"), dims=dims)
 
 
 def _sd_dist(prior: Prior, size: int):
@@ -363,10 +398,45 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
         shift = _average_case(data, params, info)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
-        loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
-        pm.Potential("loglik", pt.sum(data["weights"] * loglik))
+        if design.coders is None:
+            loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
+            pm.Potential("loglik", pt.sum(data["weights"] * loglik))
+        else:  # one term per response: its codes read its true level (maths.rater)
+            pm.Potential("loglik", pt.sum(_coders_loglik(design, priors, eta, cut, link)))
     model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
     return model
+
+
+def coder_layer(priors: ResolvedPriors):
+    """The coders' parameters (partially pooled, non-centred; their priors:
+    :data:`bayesresp.model.priors.CODER_DEFAULTS`, overridable): ``leniency`` and
+    ``spread``, one per coder (dim ``coder``), in levels."""
+    lsd = _positive_rv("leniency_sd", priors.coder("leniency_sd"))
+    lz = pm.Normal("leniency_z", 0.0, 1.0, dims="coder")
+    leniency = pm.Deterministic("leniency", lz * lsd, dims="coder")
+    median = _positive_rv("spread_median", priors.coder("spread_median"))
+    ssd = _positive_rv("spread_sd", priors.coder("spread_sd"))
+    sz = pm.Normal("spread_z", 0.0, 1.0, dims="coder")
+    spread = pm.Deterministic("spread", median * pt.exp(sz * ssd), dims="coder")
+    return leniency, spread
+
+
+def _coders_loglik(design: Design, priors: ResolvedPriors, eta, cut, link: str):
+    """Each response's log-likelihood under the coders' layer: its true level summed out."""
+    from bayesresp.maths.rater import log_codes, log_levels, log_reading, response_log_lik
+
+    coders = design.coders
+    K = len(design.info.spectrum)
+    leniency, spread = coder_layer(priors)
+    levels = log_levels(eta[coders.first], cut, link, K, xp=TENSOR)
+    codes = log_codes(
+        log_reading(leniency, spread, K, xp=TENSOR),
+        coders.coder,
+        design.y,
+        None if design.y_high is None else design.y_high,
+        xp=TENSOR,
+    )
+    return response_log_lik(levels, codes, coders.response, coders.n_responses, xp=TENSOR)
 
 
 def _simplexes(info: DesignInfo, priors: ResolvedPriors, params: dict) -> None:
@@ -480,12 +550,5 @@ def _group_effects(g, priors: ResolvedPriors):
         pm.Deterministic(f"sd[{g.label}]", sds, dims=term_dim)
         pm.Deterministic(f"cor[{g.label}]", corr, dims=(term_dim, f"{g.label}_term_"))
         return pm.Deterministic(f"r[{g.label}]", pt.dot(z, chol.T), dims=(level_dim, term_dim))
-    if sd_prior.family == "halfnormal":
-        sd = pm.HalfNormal(f"sd[{g.label}]", sigma=sd_prior.param("sigma"), dims=term_dim)
-    elif sd_prior.family == "halfstudent_t":
-        sd = pm.HalfStudentT(
-            f"sd[{g.label}]", nu=sd_prior.param("nu"), sigma=sd_prior.param("sigma"), dims=term_dim
-        )
-    else:
-        sd = pm.Exponential(f"sd[{g.label}]", lam=sd_prior.param("lam"), dims=term_dim)
+    sd = _positive_rv(f"sd[{g.label}]", sd_prior, dims=term_dim)
     return pm.Deterministic(f"r[{g.label}]", z * sd[None, :], dims=(level_dim, term_dim))

@@ -18,6 +18,11 @@ key                                       applies to
 ``sd`` / ``sd(mission)``                  group standard deviations (slopes too)
 ``cor`` / ``cor(mission)``                the LKJ prior of varying-slope correlations
 ``cutpoints``                             the cutpoints
+``leniency_sd``, ``spread_sd``            the coders' leniency sd and the sd of their log
+                                          spreads (a model of coders; halfnormal,
+                                          halfstudent_t or exponential)
+``spread_median``                         the coders' median spread (``lognormal(mu,
+                                          sigma)``: mu the log of the median)
 ========================================  =============================================
 
 Defaults: ``b = r2d2(mean=0.5, precision=2, alpha=1)`` (:mod:`bayesresp.model.r2d2`): a
@@ -27,6 +32,8 @@ coefficients scaled within their terms by the covariance of their columns and th
 cutpoints' prior scaled by 1 / sqrt(1 - R2). Per-term, per-coefficient and ``sd`` keys
 are refused with it (it sets those scales); give ``b`` a ``normal`` or ``student_t``
 prior to set them one by one. Simplexes ``dirichlet(1)``; correlations ``lkj(2)``;
+coders (a model of coders, in levels) ``leniency_sd = halfnormal(0.5)``,
+``spread_median = lognormal(log 0.5, 0.5)``, ``spread_sd = halfnormal(0.5)``;
 cutpoints ``induced_dirichlet(1)``: a flat Dirichlet prior on the probabilities of the
 K levels for the average case (every covariate at its mean over the fitting rows, group
 effects at zero), mapped to cutpoints (Betancourt 2019), so the prior predictive spread
@@ -55,9 +62,10 @@ from bayesresp.maths.links import get_link
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "normal": (("mu", "sigma"), ("b", "cutpoints")),
     "student_t": (("nu", "mu", "sigma"), ("b",)),
-    "halfnormal": (("sigma",), ("sd",)),
-    "halfstudent_t": (("nu", "sigma"), ("sd",)),
-    "exponential": (("lam",), ("sd",)),
+    "halfnormal": (("sigma",), ("sd", "coder_sd")),
+    "halfstudent_t": (("nu", "sigma"), ("sd", "coder_sd")),
+    "exponential": (("lam",), ("sd", "coder_sd")),
+    "lognormal": (("mu", "sigma"), ("coder_scale",)),
     "dirichlet": (("alpha",), ("simplex",)),
     "lkj": (("eta",), ("cor",)),
     "induced_dirichlet": (("alpha",), ("cutpoints",)),
@@ -196,8 +204,20 @@ def default_priors(link: str = "logit") -> dict[str, Prior]:
     }
 
 
+#: The keys of the coders' layer's priors (:mod:`bayesresp.maths.rater`) and their roles.
+CODER_KEYS = {"leniency_sd": "coder_sd", "spread_sd": "coder_sd", "spread_median": "coder_scale"}
+#: Their defaults, in levels.
+CODER_DEFAULTS = {
+    "leniency_sd": Prior("halfnormal", (0.5,)),
+    "spread_median": Prior("lognormal", (round(math.log(0.5), 4), 0.5)),
+    "spread_sd": Prior("halfnormal", (0.5,)),
+}
+
+
 def role_of_key(key: str) -> str:
     """Which role an override key addresses."""
+    if key in CODER_KEYS:
+        return CODER_KEYS[key]
     if key in ("sd", "cor", "simplex", "cutpoints", "b"):
         return key
     for role in ("sd", "cor", "simplex"):

@@ -9,6 +9,7 @@ A specification file is TOML::
                + (1 | mission/department)
     '''
     link = "logit"                  # or "probit", "cloglog", "cauchit"
+    coders = "auto"                 # or "model", "rows": see below
     scale_continuous = true         # centre and scale continuous covariates
 
     [priors]                        # optional overrides, see bayesresp.model.priors
@@ -23,12 +24,18 @@ The file is checked against a schema before anything is fitted, and every proble
 and :class:`~bayesresp.errors.PriorError`) in one line naming the file, the key, the value
 and what was expected:
 
-- ``name``, ``description``, ``formula`` and ``link`` are text (in quotes);
+- ``name``, ``description``, ``formula``, ``link`` and ``coders`` are text (in quotes);
   ``scale_continuous`` is ``true`` or ``false`` without quotes (``"false"``, text, is an
   error, never read as true); ``[priors]`` and ``[blocks]`` are tables of text;
 - an unknown key is an error naming the closest known key (``lnk``: did you mean
   ``link``?);
-- ``link`` is one of the links; every prior is read (:func:`~bayesresp.model.priors.parse_prior`:
+- ``link`` is one of the links; ``coders`` is ``"auto"`` (the default), ``"model"`` or
+  ``"rows"``: with ``"model"``, the rows of a response coded by several coders are
+  readings of its one true level, each coder with a leniency and a spread of their own
+  (:mod:`bayesresp.maths.rater`); with ``"rows"`` every row is a response of its own (a
+  ``(1 | coder_id)`` term then shifts each coder's codes); ``"auto"`` is ``"model"``
+  when some response in the data is coded twice or more, else ``"rows"``;
+- every prior is read (:func:`~bayesresp.model.priors.parse_prior`:
   known family, finite parameters, positive scales); the formula is parsed;
 - every ``[blocks]`` key is a fixed term of the formula as it is written out
   (``duty_location:interlocutor``, ``mo(hierarchy_level)``), else an error names the
@@ -59,7 +66,9 @@ if TYPE_CHECKING:
     from bayesresp.data.codebook import Codebook
 
 # The schema of a specification: each key and what its value must be.
-_TEXT_KEYS = ("name", "description", "formula", "link")
+_TEXT_KEYS = ("name", "description", "formula", "link", "coders")
+#: How codes of one response by several coders enter the model (``coders`` key)
+CODERS = ("auto", "model", "rows")
 _FLAG_KEYS = ("scale_continuous",)
 _TABLE_KEYS = ("priors", "blocks")
 # Off only while ModelSpec.from_dict(stored=True) reads the specification of a saved fit.
@@ -70,6 +79,7 @@ _KEYS = (*_TEXT_KEYS, *_FLAG_KEYS, *_TABLE_KEYS)
 _EXAMPLE = {
     "formula": '"response ~ severity + (1 | mission)"',
     "link": '"logit"',
+    "coders": '"auto"',
     "priors": '"normal(0, 1)"',
     "blocks": '"incident"',
 }
@@ -152,6 +162,7 @@ class ModelSpec:
     name: str = ""
     description: str = ""
     scale_continuous: bool = True
+    coders: str = "auto"
 
     def __post_init__(self) -> None:
         _check_types(self.to_dict())
@@ -159,6 +170,11 @@ class ModelSpec:
             raise SpecError(
                 f"link '{self.link}' is not one of {', '.join(LINKS)}"
                 + _did_you_mean(self.link, tuple(LINKS))
+            )
+        if self.coders not in CODERS:
+            raise SpecError(
+                f"coders '{self.coders}' is not one of {', '.join(CODERS)}"
+                + _did_you_mean(self.coders, CODERS)
             )
         parsed = parse_formula(self.formula)  # fail early, with the formula's own message
         for key, text in self.priors.items():
@@ -252,6 +268,7 @@ class ModelSpec:
                 name=d.get("name", ""),
                 description=d.get("description", ""),
                 scale_continuous=d.get("scale_continuous", True),
+                coders=d.get("coders", "auto"),
             )
         except SpecError as exc:  # FormulaError, PriorError too: say which file
             raise type(exc)(f"{where}: {exc}") from None
@@ -308,6 +325,7 @@ class ModelSpec:
             "formula": self.formula,
             "link": self.link,
             "scale_continuous": self.scale_continuous,
+            "coders": self.coders,
             "priors": dict(self.priors) if isinstance(self.priors, dict) else self.priors,
             "blocks": dict(self.blocks) if isinstance(self.blocks, dict) else self.blocks,
         }

@@ -10,6 +10,9 @@ Sections, each an ``<section id=...>`` with an ``<h2>`` (:data:`SECTIONS`):
 ``model``        the specification: formula, link, codebook, group terms, priors, sampler
 ``summary``      one row per parameter (:meth:`Fit.summary`) and a coefficient plot
 ``variance``     the variance decomposition (:meth:`Fit.variance_decomposition`)
+``coders``       the coders' leniency, spread and agreement with the true levels, and the
+                 model's and the data's alpha (:meth:`Fit.coder_reliability`); only for a
+                 fit with the coders' layer
 ``diagnostics``  convergence checks with verdicts (:meth:`Fit.diagnose`)
 ``ppc``          posterior predictive checks: counts per level, overall and by group,
                  and the LOO-PIT calibration histogram (:meth:`Fit.ppc`)
@@ -52,6 +55,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("model", "Model specification"),
     ("summary", "Parameter summary"),
     ("variance", "Variance decomposition"),
+    ("coders", "Coders"),
     ("diagnostics", "Convergence diagnostics"),
     ("ppc", "Posterior predictive checks"),
     ("whatif", "What-if predictions"),
@@ -109,6 +113,7 @@ def render_report(
         _model(page, fit),
         _summary(page, fit, ci),
         _variance(page, fit, ci),
+        *([_coders(page, fit, ci)] if fit.info.coders else []),
         _diagnostics(page, diagnostics),
         _ppc(page, fit, by, ppc_draws),
     ]
@@ -583,6 +588,39 @@ def _summary(page: _Page, fit: FittedModel, ci: float) -> str:
         "many units); factor levels are against the reference level."
     )
     return _section("summary", "\n".join(parts), lead)
+
+
+def _coders(page: _Page, fit: FittedModel, ci: float) -> str:
+    from bayesresp.checks.coders import coder_reliability
+
+    rel = coder_reliability(fit, ci=ci, n_boot=1000, seed=1)
+    table = rel.coders
+    shown = pd.DataFrame({"codes": table["codes"]}, index=table.index)
+    for name in ("leniency", "spread", "agreement", "within_one"):
+        shown[name] = [
+            f"{m:.2f} [{lo:.2f}, {hi:.2f}]"
+            for m, lo, hi in zip(table[name], table[f"{name}_lo"], table[f"{name}_hi"], strict=True)
+        ]
+    response, _ = fit.info.coder_columns
+    lead = (
+        f"Each response's codes are read as coders' readings of its one true level (the "
+        f"rows sharing a {_e(response)}): a coder's leniency shifts the level they write "
+        "(in levels; positive: towards confrontation), their spread is how far their "
+        "readings scatter (in levels; 1 / precision). The coefficients are those of the "
+        f"true levels. {rel.n_double_coded:,} responses are coded twice or more. Medians "
+        f"with {ci:.0%} intervals; agreement: P(code = true level), within one: "
+        "P(|code - true level| &lt;= 1), over the responses the coder coded."
+    )
+    alpha = (
+        f"<p>Ordinal Krippendorff's alpha the model expects of the double-coded responses: "
+        f"{rel.alpha_model:.3f} ({ci:.0%} interval {rel.alpha_model_lo:.3f} to "
+        f"{rel.alpha_model_hi:.3f}); of the data: {rel.data.alpha:.3f} ({rel.data.ci:.0%} "
+        f"bootstrap interval {rel.data.ci_low:.3f} to {rel.data.ci_high:.3f}). The alpha of "
+        f"codes replicated from the fit on the same responses lies between "
+        f"{rel.alpha_replicated_lo:.3f} and {rel.alpha_replicated_hi:.3f} ({ci:.0%}): the "
+        "data's alpha outside that interval questions the model of coders.</p>"
+    )
+    return _section("coders", page.table(shown) + alpha, lead)
 
 
 def _variance(page: _Page, fit: FittedModel, ci: float) -> str:

@@ -179,7 +179,7 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
     d_all = fit.arrays
     idx = np.unique(np.linspace(0, d_all.n_draws - 1, min(draws, d_all.n_draws)).astype(int))
     d = d_all.subset(idx)
-    data, info, link = fit.data, fit.info, fit.spec.link
+    data, info, link = fit.responses, fit.info, fit.spec.link
     lo, hi = interval_names(ci)
 
     def mean_position(frame: pd.DataFrame) -> np.ndarray:

@@ -17,6 +17,7 @@ from bayesresp.inference.arrays import arviz_tree, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.maths.predictor import linear_predictor
+from bayesresp.model.design import apply_design
 
 
 def interval_names(ci: float) -> tuple[str, str]:
@@ -175,7 +176,8 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             "has no variance, so shares of the latent variance are not defined; fit the "
             "model with the logit, probit or cloglog link to decompose it"
         )
-    info, d, design = fit.info, fit.arrays, fit.design
+    info, d = fit.info, fit.arrays
+    design = apply_design(info, fit.responses)  # a response coded twice counts once
     comps: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     blocks = list(

@@ -378,7 +378,7 @@ def scenario(
     from bayesresp.data.validation import validate
 
     rules = read_rules(intervention)
-    before_data = fit.data if data is None else _usable(fit, validate(data, fit.codebook))
+    before_data = fit.responses if data is None else _usable(fit, validate(data, fit.codebook))
     if by not in before_data:
         raise ScenarioError(f"cannot break down by '{by}': the data have no such column")
     after_data, notes = apply_rules(fit, before_data, rules)

@@ -77,7 +77,7 @@ def typical_values(fit: FittedModel) -> dict[str, Any]:
     out = {}
     for name, c in fit.info.codings.items():
         var = name[3:-1] if name.startswith("mo(") else name
-        col = fit.data[var]
+        col = fit.responses[var]
         out[var] = float(col.mean()) if c.kind == "continuous" else col.mode().iloc[0]
     return out
 

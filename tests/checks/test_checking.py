@@ -295,31 +295,50 @@ def test_kfold_replaces_psis_when_many_rows_are_flagged(monkeypatch):
     assert kfold_elpd != psis and abs(kfold_elpd - psis) < 0.1 * abs(psis)
 
 
+def _shifted_codes(seed=12, coders=6, shift_sd=0.8, double=0.33):
+    """The simulator's responses coded by coders who each shift the latent propensity
+    (a coder's codes are the levels of latent + shift: what a (1 | coder_id) term
+    models), a share of them coded twice. Returns the rows and each coder's shift."""
+    from bayesresp.data.codebook import Codebook
+    from bayesresp.data.simulate import linear_predictor
+
+    sim = bayesresp.simulate(missions=6, rows=900, seed=seed)
+    data, rng = sim.data, np.random.default_rng(seed)
+    latent = linear_predictor(data, sim.truth, Codebook.default()) + rng.logistic(size=len(data))
+    names = np.array([f"C{i}" for i in range(coders)])
+    shift = rng.normal(0.0, shift_sd, coders)
+    first = rng.integers(0, coders, len(data))
+    twice = rng.random(len(data)) < double
+    second = ((first + rng.integers(1, coders, len(data))) % coders)[twice]
+    rows = pd.concat(
+        [data.assign(coder_id=names[first]), data[twice].assign(coder_id=names[second])],
+        ignore_index=True,
+    )
+    lat = np.concatenate([latent + shift[first], latent[twice] + shift[second]])
+    spectrum = data["response"].cat.categories
+    level = np.searchsorted(np.array(list(sim.truth["cutpoints"].values())), lat)
+    rows["response"] = pd.Categorical(spectrum[level], categories=spectrum, ordered=True)
+    return rows, dict(zip(names, shift, strict=True))
+
+
 @pytest.mark.slow
 def test_coder_leniency_is_estimated_by_a_coder_term():
-    """Six coders with leniencies drawn at sd 0.8, a third of responses coded twice:
-    (1 | coder_id) recovers each coder's leniency (95% intervals cover at least 5 of 6,
-    estimates correlate with the truth) and reliability sees the disagreement."""
-    sim = bayesresp.simulate(
-        missions=6, rows=900, seed=12, coders=6, double_coded=0.33, coder_sd=0.8
+    """Six coders who shift the latent propensity (sd 0.8), a third of responses coded
+    twice: with coders='rows', (1 | coder_id) recovers each coder's shift (95% intervals
+    cover at least 5 of 6, estimates correlate with the truth) and reliability sees the
+    disagreement."""
+    data, truth = _shifted_codes()
+    spec = bayesresp.ModelSpec(
+        "response ~ severity + background + (1 | mission) + (1 | coder_id)", coders="rows"
     )
-    truth = sim.truth["group_effects"]["coder_id"]
-    f = bayesresp.fit(
-        sim.data,
-        "response ~ severity + background + (1 | mission) + (1 | coder_id)",
-        draws=400,
-        tune=400,
-        chains=2,
-        seed=1,
-        progress=False,
-    )
+    f = bayesresp.fit(data, spec, draws=400, tune=400, chains=2, seed=1, progress=False)
     g = f.group_effects("coder_id", ci=0.95).loc["coder_id"].xs("Intercept", level="term")
     true = pd.Series(truth).loc[g.index]
     assert ((g["q2.5"] <= true) & (true <= g["q97.5"])).sum() >= 5
     assert np.corrcoef(g["mean"], true)[0, 1] > 0.8
     s = f.summary(ci=0.95).loc["sd(coder_id)"]
     assert s["q2.5"] <= 0.8 <= s["q97.5"]
-    report = bayesresp.reliability(sim.data, n_boot=200, seed=1)
+    report = bayesresp.reliability(data, n_boot=200, seed=1)
     assert 0.3 < report.alpha < 0.95
 
 
