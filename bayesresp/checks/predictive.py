@@ -327,16 +327,13 @@ def _coder_arrays(fit: FittedModel, design, idx: np.ndarray):
     return eta, d.cutpoints, log_r
 
 
-#: Draws per chunk of the coders' replicates: (chunk x codes x K x K) floats.
-_CODER_CHUNK = 50
-
-
 def _replicate_codes(fit: FittedModel, design, draws, seed, complete: bool):
     """Replicated codes under the coders' layer (:mod:`bayesresp.maths.rater`): per draw,
     each response's true level from the model, then each of its codes as its coder's
     reading of that level. The completed data (``complete=True``) give a range code a
     level drawn from its coder's reading restricted to the range, the true level drawn
     from its posterior given all the response's codes (the draw's parameters)."""
+    from bayesresp.inference.coders import chunk_of
     from bayesresp.maths.rater import log_codes, log_levels
 
     seed = fit.meta.get("seed", 0) if seed is None else seed
@@ -353,8 +350,9 @@ def _replicate_codes(fit: FittedModel, design, draws, seed, complete: bool):
             levels = np.arange(K)
             inside = (levels >= design.y[ranged, None]) & (levels <= design.y_high[ranged, None])
             rng_fill = np.random.default_rng([seed, 1])
-    for start in range(0, len(idx), _CODER_CHUNK):
-        part = slice(start, min(start + _CODER_CHUNK, len(idx)))
+    step = chunk_of(design.n, K)  # (draws x codes x K x K) cells near 4 million
+    for start in range(0, len(idx), step):
+        part = slice(start, min(start + step, len(idx)))
         m = part.stop - part.start
         p = category_probs(eta[part], cut[part, None, :], link)  # (m, R, K)
         true = draw_levels(p, rng)  # (m, R)
@@ -386,6 +384,8 @@ def _coder_pit(fit: FittedModel, seed: int | None) -> np.ndarray:
     the draws with the PSIS weights of leaving its response (all its codes) out."""
     from scipy.special import softmax
 
+    from bayesresp.inference.coders import chunk_of
+
     design = fit.design
     coders, K = design.coders, len(fit.info.spectrum)
     unit = fit.info.coder_columns[0]
@@ -394,8 +394,9 @@ def _coder_pit(fit: FittedModel, seed: int | None) -> np.ndarray:
     idx = np.arange(fit.arrays.n_draws)
     eta, cut, log_r = _coder_arrays(fit, design, idx)
     p_loo = np.zeros((design.n, K))
-    for start in range(0, len(idx), _CODER_CHUNK):
-        part = slice(start, min(start + _CODER_CHUNK, len(idx)))
+    step = chunk_of(design.n, K)  # (draws x codes x K x K) cells near 4 million
+    for start in range(0, len(idx), step):
+        part = slice(start, min(start + step, len(idx)))
         p = category_probs(eta[part], cut[part, None, :], fit.spec.link)  # (m, R, K)
         reading = np.exp(log_r[part])[:, coders.coder]  # (m, n, K, K)
         per_code = np.einsum("mnj,mnjk->mnk", p[:, coders.response], reading)

@@ -72,15 +72,18 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     from bayesresp.model.design import make_design
     from bayesresp.model.graph import build_model
 
-    design = make_design(
-        fit.data,
-        fit.spec.parsed,
-        fit.codebook,
-        blocks=fit.spec.blocks,
-        scale_continuous=fit.spec.scale_continuous,
+    # the model of coders is built on the fitted rows' design (its layer and priors)
+    design = (
+        fit.design
+        if fit.info.coders
+        else make_design(
+            fit.data,
+            fit.spec.parsed,
+            fit.codebook,
+            blocks=fit.spec.blocks,
+            scale_continuous=fit.spec.scale_continuous,
+        )
     )
-    if fit.info.coders:  # the coders' layer and its priors
-        design = fit.design
     model = build_model(design, fit.spec.priors, fit.spec.link)
     free = {v.name for v in model.free_RVs}
     posterior = fit.posterior[[v for v in fit.posterior.data_vars if v in free]]

@@ -9,6 +9,7 @@ import click
 
 from bayesresp.cli._app import EXIT_STATUS_HELP, cli, deprecated_alias
 from bayesresp.cli.output import (
+    boot_option,
     ci_option,
     codebook_option,
     delimiter_option,
@@ -178,13 +179,7 @@ def fit_labels(paths: tuple[Path, ...]) -> dict[str, Path]:
 @click.argument("data", type=click.Path(path_type=Path))
 @codebook_option
 @delimiter_option
-@click.option(
-    "--boot",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples for the interval.",
-)
+@boot_option()
 @seed_option(0, "Random seed of the bootstrap.")
 @format_option
 def reliability_cmd(
@@ -219,13 +214,7 @@ def reliability_cmd(
 @cli.command("coders", epilog=EXIT_STATUS_HELP)
 @click.argument("fit_file", type=click.Path(path_type=Path))
 @ci_option()
-@click.option(
-    "--boot",
-    type=click.IntRange(min=0),
-    default=1000,
-    show_default=True,
-    help="Bootstrap resamples for the data's alpha.",
-)
+@boot_option("Bootstrap resamples for the data's alpha.")
 @seed_option(1, "Random seed of the bootstrap.")
 @format_option
 def coders_cmd(fit_file: Path, ci: float, boot: int, seed: int, fmt: str) -> None:

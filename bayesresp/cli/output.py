@@ -50,6 +50,13 @@ def seed_option(default: int | None, help: str = "Random seed."):
     )
 
 
+def boot_option(help: str = "Bootstrap resamples for the interval."):
+    """The --boot option: bootstrap resamples, 0 or more (1,000 default)."""
+    return click.option(
+        "--boot", type=click.IntRange(min=0), default=1000, show_default=True, help=help
+    )
+
+
 def ci_option(help: str = "Probability of the central intervals."):
     """The --ci option: the probability of central intervals, 0.5 to 0.999 (0.9 default)."""
     return click.option(
