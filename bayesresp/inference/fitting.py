@@ -461,7 +461,7 @@ def finish_tree(
     (``inverse`` maps every row to its distinct row), each row's log-likelihood is its
     distinct row's.
     """
-    # Every free variable stays (z[...], chol[...] too): the log prior, which prior
+    # Every free variable stays (z[...], cor_chol[...] too): the log prior, which prior
     # sensitivity checks need, is a function of all of them.
     post = tree["posterior"].to_dataset()
     # Label every dimension by this design (a reused compiled model carries the levels of

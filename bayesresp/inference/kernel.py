@@ -25,9 +25,11 @@ covariates and no groups, the log density and the gradient equal those PyMC comp
 from the model, to rounding, and at |eta| = 50 for every link; the hierarchically
 centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
 change of variables, and the C callback nutpie calls against the kernel, bit for bit.
-Models the kernel does not cover (correlated varying slopes) are sampled through PyMC's
-graph, as are the other samplers. ``mo()`` terms enter the rows as indicator columns,
-one per step, whose coefficients are the total effect times the step's share.
+Correlated varying slopes take the Cholesky factor of their correlation matrix in PyMC's
+CholeskyCorrTransform (:func:`_lkj_factor`). Models the kernel does not cover (the
+coders' layer) are sampled through PyMC's graph, as are the other samplers. ``mo()``
+terms enter the rows as indicator columns, one per step, whose coefficients are the
+total effect times the step's share.
 
 The design and priors arrive packed (:mod:`bayesresp.inference.packing`, plain NumPy,
 which also holds the header layout the C callback reads); nutpie's model object is made in
@@ -60,6 +62,7 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     _H_G,
     _H_GMETA,
     _H_GT,
+    _H_GW,
     _H_HIER,
     _H_LEN,
     _H_LINK,
@@ -446,7 +449,8 @@ def log_density(
     ``gmeta`` holds one row per group term: offset of ``z`` in ``x``, levels, terms,
     offset of ``log(sd)``, first of its columns in the design's ``Z`` (the rows read
     theirs from ``tmeta``/``Zt``), sd prior family, first row in ``spar`` (sigma, nu,
-    lam per term). ``bpar`` rows are (mu, sigma, nu) per
+    lam per term, then the group's LKJ eta and log constant), then the correlations'
+    columns below. ``bpar`` rows are (mu, sigma, nu) per
     coefficient, ``cpar`` is (mu, sigma, PAD) or (alpha, 0, PAD) for the cutpoints
     (PAD: the link's :attr:`bayesresp.maths.links.Link.pad`, passed at run time so that
     the compiled code follows it).
@@ -471,6 +475,12 @@ def log_density(
     indicator column; ``mopar`` its total's prior (family, mu, sigma, nu), the simplex's
     Dirichlet concentration, and under r2d2 its scale's unit, whether it is non-centred
     and its component.
+
+    A group term with correlated varying slopes has ``r = z (diag(sd) L)^T``, ``L`` the
+    Cholesky factor of their correlation matrix under an LKJ prior (:func:`_lkj_factor`):
+    ``gmeta[g, 7]`` holds the offset of its values in ``x`` (-1: uncorrelated), the row's
+    next columns where each goes in ``L``; ``spar[srow, 3:5]`` the prior's eta and log
+    constant.
     """
     pe = X_mean.shape[0]  # the design's columns, then the mo() steps' indicator columns
     p = bpar.shape[0]  # the design's columns
@@ -516,6 +526,8 @@ def log_density(
         used = ow + p + mo_size
         for g in range(G):
             used += gmeta[g, 1] * gmeta[g, 2] + gmeta[g, 2] - 1  # z, the split
+            if gmeta[g, 7] >= 0:  # the correlations' Cholesky factor
+                used += gmeta[g, 2] * (gmeta[g, 2] - 1) // 2
         nc = x.shape[0] - used
     else:
         for j in range(p):
@@ -551,18 +563,31 @@ def log_density(
         split = np.empty(q)  # r2d2: the term's share split over its columns
         if r2d2:
             lp += _simplex(x, osd, q, rpar[2], split, grad)
+        sdv = np.empty(q)
         for t in range(q):
             if r2d2:
-                sd = scale[rcomp[p + srow + t]] * math.sqrt(split[t]) * rscale[srow + t]
+                sdv[t] = scale[rcomp[p + srow + t]] * math.sqrt(split[t]) * rscale[srow + t]
             else:
                 u = x[osd + t]
                 sd = math.exp(u)
                 v, dv = _sd_prior(sd, fam, spar[srow + t, 0], spar[srow + t, 1], spar[srow + t, 2])
                 lp += v + u
                 grad[osd + t] += dv * sd + 1.0
+                sdv[t] = sd
+        if gmeta[g, 7] >= 0:  # correlated: r = z (diag(sd) L)^T
+            chol = np.empty((q, q))
+            norm2 = np.empty(q)
+            lp += _lkj_factor(x, g, q, gmeta, spar, chol, norm2)
             for lev in range(L):
-                zz = x[oz + lev * q + t]
-                r[pos + lev * q + t] = zz * sd
+                for t in range(q):
+                    acc = 0.0
+                    for j in range(t + 1):
+                        acc += x[oz + lev * q + j] * chol[t, j]
+                    r[pos + lev * q + t] = acc * sdv[t]
+        else:
+            for lev in range(L):
+                for t in range(q):
+                    r[pos + lev * q + t] = x[oz + lev * q + t] * sdv[t]
         for k in range(L * q):
             zz = x[oz + k]
             lp += -0.5 * zz * zz - 0.5 * LOG_2PI
@@ -682,22 +707,43 @@ def log_density(
         ksplit = np.zeros(q)  # d log density / d log split
         if r2d2:
             _softmax(x, osd, q, split)
+        units = np.empty(q)
+        sdv = np.empty(q)
         for t in range(q):
             if r2d2:
-                unit = math.sqrt(split[t]) * rscale[srow + t]
-                sd = scale[rcomp[p + srow + t]] * unit
+                units[t] = math.sqrt(split[t]) * rscale[srow + t]
+                sdv[t] = scale[rcomp[p + srow + t]] * units[t]
             else:
-                sd = math.exp(x[osd + t])
-            gsd = 0.0
+                sdv[t] = math.exp(x[osd + t])
+        gsd = np.zeros(q)  # d log density / d sd
+        if gmeta[g, 7] >= 0:  # correlated: to z, sd and the Cholesky factor L
+            chol = np.empty((q, q))
+            norm2 = np.empty(q)
+            _lkj_factor(x, g, q, gmeta, spar, chol, norm2)
+            gchol = np.zeros((q, q))
             for lev in range(L):
-                k = lev * q + t
-                grad[oz + k] += gr[base + k] * sd
-                gsd += gr[base + k] * x[oz + k]
+                for t in range(q):
+                    gt = gr[base + lev * q + t]
+                    acc = 0.0
+                    for j in range(t + 1):
+                        zz = x[oz + lev * q + j]
+                        acc += zz * chol[t, j]
+                        grad[oz + lev * q + j] += gt * sdv[t] * chol[t, j]
+                        gchol[t, j] += gt * sdv[t] * zz
+                    gsd[t] += gt * acc
+            _lkj_chain(x, g, q, gmeta, spar, chol, norm2, gchol, grad)
+        else:
+            for t in range(q):
+                for lev in range(L):
+                    k = lev * q + t
+                    grad[oz + k] += gr[base + k] * sdv[t]
+                    gsd[t] += gr[base + k] * x[oz + k]
+        for t in range(q):
             if r2d2:
-                gscale[rcomp[p + srow + t]] += gsd * unit
-                ksplit[t] = 0.5 * gsd * sd
+                gscale[rcomp[p + srow + t]] += gsd[t] * units[t]
+                ksplit[t] = 0.5 * gsd[t] * sdv[t]
             else:
-                grad[osd + t] += gsd * sd
+                grad[osd + t] += gsd[t] * sdv[t]
         if r2d2:
             _simplex_chain(osd, split, ksplit, grad)
 
@@ -948,10 +994,61 @@ def _mo_chain(x, grad, j, mometa, mopar, r2d2, scale, gscale, total, gb):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _lkj_factor(x, g, q, gmeta, spar, chol, norm2):
+    """Group term ``g``'s Cholesky factor of its correlation matrix into ``chol`` (q x q)
+    from its values in ``x`` (PyMC's CholeskyCorrTransform: each value to its place below
+    the diagonal, a 1 on it, each row scaled to unit length; its squared length before
+    into ``norm2``). Returns the LKJ(eta) log density of the factor plus the transform's
+    log |Jacobian|: with ``L_ii = norm_i^-1``, ``sum_i (2 eta - 2 + q - i) log L_ii`` (i
+    from 1) and ``sum_i (i + 1) log L_ii``, together ``-(2 eta + q - 1) / 2 sum_i log
+    norm2_i``, plus the constant."""
+    o = gmeta[g, 7]
+    srow = gmeta[g, 6]
+    for i in range(q):
+        for j in range(q):
+            chol[i, j] = 1.0 if i == j else 0.0
+    for k in range(q * (q - 1) // 2):
+        where = gmeta[g, 8 + k]
+        chol[where // q, where % q] = x[o + k]
+    c = 2.0 * spar[srow, 3] + q - 1.0
+    lp = spar[srow, 4]
+    for i in range(q):
+        ss = 0.0
+        for j in range(i + 1):
+            ss += chol[i, j] * chol[i, j]
+        norm2[i] = ss
+        inv = 1.0 / math.sqrt(ss)
+        for j in range(i + 1):
+            chol[i, j] *= inv
+        lp -= 0.5 * c * math.log(ss)
+    return lp
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _lkj_chain(x, g, q, gmeta, spar, chol, norm2, gchol, grad):
+    """The gradient through :func:`_lkj_factor`: ``gchol`` (d log density / d L) to
+    the values in ``x`` (row i is ``w / |w|``, so ``dL_i = (I - L_i L_i^T) dw / |w|``),
+    with that of the density and Jacobian, ``-(2 eta + q - 1) w_ij / |w_i|^2``."""
+    o = gmeta[g, 7]
+    srow = gmeta[g, 6]
+    c = 2.0 * spar[srow, 3] + q - 1.0
+    for k in range(q * (q - 1) // 2):
+        where = gmeta[g, 8 + k]
+        i, j = where // q, where % q
+        dot = 0.0
+        for t in range(i + 1):
+            dot += gchol[i, t] * chol[i, t]
+        grad[o + k] += (gchol[i, j] - dot * chol[i, j]) / math.sqrt(norm2[i])
+        grad[o + k] -= c * x[o + k] / norm2[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _n_cut(n_dim, p, gmeta):
     used = p
     for g in range(gmeta.shape[0]):
         used += gmeta[g, 1] * gmeta[g, 2] + gmeta[g, 2]
+        if gmeta[g, 7] >= 0:
+            used += gmeta[g, 2] * (gmeta[g, 2] - 1) // 2
     return n_dim - used
 
 
@@ -1152,9 +1249,9 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     tmeta = carray(_voidptr(h[_H_TMETA]), (nt, 3), np.int64)
     Zt = carray(_voidptr(h[_H_ZT]), (nz, n), np.float64)
     X_mean = carray(_voidptr(h[_H_XMEAN]), (p,), np.float64)
-    gmeta = carray(_voidptr(h[_H_GMETA]), (G, 7), np.int64)
+    gmeta = carray(_voidptr(h[_H_GMETA]), (G, h[_H_GW]), np.int64)
     bpar = carray(_voidptr(h[_H_BPAR]), (pc, 3), np.float64)
-    spar = carray(_voidptr(h[_H_SPAR]), (Qt, 3), np.float64)
+    spar = carray(_voidptr(h[_H_SPAR]), (Qt, 5), np.float64)
     cpar = carray(_voidptr(h[_H_CPAR]), (3,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
     anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], max(G - 1, 0)), np.int64)

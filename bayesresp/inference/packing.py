@@ -15,8 +15,11 @@ level means where its ``z`` would be. Under the r2d2 prior (:mod:`bayesresp.mode
 R2's log odds; the shares through PyMC's simplex transform (C - 1, none when C = 1); the
 whitened coefficients ``b_w`` (p); the ``mo()`` totals ``b_mo_w`` and the simplexes; per
 group term ``z`` and, with varying slopes, the split of its share over its q columns (a
-simplex, q - 1); the cutpoints. In the rows, each ``mo()`` step is an indicator column
-(level >= k) after the design's columns, its coefficient the total times the step's share.
+simplex, q - 1); the cutpoints. A term with correlated varying slopes adds, after its sds
+(or its split), the Cholesky factor of their correlation matrix through PyMC's
+CholeskyCorrTransform (q (q - 1) / 2; :func:`correlation_fill`). In the rows, each
+``mo()`` step is an indicator column (level >= k) after the design's columns, its
+coefficient the total times the step's share.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ _H_XMEAN, _H_GMETA, _H_BPAR, _H_SPAR, _H_CPAR, _H_WMAT, _H_PARENT = range(24, 31
 _H_R2D2, _H_PT, _H_T, _H_RPAR, _H_RCOMP, _H_RSCALE, _H_RNC = range(31, 38)
 _H_PCOL, _H_NMO, _H_MOMETA, _H_MOPAR = range(38, 42)
 _H_NCELL = 42
-_H_LEN = 43
+_H_GW = 43  # columns of gmeta
+_H_LEN = 44
 
 
 # -- packing a design -------------------------------------------------------------------------
@@ -59,9 +63,6 @@ def unsupported(info) -> str | None:
     """Why the kernel cannot sample this model (None when it can)."""
     if getattr(info, "coders", ()):
         return "the coders' layer (each coder's leniency and spread)"
-    for g in info.groups:
-        if len(g.columns) > 1 and g.correlated:
-            return f"correlated varying effects in ({' + '.join(g.column_names)} | {g.label})"
     return None
 
 
@@ -361,6 +362,9 @@ def pack(
         column += steps
 
     gmeta, spar, zcol = [], [], 0
+    # per group term: the offset of its correlations' Cholesky factor in x (-1: none),
+    # where each of its values goes (gmeta's columns from 7 on)
+    lkjpos: list[list[int]] = []
     for g in info.groups:
         L, q = len(g.levels), len(g.columns)
         leaf = centring and g is info.groups[-1]
@@ -368,24 +372,35 @@ def pack(
         start.append(np.zeros(L * q))
         if r2d2 is not None:  # the sds come from the shares, split over the columns
             gmeta.append([offset, L, q, offset + L * q, zcol, HALFNORMAL, len(spar)])
-            spar.extend([[1.0, 1.0, 1.0]] * q)
+            spar.extend([[1.0, 1.0, 1.0, 0.0, 0.0] for _ in range(q)])
             if q > 1:
                 blocks.append((f"shares[{g.label}]_simplex__", offset + L * q, (q - 1,)))
                 start.append(np.zeros(q - 1))
             offset += L * q + q - 1
-            zcol += q
-            continue
-        prior = priors.sd(g.label)
-        fam = _SD_FAMILIES[prior.family]
-        sigma_sd = prior.param("sigma") if fam != EXPONENTIAL else 1.0
-        nu_sd = prior.param("nu") if fam == HALFSTUDENT_T else 1.0
-        lam = prior.param("lam") if fam == EXPONENTIAL else 1.0
-        gmeta.append([offset, L, q, offset + L * q, zcol, fam, len(spar)])
-        spar.extend([[sigma_sd, nu_sd, lam]] * q)
-        blocks.append((f"sd[{g.label}]_log__", offset + L * q, (q,)))
-        start.append(np.full(q, math.log(sigma_sd if fam != EXPONENTIAL else 1.0 / lam)))
-        offset += L * q + q
+        else:
+            prior = priors.sd(g.label)
+            fam = _SD_FAMILIES[prior.family]
+            sigma_sd = prior.param("sigma") if fam != EXPONENTIAL else 1.0
+            nu_sd = prior.param("nu") if fam == HALFSTUDENT_T else 1.0
+            lam = prior.param("lam") if fam == EXPONENTIAL else 1.0
+            gmeta.append([offset, L, q, offset + L * q, zcol, fam, len(spar)])
+            spar.extend([[sigma_sd, nu_sd, lam, 0.0, 0.0] for _ in range(q)])
+            blocks.append((f"sd[{g.label}]_log__", offset + L * q, (q,)))
+            start.append(np.full(q, math.log(sigma_sd if fam != EXPONENTIAL else 1.0 / lam)))
+            offset += L * q + q
         zcol += q
+        # correlated varying slopes: the Cholesky factor of their correlation matrix
+        m = q * (q - 1) // 2
+        if q > 1 and g.correlated:
+            eta = priors.cor(g.label).param("eta")
+            blocks.append((f"cor_chol[{g.label}]_cholesky_corr__", offset, (m,)))
+            start.append(np.zeros(m))  # the identity
+            for row in spar[-q:]:  # eta and the log constant beside the sds' priors
+                row[3:] = [eta, lkj_log_constant(eta, q)]
+            lkjpos.append([offset, *correlation_fill(q)])
+            offset += m
+        else:
+            lkjpos.append([-1])
 
     if r2d2 is None:
         T, rpar, rnc = np.zeros((0, 0)), np.zeros(6), np.zeros(0)
@@ -450,9 +465,11 @@ def pack(
     Zt = arrays["Zt"]
     arrays |= {
         "X_mean": np.ascontiguousarray(X_mean, dtype=np.float64).reshape(pe),
-        "gmeta": np.asarray(gmeta, dtype=np.int64).reshape(G, 7),
+        "gmeta": np.column_stack(
+            [np.asarray(gmeta, dtype=np.int64).reshape(G, 7), _ragged(lkjpos, G)]
+        ),
         "bpar": np.ascontiguousarray(bpar, dtype=np.float64).reshape(p, 3),
-        "spar": np.asarray(spar, dtype=np.float64).reshape(len(spar), 3),
+        "spar": np.asarray(spar, dtype=np.float64).reshape(len(spar), 5),
         "cpar": np.asarray(cpar, dtype=np.float64),
         "W": np.ascontiguousarray(W, dtype=np.float64),
         "anc": np.ascontiguousarray(anc, dtype=np.int64).reshape(len(W), max(G - 1, 0)),
@@ -487,9 +504,56 @@ def pack(
         _H_MOMETA: "mometa",
         _H_MOPAR: "mopar",
     }
+    header[_H_GW] = arrays["gmeta"].shape[1]
     for slot, name in late_slots.items():
         header[slot] = arrays[name].ctypes.data
     return Packed(info, n_dim, header, arrays, blocks, np.concatenate(start), bool(centring))
+
+
+def correlation_fill(q: int) -> list[int]:
+    """Where PyMC's CholeskyCorrTransform puts each of its q (q - 1) / 2 unconstrained
+    values in the q x q Cholesky factor (the flat index ``i * q + j``, j < i), before each
+    row (with a 1 on the diagonal) is scaled to unit length: TensorFlow Probability's
+    spiral fill of the lower triangle below the diagonal. The test of the kernel against
+    PyMC's graph ties it to the transform."""
+    n = q - 1
+    m = q * (q - 1) // 2
+    x = np.arange(m)
+    fill = np.tril(np.concatenate([x[n:], x[::-1]]).reshape(n, n)) if n else np.zeros((0, 0))
+    where = np.empty(m, dtype=np.int64)
+    for a in range(n):
+        for b in range(a + 1):
+            where[fill[a, b]] = (a + 1) * q + b
+    return where.tolist()
+
+
+def lkj_log_constant(eta: float, q: int) -> float:
+    """The log normalising constant of the LKJ(eta) density of q x q correlation
+    matrices, as PyMC's LKJCorr adds it."""
+    total = (q - 1) * math.lgamma(eta + 0.5 * (q - 1))
+    for k in range(1, q):
+        total -= 0.5 * k * math.log(math.pi) + math.lgamma(eta + 0.5 * (q - 1 - k))
+    return total
+
+
+def correlation_factor(u: np.ndarray, q: int) -> np.ndarray:
+    """The Cholesky factors (..., q, q) of correlation matrices from the unconstrained
+    values (..., q (q - 1) / 2) of PyMC's CholeskyCorrTransform (the kernel's
+    ``_lkj_factor``, for draws)."""
+    lead = u.shape[:-1]
+    flat = np.zeros((*lead, q * q))
+    flat[..., correlation_fill(q)] = u
+    L = flat.reshape(*lead, q, q) + np.eye(q)
+    return L / np.linalg.norm(L, axis=-1, keepdims=True)
+
+
+def _ragged(rows: list[list[int]], G: int) -> np.ndarray:
+    """Integer rows of different lengths as one array, padded with -1."""
+    width = max((len(r) for r in rows), default=1)
+    out = np.full((G, width), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
 
 
 def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
@@ -512,6 +576,7 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
     r2d2 = bool(packed.header[_H_R2D2])
     zs: dict[str, np.ndarray] = {}
     splits: dict[str, np.ndarray] = {}
+    chols: dict[str, np.ndarray] = {}  # correlated slopes: Cholesky factors (..., q, q)
     u = y = None
     for name, offset, shape in packed.blocks:
         block = U[..., offset : offset + int(np.prod(shape))].reshape(*lead, *shape)
@@ -548,11 +613,23 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
             y = block
         elif name.startswith("shares["):
             splits[label] = block
+        elif name.startswith("cor_chol["):
+            q = len(next(g for g in packed.info.groups if g.label == label).columns)
+            chol = correlation_factor(block, q)
+            chols[label] = chol
+            pair = (*sample, f"{label}_term", f"{label}_term_")
+            out[f"cor_chol[{label}]"] = (pair, chol)
+            out[f"cor[{label}]"] = (pair, chol @ np.swapaxes(chol, -1, -2))
         else:  # the ordered transform, backwards
             steps = np.concatenate([block[..., :1], np.exp(block[..., 1:])], axis=-1)
             centred = np.cumsum(steps, axis=-1)
     if r2d2:
         b = _r2d2_draws(packed, b, u, y, zs, splits, out, effects)
+    for label, chol in chols.items():  # r = z (diag(sd) L)^T
+        dims_, _ = effects[f"r[{label}]"]
+        z, sd = out[f"z[{label}]"][1], out[f"sd[{label}]"][1]
+        r = np.einsum("...lj,...ij->...li", z, chol) * sd[..., None, :]
+        effects[f"r[{label}]"] = (dims_, r)
     out["cutpoints_centred"] = ((*sample, "cutpoint"), centred)
     out.update(effects)
     p = b.shape[-1]

@@ -93,10 +93,21 @@ class FittedModel:
     def loo(self):
         """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood.
 
+        Computed once per fit object (the Pareto smoothing of every row's weights takes
+        seconds at thousands of rows and draws; the posterior predictive check, the
+        comparison and the report all read it); each call returns a copy of its own, which
+        the caller may change (an exact refit replaces terms in it).
+
         Examples
         --------
         >>> fit.loo().elpd  # doctest: +SKIP
         """
+        import copy
+
+        return copy.deepcopy(self._psis_loo)
+
+    @cached_property
+    def _psis_loo(self):
         import arviz as az
 
         return az.loo(self.tree, pointwise=True)

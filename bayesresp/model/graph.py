@@ -5,11 +5,12 @@
 ``eta = X b + sum_m b_mo[m] * cumsum(simplex_m)[x_m] + sum_g Z_g r_g[group_g]``
 
 Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated terms) or
-``r_g = z_g L_g^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed covariance
-(correlated varying slopes). The log-likelihood evaluates only the observed category
-(:func:`bayesresp.maths.cumulative.log_prob`), so no N x K probability matrix is ever built. Each
-row's term carries a weight: the number of identical rows it stands for when the data
-are compressed to their distinct rows (:func:`bayesresp.model.design.compress`), else one.
+``r_g = z_g (diag(sd_g) L_g)^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed
+correlation matrix (correlated varying slopes). The log-likelihood evaluates only the
+observed category (:func:`bayesresp.maths.cumulative.log_prob`), so no N x K probability
+matrix is ever built. Each row's term carries a weight: the number of identical rows it
+stands for when the data are compressed to their distinct rows
+(:func:`bayesresp.model.design.compress`), else one.
 
 The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
 its mean over the fitting rows, where the cutpoint prior is defined) and reported for the
@@ -214,14 +215,6 @@ def _positive_rv(name: str, prior: Prior, dims=None):
     if prior.family == "lognormal":
         return pm.LogNormal(name, mu=prior.param("mu"), sigma=prior.param("sigma"), dims=dims)
     return pm.Exponential(name, lam=prior.param("lam"), dims=dims)
-
-
-def _sd_dist(prior: Prior, size: int):
-    if prior.family == "halfnormal":
-        return pm.HalfNormal.dist(sigma=prior.param("sigma"), shape=size)
-    if prior.family == "halfstudent_t":
-        return pm.HalfStudentT.dist(nu=prior.param("nu"), sigma=prior.param("sigma"), shape=size)
-    return pm.Exponential.dist(lam=prior.param("lam"), shape=size)
 
 
 def induced_dirichlet(link: str | Link = "logit"):
@@ -515,40 +508,38 @@ def _r2d2_priors(info: DesignInfo, priors: ResolvedPriors, r2: R2D2Layout, data:
             )
             unit = unit * pt.sqrt(split)
         sd = pm.Deterministic(f"sd[{g.label}]", scale[comp] * unit, dims=term_dim)
-        if len(g.columns) > 1 and g.correlated:
-            # PyMC 6's LKJCorr is the Cholesky factor of the correlation matrix (unit
-            # rows), not the matrix
-            chol = pm.LKJCorr(
-                f"cor_chol[{g.label}]",
-                n=len(g.columns),
-                eta=priors.cor(g.label).param("eta"),
-                dims=(term_dim, f"{g.label}_term_"),
-            )
-            pm.Deterministic(
-                f"cor[{g.label}]", pt.dot(chol, chol.T), dims=(term_dim, f"{g.label}_term_")
-            )
-            r = pt.dot(z, (sd[:, None] * chol).T)
-        else:
-            r = z * sd[None, :]
-        params[f"r[{g.label}]"] = pm.Deterministic(f"r[{g.label}]", r, dims=(level_dim, term_dim))
+        params[f"r[{g.label}]"] = _varying_effects(g, priors, z, sd)
     return params, 1.0 / pt.sqrt(1.0 - R2)
 
 
 def _group_effects(g, priors: ResolvedPriors):
-    q = len(g.columns)
+    z = pm.Normal(f"z[{g.label}]", 0.0, 1.0, dims=(f"{g.label}_level", f"{g.label}_term"))
+    sd = _positive_rv(f"sd[{g.label}]", priors.sd(g.label), dims=f"{g.label}_term")
+    return _varying_effects(g, priors, z, sd)
+
+
+def _varying_effects(g, priors: ResolvedPriors, z, sd):
+    """A group term's effects from its standardised ``z`` (levels x terms) and its sds:
+    ``r = z * sd``, or, with correlated varying slopes, ``r = z (diag(sd) L)^T`` where
+    ``L``, the Cholesky factor of the terms' correlation matrix, has an LKJ prior
+    (``cor_chol[g]``; ``cor[g] = L L^T``). That is the model of PyMC's LKJCholeskyCov
+    with the sds' prior as its sd_dist, in parameters that are the same under every
+    prior of the sds (the compiled kernel, :mod:`bayesresp.inference.kernel`, shares
+    them)."""
     level_dim, term_dim = f"{g.label}_level", f"{g.label}_term"
-    z = pm.Normal(f"z[{g.label}]", 0.0, 1.0, dims=(level_dim, term_dim))
-    sd_prior = priors.sd(g.label)
-    if q > 1 and g.correlated:
-        chol, corr, sds = pm.LKJCholeskyCov(
-            f"chol[{g.label}]",
-            n=q,
+    if len(g.columns) > 1 and g.correlated:
+        # PyMC 6's LKJCorr is the Cholesky factor of the correlation matrix (unit rows),
+        # not the matrix
+        chol = pm.LKJCorr(
+            f"cor_chol[{g.label}]",
+            n=len(g.columns),
             eta=priors.cor(g.label).param("eta"),
-            sd_dist=_sd_dist(sd_prior, q),
-            compute_corr=True,
+            dims=(term_dim, f"{g.label}_term_"),
         )
-        pm.Deterministic(f"sd[{g.label}]", sds, dims=term_dim)
-        pm.Deterministic(f"cor[{g.label}]", corr, dims=(term_dim, f"{g.label}_term_"))
-        return pm.Deterministic(f"r[{g.label}]", pt.dot(z, chol.T), dims=(level_dim, term_dim))
-    sd = _positive_rv(f"sd[{g.label}]", sd_prior, dims=term_dim)
-    return pm.Deterministic(f"r[{g.label}]", z * sd[None, :], dims=(level_dim, term_dim))
+        pm.Deterministic(
+            f"cor[{g.label}]", pt.dot(chol, chol.T), dims=(term_dim, f"{g.label}_term_")
+        )
+        r = pt.dot(z, (sd[:, None] * chol).T)
+    else:
+        r = z * sd[None, :]
+    return pm.Deterministic(f"r[{g.label}]", r, dims=(level_dim, term_dim))

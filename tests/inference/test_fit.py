@@ -23,6 +23,8 @@ from tests.conftest import SPECS
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SPECS)
 def test_shipped_specs_converge_without_divergences(shipped_fits, name):
+    # every shipped specification on the compiled kernel (full: mo() terms and an LKJ)
+    assert shipped_fits[name].meta["log_density"] == "kernel"
     c = shipped_fits[name].convergence()
     assert c["divergences"] == 0, c
     assert c["max_r_hat"] <= 1.01, c
@@ -161,6 +163,20 @@ def test_log_likelihood_is_stored_per_row(hierarchical, example):
     assert ll.sizes["row"] == len(example)
     assert list(ll["row"].values[:2]) == list(example["response_id"][:2])
     assert np.all(np.isfinite(ll.values)) and np.all(ll.values < 0)
+
+
+def test_loo_is_computed_once_and_each_caller_gets_its_own_copy(shipped_fits):
+    import arviz as az
+
+    fit = shipped_fits["baseline"]
+    first = fit.loo()
+    first.elpd_i[:] = 0.0  # what an exact refit does to its copy
+    first.elpd = 0.0
+    second = fit.loo()
+    fresh = az.loo(fit.tree, pointwise=True)
+    assert second.elpd == fresh.elpd != 0.0
+    np.testing.assert_array_equal(second.elpd_i, fresh.elpd_i)
+    assert fit.loo() is not second
 
 
 def test_saved_fit_loads_in_a_new_process_with_identical_summary(hierarchical, tmp_path):

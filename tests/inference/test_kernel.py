@@ -27,9 +27,10 @@ from tests.pymc_eval import PY, logp_dlogp
 # sd priors need them.
 NORMAL_B = {"b": "normal(0, 1)"}
 
-# (formula, link, prior overrides): every prior family, every link, uncorrelated slopes,
-# one and two group terms, no covariates at all; the r2d2 prior (the default where the
-# link has a residual variance) with several components, one, and its options.
+# (formula, link, prior overrides): every prior family, every link, uncorrelated and
+# correlated slopes, one and two group terms, no covariates at all; the r2d2 prior (the
+# default where the link has a residual variance) with several components, one, and its
+# options.
 CASES = [
     ("models/hierarchical.toml", "logit", {}),
     ("models/hierarchical.toml", "probit", {}),
@@ -85,6 +86,21 @@ CASES = [
         "response ~ background + mo(career_security) + (1 + years_at_station || mission)",
         "logit",
         {"b": "student_t(4, 0, 2)", "simplex(career_security)": "dirichlet(0.7)"},
+    ),
+    # correlated varying slopes (LKJ): q = 2, 3 and 4 (PyMC's spiral fill of the
+    # Cholesky factor), under r2d2 and under independent sd priors, beside other terms
+    ("response ~ severity + years_at_station + (1 + years_at_station | mission)", "logit", {}),
+    (
+        "response ~ severity + (1 + duty_location | mission) + (1 | mission:department)",
+        "probit",
+        {**NORMAL_B, "sd": "halfstudent_t(3, 1)", "cor": "lkj(1.5)"},
+    ),
+    ("models/full.toml", "logit", {}),
+    ("response ~ severity + (1 + interlocutor | mission)", "cloglog", {"cor": "lkj(3)"}),
+    (
+        "response ~ mo(severity) + (1 + duty_location | mission)",
+        "logit",
+        {**NORMAL_B, "sd": "exponential(2)"},
     ),
 ]
 LINKS = ["logit", "probit", "cloglog", "cauchit"]
@@ -142,14 +158,19 @@ def test_kernel_is_the_model_log_density(example, case):
     np.testing.assert_allclose(ours - ours[0], theirs - theirs[0], rtol=0, atol=1e-12 * scale)
 
 
+def _mo_or_correlated(formula: str) -> bool:
+    return "mo(" in formula or ("(1 +" in formula and "||" not in formula)
+
+
 @pytest.mark.parametrize(
-    "case", [i for i, (formula, _, _) in enumerate(CASES) if "mo(" in formula] + [0, 10]
+    "case", [i for i, (formula, _, _) in enumerate(CASES) if _mo_or_correlated(formula)] + [0, 10]
 )
 def test_posterior_is_the_models_variables(example, case):
     """packing.posterior maps the kernel's vector to the PyMC model's variables: at random
     points, every variable it stores (mo() totals and simplexes, under r2d2 from their
     centred or non-centred form; cutpoints shifted by the average case, mo() steps
-    included; sds; effects) equals the model's own, computed from the same values."""
+    included; sds; correlations and their Cholesky factors; effects) equals the model's
+    own, computed from the same values."""
     import pytensor
 
     formula, link, priors = CASES[case]
@@ -172,6 +193,8 @@ def test_posterior_is_the_models_variables(example, case):
         computed = values(*(point[v.name] for v in model.value_vars))
         for name, value in zip(names, computed, strict=True):
             np.testing.assert_allclose(post[name].values[0, i], value, rtol=1e-10, atol=1e-12)
+    for name in names:  # and the model's dims
+        assert post[name].dims == ("chain", "draw", *model.named_vars_to_dims.get(name, ())), name
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -276,8 +299,10 @@ def test_kernel_and_graph_fits_agree(example):
     """
     formula = "response ~ severity + background + mo(hierarchy_level) + (1 | mission)"
     settings = dict(draws=500, tune=500, chains=4, seed=21, progress=False)
-    a = bayesresp.fit(example, formula, **settings)
-    b = bayesresp.fit(example, formula, kernel=False, **settings)
+    data = example.iloc[::2]  # every other row: half the rows, every mission
+    assert data["mission"].nunique() == example["mission"].nunique()
+    a = bayesresp.fit(data, formula, **settings)
+    b = bayesresp.fit(data, formula, kernel=False, **settings)
     assert (a.meta["log_density"], b.meta["log_density"]) == ("kernel", "pytensor")
     assert a.meta["compiled"] == "kernel"
     sa, sb = a.summary(), b.summary()
@@ -325,21 +350,51 @@ def test_kernel_value_does_not_depend_on_memory_addresses(example):
 
 
 def test_kernel_choice_errors(example):
-    with pytest.raises(SamplerError, match="correlated varying effects"):
-        bayesresp.fit(
-            example,
-            "response ~ severity + (1 + years_at_station | mission)",
-            kernel=True,
-            draws=10,
-            tune=10,
-        )
     with pytest.raises(SamplerError, match="needs sampler='nutpie'"):
         bayesresp.fit(example, "response ~ severity", sampler="pymc", kernel=True)
-    assert packing.unsupported(
-        _design(example, "response ~ severity + (1 + years_at_station | mission)", "logit", {})[
-            0
-        ].info
-    ).startswith("correlated varying effects")
+    for name in ("baseline", "hierarchical", "full"):  # every shipped specification
+        design, _ = _design(example, f"models/{name}.toml", "logit", {})
+        assert packing.unsupported(design.info) is None, name
+
+
+@pytest.mark.parametrize("q", [2, 3, 4, 5])
+def test_correlation_factor_is_pymcs_transform(q):
+    """The fill of the correlations' Cholesky factor (the kernel's and the draws') is
+    PyMC's CholeskyCorrTransform backwards, and its log constant PyMC's LKJ's: at random
+    values, equal to rounding."""
+    from pymc.distributions.multivariate import _lkj_normalizing_constant
+    from pymc.distributions.transforms import CholeskyCorrTransform
+
+    u = np.random.default_rng(q).normal(size=(3, q * (q - 1) // 2))
+    theirs = CholeskyCorrTransform(n=q).backward(u).eval()
+    np.testing.assert_allclose(packing.correlation_factor(u, q), theirs, rtol=0, atol=1e-14)
+    for eta in (0.5, 1.0, 2.0, 7.0):
+        want = float(_lkj_normalizing_constant(eta, q).eval())
+        assert packing.lkj_log_constant(eta, q) == pytest.approx(want, rel=1e-12)
+
+
+@pytest.mark.parametrize("eta", [0.7, 1.0, 2.0, 5.0])
+def test_kernels_lkj_density_is_a_normalised_lkj_prior(eta):
+    """Independently of PyMC: for two terms, the kernel's LKJ density of the
+    unconstrained value (with the transform's Jacobian) integrates to one, and the
+    correlation it implies, rho = u / sqrt(1 + u^2), has the LKJ(eta) moments of
+    (1 + rho) / 2 ~ Beta(eta, eta): mean 0, variance 1 / (2 eta + 1). Quadrature to 1e-8."""
+    from scipy import integrate
+
+    gmeta = np.array([[0, 0, 2, 0, 0, 0, 0, 0, *packing.correlation_fill(2)]], dtype=np.int64)
+    spar = np.array([[1.0, 1.0, 1.0, eta, packing.lkj_log_constant(eta, 2)]] * 2)
+
+    def density(u):
+        chol, norm2 = np.empty((2, 2)), np.empty(2)
+        return np.exp(kernel._lkj_factor(np.array([u]), 0, 2, gmeta, spar, chol, norm2))
+
+    def moment(k):
+        weighted = lambda u: (u / np.hypot(1.0, u)) ** k * density(u)  # noqa: E731
+        return integrate.quad(weighted, -np.inf, np.inf)[0]
+
+    assert moment(0) == pytest.approx(1.0, abs=1e-8)
+    assert moment(1) == pytest.approx(0.0, abs=1e-8)
+    assert moment(2) == pytest.approx(1.0 / (2.0 * eta + 1.0), abs=1e-8)
 
 
 # -- hierarchical centring ---------------------------------------------------------------

@@ -188,7 +188,7 @@ def test_compression_keeps_ranges_apart(example):
 
 
 def test_graph_only_models_read_ranges(example):
-    """A model only PyMC's graph samples (correlated varying slopes, LKJ): its summed
+    """PyMC's graph of a model with correlated varying slopes (LKJ): its summed
     likelihood (the Potential) with ranges equals maths.log_prob with y_high in NumPy at
     the linear predictor and cutpoints of the same point (the model's own variables,
     through eta_from_draws), and the log density moves from the exact codes' by that
@@ -198,7 +198,6 @@ def test_graph_only_models_read_ranges(example):
     formula = "response ~ severity + years_at_station + (1 + years_at_station | mission)"
     exact, spec = _design(example, formula, "probit", NORMAL_B)
     design = _ranged(exact, seed=8)
-    assert packing.unsupported(design.info) is not None  # graph only
     m_exact = build_model(exact, spec.priors, spec.link)
     m_range = build_model(design, spec.priors, spec.link)
     point = m_range.initial_point(random_seed=4)

@@ -198,12 +198,15 @@ def test_a_fit_from_before_the_r2d2_default_keeps_its_prior(example, tmp_path):
     assert again.spec.priors == {} and "R2" in again.posterior
 
 
-def test_correlated_slopes_get_a_correlation_matrix(example):
-    """Under r2d2 a correlated varying slope's LKJ prior comes from PyMC's LKJCorr, whose
-    draws are the Cholesky factor of the correlation matrix: the model's cor[mission] is
-    the matrix (unit diagonal, symmetric, positive definite) and its effects' covariance
-    is diag(sd) cor diag(sd)."""
-    design, spec = _design(example, "response ~ severity + (1 + years_at_station | mission)")
+@pytest.mark.parametrize("priors", [{}, {"b": "normal(0, 1)", "sd": "halfnormal(1)"}])
+def test_correlated_slopes_get_a_correlation_matrix(example, priors):
+    """A correlated varying slope's LKJ prior comes from PyMC's LKJCorr, whose draws are
+    the Cholesky factor of the correlation matrix, under r2d2 and under sd priors alike:
+    the model's cor[mission] is the matrix (unit diagonal, symmetric, positive definite)
+    and its effects' covariance is diag(sd) cor diag(sd)."""
+    design, spec = _design(
+        example, "response ~ severity + (1 + years_at_station | mission)", priors
+    )
     model = build_model(design, spec.priors, spec.link)
     cor, sd, r, z = pm.draw(
         [model[n] for n in ("cor[mission]", "sd[mission]", "r[mission]", "z[mission]")],
