@@ -42,9 +42,12 @@ example: $(STAMP)
 
 # Speed measurements (not tests): see benchmarks/README.md. The peers (bambi,
 # statsmodels) come from the 'bench' extra. Pass options with BENCH_ARGS, e.g.
-# `make bench BENCH_ARGS=--quick` for a smoke run that leaves the README alone.
+# `make bench BENCH_ARGS=--quick` for a smoke run that leaves the README alone; then the
+# paper's model on the kernel against PyMC's graph (FULL_ARGS, by default writing its
+# table into benchmarks/README.md; FULL_ARGS="--draws 200" for a smoke run).
 BENCH_STAMP := $(VENV)/.bench-stamp
 BENCH_ARGS  ?=
+FULL_ARGS   ?= --readme
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
@@ -52,6 +55,7 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/fit_speed.py $(BENCH_ARGS)
+	$(PY) benchmarks/full_kernel.py $(FULL_ARGS)
 
 # The documentation site (docs/README.md): docs/_build/html/index.html opens from disk,
 # without a network. Warnings are errors; the notebooks run with the package's default
