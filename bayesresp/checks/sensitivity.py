@@ -86,7 +86,8 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     )
     model = build_model(design, fit.spec.priors, fit.spec.link)
     free = {v.name for v in model.free_RVs}
-    posterior = fit.posterior[[v for v in fit.posterior.data_vars if v in free]]
+    posterior = _with_correlation_factors(fit.posterior, free)
+    posterior = posterior[[v for v in posterior.data_vars if v in free]]
     log_prior = pm.stats.compute_log_prior(
         xr.DataTree.from_dict({"posterior": posterior}),
         model=model,
@@ -125,3 +126,19 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     table = table.rename(index=readable_of)
     table.index.name = "parameter"
     return SensitivityResult(table, threshold)
+
+
+def _with_correlation_factors(posterior: xr.Dataset, free: set[str]) -> xr.Dataset:
+    """The posterior with a ``cor_chol[g]`` the model needs but the file lacks. Fits of
+    correlated slopes under independent sd priors saved before those were built with
+    LKJCorr stored LKJCholeskyCov's packed ``chol[g]`` instead; their ``cor[g]`` gives
+    the factor exactly (its Cholesky decomposition)."""
+    import numpy as np
+
+    added = {}
+    for name in free:
+        source = "cor" + name[len("cor_chol") :]
+        if name.startswith("cor_chol[") and name not in posterior and source in posterior:
+            cor = posterior[source]
+            added[name] = (cor.dims, np.linalg.cholesky(cor.values))
+    return posterior.assign(added) if added else posterior

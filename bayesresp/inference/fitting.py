@@ -211,8 +211,8 @@ def fit(
         the same density and gradient as the PyMC model's, compiled once per machine,
         so a new process starts sampling in a fraction of a second instead of compiling
         PyMC's graph for 10-15 s; its vectorised gradient costs about a third of the
-        graph's). By default it is used for every model it covers (all but those
-        with correlated varying effects); ``False`` samples PyMC's graph, ``True``
+        graph's). By default it is used for every model it covers (all but the
+        model of coders); ``False`` samples PyMC's graph, ``True``
         insists on the kernel.
     centring : bool, optional
         Hierarchical centring of the innermost of nested group intercepts (kernel only):

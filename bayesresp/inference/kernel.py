@@ -19,9 +19,9 @@ The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
 Tests hold the two together (``tests/inference/test_kernel.py``): at random points, for
-nineteen models covering every link, every prior family (the r2d2 prior with several
-components, one, and none), mo() terms, uncorrelated slopes, one or two group terms, no
-covariates and no groups, the log density and the gradient equal those PyMC compiles
+twenty-four models covering every link, every prior family (the r2d2 prior with several
+components, one, and none), mo() terms, uncorrelated and correlated slopes, one to three
+group terms, no covariates and no groups, the log density and the gradient equal those PyMC compiles
 from the model, to rounding, and at |eta| = 50 for every link; the hierarchically
 centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
 change of variables, and the C callback nutpie calls against the kernel, bit for bit.

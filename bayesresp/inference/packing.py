@@ -562,7 +562,10 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
 
     Hierarchically centred fits store the same variables: the innermost group's effects
     ``r = mu - W b - sum_h r_h[anc]`` and ``z = r / sd`` of the non-centred form, which
-    the log prior (sensitivity checks) is evaluated on. Fits under the r2d2 prior store
+    the log prior (sensitivity checks) is evaluated on (the outer groups, intercepts by
+    :func:`nesting`, are never correlated). Correlated varying slopes store the
+    Cholesky factor ``cor_chol[g]``, the matrix ``cor[g]`` and ``r = z (diag(sd) L)^T``.
+    Fits under the r2d2 prior store
     ``R2``, ``shares``, ``b_w`` (and ``b_mo_w``) and the coefficients, ``mo()`` totals
     and sds they give. ``mo()`` terms store their totals and ``simplex[var]``.
     """

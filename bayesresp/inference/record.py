@@ -95,8 +95,9 @@ class FittedModel:
 
         Computed once per fit object (the Pareto smoothing of every row's weights takes
         seconds at thousands of rows and draws; the posterior predictive check, the
-        comparison and the report all read it); each call returns a copy of its own, which
-        the caller may change (an exact refit replaces terms in it).
+        comparison and the report all read it). Each call returns a copy of its own
+        whose totals and pointwise terms the caller may change (an exact refit replaces
+        terms in it); the smoothed log weights (draws x rows) are shared, read-only.
 
         Examples
         --------
@@ -104,7 +105,11 @@ class FittedModel:
         """
         import copy
 
-        return copy.deepcopy(self._psis_loo)
+        out = copy.copy(self._psis_loo)
+        for name in ("elpd_i", "pareto_k"):
+            if getattr(out, name, None) is not None:
+                setattr(out, name, getattr(out, name).copy())
+        return out
 
     @cached_property
     def _psis_loo(self):

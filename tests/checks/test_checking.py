@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import bayesresp
 from bayesresp.checks import comparison as compare_mod
@@ -388,3 +389,23 @@ def test_prior_sensitivity_finds_a_conflict_in_a_group_sd(grouped_fits):
     result = tight.prior_sensitivity()
     assert "sd(judge)" in result.prior_dependent
     assert "conflict" in result.table.loc["sd(judge)", "diagnosis"]
+
+
+def test_sensitivity_reads_the_correlation_factor_of_an_older_file():
+    """A fit saved before correlated slopes under sd priors were built with LKJCorr has
+    cor[g] but no cor_chol[g]: the factor is its Cholesky decomposition, exactly."""
+    from bayesresp.checks.sensitivity import _with_correlation_factors
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(2, 5, 3, 3))
+    cov = A @ np.swapaxes(A, -1, -2) + 3 * np.eye(3)
+    sd = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+    cor = cov / sd[..., :, None] / sd[..., None, :]
+    dims = ("chain", "draw", "mission_term", "mission_term_")
+    old = xr.Dataset({"cor[mission]": (dims, cor)})
+    new = _with_correlation_factors(old, {"cor_chol[mission]", "z[mission]"})
+    L = new["cor_chol[mission]"].values
+    np.testing.assert_allclose(L @ np.swapaxes(L, -1, -2), cor, atol=1e-12)
+    assert np.allclose(np.triu(L, 1), 0.0) and (np.diagonal(L, axis1=-2, axis2=-1) > 0).all()
+    assert new["cor_chol[mission]"].dims == dims
+    assert _with_correlation_factors(new, {"cor_chol[mission]"}) is new  # present: kept

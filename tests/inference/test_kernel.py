@@ -163,7 +163,9 @@ def _mo_or_correlated(formula: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    "case", [i for i, (formula, _, _) in enumerate(CASES) if _mo_or_correlated(formula)] + [0, 10]
+    "case",
+    [i for i, (formula, _, _) in enumerate(CASES) if _mo_or_correlated(formula)]
+    + [0, 10, CASES.index(("models/full.toml", "logit", {}))],
 )
 def test_posterior_is_the_models_variables(example, case):
     """packing.posterior maps the kernel's vector to the PyMC model's variables: at random
@@ -627,8 +629,9 @@ def test_log_likelihood_is_the_numpy_one(example, case):
 
 
 def _packings(example, rich_data):
-    """Every layout the C callback reads: all CASES (no covariates, no groups, one and two
-    groups, uncorrelated slopes), centred with one and two groups, compressed."""
+    """Every layout the C callback reads: all CASES (no covariates, no groups, one to
+    three groups, uncorrelated and correlated slopes), centred with one and two groups,
+    compressed."""
     out = []
     for formula, link, priors in CASES:
         design, spec = _design(example, formula, link, priors)

@@ -187,7 +187,7 @@ def test_compression_keeps_ranges_apart(example):
     _pymc_agrees(small, spec, b, seed=6)
 
 
-def test_graph_only_models_read_ranges(example):
+def test_the_graph_of_a_correlated_slope_model_reads_ranges(example):
     """PyMC's graph of a model with correlated varying slopes (LKJ): its summed
     likelihood (the Potential) with ranges equals maths.log_prob with y_high in NumPy at
     the linear predictor and cutpoints of the same point (the model's own variables,

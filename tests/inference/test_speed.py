@@ -28,7 +28,7 @@ REPEATING = (
 )
 
 
-# Its rows repeat as much, and the kernel covers it (the slope uncorrelated).
+# Its rows repeat as much, with the slope uncorrelated.
 REPEATING_KERNEL = (
     "response ~ severity + background + mo(hierarchy_level)"
     " + (1 + duty_location || mission) + (1 | mission:department)"
