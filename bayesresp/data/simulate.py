@@ -310,9 +310,10 @@ def simulate(
         true level (the level of its latent propensity) as the hierarchical rater model
         says (:mod:`bayesresp.maths.rater`): level ``k`` with probability proportional to
         ``exp(-(k - true - leniency)^2 / (2 spread^2))``. Each coder's leniency (levels)
-        is normal with sd ``coder_sd``; each coder's spread (levels) is log-normal with
-        median ``coder_spread`` and log-scale sd ``coder_spread_sd``. The truth holds
-        both per coder (``truth["coders"]``) and each response's true level
+        is normal with sd ``coder_sd``, centred on the coders' mean (codes identify
+        leniency relative to the average coder only); each coder's spread (levels) is
+        log-normal with median ``coder_spread`` and log-scale sd ``coder_spread_sd``. The
+        truth holds both per coder (``truth["coders"]``) and each response's true level
         (``truth["coding"]["true_level"]``, by row).
     double_coded : float
         Share of responses coded a second time, by another coder (a second row with the
@@ -436,7 +437,9 @@ def _code(rng, frame, level, truth, coders, double_coded, coder_sd, spread, spre
     if coder_sd < 0 or spread <= 0 or spread_sd < 0:
         raise ValueError("coder_sd and coder_spread_sd must be >= 0, coder_spread > 0")
     names = [f"CODER{i + 1:02d}" for i in range(coders)]
+    # relative to the average coder (they sum to zero), as the model of coders reads them
     leniency = rng.normal(0.0, coder_sd, coders)
+    leniency = leniency - leniency.mean()
     spreads = spread * np.exp(rng.normal(0.0, spread_sd, coders))
     n = len(frame)
     first = rng.integers(0, coders, n)

@@ -403,9 +403,16 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
 def coder_layer(priors: ResolvedPriors):
     """The coders' parameters (partially pooled, non-centred; their priors:
     :data:`bayesresp.model.priors.CODER_DEFAULTS`, overridable): ``leniency`` and
-    ``spread``, one per coder (dim ``coder``), in levels."""
+    ``spread``, one per coder (dim ``coder``), in levels.
+
+    The leniencies sum to zero (a zero-sum normal, sd ``leniency_sd`` about their
+    mean): codes alone cannot tell a panel of coders who all code a level high from
+    responses a level higher, so a leniency is relative to the average coder. With
+    their mean free, it traded against the true levels along a ridge only the prior
+    bounded: on 300 responses, three coders, 30% coded twice, 4 divergences in 4,000
+    draws and 37 leapfrog steps per draw, against none and 17 with the sum fixed."""
     lsd = _positive_rv("leniency_sd", priors.coder("leniency_sd"))
-    lz = pm.Normal("leniency_z", 0.0, 1.0, dims="coder")
+    lz = pm.ZeroSumNormal("leniency_z", sigma=1.0, dims="coder")
     leniency = pm.Deterministic("leniency", lz * lsd, dims="coder")
     median = _positive_rv("spread_median", priors.coder("spread_median"))
     ssd = _positive_rv("spread_sd", priors.coder("spread_sd"))

@@ -200,6 +200,8 @@ def test_two_coders_per_response_recover_the_truth_better_than_one(recovery):
     4 coders with 95% intervals cover 3 or more with probability 0.986."""
     sim, both = recovery
     assert both.meta["log_density"] == "pytensor" and both.info.coders
+    lenient = [v["leniency"] for v in sim.truth["coders"].values()]
+    assert abs(sum(lenient)) < 1e-12  # the simulator's are relative to the average coder
     one = sim.data.drop_duplicates("response_id", keep="first")
     single = bayesresp.fit(one, FORMULA, draws=400, tune=400, chains=2, seed=4, progress=False)
     assert not single.info.coders  # one code per response: each row a response
@@ -256,6 +258,8 @@ def test_a_coder_fit_reads_back_and_reports_its_coders(recovery, tmp_path, run_c
     # averages over the sample count a response once, however many coders read it
     assert len(loaded.responses) == loaded.data["response_id"].nunique()
     assert "leniency_sd" in loaded.meta["priors"]
+    # leniencies relative to the average coder: they sum to zero in every draw
+    np.testing.assert_allclose(loaded.posterior["leniency"].sum("coder"), 0.0, atol=1e-9)
     # the posterior predictive check replicates codes (coders' readings of true levels)
     ppc = loaded.ppc(draws=100, progress=False)
     assert ppc.pit.shape == (len(loaded.data),) and ((ppc.pit > 0) & (ppc.pit < 1)).all()
