@@ -405,9 +405,10 @@ def coder_layer(priors: ResolvedPriors):
     :data:`bayesresp.model.priors.CODER_DEFAULTS`, overridable): ``leniency`` and
     ``spread``, one per coder (dim ``coder``), in levels.
 
-    The leniencies sum to zero (a zero-sum normal, sd ``leniency_sd`` about their
-    mean): codes alone cannot tell a panel of coders who all code a level high from
-    responses a level higher, so a leniency is relative to the average coder. With
+    The leniencies sum to zero (a zero-sum normal of scale ``leniency_sd``: each one's
+    sd is ``leniency_sd * sqrt(1 - 1/C)`` for C coders): codes alone cannot tell a
+    panel of coders who all code a level high from responses a level higher, so a
+    leniency is relative to the average coder. With
     their mean free, it traded against the true levels along a ridge only the prior
     bounded: on 300 responses, three coders, 30% coded twice, 4 divergences in 4,000
     draws and 37 leapfrog steps per draw, against none and 17 with the sum fixed."""
