@@ -170,6 +170,7 @@ def test_loo_is_computed_once_and_each_caller_gets_its_own_copy(shipped_fits):
 
     fit = shipped_fits["baseline"]
     first = fit.loo()
+    cached = fit.__dict__["_psis_loo"]  # computed once, kept on the fit object
     first.elpd_i[:] = 0.0  # what an exact refit does to its copy
     first.elpd = 0.0
     second = fit.loo()
@@ -177,6 +178,8 @@ def test_loo_is_computed_once_and_each_caller_gets_its_own_copy(shipped_fits):
     assert second.elpd == fresh.elpd != 0.0
     np.testing.assert_array_equal(second.elpd_i, fresh.elpd_i)
     assert fit.loo() is not second
+    assert fit.__dict__["_psis_loo"] is cached and cached.elpd == fresh.elpd
+    assert cached.log_weights is second.log_weights  # shared, not copied per call
 
 
 def test_saved_fit_loads_in_a_new_process_with_identical_summary(hierarchical, tmp_path):
