@@ -127,6 +127,33 @@ def log_levels(eta, cutpoints, link: str | Link, levels: int, xp=NUMPY):
     return log_prob_interval(lower, upper, link, xp)
 
 
+def codes_by_response(code_lp, response, n_responses: int, xp=NUMPY):
+    """``sum_{c codes r} log P(code_rc | xi_r = j)`` per response and true level ``j``.
+
+    Parameters
+    ----------
+    code_lp : array, shape (..., m, K)
+        :func:`log_codes` of every code.
+    response : int array, shape (m,)
+        The response each code reads (an index into the responses).
+
+    Returns
+    -------
+    array, shape (..., n_responses, K)
+    """
+    if xp is TENSOR:
+        import pytensor.tensor as pt
+
+        summed = pt.zeros((n_responses, code_lp.shape[-1]))  # no draw dimension here
+        return pt.inc_subtensor(summed[response], code_lp)
+    code_lp = np.asarray(code_lp, float)
+    lead = code_lp.shape[:-2]
+    summed = np.zeros((*lead, n_responses, code_lp.shape[-1]))
+    moved = np.moveaxis(summed, -2, 0)  # a view: (n_responses, ..., K)
+    np.add.at(moved, np.asarray(response), np.moveaxis(code_lp, -2, 0))
+    return summed
+
+
 def response_log_lik(level_lp, code_lp, response, n_responses: int, xp=NUMPY):
     """``log sum_j P(xi_r = j) prod_c P(code_rc | xi_r = j)`` per response.
 
@@ -143,15 +170,5 @@ def response_log_lik(level_lp, code_lp, response, n_responses: int, xp=NUMPY):
     -------
     array, shape (..., n_responses)
     """
-    if xp is TENSOR:
-        import pytensor.tensor as pt
-
-        summed = pt.zeros_like(level_lp)
-        summed = pt.inc_subtensor(summed[response], code_lp)
-    else:
-        code_lp = np.asarray(code_lp, float)
-        lead = code_lp.shape[:-2]
-        summed = np.zeros((*lead, n_responses, code_lp.shape[-1]))
-        moved = np.moveaxis(summed, -2, 0)  # a view: (n_responses, ..., K)
-        np.add.at(moved, np.asarray(response), np.moveaxis(code_lp, -2, 0))
+    summed = codes_by_response(code_lp, response, n_responses, xp)
     return _logsumexp(level_lp + summed, -1, xp)
