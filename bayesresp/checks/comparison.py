@@ -1,4 +1,6 @@
-"""Model comparison by PSIS-LOO (ArviZ), with exact refits where PSIS is unreliable."""
+"""Model comparison by PSIS-LOO (ArviZ), with exact refits where PSIS is unreliable, and
+by leave-one-group-out cross-validation (``folds="mission"``): how well each model
+predicts a new mission."""
 
 from __future__ import annotations
 
@@ -13,11 +15,21 @@ from scipy.special import logsumexp
 
 from bayesresp.errors import ComparisonError
 from bayesresp.inference.arrays import eta_from_draws
+from bayesresp.inference.newgroups import (
+    IMPORTANCE,
+    bridge_log_ratio,
+    held_out_units,
+    integrated_log_density,
+    new_levels,
+)
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import log_prob
 from bayesresp.model.design import apply_design
 
 K_THRESHOLD = 0.7
+#: A leave-one-group-out term whose Monte Carlo standard error exceeds this (in elpd) is
+#: flagged: another seed could move it by more than it should.
+TERM_SE = 0.5
 
 
 @dataclass
@@ -27,7 +39,10 @@ class ComparisonResult:
     ``table``: ArviZ's comparison (rank, elpd, se, elpd_diff, dse, weight by stacking, ...).
     ``flagged``: per model, the rows whose Pareto k exceeds 0.7 (PSIS unreliable there).
     ``refitted``: per model, the rows whose LOO term was computed exactly by refitting
-    the model without them.
+    the model without them. ``method``: ``"PSIS-LOO"``, or for ``folds="mission"``
+    ``"leave-one-mission-out"``: then ``loos`` holds K-fold results, one term per
+    mission, each with ``terms`` (the table of :func:`group_kfold`), and ``flagged``
+    the missions whose term is uncertain (a Pareto k above 0.7).
     """
 
     table: pd.DataFrame
@@ -35,6 +50,7 @@ class ComparisonResult:
     flagged: dict[str, pd.DataFrame]
     refitted: dict[str, list[Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    method: str = "PSIS-LOO"
 
     def __repr__(self) -> str:  # the text form in a terminal or notebook
         return self.__str__()
@@ -50,11 +66,11 @@ class ComparisonResult:
             f"{m}: {len(f)} row(s) with Pareto k > {K_THRESHOLD}"
             + (f", {len(self.refitted.get(m, []))} refitted exactly" if m in self.refitted else "")
             for m, f in self.flagged.items()
-            if len(f)
+            if len(f) and self.method == "PSIS-LOO"  # groups' flags are in the notes
         ]
         return "\n".join(
             [
-                "PSIS-LOO comparison (higher elpd is better):",
+                f"{self.method} comparison (higher elpd is better):",
                 text,
                 *flags,
                 *[f"note: {n}" for n in self.notes],
@@ -62,7 +78,14 @@ class ComparisonResult:
         )
 
     def _repr_html_(self) -> str:
-        return "<p><b>PSIS-LOO comparison</b></p>" + self.table.to_html(float_format="%.2f")
+        from html import escape
+
+        notes = "".join(f"<p>{escape(n)}</p>" for n in self.notes)
+        return (
+            f"<p><b>{escape(self.method)} comparison</b> (higher elpd is better)</p>"
+            + self.table.to_html(float_format="%.2f")
+            + notes
+        )
 
 
 def _units(fit: FittedModel) -> tuple[str, np.ndarray]:
@@ -82,9 +105,10 @@ def compare(
     refit_high_k: bool = True,
     max_refits: int = 10,
     refit_draws: int = 500,
-    folds: int | None = None,
+    folds: int | str | None = None,
 ) -> ComparisonResult:
-    """Compare fits of the same data by PSIS-LOO.
+    """Compare fits of the same data by PSIS-LOO, or by leave-one-group-out
+    cross-validation.
 
     Parameters
     ----------
@@ -94,10 +118,24 @@ def compare(
         exact LOO term instead of the PSIS estimate (at most ``max_refits`` rows per
         model). With more, ``folds=K`` replaces that model's PSIS-LOO by K-fold
         cross-validation (K refits); without it, a warning recommends doing so.
+    folds : int or str, optional
+        An int: as above. A grouping column (``"mission"``), or a group term of the
+        models (``"mission:department"``): leave-one-group-out cross-validation for
+        every model (:func:`~bayesresp.checks.comparison.group_kfold`), one refit per
+        group, each group's rows predicted jointly as those of a group the model has not
+        seen (the new group's effects integrated out per draw). PSIS-LOO asks how well
+        a model predicts another response from the missions it knows; this asks how
+        well it predicts a new mission, the question of a study that will be read about
+        other missions. Terms whose estimate is uncertain are flagged with a warning
+        and listed in ``flagged``.
+    refit_draws : int
+        Posterior draws per chain of every refit.
 
     Examples
     --------
     >>> bayesresp.compare({"baseline": fit_b, "hierarchical": fit_h})  # doctest: +SKIP
+    >>> fits = {"baseline": fit_b, "hierarchical": fit_h}  # doctest: +SKIP
+    >>> bayesresp.compare(fits, folds="mission")  # doctest: +SKIP
     """
     if len(fits) < 2:
         raise ComparisonError("compare needs at least two fits")
@@ -118,6 +156,8 @@ def compare(
                 f"'{n}' was fitted to other rows than '{names[0]}'; LOO "
                 "compares fits of the same data only"
             )
+    if isinstance(folds, str):
+        return _compare_by_group(fits, folds, refit_draws)
     loos, flagged, refitted, notes = {}, {}, {}, []
     for name, fit in fits.items():
         loo = fit.loo()
@@ -156,13 +196,45 @@ def compare(
     return ComparisonResult(table, loos, flagged, refitted, notes)
 
 
-def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> np.ndarray:
-    """log p(y_i | data without ``test``) for each row in ``test``, by refitting.
+def _compare_by_group(fits: dict[str, FittedModel], by: str, draws: int) -> ComparisonResult:
+    """``compare(fits, folds=by)`` for a grouping column: leave-one-group-out."""
+    loos = {name: group_kfold(fit, by, draws=draws) for name, fit in fits.items()}
+    n_groups = next(iter(loos.values())).n_folds
+    notes = [
+        f"elpd from leave-one-{by}-out cross-validation: {n_groups} refits per model, "
+        f"each {by}'s responses predicted jointly, as those of a {by} the model has not "
+        "seen (its effects integrated out); one pointwise term per group, so se and dse "
+        f"rest on {n_groups} terms"
+    ]
+    flagged = {}
+    for name, loo in loos.items():
+        terms = loo.terms
+        bad = terms[(terms["pareto_k"] > K_THRESHOLD) | (terms["mc_se"] > TERM_SE)]
+        flagged[name] = bad.reset_index()
+        for group, row in bad.iterrows():
+            if row["pareto_k"] > K_THRESHOLD:
+                why = (
+                    f"the importance sampling of its {int(row['effects_integrated'])} new "
+                    f"effects is unreliable (Pareto k {row['pareto_k']:.2f})"
+                )
+            else:
+                why = (
+                    f"its Monte Carlo standard error is {row['mc_se']:.2f}; more refit "
+                    "draws (refit_draws) reduce it"
+                )
+            msg = f"{name}: the term of {by} {group} is uncertain: {why}"
+            notes.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=3)
+    table = az.compare(loos, round_to="none")
+    return ComparisonResult(table, loos, flagged, {}, notes, f"leave-one-{by}-out")
 
-    The refit uses the full data's coding recipe: a level only the held-out rows have
-    keeps its column (its coefficient then rests on the prior) instead of silently
-    turning into the reference level. Groups the training rows lack are drawn as new.
-    """
+
+def _refit_without(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> FittedModel:
+    """The fit's model refitted to its data without the rows ``test``, with the full
+    data's coding recipe: a level only the held-out rows have keeps its column (its
+    coefficient then rests on the prior) instead of silently turning into the reference
+    level, and a group level only they have keeps its effect, which without rows is a
+    draw from the estimated population of groups (a new group)."""
     from bayesresp.inference.fitting import fit_design
     from bayesresp.inference.sampling import SamplerSettings
 
@@ -182,7 +254,14 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
     )
     with warnings.catch_warnings():  # the full data's recipe: the fit has said it already
         warnings.simplefilter("ignore", UserWarning)
-        f = fit_design(apply_design(fit.info, train), train, fit.spec, fit.codebook, settings)
+        design = apply_design(fit.info, train, coders=bool(fit.info.coders))
+        return fit_design(design, train, fit.spec, fit.codebook, settings)
+
+
+def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> np.ndarray:
+    """log p(y_i | data without ``test``) for each row in ``test``, by refitting
+    (:func:`_refit_without`); groups the training recipe lacks are drawn as new."""
+    f = _refit_without(fit, test, draws, seed)
     design = apply_design(f.info, fit.data.iloc[test])
     out = np.empty(len(test))
     for j in range(len(test)):
@@ -237,3 +316,133 @@ def kfold(fit: FittedModel, loo: Any, k: int = 10, draws: int = 500, seed: int =
         test = np.flatnonzero(folds == f)
         values[test] = _heldout_elpd(fit, test, draws, seed + 1000 * (f + 1))
     return _replace_terms(fit, loo, np.arange(n), values)
+
+
+def group_folds(fit: FittedModel, by: str) -> tuple[np.ndarray, list[str]]:
+    """Each fitted row's group under ``by`` (a column of the data, or columns joined by
+    ``:`` as in a nested group term, ``"mission:department"``) and the groups' labels."""
+    columns = by.split(":")
+    absent = [c for c in columns if c not in fit.data]
+    if absent:
+        groups = [g.label for g in fit.info.groups]
+        raise ComparisonError(
+            f"folds={by!r}: the fitted data have no column {absent[0]!r}; give a grouping "
+            "column or group term of the model"
+            + (f" ({', '.join(groups)})" if groups else "")
+            + ", or a number of random folds"
+        )
+    values = fit.data[columns]
+    if values.isna().any().any():
+        rows = np.flatnonzero(values.isna().any(axis=1).to_numpy())[:5] + 1
+        raise ComparisonError(
+            f"folds={by!r}: rows {', '.join(map(str, rows))} have no value of {by!r}"
+        )
+    labels = values.astype(str).agg(":".join, axis=1)
+    codes, names = pd.factorize(labels, sort=True)
+    if len(names) < 2:
+        raise ComparisonError(f"folds={by!r}: leaving one group out needs two groups or more")
+    return codes, [str(n) for n in names]
+
+
+def group_kfold(
+    fit: FittedModel,
+    by: str,
+    draws: int = 500,
+    seed: int | None = None,
+    importance: int = IMPORTANCE,
+) -> Any:
+    """Leave-one-group-out cross-validation: for each group (a mission), the model
+    refitted without its rows predicts them jointly, as the responses of a group it has
+    not seen.
+
+    A group's term is its responses' joint predictive density,
+
+    ``log p(y_g | y_-g) = log E[p(y_g | theta) | y_-g]``, with
+    ``p(y_g | theta) = integral prod_i p(y_i | theta, u) N(u | 0, Sigma) du``:
+
+    the effects ``u`` the training rows say nothing about (the new mission's intercept
+    and slopes, its departments' and officials' effects where no other mission has them)
+    are shared by the group's rows and integrated out per draw, by a Laplace
+    approximation and importance sampling (:mod:`bayesresp.inference.newgroups`); the
+    other groups' effects (a coder, an official seen elsewhere) are the refit's draws.
+    The expectation over the refit's posterior is a bridge-sampling estimate
+    (:func:`~bayesresp.inference.newgroups.bridge_log_ratio`) from the refit's draws and
+    the fit's own: the refit's alone would rest on the few draws where
+    ``p(y_g | theta)`` is largest (for a mission of a hundred responses, often fewer
+    than ten of a thousand). Under the coders' layer the units are responses, all their
+    codes together; a range (ambiguous code) counts as ``P(low <= y <= high)``.
+
+    Parameters
+    ----------
+    by : str
+        A grouping column, or columns joined by ``:`` (``"mission:department"``).
+    draws : int
+        Posterior draws per chain of each refit.
+    importance : int
+        Importance draws of the new effects per posterior draw.
+
+    Returns
+    -------
+    ArviZ's K-fold result (``elpd_i`` and ``p_kfold_i``, one term per group, labelled by
+    it), which :func:`arviz.compare` reads, with ``terms``: a table per group of its
+    units, the effects integrated out, the Pareto k of the importance weights
+    (``pareto_k``: is each integral over the new effects reliable? above 0.7 it is not)
+    and the term's Monte Carlo standard error (``mc_se``, in elpd: the bridge's and the
+    integrals', approximately, treating draws as independent).
+    """
+    import xarray as xr
+    from arviz_stats.utils import ELPDDataLOOKFold
+
+    codes, names = group_folds(fit, by)
+    seed = int(fit.meta.get("seed", 0)) if seed is None else seed
+    unit, labels = _units(fit)
+    ll_fit = fit.tree["log_likelihood"][fit.info.outcome].values.reshape(-1, len(labels))
+    coded = bool(fit.info.coders)
+    elpd, lppd, rows = np.empty(len(names)), np.empty(len(names)), []
+    for g in range(len(names)):
+        test = np.flatnonzero(codes == g)
+        f = _refit_without(fit, test, draws, seed + 1000 * (g + 1))
+        design = apply_design(f.info, fit.data.iloc[test], coders=coded)
+        train = apply_design(f.info, fit.data.drop(index=fit.data.index[test]))
+        new = new_levels(train, design)
+        rng = np.random.default_rng([seed, g])
+        got = {}  # p(y_g | theta) per draw of the refit (1) and of the fit (2)
+        for which, source in ((1, f), (2, fit)):
+            units, unit_log_lik = held_out_units(
+                design, source.arrays, source.posterior, fit.spec.link
+            )
+            got[which] = integrated_log_density(
+                source.arrays, units, unit_log_lik, new, importance=importance, rng=rng
+            )
+        elpd[g], bridge_se = bridge_log_ratio(got[1].per_draw, got[2].per_draw)
+        mine = (
+            pd.Index(labels.astype(str)).get_indexer(list(design.coders.labels)) if coded else test
+        )
+        lppd[g] = logsumexp(ll_fit[:, mine].sum(axis=1)) - np.log(ll_fit.shape[0])
+        rows.append(
+            {
+                by: names[g],
+                "units": units.n,
+                "effects_integrated": got[1].dims,
+                "pareto_k": np.fmax(got[1].pareto_k, got[2].pareto_k),
+                "mc_se": float(np.sqrt(bridge_se**2 + got[1].mc_se ** 2 + got[2].mc_se ** 2)),
+            }
+        )
+    dim = by.replace(":", "_")
+    coords = {dim: names}
+    result = ELPDDataLOOKFold(
+        elpd=float(elpd.sum()),
+        se=float(np.sqrt(len(elpd) * np.var(elpd))),
+        p=float((lppd - elpd).sum()),
+        n_samples=int(ll_fit.shape[0]),
+        n_data_points=len(names),
+        scale="log",
+        warning=False,
+        good_k=K_THRESHOLD,
+        elpd_i=xr.DataArray(elpd, dims=[dim], coords=coords),
+        pareto_k=None,
+        n_folds=len(names),
+        p_kfold_i=xr.DataArray(lppd - elpd, dims=[dim], coords=coords),
+    )
+    result.terms = pd.DataFrame(rows).set_index(by)
+    return result

@@ -97,6 +97,26 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
 deprecated_alias(check_cmd, "check")
 
 
+class _Folds(click.ParamType):
+    """A number of random folds (2 or more), or a grouping column to leave out one group
+    of at a time."""
+
+    name = "K|COLUMN"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+            number = int(value)
+        elif isinstance(value, str) and value.strip():
+            return value.strip()
+        else:
+            self.fail("give a number of folds or a grouping column", param, ctx)
+        if number < 2:
+            self.fail(f"{value} folds: give 2 or more, or a grouping column", param, ctx)
+        return number
+
+
 @cli.command("compare", epilog=EXIT_STATUS_HELP)
 @click.argument("fit_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -106,21 +126,27 @@ deprecated_alias(check_cmd, "check")
 )
 @click.option(
     "--folds",
-    type=click.IntRange(min=2),
+    type=_Folds(),
     default=None,
-    help="K-fold cross-validation for a model with more than ten high-k rows.",
+    help="K: K-fold cross-validation for a model with more than ten high-k rows. A "
+    "grouping column (mission): leave-one-group-out cross-validation of every model, "
+    "how well it predicts a new mission.",
 )
 @format_option
-def compare_cmd(fit_files: tuple[Path, ...], no_refit: bool, folds: int | None, fmt: str) -> None:
-    """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights).
+def compare_cmd(
+    fit_files: tuple[Path, ...], no_refit: bool, folds: int | str | None, fmt: str
+) -> None:
+    """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights),
+    or with --folds mission by leave-one-mission-out cross-validation.
 
     Each fit is labelled by its file name without the extension; fits whose names
     collide are labelled by the shortest end of their paths that tells them apart
     (a/fit.nc and b/fit.nc become a/fit and b/fit). A file given twice is refused.
 
     \b
-    Example:
+    Examples:
       bayesresp compare baseline.nc hierarchical.nc full.nc
+      bayesresp compare baseline.nc hierarchical.nc --folds mission
     """
     from bayesresp.api import load_fit
     from bayesresp.checks.comparison import compare

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.special import logsumexp
 
 from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
-from bayesresp.maths.rater import log_codes, log_levels, log_reading, response_log_lik
+from bayesresp.maths.rater import (
+    codes_by_response,
+    log_codes,
+    log_levels,
+    log_reading,
+    response_log_lik,
+)
 from bayesresp.model.design import Design
 
 #: (draw, code, level, level) cells per chunk of draws: the arrays of ranged codes and of
@@ -69,3 +76,28 @@ def response_log_likelihood(
         )
         out[part] = response_log_lik(levels, codes, coders.response, coders.n_responses)
     return out
+
+
+def response_units(design: Design, draws: PosteriorArrays, posterior: xr.Dataset, link: str):
+    """The responses of ``design`` as units of a likelihood in their linear predictor
+    (what :func:`bayesresp.inference.newgroups.integrated_log_density` integrates): the
+    rows that carry their covariates, and ``log p(codes of r | eta_r, draw)`` as a
+    function of ``(eta (T, n_responses), which (T,))``.
+
+    The codes' part, ``sum_c log P(code_rc | xi_r = j)`` per draw, response and true
+    level, does not depend on ``eta``: it is computed once, and each call adds the
+    levels' log-probabilities to it and sums the true level out."""
+    coders = design.coders
+    K = len(design.info.spectrum)
+    leniency, spread = coder_draws(posterior)
+    summed = np.empty((draws.n_draws, coders.n_responses, K))
+    for part in _chunks(draws.n_draws, chunk_of(design.n, K)):
+        reading = log_reading(leniency[part], spread[part], K)
+        codes = log_codes(reading, coders.coder, design.y, design.y_high)
+        summed[part] = codes_by_response(codes, coders.response, coders.n_responses)
+
+    def unit_log_lik(eta: np.ndarray, which: np.ndarray) -> np.ndarray:
+        levels = log_levels(eta, draws.cutpoints[which], link, K)
+        return logsumexp(levels + summed[which], axis=-1)
+
+    return response_rows(design), unit_log_lik

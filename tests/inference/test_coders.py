@@ -310,3 +310,38 @@ def test_the_coders_priors_are_overridable(double_coded):
     rows = _design(double_coded.data, coders="rows")[0]
     with pytest.raises(bayesresp.PriorError, match="match nothing in this model"):
         build_model(rows, {"spread_sd": "halfnormal(1)"}, "logit")
+
+
+def test_leave_one_mission_out_scores_responses_with_all_their_codes(recovery, monkeypatch):
+    """Under the coders' layer a held-out mission's units are its responses, all their
+    codes together: the unit log-likelihood at the fit's own linear predictor is the
+    per-response log-likelihood the fit stores, and ``group_kfold`` scores each mission
+    over its responses with the mission's effect integrated out. (The refits are replaced
+    by the fit itself: the pieces are tested here, the refits in
+    tests/checks/test_group_folds.py.)"""
+    from bayesresp.checks import comparison
+    from bayesresp.inference.arrays import eta_from_draws
+    from bayesresp.inference.newgroups import held_out_units
+    from bayesresp.model.design import apply_design
+
+    _, fit = recovery
+    mission = fit.data["mission"] == fit.data["mission"].iloc[0]
+    design = apply_design(fit.info, fit.data[mission], coders=True)
+    units, unit_log_lik = held_out_units(design, fit.arrays, fit.posterior, fit.spec.link)
+    eta = eta_from_draws(fit.arrays, units, "known")
+    got = unit_log_lik(eta, np.arange(fit.arrays.n_draws))
+    stored = fit.tree["log_likelihood"]["response"].sel(response_id=list(design.coders.labels))
+    np.testing.assert_allclose(got, stored.values.reshape(got.shape), rtol=1e-10, atol=1e-10)
+
+    # every eighth draw (100 of them) is enough to exercise the path
+    tree = fit.tree.copy()
+    for name in ("posterior", "sample_stats", "log_likelihood"):
+        tree[name] = tree[name].isel(draw=slice(None, None, 8))
+    thin = type(fit)(tree, fit.spec, fit.codebook, fit.data, fit.info, fit.meta)
+    monkeypatch.setattr(comparison, "_refit_without", lambda fit, *a, **k: fit)
+    result = comparison.group_kfold(thin, "mission", draws=100, importance=10)
+    terms = result.terms
+    responses = fit.data.groupby("mission")["response_id"].nunique()
+    assert terms["units"].to_dict() == responses.to_dict()
+    assert (terms["effects_integrated"] == 1).all() and (terms["pareto_k"] < 0.7).all()
+    assert np.isfinite(result.elpd_i.values).all()
