@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from bayesresp import _moved
 from bayesresp._version import __version__
 from bayesresp.errors import (
+    BatchError,
     BayesrespError,
     CodebookError,
     ComparisonError,
@@ -114,6 +115,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BatchError",
     "BayesrespError",
     "check",
     "Codebook",

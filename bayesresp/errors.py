@@ -155,6 +155,13 @@ class SamplerError(BayesrespError):
     exit_status = 2
 
 
+class BatchError(BayesrespError):
+    """A batch store that cannot be used: it holds another batch (other settings), or a
+    result in it is unreadable; or tasks of a batch failed (those finished are kept)."""
+
+    exit_status = 2
+
+
 class FitFileError(BayesrespError):
     """A fit file that cannot be used: missing, corrupted, foreign, tampered or too new."""
 

@@ -6,18 +6,19 @@ set's own covariates and groups, fit, and record the rank of each true parameter
 are uniform on 0..L. A fitting model whose prior differs from the generating one shows
 up as ranks piled at one end.
 
-Simulations run in parallel through any ``concurrent.futures.Executor``: local
-processes by default; pass a Dask (``client.get_executor()``) or Ray executor to spread
-a large study over a cluster. Work is sent in chunks; each chunk compiles the model once
-and reuses it for all its simulations (nutpie's ``with_data``), so compile time is paid
-once per chunk, not per fit.
+Simulations run as a batch (:mod:`bayesresp.inference.batches`): on local processes by
+default, on a Dask cluster with ``client=`` (a ``distributed.Client``), or through any
+``concurrent.futures.Executor`` (Ray's). Work is sent in chunks; each chunk compiles the
+model once and reuses it for all its simulations (nutpie's ``with_data``), so compile
+time is paid once per chunk, not per fit. With ``store=`` (a folder) every chunk's ranks
+are written as they arrive, and a run killed and started again with the same arguments
+fits only the simulations not yet stored, with the same final ranks, bit for bit.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayesresp._version import __version__
 from bayesresp.data.codebook import Codebook
+from bayesresp.inference.batches import BatchStore, frame_hash, run_batch
 from bayesresp.model.spec import ModelSpec
-from bayesresp.progress import bar
 
 
 @dataclass
@@ -109,6 +111,8 @@ def sbc(
     bins: int = 10,
     seed: int = 0,
     executor: Executor | None = None,
+    client: Any = None,
+    store: str | os.PathLike | None = None,
     chunks: int | None = None,
     progress: bool = True,
 ) -> SBCResult:
@@ -130,9 +134,17 @@ def sbc(
         L: posterior draws (thinned evenly) the truth is ranked among.
     executor : concurrent.futures.Executor, optional
         Where fits run; a local process pool with one worker per core by default.
+    client : distributed.Client, optional
+        A Dask cluster to run the fits on (instead of ``executor``).
+    store : path, optional
+        A folder for the batch's results: each chunk's ranks are written as they
+        arrive, and a run given a store that holds some already fits only the rest.
+        A store made with other arguments is refused
+        (:class:`~bayesresp.errors.BatchError`).
     chunks : int, optional
-        How many pieces the simulations are sent in (four per core by default). Each
-        worker compiles the model once and reuses it for all its pieces.
+        How many pieces the simulations (those not yet stored) are sent in (four per
+        core by default, or per Dask worker thread). Each piece compiles the model once
+        and reuses it for all its simulations.
     progress : bool
         Show a progress bar of finished simulations (``False`` hides it).
 
@@ -147,40 +159,53 @@ def sbc(
     gen = ModelSpec.coerce(spec)
     fitting = gen if fit_spec is None else ModelSpec.coerce(fit_spec)
     frame, cb = prepare_data(data, gen, codebook)
+    if executor is not None and client is not None:
+        raise ValueError("give executor= or client=, not both")
+    settings = {
+        "kind": "sbc",
+        "bayesresp": __version__,
+        "data": frame_hash(frame),
+        "codebook": cb.to_dict(),
+        "spec": gen.to_dict(),
+        "fit_spec": fitting.to_dict(),
+        "simulations": simulations,
+        "draws": draws,
+        "tune": tune,
+        "n_posterior": n_posterior,
+        "seed": seed,
+    }
+    batch = BatchStore(store, settings) if store is not None else None  # refused early
     truths, ys = _simulate(frame, cb, gen, simulations, seed)
-    tasks = []
-    n_chunks = chunks or min(simulations, 4 * (os.cpu_count() or 1))
-    for part in np.array_split(np.arange(simulations), n_chunks):
-        if part.size:
-            tasks.append(
-                {
-                    "frame": frame,
-                    "codebook": cb.to_dict(),
-                    "spec": fitting.to_dict(),
-                    "ys": ys[part],
-                    "truths": truths.iloc[part],
-                    "draws": draws,
-                    "tune": tune,
-                    "n_posterior": n_posterior,
-                    "seeds": [seed + 1 + int(i) for i in part],
-                }
-            )
-    own = executor is None
-    if own:
-        executor = ProcessPoolExecutor(
-            max_workers=min(len(tasks), os.cpu_count() or 1),
-            mp_context=multiprocessing.get_context("spawn"),
-        )
-    try:
-        futures = [executor.submit(_run_chunk, task) for task in tasks]
-        with bar(simulations, "SBC simulations", progress) as shown:
-            for done in as_completed(futures):
-                shown.update(len(done.result()))
-        parts = [f.result() for f in futures]
-    finally:
-        if own:  # after a failure, the chunks not yet started are dropped
-            executor.shutdown(cancel_futures=True)
-    return SBCResult(pd.concat(parts).sort_index(), n_posterior, bins)
+
+    def task(part: np.ndarray) -> dict[str, Any]:
+        return {
+            "units": part,
+            "frame": frame,
+            "codebook": cb.to_dict(),
+            "spec": fitting.to_dict(),
+            "ys": ys[part],
+            "truths": truths.iloc[part],
+            "draws": draws,
+            "tune": tune,
+            "n_posterior": n_posterior,
+            "seeds": [seed + 1 + int(i) for i in part],
+        }
+
+    if chunks is None:
+        slots = sum(client.nthreads().values()) if client is not None else os.cpu_count()
+        chunks = 4 * (slots or 1)
+    ranks = run_batch(
+        _run_chunk,
+        np.arange(simulations),
+        task,
+        pieces=chunks,
+        store=batch,
+        executor=executor,
+        client=client,
+        progress=progress,
+        label="SBC simulations",
+    )
+    return SBCResult(ranks, n_posterior, bins)
 
 
 def _simulate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -264,6 +265,30 @@ def coders_cmd(fit_file: Path, ci: float, boot: int, seed: int, fmt: str) -> Non
         click.echo(str(result))
 
 
+@contextlib.contextmanager
+def _dask_client(address: str | None):
+    """A ``distributed.Client`` connected to ``address`` (None: no client), closed after."""
+    if address is None:
+        yield None
+        return
+    from bayesresp.errors import BatchError
+
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise BatchError(
+            "--scheduler needs Dask's distributed package: pip install 'bayesresp[cluster]'"
+        ) from exc
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise BatchError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
 @cli.command("sbc", epilog=EXIT_STATUS_HELP)
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--spec", required=True, help="Generating (and fitting) model specification.")
@@ -279,6 +304,19 @@ def coders_cmd(fit_file: Path, ci: float, boot: int, seed: int, fmt: str) -> Non
     default=None,
     help="Folder for the ranks (CSV) and rank histograms (PNG).",
 )
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the batch's results as they arrive; run again with the same "
+    "arguments and store to finish a killed run.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="A Dask scheduler (tcp://host:8786) to run the fits on, instead of local processes.",
+)
 @format_option
 def sbc_cmd(
     data: Path,
@@ -290,15 +328,21 @@ def sbc_cmd(
     draws: int,
     seed: int,
     out: Path | None,
+    store: Path | None,
+    scheduler: str | None,
     fmt: str,
 ) -> None:
     """Simulation-based calibration on a data set's covariates; exit 1 if miscalibrated.
 
-    Runs the simulations in parallel on local processes.
+    Runs the simulations in parallel on local processes, or on a Dask cluster
+    (--scheduler). With --store, each finished chunk is written as it arrives; the same
+    command run again after an interrupt fits only what is missing.
 
     \b
-    Example:
+    Examples:
       bayesresp sbc incidents.csv --spec hierarchical --simulations 200 --out sbc/
+      bayesresp sbc incidents.csv --spec hierarchical --store sbc-batch/ \\
+          --scheduler tcp://10.0.0.5:8786
     """
     import matplotlib
 
@@ -308,16 +352,20 @@ def sbc_cmd(
     from bayesresp.data.validation import validate
 
     cb = Codebook.coerce(codebook)
-    result = sbc(
-        validate(data, cb, delimiter),
-        spec,
-        fit_spec=fit_spec,
-        codebook=cb,
-        simulations=simulations,
-        draws=draws,
-        tune=draws,
-        seed=seed,
-    )
+    frame = validate(data, cb, delimiter)
+    with _dask_client(scheduler) as client:
+        result = sbc(
+            frame,
+            spec,
+            fit_spec=fit_spec,
+            codebook=cb,
+            simulations=simulations,
+            draws=draws,
+            tune=draws,
+            seed=seed,
+            client=client,
+            store=store,
+        )
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         result.ranks.to_csv(out / "ranks.csv")

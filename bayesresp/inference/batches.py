@@ -1,0 +1,246 @@
+"""Many fits at once: a batch of tasks on local processes or a Dask cluster, each result
+written to the batch's store as it arrives, and a killed run resumed where it stopped.
+
+Simulation-based calibration runs its fits here (:func:`bayesresp.sbc`); a task is a
+piece of the batch's units (simulations), and its result one table row per unit.
+
+**Where tasks run.** Local processes by default (one per core, started fresh:
+``spawn``); any :class:`concurrent.futures.Executor`; or a Dask ``distributed.Client``
+(``client=``; ``--scheduler ADDRESS`` on the command line), whose workers each compile
+a model once and reuse it for every task of the same structure. Each unit carries its
+own seed, so where and in which piece it runs does not change its result.
+
+**The store** (``store=``, a folder): ``batch.json`` says what the batch computes (its
+settings and their SHA-256), and each finished task is one NetCDF file (its units' rows
+and the batch's hash), written to a temporary name, flushed to disk and renamed into
+place, so that a file is either whole or absent. A run given a store reads the units
+already finished, sends only the others (in pieces of its own), and returns the same
+table as an uninterrupted run would: bit for bit, since every unit's result depends on
+its seed alone. A store made for other settings is refused, not mixed in.
+
+**Failures.** A task that fails does not stop the others; their results are stored, and
+at the end :class:`~bayesresp.errors.BatchError` says how many failed and why the first
+did (run again with the same store to retry them). An interrupt stops the batch and keeps
+what was stored. The progress bar counts units done, failed and remaining.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesresp.errors import BatchError
+from bayesresp.progress import bar
+
+#: The store's description of its batch.
+MANIFEST = "batch.json"
+FORMAT = 1
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """SHA-256 of the settings' canonical JSON (sorted keys)."""
+    text = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """SHA-256 of a table's values, index and column names (what a batch's data are)."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest.update(json.dumps([str(c) for c in frame.columns]).encode())
+    return digest.hexdigest()
+
+
+class BatchStore:
+    """A folder holding one batch's finished results (module docstring)."""
+
+    def __init__(self, path: str | Path, settings: dict[str, Any]):
+        self.path = Path(path)
+        self.settings = settings
+        self.hash = settings_hash(settings)
+        manifest = self.path / MANIFEST
+        if self.path.exists() and not self.path.is_dir():
+            raise BatchError(f"batch store {self.path}: a file is there, not a folder")
+        if manifest.exists():
+            try:
+                found = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise BatchError(f"batch store {self.path}: {MANIFEST} unreadable ({exc})") from exc
+            if found.get("hash") != self.hash:
+                differ = sorted(
+                    k
+                    for k in set(settings) | set(found.get("settings", {}))
+                    if json.dumps(settings.get(k), sort_keys=True, default=str)
+                    != json.dumps(found.get("settings", {}).get(k), sort_keys=True, default=str)
+                )
+                raise BatchError(
+                    f"batch store {self.path} holds another batch (its settings differ in: "
+                    f"{', '.join(differ) or 'format'}); give a new store, or the settings "
+                    "it was made with"
+                )
+        else:
+            if self.path.exists() and any(self.path.iterdir()):
+                raise BatchError(
+                    f"batch store {self.path}: the folder holds other files and no "
+                    f"{MANIFEST}; give an empty or new folder"
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+            _atomic_write(
+                manifest,
+                lambda tmp: tmp.write_text(
+                    json.dumps(
+                        {"format": FORMAT, "hash": self.hash, "settings": settings},
+                        indent=2,
+                        sort_keys=True,
+                        default=str,
+                    ),
+                    encoding="utf-8",
+                ),
+            )
+
+    def finished(self) -> pd.DataFrame | None:
+        """Every stored row (None: nothing stored yet); each file is read whole and must
+        carry this batch's hash."""
+        parts = []
+        for file in sorted(self.path.glob("part-*.nc")):
+            try:
+                with xr.open_dataset(file, engine="h5netcdf") as ds:
+                    ds.load()
+            except Exception as exc:  # an unreadable file: say which
+                raise BatchError(
+                    f"batch store {self.path}: {file.name} is unreadable ({exc})"
+                ) from exc
+            if ds.attrs.get("batch_hash") != self.hash:
+                raise BatchError(
+                    f"batch store {self.path}: {file.name} belongs to another batch; "
+                    "remove it or give a new store"
+                )
+            parts.append(_to_frame(ds))
+        if not parts:
+            return None
+        return pd.concat(parts).sort_index()
+
+    def put(self, rows: pd.DataFrame) -> Path:
+        """Store one task's rows (atomically), named by its first unit."""
+        first = int(rows.index.min())
+        path = self.path / f"part-{first:08d}-{len(rows):06d}.nc"
+        ds = _to_dataset(rows)
+        ds.attrs["batch_hash"] = self.hash
+        _atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+        return path
+
+
+def _to_dataset(rows: pd.DataFrame) -> xr.Dataset:
+    """A table as one (unit x column) array with its labels: any column name survives."""
+    return xr.Dataset(
+        {"values": (("unit", "column"), rows.to_numpy())},
+        coords={
+            "unit": rows.index.to_numpy(),
+            "column": np.array([str(c) for c in rows.columns], dtype=object),
+        },
+        attrs={"index_name": rows.index.name or ""},
+    )
+
+
+def _to_frame(ds: xr.Dataset) -> pd.DataFrame:
+    out = pd.DataFrame(
+        ds["values"].values,
+        index=pd.Index(ds["unit"].values, name=ds.attrs.get("index_name") or None),
+        columns=[str(c) for c in ds["column"].values],
+    )
+    return out
+
+
+def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Write through a temporary file in the same folder, flush it, rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def run_batch(
+    work: Callable[[dict[str, Any]], pd.DataFrame],
+    units: np.ndarray,
+    make_task: Callable[[np.ndarray], dict[str, Any]],
+    *,
+    pieces: int,
+    store: BatchStore | None = None,
+    executor: Executor | None = None,
+    client: Any = None,
+    progress: bool = True,
+    label: str = "fits",
+) -> pd.DataFrame:
+    """Run ``work`` over the ``units`` (integer labels) in ``pieces`` tasks and return
+    all their rows, sorted by unit.
+
+    ``make_task(units)`` builds the task of a piece (everything ``work`` needs, picklable;
+    ``work`` must be importable by the workers). With a ``store``, units already stored
+    are not run again, and each task's rows are stored as they arrive.
+    """
+    done = store.finished() if store is not None else None
+    todo = units if done is None else np.setdiff1d(units, done.index.to_numpy())
+    results = [] if done is None else [done.loc[done.index.isin(units)]]
+    if todo.size:
+        results += _run(work, todo, make_task, pieces, store, executor, client, progress, label)
+    out = pd.concat(results).sort_index()
+    return out
+
+
+def _run(work, todo, make_task, pieces, store, executor, client, progress, label):
+    tasks = [make_task(part) for part in np.array_split(todo, min(pieces, todo.size))]
+    own = executor is None and client is None
+    if client is not None:
+        executor = client.get_executor(pure=False)
+    elif own:
+        executor = ProcessPoolExecutor(
+            max_workers=min(len(tasks), os.cpu_count() or 1),
+            mp_context=multiprocessing.get_context("spawn"),
+        )
+    rows, failed, first_error = [], 0, None
+    try:
+        futures = {executor.submit(work, task): len(task_units(task)) for task in tasks}
+        with bar(int(todo.size), f"{label} (done)", progress) as shown:
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as exc:  # one task's failure does not stop the others
+                    failed += futures[future]
+                    first_error = first_error or exc
+                    shown.set_postfix(failed=failed, refresh=False)
+                    continue
+                if store is not None:
+                    store.put(result)
+                rows.append(result)
+                shown.update(len(result))
+    finally:
+        if own:  # after an interrupt, the tasks not yet started are dropped
+            executor.shutdown(cancel_futures=True)
+    if failed:
+        finished = int(todo.size) - failed
+        kept = f"; the {finished} finished are stored in {store.path}" if store else ""
+        raise BatchError(
+            f"{failed} of {int(todo.size)} {label} failed (first: "
+            f"{type(first_error).__name__}: {first_error}){kept}; run again"
+            + (" with the same store to retry only them" if store else "")
+        ) from first_error
+    return rows
+
+
+def task_units(task: dict[str, Any]) -> np.ndarray:
+    """The units a task covers (every task names them under ``units``)."""
+    return np.asarray(task["units"])
