@@ -5,7 +5,7 @@ predicts a new mission."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import arviz as az
@@ -230,14 +230,19 @@ def _compare_by_group(fits: dict[str, FittedModel], by: str, draws: int) -> Comp
 
 
 def _refit_without(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> FittedModel:
-    """The fit's model refitted to its data without the rows ``test``, with the full
-    data's coding recipe: a level only the held-out rows have keeps its column (its
-    coefficient then rests on the prior) instead of silently turning into the reference
-    level, and a group level only they have keeps its effect, which without rows is a
-    draw from the estimated population of groups (a new group)."""
+    """The fit's model refitted to its data without the rows ``test``: the same model
+    conditioned on fewer rows. It keeps the full data's coding recipe (a level only the
+    held-out rows have keeps its column, its coefficient then resting on the prior,
+    instead of silently turning into the reference level; a group level only they have
+    keeps its effect, which without rows is a draw from the estimated population of
+    groups) and the full data's prior (the average case the cutpoints are placed at,
+    the r2d2 scalings: :func:`bayesresp.model.graph.prior_values`), which would
+    otherwise move with the rows left out."""
     from bayesresp.inference.fitting import fit_design
     from bayesresp.inference.sampling import SamplerSettings
+    from bayesresp.model.graph import prior_values
 
+    coded = bool(fit.info.coders)
     train = fit.data.drop(index=fit.data.index[test])
     settings = SamplerSettings.from_meta(
         fit.meta,
@@ -252,9 +257,10 @@ def _refit_without(fit: FittedModel, test: np.ndarray, draws: int, seed: int) ->
         kernel=False if fit.meta.get("log_density") == "pytensor" else None,
         centring=None if fit.meta.get("centred") else False,
     )
+    full = prior_values(apply_design(fit.info, fit.data, coders=coded))
+    design = replace(apply_design(fit.info, train, coders=coded), prior_values=full)
     with warnings.catch_warnings():  # the full data's recipe: the fit has said it already
         warnings.simplefilter("ignore", UserWarning)
-        design = apply_design(fit.info, train, coders=bool(fit.info.coders))
         return fit_design(design, train, fit.spec, fit.codebook, settings)
 
 
@@ -414,7 +420,8 @@ def group_kfold(
             got[which] = integrated_log_density(
                 source.arrays, units, unit_log_lik, new, importance=importance, rng=rng
             )
-        elpd[g], bridge_se = bridge_log_ratio(got[1].per_draw, got[2].per_draw)
+        chains = (f.posterior.sizes["chain"], fit.posterior.sizes["chain"])
+        elpd[g], bridge_se = bridge_log_ratio(got[1].per_draw, got[2].per_draw, chains)
         mine = (
             pd.Index(labels.astype(str)).get_indexer(list(design.coders.labels)) if coded else test
         )

@@ -155,6 +155,9 @@ def _prior(draws: PosteriorArrays, blocks: list[tuple], d: int) -> tuple[np.ndar
     for label, _, start, q in blocks:
         sd, cor = draws.sd[label], draws.cor[label]
         cov = cor * sd[:, :, None] * sd[:, None, :]
+        # a floor far below any sd that matters, so that an sd of exactly zero (its
+        # effects pinned at zero) still inverts
+        cov = cov + 1e-18 * np.eye(q)
         P[:, start : start + q, start : start + q] = np.linalg.inv(cov)
         const -= 0.5 * (q * np.log(2 * np.pi) + np.linalg.slogdet(cov)[1])
     return P, const
@@ -243,6 +246,8 @@ def integrated_log_density(
     importance : int
         Importance draws per posterior draw.
     """
+    if importance < 2:
+        raise ValueError(f"importance: 2 or more draws per posterior draw, not {importance}")
     rng = np.random.default_rng() if rng is None else rng
     S = draws.n_draws
     r = dict(draws.r)
@@ -297,7 +302,10 @@ def integrated_log_density(
 
 
 def bridge_log_ratio(
-    log_l1: np.ndarray, log_l2: np.ndarray, tol: float = 1e-10
+    log_l1: np.ndarray,
+    log_l2: np.ndarray,
+    chains: tuple[int, int] = (1, 1),
+    tol: float = 1e-10,
 ) -> tuple[float, float]:
     """``log E_1[l]`` by bridge sampling, from draws of two posteriors whose densities
     differ by the factor ``l``: ``p_2(theta) = p_1(theta) l(theta) / E_1[l]``.
@@ -316,7 +324,8 @@ def bridge_log_ratio(
     (in logarithms) to its fixed point.
 
     Returns ``log r`` and its approximate relative standard error (Fruhwirth-Schnatter
-    2004, treating the draws as independent).
+    2004), with each sample's variance term divided by its effective sample size (the
+    draws are ``chains`` chains each, in order) rather than its number of draws.
     """
     n1, n2 = log_l1.size, log_l2.size
     log_s1, log_s2 = np.log(n1 / (n1 + n2)), np.log(n2 / (n1 + n2))
@@ -331,8 +340,21 @@ def bridge_log_ratio(
             break
     f1 = np.exp(-np.logaddexp(log_s2, log_s1 + m - log_l1))
     f2 = np.exp(-np.logaddexp(log_s2 + log_l2 - m, log_s1))
-    re2 = f1.var() / (n1 * f1.mean() ** 2) + f2.var() / (n2 * f2.mean() ** 2)
+    re2 = f1.var() / (_ess(f1, chains[0]) * f1.mean() ** 2) + f2.var() / (
+        _ess(f2, chains[1]) * f2.mean() ** 2
+    )
     return m, float(np.sqrt(re2))
+
+
+def _ess(values: np.ndarray, chains: int) -> float:
+    """Effective sample size of the mean of ``values`` (``chains`` chains in order);
+    their number where it cannot be estimated (constant values, too few draws)."""
+    from arviz_stats.base import array_stats
+
+    if values.size < 8 * chains or np.ptp(values) == 0:
+        return float(values.size)
+    ess = float(array_stats.ess(values.reshape(chains, -1), method="mean"))
+    return ess if np.isfinite(ess) and ess > 0 else float(values.size)
 
 
 def _khat(lw: np.ndarray) -> float:
@@ -342,7 +364,7 @@ def _khat(lw: np.ndarray) -> float:
 
     if not np.all(np.isfinite(lw)):
         return float("inf")
-    if lw.size < 20:  # too few for a tail to fit
+    if lw.size < 20 or np.ptp(lw) == 0:  # too few, or all equal: no tail to fit
         return float("nan")
     return float(array_stats.psislw(-(lw - lw.max()), axis=-1)[1])
 

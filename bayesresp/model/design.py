@@ -210,6 +210,11 @@ class Design:
     # The coders' layer: each row is one coder's code of a response (None: each row is a
     # response of its own)
     coders: Coders | None = None
+    # The data arrays of the prior and of the average case (X_mean, mono_share[...],
+    # r2d2_*) taken from other rows, in place of these rows' own: a refit on part of the
+    # data keeps the full data's, so that it is the same model conditioned on fewer rows
+    # (bayesresp.model.graph.prior_values). None: these rows'.
+    prior_values: dict[str, np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -602,6 +607,7 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         design.y[first],
         weights,
         None if design.y_high is None else design.y_high[first],
+        prior_values=design.prior_values,
     )
     return compressed, inverse
 

@@ -356,7 +356,20 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
         values[f"idx[{g.label}]"] = design.group_index[g.label]
         values[f"Z[{g.label}]"] = design.group_Z[g.label]
     values |= scalings(design)  # read by models with the r2d2 prior only
+    if design.prior_values is not None:
+        values |= design.prior_values
     return values
+
+
+def prior_values(design: Design) -> dict[str, np.ndarray]:
+    """The data arrays of :func:`data_values` that the prior and the average case read
+    (the weighted means ``X_mean`` and ``mono_share[...]``, the r2d2 scalings): what a
+    refit on part of the rows takes from the full data (``Design.prior_values``)."""
+    return {
+        k: v
+        for k, v in data_values(design).items()
+        if k == "X_mean" or k.startswith(("mono_share[", "r2d2_"))
+    }
 
 
 def _average_case(data: dict, params: dict, info: DesignInfo):

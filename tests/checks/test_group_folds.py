@@ -135,6 +135,35 @@ def test_compare_by_mission_prefers_the_model_of_missions(fits):
     assert float(again.loos["missions"].elpd) == float(result.loos["missions"].elpd)
 
 
+def test_a_refit_keeps_the_full_datas_prior(fits, monkeypatch):
+    """The refit without a mission is the same model conditioned on fewer rows: the
+    average case its cutpoints are placed at and the r2d2 scalings are the full data's,
+    not the training rows' (which differ: the held-out mission's rows move the means)."""
+    from bayesresp.inference import fitting
+    from bayesresp.model.graph import data_values, prior_values
+
+    fit = fits["missions"]
+    seen = {}
+
+    def capture(design, frame, *args, **kwargs):
+        seen["design"], seen["frame"] = design, frame
+        return "refit"
+
+    monkeypatch.setattr(fitting, "fit_design", capture)
+    codes, _ = compare_mod.group_folds(fit, "mission")
+    test = np.flatnonzero(codes == 0)
+    assert compare_mod._refit_without(fit, test, 100, 1) == "refit"
+    assert len(seen["frame"]) == len(fit.data) - len(test)
+    full = prior_values(apply_design(fit.info, fit.data))
+    own = prior_values(apply_design(fit.info, seen["frame"]))
+    used = data_values(seen["design"])
+    assert set(full) >= {"X_mean", "r2d2_T"}
+    for key, value in full.items():
+        np.testing.assert_array_equal(used[key], value)
+    assert not np.allclose(own["X_mean"], full["X_mean"])
+    assert len(used["y"]) == len(seen["frame"])  # the rows are the training rows
+
+
 def test_folds_by_group_are_refused_clearly(fits):
     fit = fits["missions"]
     with pytest.raises(ComparisonError, match="no column 'country'.*mission"):

@@ -106,6 +106,40 @@ def test_integral_over_new_effects_matches_quadrature(full_fit, example, case):
     assert got.pareto_k < 0.5
 
 
+def test_loadings_are_the_linear_predictors_response_to_the_new_effects(full_fit, example):
+    """eta with the new levels' effects set to u, minus eta with them at zero, is A u:
+    the loadings carry each row's group-level columns (1 and years at the station for
+    the mission's correlated intercept and slope, 1 for its departments)."""
+    from bayesresp.inference.arrays import eta_from_draws
+
+    rows = np.flatnonzero(example["mission"] == "MINUSCA")
+    design = apply_design(full_fit.info, example.iloc[rows])
+    departments = np.unique(design.group_index["mission:department"])
+    new = {"mission": np.unique(design.group_index["mission"]), "mission:department": departments}
+    A, blocks = loadings(design, new)
+    draws = full_fit.arrays.subset(np.array([3]))
+    u = np.random.default_rng(1).standard_normal(A.shape[1])
+    at = {k: v.copy() for k, v in draws.r.items()}
+    zero = {k: v.copy() for k, v in draws.r.items()}
+    for label, level, start, q in blocks:
+        at[label][0, level] = u[start : start + q]
+        zero[label][0, level] = 0.0
+    draws.r = at
+    eta_u = eta_from_draws(draws, design, "known")[0]
+    draws.r = zero
+    eta_0 = eta_from_draws(draws, design, "known")[0]
+    np.testing.assert_allclose(eta_u - eta_0, A @ u, rtol=1e-12, atol=1e-12)
+    assert A.shape[1] == 2 + len(departments)
+    assert np.ptp(A[:, 1]) > 0  # the slope's column is the covariate, not a constant
+
+
+def test_too_few_importance_draws_are_refused(full_fit, example):
+    design = apply_design(full_fit.info, example.head(3))
+    units, unit_log_lik = row_units(design, full_fit.arrays, "logit")
+    with pytest.raises(ValueError, match="2 or more"):
+        integrated_log_density(full_fit.arrays, units, unit_log_lik, {}, importance=1)
+
+
 def test_nothing_new_is_the_mean_of_the_joint_likelihood(full_fit, example):
     """With every level known the term is log mean_s prod_i p(y_i | theta_s), exactly."""
     rows = np.flatnonzero(example["mission"] == "UNOCI")
@@ -136,16 +170,17 @@ def test_new_levels_are_those_the_training_rows_lack(full_fit, example):
 
 def test_bridge_sampling_recovers_a_known_ratio():
     """Two normal posteriors a tilt apart: p_1 = N(0, 1), l(theta) = exp(a theta), so
-    p_2 = N(a, 1) and E_1[l] = exp(a^2 / 2). Over 100 replications of 1,000 draws each
-    at a = 3 (a tilt as strong as a hundred responses of a held-out mission), the bridge
-    is unbiased within Monte Carlo error, its reported standard error matches its spread
-    within 20%, and it is several times steadier than the refit's draws alone."""
+    p_2 = N(a, 1) and E_1[l] = exp(a^2 / 2). Over 100 replications of 1,000 draws from
+    p_1 and 4,000 from p_2 (unequal, so that each sample's share matters) at a = 3 (a
+    tilt as strong as a hundred responses of a held-out mission), the bridge is unbiased
+    within Monte Carlo error, its reported standard error matches its spread within 20%,
+    and it is several times steadier than the refit's draws alone."""
     rng = np.random.default_rng(0)
     a = 3.0
     bridge, reported, alone = [], [], []
     for _ in range(100):
-        t1, t2 = rng.standard_normal(1000), rng.standard_normal(1000) + a
-        m, se = bridge_log_ratio(a * t1, a * t2)
+        t1, t2 = rng.standard_normal(1000), rng.standard_normal(4000) + a
+        m, se = bridge_log_ratio(a * t1, a * t2, chains=(2, 4))
         bridge.append(m - a**2 / 2)
         reported.append(se)
         alone.append(logsumexp(a * t1) - np.log(1000) - a**2 / 2)
