@@ -26,9 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayesresp._version import __version__
 from bayesresp.data.codebook import Codebook
-from bayesresp.inference.batches import BatchStore, frame_hash, run_batch
+from bayesresp.inference.batches import BatchStore, frame_hash, run_batch, versions
 from bayesresp.model.spec import ModelSpec
 
 
@@ -163,16 +162,16 @@ def sbc(
         raise ValueError("give executor= or client=, not both")
     settings = {
         "kind": "sbc",
-        "bayesresp": __version__,
+        "versions": versions(),
         "data": frame_hash(frame),
         "codebook": cb.to_dict(),
         "spec": gen.to_dict(),
         "fit_spec": fitting.to_dict(),
-        "simulations": simulations,
-        "draws": draws,
-        "tune": tune,
-        "n_posterior": n_posterior,
-        "seed": seed,
+        "simulations": int(simulations),
+        "draws": int(draws),
+        "tune": int(tune),
+        "n_posterior": int(n_posterior),
+        "seed": int(seed),
     }
     batch = BatchStore(store, settings) if store is not None else None  # refused early
     truths, ys = _simulate(frame, cb, gen, simulations, seed)
@@ -191,6 +190,8 @@ def sbc(
             "seeds": [seed + 1 + int(i) for i in part],
         }
 
+    if chunks is not None and chunks < 1:
+        raise ValueError(f"chunks: 1 or more, not {chunks}")
     if chunks is None:
         slots = sum(client.nthreads().values()) if client is not None else os.cpu_count()
         chunks = 4 * (slots or 1)

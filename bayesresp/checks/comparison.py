@@ -4,6 +4,7 @@ predicts a new mission."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -106,6 +107,9 @@ def compare(
     max_refits: int = 10,
     refit_draws: int = 500,
     folds: int | str | None = None,
+    client: Any = None,
+    store: str | os.PathLike | None = None,
+    progress: bool = False,
 ) -> ComparisonResult:
     """Compare fits of the same data by PSIS-LOO, or by leave-one-group-out
     cross-validation.
@@ -130,6 +134,14 @@ def compare(
         and listed in ``flagged``.
     refit_draws : int
         Posterior draws per chain of every refit.
+    client : distributed.Client, optional
+        With ``folds`` a grouping column: run the refits on this Dask cluster.
+    store : path, optional
+        With ``folds`` a grouping column: a folder that keeps each model's terms as
+        they arrive (one store per model, in a subfolder named after it); a run started
+        again with the same arguments refits only the groups not yet stored.
+    progress : bool
+        A progress bar of the refits.
 
     Examples
     --------
@@ -157,7 +169,7 @@ def compare(
                 "compares fits of the same data only"
             )
     if isinstance(folds, str):
-        return _compare_by_group(fits, folds, refit_draws)
+        return _compare_by_group(fits, folds, refit_draws, client, store, progress)
     loos, flagged, refitted, notes = {}, {}, {}, []
     for name, fit in fits.items():
         loo = fit.loo()
@@ -196,9 +208,19 @@ def compare(
     return ComparisonResult(table, loos, flagged, refitted, notes)
 
 
-def _compare_by_group(fits: dict[str, FittedModel], by: str, draws: int) -> ComparisonResult:
+def _compare_by_group(
+    fits: dict[str, FittedModel], by: str, draws: int, client, store, progress
+) -> ComparisonResult:
     """``compare(fits, folds=by)`` for a grouping column: leave-one-group-out."""
-    loos = {name: group_kfold(fit, by, draws=draws) for name, fit in fits.items()}
+    import re
+    from pathlib import Path
+
+    loos = {}
+    for name, fit in fits.items():
+        folder = None if store is None else Path(store) / re.sub(r"[^\w.-]+", "_", name)
+        loos[name] = group_kfold(
+            fit, by, draws=draws, client=client, store=folder, progress=progress
+        )
     n_groups = next(iter(loos.values())).n_folds
     notes = [
         f"elpd from leave-one-{by}-out cross-validation: {n_groups} refits per model, "
@@ -356,6 +378,11 @@ def group_kfold(
     draws: int = 500,
     seed: int | None = None,
     importance: int = IMPORTANCE,
+    *,
+    client: Any = None,
+    executor: Any = None,
+    store: str | os.PathLike | None = None,
+    progress: bool = False,
 ) -> Any:
     """Leave-one-group-out cross-validation: for each group (a mission), the model
     refitted without its rows predicts them jointly, as the responses of a group it has
@@ -378,6 +405,11 @@ def group_kfold(
     than ten of a thousand). Under the coders' layer the units are responses, all their
     codes together; a range (ambiguous code) counts as ``P(low <= y <= high)``.
 
+    The refits are a batch (:mod:`bayesresp.inference.batches`): in this process, one
+    after the other, by default; on a Dask cluster with ``client=``; and with ``store=``
+    each group's term is written as it arrives, so that a run started again with the
+    same arguments refits only the groups not yet stored.
+
     Parameters
     ----------
     by : str
@@ -386,6 +418,8 @@ def group_kfold(
         Posterior draws per chain of each refit.
     importance : int
         Importance draws of the new effects per posterior draw.
+    client, executor, store, progress
+        Where the refits run, and the batch's store (above).
 
     Returns
     -------
@@ -393,55 +427,63 @@ def group_kfold(
     it), which :func:`arviz.compare` reads, with ``terms``: a table per group of its
     units, the effects integrated out, the Pareto k of the importance weights
     (``pareto_k``: is each integral over the new effects reliable? above 0.7 it is not)
-    and the term's Monte Carlo standard error (``mc_se``, in elpd: the bridge's and the
-    integrals', approximately, treating draws as independent).
+    and the term's Monte Carlo standard error (``mc_se``, in elpd: the bridge's, from
+    the effective sample sizes of both fits' draws, and the integrals').
     """
     import xarray as xr
     from arviz_stats.utils import ELPDDataLOOKFold
 
+    from bayesresp.inference.batches import BatchStore, InProcess, run_batch, versions
+
     codes, names = group_folds(fit, by)
     seed = int(fit.meta.get("seed", 0)) if seed is None else seed
-    unit, labels = _units(fit)
-    ll_fit = fit.tree["log_likelihood"][fit.info.outcome].values.reshape(-1, len(labels))
-    coded = bool(fit.info.coders)
-    elpd, lppd, rows = np.empty(len(names)), np.empty(len(names)), []
-    for g in range(len(names)):
-        test = np.flatnonzero(codes == g)
-        f = _refit_without(fit, test, draws, seed + 1000 * (g + 1))
-        design = apply_design(f.info, fit.data.iloc[test], coders=coded)
-        train = apply_design(f.info, fit.data.drop(index=fit.data.index[test]))
-        new = new_levels(train, design)
-        rng = np.random.default_rng([seed, g])
-        got = {}  # p(y_g | theta) per draw of the refit (1) and of the fit (2)
-        for which, source in ((1, f), (2, fit)):
-            units, unit_log_lik = held_out_units(
-                design, source.arrays, source.posterior, fit.spec.link
-            )
-            got[which] = integrated_log_density(
-                source.arrays, units, unit_log_lik, new, importance=importance, rng=rng
-            )
-        chains = (f.posterior.sizes["chain"], fit.posterior.sizes["chain"])
-        elpd[g], bridge_se = bridge_log_ratio(got[1].per_draw, got[2].per_draw, chains)
-        mine = (
-            pd.Index(labels.astype(str)).get_indexer(list(design.coders.labels)) if coded else test
-        )
-        lppd[g] = logsumexp(ll_fit[:, mine].sum(axis=1)) - np.log(ll_fit.shape[0])
-        rows.append(
-            {
-                by: names[g],
-                "units": units.n,
-                "effects_integrated": got[1].dims,
-                "pareto_k": np.fmax(got[1].pareto_k, got[2].pareto_k),
-                "mc_se": float(np.sqrt(bridge_se**2 + got[1].mc_se ** 2 + got[2].mc_se ** 2)),
-            }
-        )
+    settings = {
+        "kind": "leave-one-group-out",
+        "versions": versions(),
+        "fit": _fit_hash(fit),
+        "by": by,
+        "draws": int(draws),
+        "seed": int(seed),
+        "importance": int(importance),
+    }
+    batch = BatchStore(store, settings) if store is not None else None
+
+    def task(part: np.ndarray) -> dict[str, Any]:
+        g = int(part[0])
+        return {
+            "units": part,
+            "fit": fit,
+            "test": np.flatnonzero(codes == g),
+            "draws": draws,
+            "seed": seed,
+            "importance": importance,
+        }
+
+    if executor is None and client is None:
+        executor = InProcess()
+    terms = run_batch(
+        _group_term,
+        np.arange(len(names)),
+        task,
+        pieces=len(names),
+        store=batch,
+        executor=executor,
+        client=client,
+        progress=progress,
+        label=f"leave-one-{by}-out refits",
+    )
+    elpd, lppd = terms["elpd"].to_numpy(), terms["lppd"].to_numpy()
+    table = terms.drop(columns=["elpd", "lppd"])
+    table.index = pd.Index(names, name=by)
+    table["units"] = table["units"].astype(int)
+    table["effects_integrated"] = table["effects_integrated"].astype(int)
     dim = by.replace(":", "_")
     coords = {dim: names}
     result = ELPDDataLOOKFold(
         elpd=float(elpd.sum()),
         se=float(np.sqrt(len(elpd) * np.var(elpd))),
         p=float((lppd - elpd).sum()),
-        n_samples=int(ll_fit.shape[0]),
+        n_samples=int(fit.posterior.sizes["chain"] * fit.posterior.sizes["draw"]),
         n_data_points=len(names),
         scale="log",
         warning=False,
@@ -451,5 +493,57 @@ def group_kfold(
         n_folds=len(names),
         p_kfold_i=xr.DataArray(lppd - elpd, dims=[dim], coords=coords),
     )
-    result.terms = pd.DataFrame(rows).set_index(by)
+    result.terms = table
     return result
+
+
+def _fit_hash(fit: FittedModel) -> str:
+    """SHA-256 of what a fit's cross-validation depends on: its data, specification,
+    codebook, and posterior draws."""
+    import hashlib
+    import json
+
+    from bayesresp.inference.batches import frame_hash
+
+    digest = hashlib.sha256(frame_hash(fit.data).encode())
+    digest.update(json.dumps(fit.spec.to_dict(), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(fit.codebook.to_dict(), sort_keys=True, default=str).encode())
+    posterior = fit.posterior
+    for name in sorted(posterior.data_vars):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(posterior[name].values).tobytes())
+    return digest.hexdigest()
+
+
+def _group_term(task: dict[str, Any]) -> pd.DataFrame:
+    """One group's leave-one-group-out term (a task of :func:`group_kfold`): refit
+    without it, integrate, bridge. One row, labelled by the group's number."""
+    fit, test, seed = task["fit"], task["test"], task["seed"]
+    g = int(task["units"][0])
+    unit, labels = _units(fit)
+    ll_fit = fit.tree["log_likelihood"][fit.info.outcome].values.reshape(-1, len(labels))
+    coded = bool(fit.info.coders)
+    f = _refit_without(fit, test, task["draws"], seed + 1000 * (g + 1))
+    design = apply_design(f.info, fit.data.iloc[test], coders=coded)
+    train = apply_design(f.info, fit.data.drop(index=fit.data.index[test]))
+    new = new_levels(train, design)
+    rng = np.random.default_rng([seed, g])
+    got = {}  # p(y_g | theta) per draw of the refit (1) and of the fit (2)
+    for which, source in ((1, f), (2, fit)):
+        units, unit_log_lik = held_out_units(design, source.arrays, source.posterior, fit.spec.link)
+        got[which] = integrated_log_density(
+            source.arrays, units, unit_log_lik, new, importance=task["importance"], rng=rng
+        )
+    chains = (f.posterior.sizes["chain"], fit.posterior.sizes["chain"])
+    elpd, bridge_se = bridge_log_ratio(got[1].per_draw, got[2].per_draw, chains)
+    mine = pd.Index(labels.astype(str)).get_indexer(list(design.coders.labels)) if coded else test
+    lppd = logsumexp(ll_fit[:, mine].sum(axis=1)) - np.log(ll_fit.shape[0])
+    row = {
+        "elpd": elpd,
+        "lppd": float(lppd),
+        "units": float(units.n),
+        "effects_integrated": float(got[1].dims),
+        "pareto_k": float(np.fmax(got[1].pareto_k, got[2].pareto_k)),
+        "mc_se": float(np.sqrt(bridge_se**2 + got[1].mc_se ** 2 + got[2].mc_se ** 2)),
+    }
+    return pd.DataFrame(row, index=pd.Index([g], name="group"))

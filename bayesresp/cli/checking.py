@@ -133,9 +133,27 @@ class _Folds(click.ParamType):
     "grouping column (mission): leave-one-group-out cross-validation of every model, "
     "how well it predicts a new mission.",
 )
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="With --folds COLUMN: a folder keeping each model's terms as they arrive; run "
+    "again with the same arguments to finish a killed run.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="With --folds COLUMN: a Dask scheduler (tcp://host:8786) to run the refits on.",
+)
 @format_option
 def compare_cmd(
-    fit_files: tuple[Path, ...], no_refit: bool, folds: int | str | None, fmt: str
+    fit_files: tuple[Path, ...],
+    no_refit: bool,
+    folds: int | str | None,
+    store: Path | None,
+    scheduler: str | None,
+    fmt: str,
 ) -> None:
     """Compare fits of the same data by PSIS-LOO (elpd differences, stacking weights),
     or with --folds mission by leave-one-mission-out cross-validation.
@@ -148,12 +166,19 @@ def compare_cmd(
     Examples:
       bayesresp compare baseline.nc hierarchical.nc full.nc
       bayesresp compare baseline.nc hierarchical.nc --folds mission
+      bayesresp compare baseline.nc hierarchical.nc --folds mission --store cv/
     """
     from bayesresp.api import load_fit
     from bayesresp.checks.comparison import compare
 
+    if (store is not None or scheduler is not None) and not isinstance(folds, str):
+        raise click.BadParameter(
+            "--store and --scheduler serve leave-one-group-out: give --folds COLUMN too",
+            param_hint="--store/--scheduler",
+        )
     fits = {label: load_fit(p) for label, p in fit_labels(fit_files).items()}
-    result = compare(fits, refit_high_k=not no_refit, folds=folds)
+    with _dask_client(scheduler) as client:
+        result = compare(fits, refit_high_k=not no_refit, folds=folds, client=client, store=store)
     if fmt == "text":
         click.echo(str(result))
     else:

@@ -30,8 +30,9 @@ import hashlib
 import json
 import multiprocessing
 import os
+import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,20 @@ def settings_hash(settings: dict[str, Any]) -> str:
     """SHA-256 of the settings' canonical JSON (sorted keys)."""
     text = json.dumps(settings, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def versions() -> dict[str, str]:
+    """The versions a batch's results depend on (an upgrade between runs must not mix
+    old results with new ones): this package, PyMC, nutpie, NumPy."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("bayesresp", "pymc", "nutpie", "numpy"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -88,7 +103,7 @@ class BatchStore:
                     "it was made with"
                 )
         else:
-            if self.path.exists() and any(self.path.iterdir()):
+            if self.path.exists() and any(self._own_files()):
                 raise BatchError(
                     f"batch store {self.path}: the folder holds other files and no "
                     f"{MANIFEST}; give an empty or new folder"
@@ -106,6 +121,14 @@ class BatchStore:
                     encoding="utf-8",
                 ),
             )
+
+    def _own_files(self):
+        """The folder's entries, less temporary files a killed writer left (removed)."""
+        for entry in self.path.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                entry.unlink(missing_ok=True)
+                continue
+            yield entry
 
     def finished(self) -> pd.DataFrame | None:
         """Every stored row (None: nothing stored yet); each file is read whole and must
@@ -127,7 +150,20 @@ class BatchStore:
             parts.append(_to_frame(ds))
         if not parts:
             return None
-        return pd.concat(parts).sort_index()
+        rows = pd.concat(parts).sort_index()
+        # Two runs that split the units differently may both have stored one: the same
+        # unit's rows must agree (its result depends on its seed alone), and it counts once.
+        repeated = rows.index.duplicated(keep=False)
+        if repeated.any():
+            twice = rows[repeated]
+            for unit, group in twice.groupby(level=0):
+                if not all(group.iloc[0].equals(group.iloc[k]) for k in range(1, len(group))):
+                    raise BatchError(
+                        f"batch store {self.path}: unit {unit} is stored twice with different "
+                        "results; the store is not one batch's: give a new store"
+                    )
+            rows = rows[~rows.index.duplicated(keep="first")]
+        return rows
 
     def put(self, rows: pd.DataFrame) -> Path:
         """Store one task's rows (atomically), named by its first unit."""
@@ -140,34 +176,41 @@ class BatchStore:
 
 
 def _to_dataset(rows: pd.DataFrame) -> xr.Dataset:
-    """A table as one (unit x column) array with its labels: any column name survives."""
+    """A table as one variable per column (each keeps its type), the column labels in
+    order as JSON. Labels must be strings: a table that could not be read back exactly
+    is refused rather than stored."""
+    labels = list(rows.columns)
+    if not all(isinstance(c, str) for c in labels):
+        raise BatchError(f"a batch result's columns must be named by strings, not {labels!r}")
     return xr.Dataset(
-        {"values": (("unit", "column"), rows.to_numpy())},
-        coords={
-            "unit": rows.index.to_numpy(),
-            "column": np.array([str(c) for c in rows.columns], dtype=object),
-        },
-        attrs={"index_name": rows.index.name or ""},
+        {f"c{i}": ("unit", rows[c].to_numpy()) for i, c in enumerate(labels)},
+        coords={"unit": rows.index.to_numpy()},
+        attrs={"columns": json.dumps(labels), "index_name": rows.index.name or ""},
     )
 
 
 def _to_frame(ds: xr.Dataset) -> pd.DataFrame:
-    out = pd.DataFrame(
-        ds["values"].values,
+    labels = json.loads(ds.attrs["columns"])
+    return pd.DataFrame(
+        {c: ds[f"c{i}"].values for i, c in enumerate(labels)},
         index=pd.Index(ds["unit"].values, name=ds.attrs.get("index_name") or None),
-        columns=[str(c) for c in ds["column"].values],
     )
-    return out
 
 
 def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write through a temporary file in the same folder, flush it, rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write through a temporary file in the same folder (a name no other process
+    uses), flush it, rename it into place, and flush the folder's entry."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -195,10 +238,27 @@ def run_batch(
     done = store.finished() if store is not None else None
     todo = units if done is None else np.setdiff1d(units, done.index.to_numpy())
     results = [] if done is None else [done.loc[done.index.isin(units)]]
+    if pieces < 1:
+        raise ValueError(f"pieces: 1 or more, not {pieces}")
     if todo.size:
         results += _run(work, todo, make_task, pieces, store, executor, client, progress, label)
-    out = pd.concat(results).sort_index()
-    return out
+    if not results:
+        return pd.DataFrame()
+    return pd.concat(results).sort_index()
+
+
+class InProcess(Executor):
+    """Runs each task in this process, one at a time (work whose compiled models this
+    process already holds: refits of a fit just made). :func:`run_batch` sends it one
+    task at a time, so that each result is stored before the next task starts."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # an interrupt is not a task's failure: it propagates
+            future.set_exception(exc)
+        return future
 
 
 def _run(work, todo, make_task, pieces, store, executor, client, progress, label):
@@ -211,15 +271,21 @@ def _run(work, todo, make_task, pieces, store, executor, client, progress, label
             max_workers=min(len(tasks), os.cpu_count() or 1),
             mp_context=multiprocessing.get_context("spawn"),
         )
-    rows, failed, first_error = [], 0, None
+    rows, failed, first_error, futures = [], 0, None, {}
     try:
-        futures = {executor.submit(work, task): len(task_units(task)) for task in tasks}
         with bar(int(todo.size), f"{label} (done)", progress) as shown:
-            for future in as_completed(futures):
+            if isinstance(executor, InProcess):  # one at a time: each stored as it ends
+                finished = (executor.submit(work, task) for task in tasks)
+                sizes = [len(task_units(task)) for task in tasks]
+                outcomes = zip(finished, sizes, strict=True)
+            else:
+                futures = {executor.submit(work, task): len(task_units(task)) for task in tasks}
+                outcomes = ((f, futures[f]) for f in as_completed(futures))
+            for future, size in outcomes:
                 try:
                     result = future.result()
                 except Exception as exc:  # one task's failure does not stop the others
-                    failed += futures[future]
+                    failed += size
                     first_error = first_error or exc
                     shown.set_postfix(failed=failed, refresh=False)
                     continue
@@ -230,6 +296,11 @@ def _run(work, todo, make_task, pieces, store, executor, client, progress, label
     finally:
         if own:  # after an interrupt, the tasks not yet started are dropped
             executor.shutdown(cancel_futures=True)
+        else:  # a cluster's or caller's executor: cancel what this run sent and left
+            for future in futures:
+                future.cancel()
+            if client is not None:
+                executor.shutdown(wait=False)  # Dask's ClientExecutor cancels its tasks
     if failed:
         finished = int(todo.size) - failed
         kept = f"; the {finished} finished are stored in {store.path}" if store else ""

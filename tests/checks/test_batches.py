@@ -54,7 +54,7 @@ def test_the_store_holds_every_chunk_and_reads_back_bit_for_bit(uninterrupted):
     assert not list(store.glob(".*tmp"))  # no temporary left behind
     settings = __import__("json").loads((store / "batch.json").read_text())["settings"]
     back = BatchStore(store, settings).finished()
-    pd.testing.assert_frame_equal(back, result.ranks, check_names=False)
+    pd.testing.assert_frame_equal(back, result.ranks)
 
 
 def test_a_run_stopped_midway_resumes_to_the_same_ranks(data, local, uninterrupted, tmp_path):
@@ -69,8 +69,11 @@ def test_a_run_stopped_midway_resumes_to_the_same_ranks(data, local, uninterrupt
     resumed = bayesresp.sbc(data, FORMULA, store=stopped, chunks=2, executor=local, **KW)
     pd.testing.assert_frame_equal(resumed.ranks, result.ranks)
     assert len(list(stopped.glob("part-*.nc"))) == 3  # one kept, two new
-    # a complete store runs nothing: the same ranks straight from it
-    again = bayesresp.sbc(data, FORMULA, store=stopped, chunks=2, executor=local, **KW)
+    # a complete store runs nothing: the same ranks straight from it (a NumPy integer
+    # seed is the same setting as a Python one)
+    again = bayesresp.sbc(
+        data, FORMULA, store=stopped, chunks=2, executor=local, **{**KW, "seed": np.int64(5)}
+    )
     pd.testing.assert_frame_equal(again.ranks, result.ranks)
 
 
@@ -125,8 +128,8 @@ def test_sbc_on_a_dask_cluster_matches_the_local_run_even_when_a_worker_is_kille
     data, uninterrupted, tmp_path
 ):
     """A LocalCluster of two worker processes: the ranks equal the local run's. Midway
-    (after the first chunk is stored) one worker is killed; Dask reruns its chunk on
-    another, and the ranks are still the same."""
+    (after the first of six chunks is stored) a worker that is running a chunk is
+    killed; Dask reruns its chunk on another, and the ranks are still the same."""
     distributed = pytest.importorskip("distributed")
     result, _ = uninterrupted
     with (
@@ -136,23 +139,52 @@ def test_sbc_on_a_dask_cluster_matches_the_local_run_even_when_a_worker_is_kille
         distributed.Client(cluster) as client,
     ):
         store = tmp_path / "dask"
-        killed = []
+        killed, returned = [], []
 
-        def kill_one():
+        def kill_a_busy_worker():
             deadline = time.time() + 300
-            while time.time() < deadline and not list(store.glob("part-*.nc")):
-                time.sleep(0.2)
-            pids = client.run(os.getpid)
-            pid = next(iter(pids.values()))
-            os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+            while time.time() < deadline and not returned:
+                if list(store.glob("part-*.nc")):
+                    busy = [w for w, keys in client.processing().items() if keys]
+                    if busy:
+                        pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(time.time())
+                        return
+                time.sleep(0.05)
 
-        killer = threading.Thread(target=kill_one, daemon=True)
+        killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
         killer.start()
-        on_dask = bayesresp.sbc(data, FORMULA, client=client, store=store, chunks=3, **KW)
+        on_dask = bayesresp.sbc(data, FORMULA, client=client, store=store, chunks=6, **KW)
+        returned.append(time.time())
         killer.join(timeout=60)
-    assert killed, "no worker was killed"
+    assert killed and killed[0] < returned[0], "no busy worker was killed during the run"
     pd.testing.assert_frame_equal(on_dask.ranks, result.ranks)
+
+
+def test_the_store_keeps_types_and_counts_a_unit_stored_twice_once(tmp_path):
+    """Each column comes back with its type; a unit two runs both stored (their pieces
+    split differently) counts once, and a unit stored with two different results is
+    refused; columns that could not be read back exactly are refused before writing; a
+    temporary file a killed writer left is not mistaken for a foreign file."""
+    store = BatchStore(tmp_path / "s", {"kind": "test"})
+    rows = pd.DataFrame(
+        {"n": np.array([1, 2, 3]), "x": [0.5, 1.5, 2.5], "ok": [True, False, True]},
+        index=pd.Index([0, 1, 2]),
+    )
+    store.put(rows.iloc[:2])
+    store.put(rows.iloc[1:])  # unit 1 twice, the same
+    pd.testing.assert_frame_equal(store.finished(), rows)
+    store.put(rows.iloc[[1]].assign(x=9.0))  # unit 1 a third time, different
+    with pytest.raises(BatchError, match="unit 1 is stored twice with different results"):
+        store.finished()
+    with pytest.raises(BatchError, match="named by strings"):
+        store.put(pd.DataFrame({0: [1]}, index=[5]))
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".batch.json.77-abc.tmp").write_text("half")
+    BatchStore(fresh, {"kind": "test"})  # accepted: the leftover is removed
+    assert sorted(p.name for p in fresh.iterdir()) == ["batch.json"]
 
 
 def test_cli_says_in_one_line_when_the_scheduler_cannot_be_reached(run_cli, data, tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import logsumexp
 
@@ -188,3 +189,34 @@ def test_cli_compare_by_mission(fits, tmp_path, run_cli):
     assert bad.code == 2 and "2 or more" in bad.err
     unknown = run_cli("compare", *paths, "--folds", "country")
     assert unknown.code != 0 and "no column 'country'" in unknown.err
+
+
+def test_a_stopped_leave_one_mission_out_resumes_to_the_same_terms(fits, tmp_path, monkeypatch):
+    """With a store each mission's term is kept as it arrives: a run stopped after two
+    of five missions (the other files removed) refits only the three missing, and its
+    terms are the uninterrupted run's, bit for bit. A store of other settings is
+    refused."""
+    fit = fits["missions"]
+    store = tmp_path / "logo"
+    whole = compare_mod.group_kfold(fit, "mission", draws=200, store=store)
+    assert len(list(store.glob("part-*.nc"))) == 5
+    for part in sorted(store.glob("part-*.nc"))[2:]:
+        part.unlink()
+    calls = []
+    original = compare_mod._refit_without
+    monkeypatch.setattr(
+        compare_mod, "_refit_without", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    resumed = compare_mod.group_kfold(fit, "mission", draws=200, store=store)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(resumed.elpd_i.values, whole.elpd_i.values)
+    np.testing.assert_array_equal(resumed.p_kfold_i.values, whole.p_kfold_i.values)
+    pd.testing.assert_frame_equal(resumed.terms, whole.terms)
+    with pytest.raises(bayesresp.BatchError, match="differ in: draws"):
+        compare_mod.group_kfold(fit, "mission", draws=100, store=store)
+
+
+def test_cli_store_and_scheduler_need_group_folds(fits, tmp_path, run_cli):
+    paths = [fit.save(tmp_path / f"{i}.nc") for i, fit in enumerate(fits.values())]
+    out = run_cli("compare", *map(str, paths), "--store", str(tmp_path / "cv"))
+    assert out.code == 2 and "give --folds COLUMN too" in out.err
