@@ -185,6 +185,13 @@ class ScenarioError(BayesrespError):
     exit_status = 2
 
 
+class PlanError(BayesrespError):
+    """A study plan that cannot be made: a design out of range, an unknown covariate or
+    target."""
+
+    exit_status = 2
+
+
 class ComparisonError(BayesrespError):
     """Fits that cannot be compared (different data, fewer than two)."""
 

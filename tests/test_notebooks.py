@@ -25,6 +25,7 @@ EXPECTED = (
     "02_what_if.ipynb",
     "03_model_comparison.ipynb",
     "04_your_own_codebook.ipynb",
+    "06_planning_a_study.ipynb",
 )
 FOUND = sorted(NOTEBOOKS.glob("*.ipynb"))
 REDUCED = {
@@ -36,7 +37,7 @@ KERNEL = "bayesresp-notebook-test"
 CELL_TIMEOUT = 600  # seconds for any one cell
 
 
-def test_the_four_notebooks_exist():
+def test_the_notebooks_exist():
     names = {p.name for p in FOUND}
     assert set(EXPECTED) <= names, f"missing: {sorted(set(EXPECTED) - names)}"
 

@@ -401,3 +401,148 @@ def sbc_cmd(
         emit_table(result.uniformity(), fmt)
     if result.miscalibrated():
         raise SystemExit(1)
+
+
+class _Design(click.ParamType):
+    """A study design: MISSIONSxROWS, optionally @SHARE double-coded (8x200@0.3)."""
+
+    name = "MISSIONSxROWS[@SHARE]"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dict):
+            return value
+        text = str(value).strip().lower()
+        body, _, share = text.partition("@")
+        missions, sep, rows = body.partition("x")
+        try:
+            if not sep:
+                raise ValueError(text)
+            out = {"missions": int(missions), "rows": int(rows)}
+            if share:
+                out["double_coded"] = float(share)
+        except ValueError:
+            self.fail(
+                f"{value!r}: give MISSIONSxROWS, e.g. 8x200, or 8x200@0.3 with 30% double-coded",
+                param,
+                ctx,
+            )
+        return out
+
+
+class _Effect(click.ParamType):
+    """An assumed effect: COVARIATE=NUMBER or COVARIATE.LEVEL=NUMBER."""
+
+    name = "COVARIATE[.LEVEL]=NUMBER"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, sep, number = str(value).partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError(value)
+            size = float(number)
+        except ValueError:
+            self.fail(
+                f"{value!r}: give COVARIATE[.LEVEL]=NUMBER, e.g. "
+                "background.human_rights_legal=0.5 or years_at_station=-0.2",
+                param,
+                ctx,
+            )
+        covariate, _, level = name.strip().partition(".")
+        return covariate, level or None, size
+
+
+@cli.command("plan", epilog=EXIT_STATUS_HELP)
+@click.option("--spec", required=True, help="The specification the study will fit.")
+@click.option(
+    "--design",
+    "designs",
+    type=_Design(),
+    multiple=True,
+    required=True,
+    help="A candidate design, MISSIONSxROWS[@SHARE double-coded]; repeat for each.",
+)
+@click.option(
+    "--effect",
+    "effects",
+    type=_Effect(),
+    multiple=True,
+    help="An assumed effect (latent scale), COVARIATE[.LEVEL]=NUMBER; repeat. The "
+    "simulator's defaults otherwise.",
+)
+@click.option("--target", "targets", multiple=True, help="A coefficient to report; repeat.")
+@click.option("--simulations", type=click.IntRange(min=2), default=50, show_default=True)
+@click.option("--draws", type=click.IntRange(min=20), default=300, show_default=True)
+@click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.9)
+@seed_option(0)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the table (CSV), the per-simulation rows (CSV) and a power plot (PNG).",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the batch's results as they arrive (resume a killed run).",
+)
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="A Dask scheduler.")
+@format_option
+def plan_cmd(
+    spec: str,
+    designs: tuple[dict, ...],
+    effects: tuple[tuple, ...],
+    targets: tuple[str, ...],
+    simulations: int,
+    draws: int,
+    ci: float,
+    seed: int,
+    out: Path | None,
+    store: Path | None,
+    scheduler: str | None,
+    fmt: str,
+) -> None:
+    """Plan a study before coding it: power and interval width of each coefficient for
+    candidate designs, by simulating and fitting.
+
+    \b
+    Example:
+      bayesresp plan --spec hierarchical --design 8x200 --design 12x400@0.3 \\
+          --effect background.human_rights_legal=0.5 --simulations 50 --out plan/
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesresp.checks.planning import plan
+
+    assumed: dict = {}
+    for covariate, level, size in effects:
+        if level is None:
+            assumed[covariate] = size
+        else:
+            assumed.setdefault(covariate, {})[level] = size
+    with _dask_client(scheduler) as client:
+        result = plan(
+            spec,
+            list(designs),
+            effects=assumed or None,
+            targets=list(targets) or None,
+            simulations=simulations,
+            draws=draws,
+            tune=draws,
+            ci=ci,
+            seed=seed,
+            client=client,
+            store=store,
+        )
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result.table.to_csv(out / "plan.csv")
+        result.rows.to_csv(out / "simulations.csv")
+        result.plot().figure.savefig(out / "power.png", dpi=120)
+    if fmt == "text":
+        click.echo(str(result))
+    else:
+        emit_table(result.table, fmt)
