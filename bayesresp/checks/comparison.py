@@ -135,7 +135,7 @@ def compare(
     refit_draws : int
         Posterior draws per chain of every refit.
     client : distributed.Client, optional
-        With ``folds`` a grouping column: run the refits on this Dask cluster.
+        Run the refits (exact LOO, K-fold, leave-one-group-out) on this Dask cluster.
     store : path, optional
         With ``folds`` a grouping column: a folder that keeps each model's terms as
         they arrive (one store per model, in a subfolder named after it); a run started
@@ -187,10 +187,10 @@ def compare(
             warnings.warn(msg, UserWarning, stacklevel=2)
         elif bad.size and refit_high_k:
             if bad.size <= max_refits:
-                loo = _exact_loo(fit, loo, bad, refit_draws)
+                loo = _exact_loo(fit, loo, bad, refit_draws, client)
                 refitted[name] = list(first[bad])
             elif folds:
-                loo = kfold(fit, loo, k=folds, draws=refit_draws)
+                loo = kfold(fit, loo, k=folds, draws=refit_draws, client=client)
                 refitted[name] = list(first)
                 notes.append(
                     f"{name}: {bad.size} rows have Pareto k > {K_THRESHOLD}; its "
@@ -324,26 +324,63 @@ def _replace_terms(fit: FittedModel, loo: Any, rows: np.ndarray, values: np.ndar
     return loo
 
 
-def _exact_loo(fit: FittedModel, loo: Any, rows: np.ndarray, draws: int) -> Any:
-    """Replace the PSIS terms of ``rows`` by exact leave-one-out refits."""
+def _exact_loo(fit: FittedModel, loo: Any, rows: np.ndarray, draws: int, client=None) -> Any:
+    """Replace the PSIS terms of ``rows`` by exact leave-one-out refits (a batch: one
+    task per row, in this process or on ``client``'s cluster)."""
     seed = int(fit.meta.get("seed", 0))
-    values = np.array([_heldout_elpd(fit, np.array([i]), draws, seed + int(i))[0] for i in rows])
-    return _replace_terms(fit, loo, rows, values)
+    values = _refit_batch(fit, [np.array([int(i)]) for i in rows], draws, seed, client, "exact")
+    return _replace_terms(fit, loo, rows, values[rows])
 
 
-def kfold(fit: FittedModel, loo: Any, k: int = 10, draws: int = 500, seed: int = 0) -> Any:
+def kfold(
+    fit: FittedModel, loo: Any, k: int = 10, draws: int = 500, seed: int = 0, client=None
+) -> Any:
     """K-fold cross-validation: every row's term from a refit without its fold.
 
-    Folds are a random partition of the rows (seeded). Returned in the form of the PSIS
-    result it replaces, so that ArviZ's comparison reads it.
+    Folds are a random partition of the rows (seeded); the refits are a batch, one task
+    per fold, in this process or on ``client``'s Dask cluster. Returned in the form of
+    the PSIS result it replaces, so that ArviZ's comparison reads it.
     """
     n = len(fit.data)
     folds = np.random.default_rng(seed).permutation(n) % k
-    values = np.empty(n)
-    for f in range(k):
-        test = np.flatnonzero(folds == f)
-        values[test] = _heldout_elpd(fit, test, draws, seed + 1000 * (f + 1))
+    parts = [np.flatnonzero(folds == f) for f in range(k)]
+    values = _refit_batch(fit, parts, draws, seed, client, "fold")
     return _replace_terms(fit, loo, np.arange(n), values)
+
+
+def _refit_batch(fit, parts, draws, seed, client, kind) -> np.ndarray:
+    """Each part's held-out terms (:func:`_heldout_elpd`), one refit per part; an array
+    over all rows (NaN where no part holds a row)."""
+    from bayesresp.inference.batches import InProcess, run_batch
+
+    number = {int(p[0]): f for f, p in enumerate(parts)}
+
+    def task(part: np.ndarray) -> dict[str, Any]:
+        # an exact LOO refit is seeded by its row, a fold's by its number (as before)
+        f = number[int(part[0])]
+        refit_seed = seed + int(part[0]) if kind == "exact" else seed + 1000 * (f + 1)
+        return {"units": part, "fit": fit, "draws": draws, "seed": refit_seed}
+
+    terms = run_batch(
+        _heldout_task,
+        np.concatenate(parts),
+        task,
+        pieces=parts,
+        executor=InProcess() if client is None else None,
+        client=client,
+        progress=False,
+        label="refits",
+    )
+    values = np.full(len(fit.data), np.nan)
+    values[terms.index.to_numpy()] = terms["elpd"].to_numpy()
+    return values
+
+
+def _heldout_task(task: dict[str, Any]) -> pd.DataFrame:
+    """A task of :func:`_refit_batch`: the held-out terms of its rows."""
+    rows = np.asarray(task["units"])
+    values = _heldout_elpd(task["fit"], rows, task["draws"], task["seed"])
+    return pd.DataFrame({"elpd": values}, index=pd.Index(rows))
 
 
 def group_folds(fit: FittedModel, by: str) -> tuple[np.ndarray, list[str]]:

@@ -144,7 +144,8 @@ class _Folds(click.ParamType):
     "--scheduler",
     default=None,
     metavar="ADDRESS",
-    help="With --folds COLUMN: a Dask scheduler (tcp://host:8786) to run the refits on.",
+    help="A Dask scheduler (tcp://host:8786) to run the refits on (exact LOO, K-fold, "
+    "leave-one-group-out).",
 )
 @format_option
 def compare_cmd(
@@ -171,10 +172,10 @@ def compare_cmd(
     from bayesresp.api import load_fit
     from bayesresp.checks.comparison import compare
 
-    if (store is not None or scheduler is not None) and not isinstance(folds, str):
+    if store is not None and not isinstance(folds, str):
         raise click.BadParameter(
-            "--store and --scheduler serve leave-one-group-out: give --folds COLUMN too",
-            param_hint="--store/--scheduler",
+            "--store keeps leave-one-group-out terms: give --folds COLUMN too",
+            param_hint="--store",
         )
     fits = {label: load_fit(p) for label, p in fit_labels(fit_files).items()}
     with _dask_client(scheduler) as client:

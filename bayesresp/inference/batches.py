@@ -221,7 +221,7 @@ def run_batch(
     units: np.ndarray,
     make_task: Callable[[np.ndarray], dict[str, Any]],
     *,
-    pieces: int,
+    pieces: int | list[np.ndarray],
     store: BatchStore | None = None,
     executor: Executor | None = None,
     client: Any = None,
@@ -232,13 +232,15 @@ def run_batch(
     all their rows, sorted by unit.
 
     ``make_task(units)`` builds the task of a piece (everything ``work`` needs, picklable;
-    ``work`` must be importable by the workers). With a ``store``, units already stored
-    are not run again, and each task's rows are stored as they arrive.
+    ``work`` must be importable by the workers). ``pieces``: how many pieces to split the
+    units to run into, or the pieces themselves (arrays of units, each one task: the
+    folds of K-fold cross-validation). With a ``store``, units already stored are not run
+    again, and each task's rows are stored as they arrive.
     """
     done = store.finished() if store is not None else None
     todo = units if done is None else np.setdiff1d(units, done.index.to_numpy())
     results = [] if done is None else [done.loc[done.index.isin(units)]]
-    if pieces < 1:
+    if isinstance(pieces, int) and pieces < 1:
         raise ValueError(f"pieces: 1 or more, not {pieces}")
     if todo.size:
         results += _run(work, todo, make_task, pieces, store, executor, client, progress, label)
@@ -262,7 +264,11 @@ class InProcess(Executor):
 
 
 def _run(work, todo, make_task, pieces, store, executor, client, progress, label):
-    tasks = [make_task(part) for part in np.array_split(todo, min(pieces, todo.size))]
+    if isinstance(pieces, int):
+        parts = np.array_split(todo, min(pieces, todo.size))
+    else:  # given pieces, less their units already done
+        parts = [np.intersect1d(np.asarray(p), todo) for p in pieces]
+    tasks = [make_task(part) for part in parts if part.size]
     own = executor is None and client is None
     if client is not None:
         executor = client.get_executor(pure=False)

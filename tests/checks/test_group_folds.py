@@ -216,7 +216,25 @@ def test_a_stopped_leave_one_mission_out_resumes_to_the_same_terms(fits, tmp_pat
         compare_mod.group_kfold(fit, "mission", draws=100, store=store)
 
 
-def test_cli_store_and_scheduler_need_group_folds(fits, tmp_path, run_cli):
+def test_cli_store_needs_group_folds(fits, tmp_path, run_cli):
     paths = [fit.save(tmp_path / f"{i}.nc") for i, fit in enumerate(fits.values())]
     out = run_cli("compare", *map(str, paths), "--store", str(tmp_path / "cv"))
     assert out.code == 2 and "give --folds COLUMN too" in out.err
+    assert "Traceback" not in out.err
+
+
+def test_leave_one_mission_out_on_a_dask_cluster_gives_the_same_terms(fits):
+    """The refits sent to two worker processes (the fit travels to them) give the terms
+    of the refits made in this process, bit for bit: each is seeded by its group."""
+    distributed = pytest.importorskip("distributed")
+    fit = fits["missions"]
+    here = compare_mod.group_kfold(fit, "mission", draws=200)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        there = compare_mod.group_kfold(fit, "mission", draws=200, client=client)
+    np.testing.assert_array_equal(there.elpd_i.values, here.elpd_i.values)
+    pd.testing.assert_frame_equal(there.terms, here.terms)
