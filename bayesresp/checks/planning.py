@@ -54,8 +54,9 @@ class PlanResult:
         return "\n".join(
             [
                 f"Study plan: power = share of {self.ci:.0%} intervals excluding zero "
-                f"({self.simulations} simulations per design; 'simulations': those in "
-                "which the coefficient's level was drawn)",
+                f"({self.simulations} simulations per design; 'estimated': the share of "
+                "data sets that drew the coefficient's level, the others count as not "
+                "detected)",
                 text,
                 *[f"note: {n}" for n in self.notes],
             ]
@@ -146,6 +147,10 @@ def plan(
     if not designs:
         raise PlanError("plan needs at least one design (missions and rows)")
     clean = [_design(d, i) for i, d in enumerate(designs)]
+    if len({tuple(d.values()) for d in clean}) < len(clean):
+        raise PlanError("two designs are the same; give each design once")
+    if int(seed) < 0:
+        raise PlanError(f"seed: 0 or more, not {seed}")
     if simulations < 2:
         raise PlanError(f"simulations: 2 or more per design, not {simulations}")
     if not 0 < ci < 1:
@@ -160,6 +165,12 @@ def plan(
             raise PlanError(
                 f"target {unknown[0]!r} is not a coefficient the simulator draws; its "
                 "coefficients: " + ", ".join(known)
+            )
+        used = {name for term in spec.parsed.terms for name in term.names}
+        outside = [t for t in targets if _variable(t) not in used]
+        if outside:
+            raise PlanError(
+                f"target {outside[0]!r}: the specification does not use {_variable(outside[0])}"
             )
     settings = {
         "kind": "plan",
@@ -232,6 +243,16 @@ def _design(d: dict[str, Any], i: int) -> dict[str, Any]:
     if not 0 <= share <= 1:
         raise PlanError(f"design {i + 1}: double_coded is a share, 0 to 1, not {share}")
     coders = int(d.get("coders", 3 if share > 0 else 0))
+    if share > 0 and (coders < 2 or share * rows < 10):
+        raise PlanError(
+            f"design {i + 1}: double coding needs 2 coders or more and at least 10 responses "
+            f"coded twice (here {coders} coders, {share * rows:.0f} responses)"
+        )
+    if share == 0 and coders:
+        raise PlanError(
+            f"design {i + 1}: coders without double coding cannot be told apart from the "
+            "responses; give double_coded (a share) or leave coders out"
+        )
     return {"missions": missions, "rows": rows, "double_coded": share, "coders": coders}
 
 
@@ -259,12 +280,21 @@ def _assumed(spec: ModelSpec, effects, sd) -> tuple[dict[str, Any], dict[str, fl
             "to the formula, or leave its effect out"
         )
     groups = {":".join(g.factor) for g in parsed.groups}
-    strange = set(sd or {}) - set(DEFAULT_SD)
+    foreign = groups - set(DEFAULT_SD)
+    if foreign:
+        raise PlanError(
+            f"the simulator draws group effects for {', '.join(DEFAULT_SD)} only; the "
+            f"specification's {', '.join(sorted(foreign))} would have none"
+        )
+    strange = set(sd or {}) - groups
     if strange:
         raise PlanError(
-            f"sd: unknown group term(s) {', '.join(sorted(strange))}; known: "
-            + ", ".join(DEFAULT_SD)
+            f"sd: the specification has no group term {', '.join(sorted(strange))}; its "
+            f"group terms: {', '.join(sorted(groups)) or 'none'}"
         )
+    negative = {k: v for k, v in (sd or {}).items() if float(v) < 0}
+    if negative:
+        raise PlanError(f"sd: a standard deviation is 0 or more, not {negative}")
     sds = {k: (float((sd or {}).get(k, v)) if k in groups else 0.0) for k, v in DEFAULT_SD.items()}
     return merged, sds
 
@@ -274,6 +304,11 @@ def _merge(name: str, default: Any, value: Any) -> Any:
     for a continuous covariate, or for an ordinal one its total effect (its steps'
     shares kept); levels for a factor, the others keeping their defaults."""
     if isinstance(default, dict) and "total" in default:
+        if isinstance(value, dict) and value is not default:
+            raise PlanError(
+                f"effects: {name} is ordinal: give its total effect (lowest to highest "
+                f"level) as one number, e.g. {name}=1.2"
+            )
         return {**default, "total": float(value)} if not isinstance(value, dict) else value
     if isinstance(default, dict):
         if not isinstance(value, dict):
@@ -338,7 +373,8 @@ def _plan_units(task: dict[str, Any]) -> pd.DataFrame:
             )
         post, _, scale = readable_posterior(f.posterior, f.info)
         truth = _truths(sim.truth)
-        names = task["targets"] or [k for k in truth if k in post]
+        used = {name for term in spec.parsed.terms for name in term.names}
+        names = task["targets"] or [k for k in truth if _variable(k) in used]
         row = {}
         for name in names:
             if name not in truth:
@@ -346,19 +382,37 @@ def _plan_units(task: dict[str, Any]) -> pd.DataFrame:
                     f"target {name!r} is not a coefficient of the model; its coefficients: "
                     + ", ".join(k for k in truth if k in post)
                 )
-            if name not in post:  # its level was not drawn in this data set: no estimate
+            if name not in post or not _estimable(name, f.info):  # its level, or the
+                # reference level, was not drawn in this data set: no estimate
                 for part in ("excludes_zero", "width", "covered", "truth"):
                     row[f"{name}|{part}"] = np.nan
                 continue
             lo, hi = np.quantile(post[name].values.ravel(), [(1 - ci) / 2, (1 + ci) / 2])
             same_scale = "per sd" not in scale.get(name, "")
-            value = truth.get(name, np.nan) if same_scale else np.nan
+            value = truth[name] if same_scale else np.nan
             row[f"{name}|excludes_zero"] = float(lo > 0 or hi < 0)
             row[f"{name}|width"] = float(hi - lo)
             row[f"{name}|covered"] = float(lo <= value <= hi) if np.isfinite(value) else np.nan
             row[f"{name}|truth"] = float(value)
         out.append(pd.Series(row, name=int(unit)))
     return pd.DataFrame(out)
+
+
+def _variable(name: str) -> str:
+    """The covariate of a coefficient's name: background[x] -> background, mo(x) -> x."""
+    if name.startswith("mo(") and name.endswith(")"):
+        return name[3:-1]
+    return name.split("[", 1)[0]
+
+
+def _estimable(name: str, info) -> bool:
+    """Whether the fit estimated the coefficient the target names: a factor level's
+    effect against the codebook's first level. A data set without that level has another
+    reference, and its coefficients are other contrasts: not this target's."""
+    coding = info.codings.get(_variable(name))
+    if "[" not in name or coding is None or coding.kind != "factor":
+        return True
+    return coding.reference == coding.levels[0]
 
 
 def _truths(truth: dict[str, Any]) -> dict[str, float]:
@@ -370,6 +424,13 @@ def _truths(truth: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _share_se(successes: float, n: int) -> float:
+    """Monte Carlo standard error of a share (Agresti-Coull: two successes and two
+    failures added, so that a share of 0 or 1 does not claim an error of 0)."""
+    p = (successes + 2) / (n + 4)
+    return float(np.sqrt(p * (1 - p) / (n + 4)))
+
+
 def _summarise(rows: pd.DataFrame, designs, simulations: int, ci: float) -> PlanResult:
     """Per design and target: power, width and coverage with Monte Carlo errors."""
     records = []
@@ -377,30 +438,33 @@ def _summarise(rows: pd.DataFrame, designs, simulations: int, ci: float) -> Plan
     for d, design in enumerate(designs):
         part = rows.loc[(rows.index // simulations) == d]
         for name in targets:
-            hit = part[f"{name}|excludes_zero"].dropna()  # NaN: the level was not drawn
+            hit = part[f"{name}|excludes_zero"]
+            drawn = hit.notna()
+            if not drawn.any():  # the level was never drawn in this design's data sets
+                continue
             width = part[f"{name}|width"].dropna()
             cov = part[f"{name}|covered"].dropna()
-            if hit.empty:  # the level was never drawn in this design's data sets
-                continue
-            p, c = float(hit.mean()), float(cov.mean()) if len(cov) else np.nan
+            truth = part[f"{name}|truth"].dropna()
+            # a data set without the level cannot detect its effect: not detected
+            p = float(hit.fillna(0.0).mean())
+            c = float(cov.mean()) if len(cov) else np.nan
             records.append(
                 {
                     "target": name,
                     "missions": design["missions"],
                     "rows": design["rows"],
                     "double_coded": design["double_coded"],
-                    "truth": float(part[f"{name}|truth"].dropna().iloc[0])
-                    if part[f"{name}|truth"].notna().any()
-                    else np.nan,
+                    "truth": float(truth.iloc[0]) if len(truth) else np.nan,
                     "power": p,
-                    "power_se": float(np.sqrt(p * (1 - p) / len(hit))),
+                    "power_se": _share_se(hit.fillna(0.0).sum(), len(hit)),
                     "width": float(width.mean()),
                     "width_se": float(width.std(ddof=1) / np.sqrt(len(width)))
                     if len(width) > 1
                     else np.nan,
                     "coverage": c,
-                    "coverage_se": float(np.sqrt(c * (1 - c) / len(cov))) if len(cov) else np.nan,
-                    "simulations": len(hit),  # those that estimated it
+                    "coverage_se": _share_se(cov.sum(), len(cov)) if len(cov) else np.nan,
+                    "estimated": float(drawn.mean()),  # share of data sets with the level
+                    "simulations": len(hit),
                 }
             )
     table = pd.DataFrame(records).set_index(["target", "missions", "rows", "double_coded"])

@@ -520,6 +520,14 @@ def plan_cmd(
 
     assumed: dict = {}
     for covariate, level, size in effects:
+        before = assumed.get(covariate)
+        if (level is None and before is not None) or (
+            level is not None and before is not None and not isinstance(before, dict)
+        ):
+            raise click.BadParameter(
+                f"{covariate} is given twice, or both as a whole and by level",
+                param_hint="--effect",
+            )
         if level is None:
             assumed[covariate] = size
         else:
