@@ -47,6 +47,7 @@ PAGES: dict[str, tuple[str, list[str]]] = {
     "guide/fitting": ("Specifying and fitting a model", ["Fitting a model"]),
     "guide/checking": ("Checking a fit", ["Checking a fit"]),
     "guide/whatif": ("What-if queries and scenarios", ["What-if queries"]),
+    "guide/planning": ("Planning a study", ["Planning a study"]),
     "guide/report": ("Sharing results: the report", ["Sharing results: the report"]),
     "guide/speed": ("Speed and scale", ["Speed and scale"]),
     "guide/cli": ("The command line at a glance", ["Command line at a glance"]),

@@ -174,6 +174,7 @@ SEEDED = {
     "fit": lambda csv, tmp: [csv, "--spec", "baseline", "--out", tmp / "fit.nc"],
     "reliability": lambda csv, tmp: [csv],
     "sbc": lambda csv, tmp: [csv, "--spec", "baseline"],
+    "plan": lambda csv, tmp: ["--spec", "baseline", "--design", "4x80"],
     "coders": lambda csv, tmp: [tmp / "fit.nc"],  # refused before the fit file is read
 }
 
