@@ -190,11 +190,6 @@ def sbc(
             "seeds": [seed + 1 + int(i) for i in part],
         }
 
-    if chunks is not None and chunks < 1:
-        raise ValueError(f"chunks: 1 or more, not {chunks}")
-    if chunks is None:
-        slots = sum(client.nthreads().values()) if client is not None else os.cpu_count()
-        chunks = 4 * (slots or 1)
     ranks = run_batch(
         _run_chunk,
         np.arange(simulations),

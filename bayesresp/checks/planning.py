@@ -187,9 +187,6 @@ def plan(
         "seed": int(seed),
     }
     batch = BatchStore(store, settings) if store is not None else None
-    if chunks is None:
-        slots = sum(client.nthreads().values()) if client is not None else os.cpu_count()
-        chunks = 4 * (slots or 1)
     units = np.arange(len(clean) * simulations)
 
     def task(part: np.ndarray) -> dict[str, Any]:

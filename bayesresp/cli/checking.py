@@ -98,6 +98,22 @@ def check_cmd(fit_file: Path, by: tuple[str, ...], out: Path | None, svg: bool, 
 deprecated_alias(check_cmd, "check")
 
 
+#: Options of the commands that run a batch of fits (bayesresp.inference.batches).
+store_option = click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the batch's results as they arrive; run again with the same "
+    "arguments and store to finish a killed run.",
+)
+scheduler_option = click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="A Dask scheduler (tcp://host:8786) to run the fits on, instead of local processes.",
+)
+
+
 class _Folds(click.ParamType):
     """A number of random folds (2 or more), or a grouping column to leave out one group
     of at a time."""
@@ -330,19 +346,8 @@ def _dask_client(address: str | None):
     default=None,
     help="Folder for the ranks (CSV) and rank histograms (PNG).",
 )
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the batch's results as they arrive; run again with the same "
-    "arguments and store to finish a killed run.",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="ADDRESS",
-    help="A Dask scheduler (tcp://host:8786) to run the fits on, instead of local processes.",
-)
+@store_option
+@scheduler_option
 @format_option
 def sbc_cmd(
     data: Path,
@@ -483,13 +488,8 @@ class _Effect(click.ParamType):
     default=None,
     help="Folder for the table (CSV), the per-simulation rows (CSV) and a power plot (PNG).",
 )
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for the batch's results as they arrive (resume a killed run).",
-)
-@click.option("--scheduler", default=None, metavar="ADDRESS", help="A Dask scheduler.")
+@store_option
+@scheduler_option
 @format_option
 def plan_cmd(
     spec: str,

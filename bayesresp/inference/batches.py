@@ -221,7 +221,7 @@ def run_batch(
     units: np.ndarray,
     make_task: Callable[[np.ndarray], dict[str, Any]],
     *,
-    pieces: int | list[np.ndarray],
+    pieces: int | list[np.ndarray] | None = None,
     store: BatchStore | None = None,
     executor: Executor | None = None,
     client: Any = None,
@@ -233,15 +233,20 @@ def run_batch(
 
     ``make_task(units)`` builds the task of a piece (everything ``work`` needs, picklable;
     ``work`` must be importable by the workers). ``pieces``: how many pieces to split the
-    units to run into, or the pieces themselves (arrays of units, each one task: the
+    units to run into (None: four per core, or per Dask worker thread, so that the
+    workers stay busy to the end), or the pieces themselves (arrays of units, each one
+    task: the
     folds of K-fold cross-validation). With a ``store``, units already stored are not run
     again, and each task's rows are stored as they arrive.
     """
     done = store.finished() if store is not None else None
     todo = units if done is None else np.setdiff1d(units, done.index.to_numpy())
     results = [] if done is None else [done.loc[done.index.isin(units)]]
+    if pieces is None:
+        slots = sum(client.nthreads().values()) if client is not None else os.cpu_count()
+        pieces = 4 * (slots or 1)
     if isinstance(pieces, int) and pieces < 1:
-        raise ValueError(f"pieces: 1 or more, not {pieces}")
+        raise ValueError(f"pieces (chunks): 1 or more, not {pieces}")
     if todo.size:
         results += _run(work, todo, make_task, pieces, store, executor, client, progress, label)
     if not results:
