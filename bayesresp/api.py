@@ -156,6 +156,16 @@ class Fit(FittedModel):
         """
         return coders.coder_reliability(self, ci=ci, n_boot=n_boot, seed=seed)
 
+    def imputed(self, ci: float = 0.9) -> pd.DataFrame:
+        """The posterior of each missing covariate cell (a fit with ``missing="model"``);
+        see :func:`bayesresp.queries.estimates.imputed`.
+
+        Examples
+        --------
+        >>> fit.imputed().xs("background", level="variable")  # doctest: +SKIP
+        """
+        return estimates.imputed(self, ci)
+
     # -- what-if -------------------------------------------------------------------------
     def what_if(
         self,
@@ -244,7 +254,10 @@ class Fit(FittedModel):
     def _repr_html_(self) -> str:
         return (
             f"<p><b>bayesresp fit</b> <code>{escape(self.spec.formula)}</code><br>"
-            f"{escape(self.convergence_line())}</p>" + self.summary().to_html(float_format="%.3f")
+            f"{escape(self.convergence_line())}"
+            + (f"<br>{escape(self.missing_note)}" if self.missing_note else "")
+            + "</p>"
+            + self.summary().to_html(float_format="%.3f")
         )
 
 

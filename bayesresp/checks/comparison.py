@@ -16,6 +16,7 @@ from scipy.special import logsumexp
 
 from bayesresp.errors import ComparisonError
 from bayesresp.inference.arrays import eta_from_draws
+from bayesresp.inference.imputation import mixed_log_lik
 from bayesresp.inference.newgroups import (
     IMPORTANCE,
     bridge_log_ratio,
@@ -296,7 +297,10 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
         eta = eta_from_draws(f.arrays, one, modes, np.random.default_rng(seed + j))
-        ll = log_prob(one.y, eta, f.arrays.cutpoints, f.spec.link, y_high=one.y_high)[:, 0]
+        ll = log_prob(one.y, eta, f.arrays.cutpoints, f.spec.link, y_high=one.y_high)
+        if one.imputation is not None:  # its missing covariates summed out
+            ll = mixed_log_lik(one, f.arrays, ll)
+        ll = ll[:, 0]
         out[j] = logsumexp(ll) - np.log(len(ll))
     del design
     return out
@@ -472,6 +476,13 @@ def group_kfold(
 
     from bayesresp.inference.batches import BatchStore, InProcess, run_batch, versions
 
+    if fit.info.imputed:
+        raise ComparisonError(
+            "leave-one-group-out cross-validation does not yet cover a fit whose missing "
+            "covariates are summed out (missing='model': "
+            + ", ".join(m.var for m in fit.info.imputed)
+            + "); compare such fits by PSIS-LOO or K-fold (folds=K)"
+        )
     codes, names = group_folds(fit, by)
     seed = int(fit.meta.get("seed", 0)) if seed is None else seed
     settings = {

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+from bayesresp.inference.imputation import copy_weights, mix, row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import apply_design
@@ -80,6 +81,10 @@ def replicate(
     data of a posterior predictive check of coarsened data; Gelman et al. 2005,
     *Biometrics* 61, 74-85). Its draws use a random stream of their own, so the
     replicates are those of ``complete=False``.
+
+    A row whose covariates the fit sums out (``missing="model"``) is replicated from its
+    predictive distribution given its observed covariates, the missing ones averaged
+    over their model: the distribution whose log-density the fit stores for the row.
     """
     from bayesresp.progress import bar
 
@@ -90,15 +95,19 @@ def replicate(
     seed = fit.meta.get("seed", 0) if seed is None else seed
     rng = np.random.default_rng(seed)
     eta = eta_from_draws(d, design, "known")
-    out = np.empty(eta.shape, dtype=np.int64)
+    imp = design.imputation
+    y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
+    weights = None if imp is None else copy_weights(design, d)
+    n_rows = design.n if imp is None else imp.n_rows
+    out = np.empty((len(eta), n_rows), dtype=np.int64)
     completed = None
     if complete:
-        completed = np.broadcast_to(design.y, eta.shape).copy()
-        ranged = np.flatnonzero(design.ranges)
+        completed = np.broadcast_to(y, out.shape).copy()
+        ranged = np.flatnonzero(design.of_rows(design.ranges))
         K = len(fit.info.spectrum)
         if ranged.size:
             levels = np.arange(K)
-            inside = (levels >= design.y[ranged, None]) & (levels <= design.y_high[ranged, None])
+            inside = (levels >= y[ranged, None]) & (levels <= y_high[ranged, None])
             rng_fill = np.random.default_rng([seed, 1])
     cells = design.n * len(fit.info.spectrum)
     step = max(1, _CELLS_PER_CHUNK // max(cells, 1))
@@ -106,6 +115,8 @@ def replicate(
         for start in range(0, len(eta), step):
             stop = min(start + step, len(eta))
             p = category_probs(eta[start:stop], d.cutpoints[start:stop, None, :], fit.spec.link)
+            if weights is not None:  # copies mixed into their rows
+                p = mix(p, design, weights[start:stop])
             out[start:stop] = draw_levels(p, rng)
             if completed is not None and ranged.size:
                 q = p[:, ranged, :] * inside
@@ -429,7 +440,8 @@ def posterior_predictive_check(
     >>> ppc = fit.ppc(by="mission")  # doctest: +SKIP
     >>> ppc.flagged  # doctest: +SKIP
     """
-    y_obs, y_high = fit.design.y, fit.design.y_high
+    design = fit.design
+    y_obs, y_high = design.of_rows(design.y), design.y_high
     if y_high is None:
         y_rep = replicate(fit, draws, seed, progress=progress)
         observed = y_obs
@@ -468,16 +480,15 @@ def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> 
         return _coder_pit(fit, seed)
     log_w = fit.loo().log_weights.transpose("row", "chain", "draw").values
     w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (n, S), rows sum to one
-    d, design, y = fit.arrays, fit.design, fit.design.y
-    top = y if design.y_high is None else design.y_high
+    d, design = fit.arrays, fit.design
+    y = design.of_rows(design.y)
+    top = y if design.y_high is None else design.of_rows(design.y_high)
     n = len(y)
     below, at = np.empty(n), np.empty(n)
     for start in range(0, n, chunk):
         rows = np.arange(start, min(start + chunk, n))
         part = apply_design(fit.info, fit.data.iloc[rows])
-        p = category_probs(
-            eta_from_draws(d, part, "known"), d.cutpoints[:, None, :], fit.spec.link
-        )  # (S, m, K)
+        p = row_probabilities(d, part, fit.spec.link)  # (S, m, K)
         p_loo = np.einsum("ms,smk->mk", w[rows], p)
         cum = np.cumsum(p_loo, axis=1)
         m = np.arange(len(rows))

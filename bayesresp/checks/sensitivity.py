@@ -72,10 +72,11 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     from bayesresp.model.design import make_design
     from bayesresp.model.graph import build_model
 
-    # the model of coders is built on the fitted rows' design (its layer and priors)
+    # the model of coders, and of summed-out covariates, is built on the fitted rows'
+    # design (its layer and priors)
     design = (
         fit.design
-        if fit.info.coders
+        if fit.info.coders or fit.info.imputed
         else make_design(
             fit.data,
             fit.spec.parsed,

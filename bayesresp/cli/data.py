@@ -156,6 +156,14 @@ def describe_cmd(
     show_default=True,
     help="Share of responses coded as a range of 2-3 levels (response_low, response_high).",
 )
+@click.option(
+    "--missing",
+    "blanks",
+    multiple=True,
+    metavar="COLUMN=SHARE",
+    help="Leave a covariate with levels empty in a share of the rows, at random given "
+    "the mission and the official's hierarchy level (repeatable): background=0.3.",
+)
 def simulate_cmd(
     missions: int,
     rows: int,
@@ -166,6 +174,7 @@ def simulate_cmd(
     coders: int,
     double_coded: float,
     ambiguous: float,
+    blanks: tuple[str, ...],
 ) -> None:
     """Draw a synthetic coded data set from the theory, with known true parameters.
 
@@ -189,15 +198,29 @@ def simulate_cmd(
         raise click.BadParameter(
             "double coding needs --coders 2 or more", param_hint="--double-coded"
         )
-    sim = simulate(
-        missions=missions,
-        rows=rows,
-        seed=seed,
-        officials=officials,
-        coders=coders,
-        double_coded=double_coded,
-        ambiguous=ambiguous,
-    )
+    shares = {}
+    for item in blanks:
+        name, _, share = item.partition("=")
+        try:
+            shares[name.strip()] = float(share)
+        except ValueError:
+            raise click.BadParameter(
+                f"'{item}' is not COLUMN=SHARE (a share from 0 to below 1: background=0.3)",
+                param_hint="--missing",
+            ) from None
+    try:
+        sim = simulate(
+            missions=missions,
+            rows=rows,
+            seed=seed,
+            officials=officials,
+            coders=coders,
+            double_coded=double_coded,
+            ambiguous=ambiguous,
+            missing=shares or None,
+        )
+    except ValueError as exc:  # a column or share simulate cannot blank
+        raise click.BadParameter(str(exc), param_hint="--missing") from None
     sim.write(out, truth)
     click.echo(
         f"wrote {out}: {len(sim.data)} SYNTHETIC responses, {missions} missions, "

@@ -54,10 +54,11 @@ TABLES = ("parameters", "odds", "groups", "variance")
 )
 @click.option(
     "--missing",
-    type=click.Choice(["error", "drop"]),
+    type=click.Choice(["error", "drop", "model"]),
     default="error",
     show_default=True,
-    help="Rows lacking a value the formula needs: stop, or drop.",
+    help="Rows lacking a value the formula needs: stop, drop them, or keep them and sum "
+    "out their missing covariates with levels in the model.",
 )
 @click.option(
     "--target-accept",

@@ -114,6 +114,8 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     )
     for term, why in fit.meta.get("dropped", {}).items():
         click.echo(f"Not estimable from these data: {term}: {why}")
+    if fit.missing_note:
+        click.echo(fit.missing_note)
     emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
     if get_link(fit.spec.link).residual_variance is not None:
         emit_table(

@@ -1,4 +1,5 @@
-"""Commands that ask a fitted model questions: whatif, contrast, scenario, effects."""
+"""Commands that ask a fitted model questions: whatif, contrast, scenario, effects,
+imputed."""
 
 from __future__ import annotations
 
@@ -235,4 +236,27 @@ def effects_cmd(fit_file: Path, draws: int, ci: float, fmt: str) -> None:
         fit.marginal_effects(draws=draws, ci=ci).set_index(["variable", "contrast"]),
         fmt,
         "Marginal effects on the expected position (0 = conceal), ranked:",
+    )
+
+
+@cli.command("imputed", epilog=EXIT_STATUS_HELP)
+@click.argument("fit_file", type=click.Path(path_type=Path))
+@_ci_option
+@format_option
+def imputed_cmd(fit_file: Path, ci: float, fmt: str) -> None:
+    """The posterior of each missing covariate cell of a fit made with --missing model:
+    per row, covariate and level, the probability of that level given the row's outcome,
+    other covariates and mission.
+
+    \b
+    Example:
+      bayesresp imputed fit.nc --format csv > imputed.csv
+    """
+    from bayesresp.api import load_fit
+
+    fit = load_fit(fit_file)
+    emit_table(
+        fit.imputed(ci=ci),
+        fmt,
+        "Missing covariate cells: the posterior probability of each level",
     )

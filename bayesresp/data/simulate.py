@@ -287,6 +287,7 @@ def simulate(
     coder_spread: float = 0.5,
     coder_spread_sd: float = 0.4,
     ambiguous: float = 0.0,
+    missing: dict[str, float] | None = None,
 ) -> Simulation:
     """Draw a synthetic coded data set from the hierarchical cumulative-logit model.
 
@@ -325,6 +326,16 @@ def simulate(
         the range's width and its position on a grid of that width are drawn
         independently of the response, so the ranges are coarsened at random: the
         likelihood P(low <= y <= high) is then the right one.
+    missing : dict, optional
+        Covariates with levels to leave empty in a share of the rows, ``{"background":
+        0.3}``: missing at random given observed values, never given the response or the
+        value itself. A row's chance of a blank is a logistic function of its mission (a
+        normal shift of sd 0.7 per mission) and of its ``hierarchy_level`` (its
+        ``severity`` for ``hierarchy_level`` itself), its intercept set so that the
+        expected share is the one asked. Drawn from a random stream of their own, so
+        the other values are those of the same call without ``missing``. The truth
+        records, per covariate, the rows left empty and their values
+        (``truth["missing"]``); the data are what ``missing="model"`` fits.
 
     Returns
     -------
@@ -343,6 +354,14 @@ def simulate(
         raise ValueError("simulate needs at least one mission and one row per mission")
     if not 0.0 <= ambiguous <= 1.0:
         raise ValueError(f"ambiguous must be a share from 0 to 1, not {ambiguous}")
+    for var, share in (missing or {}).items():
+        field_ = Codebook.default().fields.get(var)
+        if field_ is None or field_.role != "covariate" or field_.categories is None:
+            raise ValueError(f"missing: '{var}' is not a covariate with levels of the codebook")
+        if not 0.0 <= share < 1.0:
+            raise ValueError(
+                f"missing: the share of '{var}' must be from 0 to below 1, not {share}"
+            )
     if seed is None:  # record the seed actually used, so every draw can be repeated
         seed = int(np.random.SeedSequence().entropy % 2**32)
     rng = np.random.default_rng(seed)
@@ -375,6 +394,8 @@ def simulate(
     latent = eta + rng.logistic(size=len(frame))
     columns = list(COLUMNS)
     level = np.searchsorted(np.asarray(cuts), latent)
+    if missing:  # a stream of its own: the other values stay those without blanks
+        frame, truth["missing"] = _blank(np.random.default_rng([seed, 7]), frame, missing)
     if coders > 0:  # drawn last, so data without coders stay byte-identical
         frame, level = _code(
             rng,
@@ -409,6 +430,39 @@ def simulate(
         }
     frame["source"] = _text(np.full(len(frame), f"synthetic (bayesresp.simulate, seed {seed})"))
     return Simulation(frame.loc[:, columns], truth)
+
+
+def _blank(rng, frame: pd.DataFrame, shares: dict[str, float]):
+    """Blank a share of each named covariate's cells, at random given the mission and an
+    observed covariate (see ``simulate``'s ``missing``); returns the frame and the truth
+    of what was blanked."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    frame = frame.copy()
+    missions = pd.factorize(frame["mission"])[0]
+    truth = {}
+    for var, share in shares.items():
+        driver = "severity" if var == "hierarchy_level" else "hierarchy_level"
+        codes = frame[driver].cat.codes.to_numpy(dtype=float)
+        h = (codes - codes.mean()) / (codes.std() or 1.0)
+        shift = rng.normal(0.0, 0.7, missions.max() + 1)[missions]
+        score = h + shift
+        if share > 0:
+            a = brentq(lambda a, s=score, t=share: expit(a + s).mean() - t, -30.0, 30.0)
+            blank = rng.random(len(frame)) < expit(a + score)
+        else:
+            blank = np.zeros(len(frame), dtype=bool)
+        rows = np.flatnonzero(blank)
+        truth[var] = {
+            "share": share,
+            "cells": int(blank.sum()),
+            "depends_on": ["mission", driver],
+            "rows": (rows + 1).tolist(),
+            "values": frame[var].astype(str).to_numpy()[rows].tolist(),
+        }
+        frame[var] = frame[var].where(~blank)
+    return frame, truth
 
 
 def _coarsen(rng, level, K, share):

@@ -12,7 +12,7 @@ this module), except for designs with ``mo()`` terms, which come here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -33,6 +33,9 @@ class PosteriorArrays:
     r: dict[str, np.ndarray]  # group -> (S, levels, q)
     sd: dict[str, np.ndarray]  # group -> (S, q)
     cor: dict[str, np.ndarray]  # group -> (S, q, q), identity when uncorrelated
+    # imputed covariate -> its own model's (intercept (S, L - 1), coefficients
+    # (S, P, L - 1) or None, group effects (S, levels, L - 1) or None)
+    missing: dict[str, tuple] = field(default_factory=dict)
 
     @property
     def n_draws(self) -> int:
@@ -57,7 +60,15 @@ class PosteriorArrays:
                 cor[g.label] = flat(f"cor[{g.label}]")
             else:
                 cor[g.label] = np.broadcast_to(np.eye(q), (S, q, q))
-        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor)
+        missing = {
+            m.var: (
+                flat(f"mi_intercept[{m.var}]"),
+                flat(f"mi_b[{m.var}]") if m.predictors else None,
+                flat(f"mi_r[{m.var}]") if m.group is not None else None,
+            )
+            for m in info.imputed
+        }
+        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor, missing)
 
     def subset(self, idx: np.ndarray) -> PosteriorArrays:
         """The draws at positions ``idx``."""
@@ -69,6 +80,7 @@ class PosteriorArrays:
             {k: v[idx] for k, v in self.r.items()},
             {k: v[idx] for k, v in self.sd.items()},
             {k: v[idx] for k, v in self.cor.items()},
+            {k: tuple(None if a is None else a[idx] for a in v) for k, v in self.missing.items()},
         )
 
 
@@ -128,7 +140,11 @@ def eta_from_draws(
                 )
             r = draws.r[g.label][:, idx, :]  # (S, n, q)
         else:
-            r = _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
+            imp = design.imputation
+            if imp is not None and not shared_new:  # a row's copies: one new group
+                r = _new_group_effects(draws, g.label, imp.n_rows, rng)[:, imp.row]
+            else:
+                r = _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
         gathered.append((Z, r))
     eta = linear_predictor(
         design.X,

@@ -30,14 +30,23 @@ from bayesresp.model.formula import Formula
 from bayesresp.model.graph import ResolvedPriors, coords_of
 from bayesresp.model.spec import ModelSpec
 
-MISSING = ("error", "drop")
-# How a user drops incomplete rows: in Python, and on the command line (fit).
+MISSING = ("error", "drop", "model")
+# How a user drops incomplete rows, or models their missing covariates: in Python, and
+# on the command line (fit).
 MISSING_DROP = Usage(python="missing='drop'", cli="--missing drop")
+MISSING_MODEL = Usage(python="missing='model'", cli="--missing model")
 
 
 def _check_missing(missing: object) -> None:
     if not isinstance(missing, str) or missing not in MISSING:
-        raise SamplerError(f"missing must be 'error' or 'drop', not {missing!r}")
+        raise SamplerError(f"missing must be 'error', 'drop' or 'model', not {missing!r}")
+
+
+def _modelled(cb: Codebook, name: str, outcome: str, groups: set[str]) -> bool:
+    """Whether missing="model" sums out this column's missing cells: a covariate with
+    levels (nominal or ordinal), not the outcome and not a group."""
+    f = cb.fields.get(name)
+    return name != outcome and name not in groups and f is not None and f.categories is not None
 
 
 def prepare_data(
@@ -72,18 +81,38 @@ def prepare_data(
     incomplete = frame[used].isna()
     if formula.outcome in incomplete:  # a range (ambiguous code) is an outcome too
         incomplete[formula.outcome] &= ~_is_range(frame, cb)
+    if missing == "model":  # covariates with levels: summed out in the model
+        groups = {n for g in formula.groups for n in g.factor}
+        for c in incomplete.columns:
+            if _modelled(cb, c, formula.outcome, groups):
+                incomplete[c] = False
     bad = np.flatnonzero(incomplete.any(axis=1).to_numpy())
     if bad.size:
         cols = [c for c in used if incomplete[c].any()]
         rows = (bad + 1).tolist()
         shown = ", ".join(map(str, rows[:20])) + (" ..." if len(rows) > 20 else "")
+        if missing == "model":
+            raise MissingDataError.spelt(
+                [
+                    f"{len(rows)} row(s) have missing values in column(s) the model cannot "
+                    f"sum out ({', '.join(cols)}): rows {shown}. ",
+                    MISSING_MODEL,
+                    " sums out covariates with levels (nominal or ordinal); the outcome, "
+                    "groups and numbers must be given. Fill them in, or pass ",
+                    MISSING_DROP,
+                    " to leave these rows out of the fit.",
+                ],
+                rows,
+            )
         if missing == "error":
             raise MissingDataError.spelt(
                 [
                     f"{len(rows)} row(s) have missing values in column(s) the formula uses "
-                    f"({', '.join(cols)}): rows {shown}. Fill them in, or pass ",
+                    f"({', '.join(cols)}): rows {shown}. Fill them in, pass ",
                     MISSING_DROP,
-                    " to leave these rows out of the fit.",
+                    " to leave these rows out of the fit, or ",
+                    MISSING_MODEL,
+                    " to sum out missing covariates with levels in the model.",
                 ],
                 rows,
             )
@@ -192,8 +221,16 @@ def fit(
         Same seed, same draws (a seed is drawn and recorded when omitted).
     sampler : {"nutpie", "pymc", "numpyro"}
         NUTS implementation.
-    missing : {"error", "drop"}
-        What to do with rows that lack a value the formula needs.
+    missing : {"error", "drop", "model"}
+        What to do with rows that lack a value the formula needs: refuse them, leave
+        them out, or (``"model"``) keep them and sum out their missing covariates with
+        levels (nominal or ordinal) in the model. Each such covariate then gets a model
+        of its own, a multinomial logit on the covariates no row lacks with partially
+        pooled effects of the first group term (the mission), and a row that lacks it
+        contributes ``log sum_l P(x = l) p(y | x = l)``: exact, no imputation draws
+        (:mod:`bayesresp.maths.missing`). Its posterior for each missing cell is
+        ``Fit.imputed()``. A missing outcome, group or number is still refused, naming
+        its rows. ``fit.meta["missing"]`` counts the cells summed out per covariate.
     target_accept : float
         NUTS's target acceptance rate. 0.9 by default (PyMC's is 0.8): with a dozen
         missions and mission-level covariates, the smaller steps avoid divergences and
@@ -279,9 +316,22 @@ def fit(
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)
     design = make_design(
-        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
+        frame,
+        spec.parsed,
+        cb,
+        blocks=spec.blocks,
+        scale_continuous=spec.scale_continuous,
+        impute=missing == "model",
     )
     columns = coder_columns(frame, cb, spec)
+    if columns is not None and design.info.imputed:
+        raise BayesrespError(
+            "missing='model' and the model of coders cannot yet be combined (the rows of "
+            "a response are codes, and their missing covariates would be summed out per "
+            "code): fill in "
+            + ", ".join(m.var for m in design.info.imputed)
+            + ", fit with missing='drop', or with coders='rows'"
+        )
     if columns is not None:
         names = tuple(sorted(frame[columns[1]].astype(str).unique()))
         info = dataclasses.replace(design.info, coder_columns=columns, coders=names)
@@ -414,8 +464,21 @@ def fit_design(
         "centred": drawn.centred,
         "timings": drawn.timings,
         "dropped": dropped,
+        "missing": _missing_meta(design),
     }
     return FittedModel(tree, spec, cb, frame, design.info, meta)
+
+
+def _missing_meta(design: Design) -> dict:
+    """What a fit did with missing covariates: per imputed covariate, the cells summed out
+    (empty when no covariate is modelled)."""
+    imp = design.imputation
+    if imp is None:
+        return {}
+    return {
+        m.var: {"cells": int(imp.missing[:, j].sum()), "levels": list(m.levels)}
+        for j, m in enumerate(design.info.imputed)
+    }
 
 
 def _why_graph(design: Design, settings: SamplerSettings, log_density: str) -> str | None:
@@ -439,7 +502,8 @@ COMPRESS_BELOW = 0.9
 def _maybe_compress(design, compress: bool | None):
     """The design to fit (its distinct rows with counts, when that pays or is asked for)
     and the map from every row to its distinct row (None when not compressed)."""
-    if compress is False or design.coders is not None:  # codes of responses: never
+    if compress is False or design.coders is not None or design.imputation is not None:
+        # (codes of responses, or copies of rows: never)
         return design, None
     compressed, inverse = compress_design(design)
     if compress is None and compressed.n > COMPRESS_BELOW * design.n:
@@ -492,8 +556,14 @@ def finish_tree(
             xr.Dataset(observed(cb, design.y, design.y_high), coords={"row": row_ids})
         )
         return out
-    ll = log_likelihood(design, draws, link)
-    y, y_high = design.y, design.y_high
+    if design.imputation is not None:  # one term per row, its missing levels summed out
+        from bayesresp.inference.imputation import row_log_likelihood
+
+        ll = row_log_likelihood(design, draws, link)
+        y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
+    else:
+        ll = log_likelihood(design, draws, link)
+        y, y_high = design.y, design.y_high
     if inverse is not None:
         ll, y = ll[:, inverse], y[inverse]
         y_high = None if y_high is None else y_high[inverse]

@@ -63,6 +63,9 @@ def unsupported(info) -> str | None:
     """Why the kernel cannot sample this model (None when it can)."""
     if getattr(info, "coders", ()):
         return "the coders' layer (each coder's leniency and spread)"
+    if getattr(info, "imputed", ()):
+        names = ", ".join(m.var for m in info.imputed)
+        return f"missing covariates summed out in the model ({names}; missing='model')"
     return None
 
 

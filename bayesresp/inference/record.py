@@ -90,6 +90,22 @@ class FittedModel:
             return self.data
         return self.data.iloc[np.sort(self.design.coders.first)]
 
+    @property
+    def missing_note(self) -> str | None:
+        """What the fit did with missing covariates, in a sentence (None: nothing was
+        missing or ``missing="model"`` was not asked for); the summary, the command line
+        and the report show it."""
+        cells = self.meta.get("missing") or {}
+        if not cells:
+            return None
+        counts = ", ".join(f"{var} {c['cells']:,}" for var, c in cells.items())
+        rows = int(self.design.imputation.missing.any(axis=1).sum())
+        return (
+            f"Missing covariate cells summed out in the model (missing='model'): {counts} "
+            f"(in {rows:,} of {len(self.data):,} rows); each row keeps its outcome, "
+            "averaged over its missing levels (fit.imputed() gives their posterior)."
+        )
+
     def loo(self):
         """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood.
 

@@ -248,8 +248,10 @@ def sample(
 
     model = build_model(design, spec.priors, spec.link)
     timings["build"] = time.perf_counter() - started
-    # the coders' layer reads its rows' codes and coders as constants: never reused
-    structure = structure_key(design, spec) if design.coders is None else None
+    # the coders' layer and summed-out covariates read their rows' layout (codes and
+    # coders, copies of rows) as constants: never reused for other rows
+    reusable = design.coders is None and design.imputation is None
+    structure = structure_key(design, spec) if reusable else None
     tree, how = _sample_model(model, settings, structure, data_values(design), timings)
     return Sampled(tree, "pytensor", how, False, timings)
 

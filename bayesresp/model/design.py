@@ -85,6 +85,27 @@ class Group:
 
 
 @dataclass(frozen=True)
+class Imputed:
+    """A covariate with levels whose missing cells the model sums out
+    (:mod:`bayesresp.maths.missing`; ``missing="model"``)."""
+
+    var: str
+    # The levels a missing cell may take: those the fitting data hold, in the codebook's
+    # order; the first is the reference of the covariate's own model.
+    levels: tuple[str, ...]
+    # The design columns (names in DesignInfo.columns) that predict it: the main effects
+    # of the covariates no row lacks.
+    predictors: tuple[str, ...]
+    # The group term whose levels carry its partially pooled effects (None: no group).
+    group: str | None = None
+
+    @property
+    def free_levels(self) -> tuple[str, ...]:
+        """The levels with parameters of their own (all but the reference)."""
+        return self.levels[1:]
+
+
+@dataclass(frozen=True)
 class DesignInfo:
     """The recipe learnt from the fitting data (JSON-serialisable)."""
 
@@ -105,6 +126,8 @@ class DesignInfo:
     # response and coder columns, and the coders the fitting data hold, in order.
     coder_columns: tuple[str, str] | None = None
     coders: tuple[str, ...] = field(default=())
+    # Covariates whose missing cells the model sums out (missing="model"), in order.
+    imputed: tuple[Imputed, ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -146,6 +169,10 @@ class DesignInfo:
             outcome_range=tuple(d["outcome_range"]) if d.get("outcome_range") else None,
             coder_columns=tuple(d["coder_columns"]) if d.get("coder_columns") else None,
             coders=tuple(d.get("coders", ())),
+            imputed=tuple(
+                Imputed(m["var"], tuple(m["levels"]), tuple(m["predictors"]), m["group"])
+                for m in d.get("imputed", ())
+            ),
         )
 
 
@@ -193,6 +220,34 @@ def make_coders(data: pd.DataFrame, columns: tuple[str, str], names: tuple[str, 
     return Coders(coder, response.astype(np.int64), first, tuple(map(str, labels)))
 
 
+@dataclass(frozen=True)
+class Imputation:
+    """The copies of a design whose rows lack covariates the model sums out
+    (:mod:`bayesresp.maths.missing`): the design's rows are copies, one per level (or
+    combination of levels) a row's missing cells may take, and one for a complete row.
+    Every array of the :class:`Design` is per copy; these map copies to rows."""
+
+    row: np.ndarray  # (n_copies,) each copy's row in the data
+    levels: np.ndarray  # (n_copies, V) each copy's level of each imputed covariate
+    missing: np.ndarray  # (n_rows, V) bool: which cells the data lack
+    slots: np.ndarray  # (n_rows, C) each row's copies, padded to the widest row
+    mask: np.ndarray  # (n_rows, C) bool: which slots are copies
+
+    @property
+    def n_rows(self) -> int:
+        return self.missing.shape[0]
+
+    @property
+    def first(self) -> np.ndarray:
+        """(n_rows,) each row's first copy (all copies share the row's other values)."""
+        return self.slots[:, 0]
+
+    @property
+    def copies(self) -> np.ndarray:
+        """(n_rows,) how many copies each row has."""
+        return self.mask.sum(axis=1)
+
+
 @dataclass
 class Design:
     """Model arrays for a set of rows."""
@@ -215,10 +270,21 @@ class Design:
     # data keeps the full data's, so that it is the same model conditioned on fewer rows
     # (bayesresp.model.graph.prior_values). None: these rows'.
     prior_values: dict[str, np.ndarray] | None = None
+    # Rows that lack covariates the model sums out are expanded into copies (None: each
+    # design row is a data row). Set whenever the recipe has imputed covariates.
+    imputation: Imputation | None = None
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
+
+    def of_rows(self, values: np.ndarray | None) -> np.ndarray | None:
+        """A per-design-row array's values for the data's rows: itself, or for a design
+        of copies (:class:`Imputation`) each row's first copy (its outcome, groups and
+        observed covariates are all its copies')."""
+        if values is None or self.imputation is None:
+            return values
+        return np.asarray(values)[self.imputation.first]
 
     @property
     def ranges(self) -> np.ndarray:
@@ -352,12 +418,18 @@ def make_design(
     *,
     blocks: dict[str, str] | None = None,
     scale_continuous: bool = True,
+    impute: bool = False,
 ) -> Design:
     """Learn the design recipe from the (complete, validated) fitting data and build arrays.
 
     ``blocks`` assigns terms to blocks of the variance decomposition (a specification's
     ``[blocks]``): each must name a block of the codebook (or ``interactions``), else a
     :class:`~bayesresp.errors.SpecError` names the closest.
+
+    ``impute=True`` (``missing="model"``): the data may lack covariates with levels; each
+    such covariate gets a model of its own (:class:`Imputed`) and the rows that lack it
+    are expanded into copies (:class:`Imputation`). Other missing values are the
+    caller's to refuse.
     """
     blocks = blocks or {}
     check_blocks(blocks, codebook)
@@ -403,6 +475,8 @@ def make_design(
         variables=tuple(formula.variables),
         outcome_range=codebook.outcome.range_columns,
     )
+    if impute:
+        info = DesignInfo(**{**info.__dict__, "imputed": _imputed(info, data, formula)})
     design = apply_design(info, data)
     # Drop interaction columns that are all zero in the data (unobserved cells).
     keep = [
@@ -419,6 +493,79 @@ def make_design(
         )
         design.info, design.X = info, design.X[:, keep]
     return design
+
+
+def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Imputed, ...]:
+    """The covariates with levels that some rows lack, each with its own model's
+    predictors (the main-effect columns of the covariates no row lacks) and group (the
+    formula's first group term of one factor: the mission, in the shipped models)."""
+    grouping = {n for g in formula.groups for n in g.factor}
+    lacking = [
+        v
+        for v in formula.variables
+        if v != formula.outcome and v not in grouping and v in data and data[v].isna().any()
+    ]
+    kinds = {k[3:-1] if k.startswith("mo(") else k: c for k, c in info.codings.items()}
+    plain = [v for v in lacking if kinds[v].kind == "continuous"]
+    if plain:
+        raise BayesrespError(
+            f"missing='model' sums out covariates with levels; {', '.join(plain)} "
+            "is a number: fill its missing cells, or fit with missing='drop'"
+        )
+    predictors = tuple(
+        c.name for c in info.columns if len(c.parts) == 1 and c.parts[0][0] not in lacking
+    )
+    group = next((g.label for g in info.groups if len(g.factor) == 1), None)
+    return tuple(Imputed(v, kinds[v].observed, predictors, group) for v in lacking)
+
+
+def expand(info: DesignInfo, data: pd.DataFrame) -> tuple[pd.DataFrame, Imputation]:
+    """The copies of ``data`` for a recipe with imputed covariates: each row that lacks
+    some of them once per combination of their levels (the cells filled in), each other
+    row once; and the map between copies and rows."""
+    n, V = len(data), len(info.imputed)
+    missing = np.zeros((n, V), dtype=bool)
+    observed = np.zeros((n, V), dtype=np.int64)
+    for j, m in enumerate(info.imputed):
+        if m.var not in data:  # (rows that do not give it at all: every cell missing)
+            missing[:, j] = True
+            continue
+        values = _factor_values(data, m.var)
+        missing[:, j] = values.isna().to_numpy()
+        lookup = {lv: i for i, lv in enumerate(m.levels)}
+        # a level the fit never saw is refused by the caller (unobserved_levels)
+        observed[:, j] = values.map(lambda v, lk=lookup: lk.get(v, 0)).to_numpy(np.int64)
+    sizes = [len(m.levels) for m in info.imputed]
+    rows, levels, counts = [], [], np.ones(n, dtype=np.int64)
+    for i in range(n):
+        lacks = np.flatnonzero(missing[i])
+        if lacks.size == 0:
+            rows.append(i)
+            levels.append(observed[i])
+            continue
+        combos = list(product(*(range(sizes[j]) for j in lacks)))
+        counts[i] = len(combos)
+        for combo in combos:
+            lv = observed[i].copy()
+            lv[lacks] = combo
+            rows.append(i)
+            levels.append(lv)
+    row = np.asarray(rows, dtype=np.int64)
+    level = np.asarray(levels, dtype=np.int64).reshape(len(row), V)
+    width = int(counts.max()) if n else 1
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offsets = np.arange(width)
+    mask = offsets[None, :] < counts[:, None]
+    slots = np.where(mask, starts[:, None] + offsets[None, :], starts[:, None])
+    copies = data.iloc[row].reset_index(drop=True)
+    for j, m in enumerate(info.imputed):
+        filled = np.asarray(m.levels, dtype=object)[level[:, j]]
+        if m.var in copies and isinstance(copies[m.var].dtype, pd.CategoricalDtype):
+            dtype = copies[m.var].dtype
+            copies[m.var] = pd.Categorical(filled, dtype=dtype)
+        else:
+            copies[m.var] = filled
+    return copies, Imputation(row, level, missing, slots, mask)
 
 
 def _group(
@@ -503,7 +650,21 @@ def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> 
     Group levels the fit has not seen, and rows without the group's columns, get index
     ``-1``; the caller decides what that means (an error for ``groups="known"``, a new
     draw for ``groups="new"``).
+
+    For a recipe with imputed covariates (``info.imputed``) the arrays are those of the
+    rows' copies (:func:`expand`, :class:`Imputation`), each copy weighted by its share
+    of its row.
     """
+    if info.imputed:
+        copies, imputation = expand(info, data)
+        design = _apply(info, copies, coders)
+        design.imputation = imputation
+        design.weights = 1.0 / imputation.copies[imputation.row]
+        return design
+    return _apply(info, data, coders)
+
+
+def _apply(info: DesignInfo, data: pd.DataFrame, coders: bool) -> Design:
     n = len(data)
     X = (
         np.column_stack([_column_values(c, data, info.codings) for c in info.columns])
@@ -584,6 +745,8 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         raise ValueError("only a design with an outcome can be compressed")
     if design.coders is not None:
         raise ValueError("a design with the coders' layer is not compressed (rows are codes)")
+    if design.imputation is not None:
+        raise ValueError("a design with imputed covariates is not compressed (rows are copies)")
     info = design.info
     parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
     if design.y_high is not None:

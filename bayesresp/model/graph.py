@@ -23,6 +23,11 @@ with the coders' layer (:mod:`bayesresp.maths.rater`) ``leniency`` and ``spread`
 ``coder``), ``leniency_sd``, ``spread_median``, ``spread_sd``, ``leniency_z`` and
 ``spread_z``. That layer's likelihood has one term per response, its codes' coders'
 readings of its true level summed over the levels.
+With covariates whose missing cells are summed out (``missing="model"``,
+:mod:`bayesresp.maths.missing`), each such covariate ``x`` has its own model's
+``mi_intercept[x]`` (dim ``x_mi_level``), ``mi_b[x]`` (``mi_predictor`` x
+``x_mi_level``) and, by mission, ``mi_sd[x]``, ``mi_z[x]`` and ``mi_r[x]``; the rows are
+the design's copies, and each row's term sums over its copies.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from bayesresp.maths.predictor import monotonic_steps
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names
 from bayesresp.model.priors import (
     CODER_DEFAULTS,
+    MISSING_DEFAULTS,
     Prior,
     PriorError,
     default_priors,
@@ -60,6 +66,9 @@ def coords_of(info: DesignInfo) -> dict[str, list[str]]:
         coords[f"{m.var}_step"] = list(m.levels[1:])
     if info.coders:
         coords["coder"] = list(info.coders)
+    for m in info.imputed:
+        coords[f"{m.var}_mi_level"] = list(m.free_levels)
+        coords["mi_predictor"] = list(m.predictors)  # (the same for every imputed covariate)
     for g in info.groups:
         coords[f"{g.label}_level"] = list(g.levels)
         coords[f"{g.label}_term"] = g.column_names
@@ -120,6 +129,8 @@ class ResolvedPriors:
         keys |= {f"sd({g.label})" for g in info.groups} | {f"cor({g.label})" for g in info.groups}
         if info.coders:
             keys |= set(CODER_DEFAULTS)
+        if info.imputed:
+            keys |= set(MISSING_DEFAULTS)
         return keys
 
     def _pick(self, *keys: str) -> Prior:
@@ -145,8 +156,16 @@ class ResolvedPriors:
         ``spread_sd``)."""
         return self.overrides.get(key, CODER_DEFAULTS[key])
 
-    def _coders_table(self) -> dict[str, str]:
-        return {k: str(self.coder(k)) for k in CODER_DEFAULTS} if self.info.coders else {}
+    def _layers_table(self) -> dict[str, str]:
+        out = {k: str(self.coder(k)) for k in CODER_DEFAULTS} if self.info.coders else {}
+        if self.info.imputed:
+            out |= {k: str(self.missing(k)) for k in MISSING_DEFAULTS}
+        return out
+
+    def missing(self, key: str) -> Prior:
+        """A prior of the missing covariates' own models (``mi_intercept``, ``mi_b``,
+        ``mi_sd``)."""
+        return self.overrides.get(key, MISSING_DEFAULTS[key])
 
     def cor(self, label: str) -> Prior:
         return self._pick(f"cor({label})", "cor")
@@ -169,7 +188,7 @@ class ResolvedPriors:
                 if len(g.columns) > 1 and g.correlated:
                     out[f"cor({g.label})"] = str(self.cor(g.label))
             out["cutpoints"] = f"{self.cutpoints()}, scaled by 1/sqrt(1 - R2)"
-            return out | self._coders_table()
+            return out | self._layers_table()
         out = {c.name: str(self.coefficient(c.name, c.term)) for c in info.columns}
         for m in info.monotonic:
             out[m.name] = str(self.monotonic(m.name))
@@ -179,7 +198,7 @@ class ResolvedPriors:
             if len(g.columns) > 1 and g.correlated:
                 out[f"cor({g.label})"] = str(self.cor(g.label))
         out["cutpoints"] = str(self.cutpoints())
-        return out | self._coders_table()
+        return out | self._layers_table()
 
 
 def coefficient_priors(name: str, priors: list[Prior]):
@@ -404,7 +423,9 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
         shift = _average_case(data, params, info)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
-        if design.coders is None:
+        if design.imputation is not None:  # rows lacking covariates: their levels summed out
+            pm.Potential("loglik", _imputed_loglik(design, priors, data, eta, cut, link))
+        elif design.coders is None:
             loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
             pm.Potential("loglik", pt.sum(data["weights"] * loglik))
         else:  # one term per response: its codes read its true level (maths.rater)
@@ -451,6 +472,63 @@ def _coders_loglik(design: Design, priors: ResolvedPriors, eta, cut, link: str):
         xp=TENSOR,
     )
     return response_log_lik(levels, codes, coders.response, coders.n_responses, xp=TENSOR)
+
+
+def missing_layer(info: DesignInfo, priors: ResolvedPriors) -> dict:
+    """The imputed covariates' own models (:mod:`bayesresp.maths.missing`): per
+    covariate ``mi_intercept[x]`` (dim ``x_mi_level``, its non-reference levels),
+    ``mi_b[x]`` (``mi_predictor`` x ``x_mi_level``) and, with a group term, its
+    partially pooled effects ``mi_r[x] = mi_z[x] * mi_sd[x]`` (``g_level`` x
+    ``x_mi_level``, non-centred). Returns, per covariate, (intercept, coef, effects)."""
+    out = {}
+    for m in info.imputed:
+        lv = f"{m.var}_mi_level"
+        a = _mi_coef(f"mi_intercept[{m.var}]", priors.missing("mi_intercept"), lv)
+        coef = None
+        if m.predictors:
+            coef = _mi_coef(f"mi_b[{m.var}]", priors.missing("mi_b"), ("mi_predictor", lv))
+        effects = None
+        if m.group is not None:
+            sd = _positive_rv(f"mi_sd[{m.var}]", priors.missing("mi_sd"))
+            z = pm.Normal(f"mi_z[{m.var}]", 0.0, 1.0, dims=(f"{m.group}_level", lv))
+            effects = pm.Deterministic(f"mi_r[{m.var}]", z * sd, dims=(f"{m.group}_level", lv))
+        out[m.var] = (a, coef, effects)
+    return out
+
+
+def _mi_coef(name: str, prior: Prior, dims):
+    if prior.family == "student_t":
+        nu, mu, sigma = (prior.param(k) for k in ("nu", "mu", "sigma"))
+        return pm.StudentT(name, nu=nu, mu=mu, sigma=sigma, dims=dims)
+    return pm.Normal(name, mu=prior.param("mu"), sigma=prior.param("sigma"), dims=dims)
+
+
+def _imputed_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, link: str):
+    """The joint log-likelihood of the outcome and the imputed covariates: each row's
+    outcome with its missing levels summed out over its copies, plus the observed levels'
+    log-probabilities under the covariates' own models (:mod:`bayesresp.maths.missing`)."""
+    from bayesresp.maths.missing import covariate_log_probs, pick_levels, row_mixture
+
+    info, imp = design.info, design.imputation
+    layer = missing_layer(info, priors)
+    first = imp.first
+    log_terms = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
+    observed_part = 0.0
+    for j, m in enumerate(info.imputed):
+        a, coef, r = layer[m.var]
+        cols = [info.column_names.index(c) for c in m.predictors]
+        predictors = data["X"][first][:, cols]
+        effects = None
+        if r is not None:
+            idx = data[f"idx[{m.group}]"][first]
+            effects = r[pt.maximum(idx, 0)] * pt.ge(idx, 0)[:, None]  # unseen group: 0
+        lp = covariate_log_probs(a, coef, predictors, effects, xp=TENSOR)  # (n_rows, L)
+        picked = pick_levels(lp[imp.row], imp.levels[:, j])  # (n_copies,)
+        lacks = imp.missing[imp.row, j]
+        log_terms = log_terms + pt.switch(lacks, picked, 0.0)
+        seen = ~imp.missing[:, j]
+        observed_part = observed_part + pt.sum(pick_levels(lp, imp.levels[first, j])[seen])
+    return pt.sum(row_mixture(log_terms, imp.slots, imp.mask, xp=TENSOR)) + observed_part
 
 
 def _simplexes(info: DesignInfo, priors: ResolvedPriors, params: dict) -> None:

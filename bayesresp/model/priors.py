@@ -60,11 +60,11 @@ from bayesresp.maths.links import get_link
 
 # family -> (parameter names, roles it may serve)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "normal": (("mu", "sigma"), ("b", "cutpoints")),
-    "student_t": (("nu", "mu", "sigma"), ("b",)),
-    "halfnormal": (("sigma",), ("sd", "coder_sd")),
-    "halfstudent_t": (("nu", "sigma"), ("sd", "coder_sd")),
-    "exponential": (("lam",), ("sd", "coder_sd")),
+    "normal": (("mu", "sigma"), ("b", "cutpoints", "mi_b")),
+    "student_t": (("nu", "mu", "sigma"), ("b", "mi_b")),
+    "halfnormal": (("sigma",), ("sd", "coder_sd", "mi_sd")),
+    "halfstudent_t": (("nu", "sigma"), ("sd", "coder_sd", "mi_sd")),
+    "exponential": (("lam",), ("sd", "coder_sd", "mi_sd")),
     "lognormal": (("mu", "sigma"), ("coder_scale",)),
     "dirichlet": (("alpha",), ("simplex",)),
     "lkj": (("eta",), ("cor",)),
@@ -214,10 +214,23 @@ CODER_DEFAULTS = {
 }
 
 
+#: The keys of the priors of the missing covariates' own models (missing="model",
+#: :mod:`bayesresp.maths.missing`), their roles and defaults (on the log-odds of a level
+#: against the covariate's reference level).
+MISSING_KEYS = {"mi_intercept": "mi_b", "mi_b": "mi_b", "mi_sd": "mi_sd"}
+MISSING_DEFAULTS = {
+    "mi_intercept": Prior("normal", (0.0, 2.5)),
+    "mi_b": Prior("normal", (0.0, 1.0)),
+    "mi_sd": Prior("halfnormal", (1.0,)),
+}
+
+
 def role_of_key(key: str) -> str:
     """Which role an override key addresses."""
     if key in CODER_KEYS:
         return CODER_KEYS[key]
+    if key in MISSING_KEYS:
+        return MISSING_KEYS[key]
     if key in ("sd", "cor", "simplex", "cutpoints", "b"):
         return key
     for role in ("sd", "cor", "simplex"):

@@ -395,6 +395,8 @@ def _overview(page: _Page, fit: FittedModel) -> str:
             "counts each as the probability of its whole range, and no range is counted "
             "at a level.</p>" + page.table(summary.ranges, {"share": "{:.1%}"})
         )
+    if fit.missing_note:
+        parts.append(f"<p>{_e(fit.missing_note)}</p>")
     if len(summary.missions):
         top = summary.missions.index.name or "group"
         parts.append(f"<h3>By {_e(top)}</h3>")
@@ -823,7 +825,7 @@ def _ppc(page: _Page, fit: FittedModel, by: str | None, draws: int) -> str:
         # The same replicated data sets as the overall check (same draws and seed), counted
         # within each value of the column; the PIT needs no second computation.
         if fit.design.y_high is None:
-            y_rep, observed = replicate(fit, draws), fit.design.y
+            y_rep, observed = replicate(fit, draws), fit.design.of_rows(fit.design.y)
         else:  # the same completed data as the overall check
             y_rep, observed = replicate(fit, draws, complete=True)
         labels = fit.data[by].astype(str).to_numpy()

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bayesresp.inference.arrays import eta_from_draws
+from bayesresp.inference.imputation import row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import expected_position
 from bayesresp.model.design import apply_design
@@ -183,7 +184,11 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
     lo, hi = interval_names(ci)
 
     def mean_position(frame: pd.DataFrame) -> np.ndarray:
-        eta = eta_from_draws(d, apply_design(info, frame), "known")
+        design = apply_design(info, frame)
+        if design.imputation is not None:  # rows' missing covariates averaged over
+            p = row_probabilities(d, design, link)
+            return (p @ np.arange(p.shape[-1])).mean(axis=1)
+        eta = eta_from_draws(d, design, "known")
         return expected_position(eta, d.cutpoints[:, None, :], link).mean(axis=1)
 
     blocks = {c.parts[0][0]: c.block for c in info.columns if len(c.parts) == 1}

@@ -232,3 +232,26 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "component"
     return out
+
+
+def imputed(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
+    """The posterior of each missing covariate cell of a fit with ``missing="model"``:
+    per cell and level, the probability that the row has that level given everything the
+    row says (its outcome, its other covariates, its mission), averaged over the
+    posterior, with a central interval over the draws.
+
+    Indexed by row (the data's row key, else its 1-based position), covariate and level;
+    a row's probabilities of one covariate sum to one. A fit without modelled missing
+    cells is refused.
+    """
+    from bayesresp.inference.imputation import imputed_probabilities
+
+    if not fit.info.imputed:
+        raise BayesrespError(
+            "this fit sums out no missing covariate (it was fitted without "
+            "missing='model', or its data lacked none): nothing to show"
+        )
+    table = imputed_probabilities(fit.design, fit.arrays, fit.spec.link, ci)
+    ids = fit.tree["log_likelihood"]["row"].values
+    table["row"] = ids[table["row"].to_numpy() - 1]
+    return table.set_index(["row", "variable", "level"])

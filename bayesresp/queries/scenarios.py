@@ -37,9 +37,8 @@ import pandas as pd
 
 from bayesresp.data.tomlfile import closest, read_toml, shown
 from bayesresp.errors import ScenarioError
-from bayesresp.inference.arrays import eta_from_draws
+from bayesresp.inference.imputation import row_probabilities
 from bayesresp.inference.record import FittedModel
-from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import apply_design
 from bayesresp.queries.whatif import _interval, interval_names
 
@@ -401,9 +400,11 @@ def scenario(
 
 
 def _usable(fit: FittedModel, data: pd.DataFrame) -> pd.DataFrame:
-    """Scenario data must be complete in the model's columns and use levels it knows."""
+    """Scenario data must be complete in the model's columns and use levels it knows (a
+    covariate the fit sums out, missing="model", may be missing)."""
+    imputed = {m.var for m in fit.info.imputed}
     used = [v for v in fit.info.variables if v in data and v != fit.info.outcome]
-    missing = data[used].isna()
+    missing = data[[v for v in used if v not in imputed]].isna()
     if missing.any(axis=None):
         rows = (np.flatnonzero(missing.any(axis=1).to_numpy()) + 1).tolist()
         cols = [c for c in used if missing[c].any()]
@@ -428,8 +429,8 @@ def _group_shares(
     sums = np.zeros((d.n_draws, n_groups + 1, K))
     for start in range(0, len(data), chunk):
         part = data.iloc[start : start + chunk]
-        eta = eta_from_draws(d, apply_design(info, part), "known")
-        p = category_probs(eta, d.cutpoints[:, None, :], fit.spec.link)  # (S, n, K)
+        # (S, n, K); a row's missing covariates (missing="model") averaged over
+        p = row_probabilities(d, apply_design(info, part), fit.spec.link)
         np.add.at(sums, (slice(None), index[start : start + chunk]), p)
         sums[:, n_groups] += p.sum(axis=1)
     counts = np.bincount(index, minlength=n_groups).astype(float)

@@ -32,9 +32,9 @@ from bayesresp.data.codebook import Codebook
 from bayesresp.data.tables import read_table
 from bayesresp.data.validation import Problem, check
 from bayesresp.errors import DataValidationError, ProfileError, Usage
-from bayesresp.inference.arrays import GROUP_MODES, GROUPS_NEW, eta_from_draws
+from bayesresp.inference.arrays import GROUP_MODES, GROUPS_NEW
+from bayesresp.inference.imputation import row_probabilities
 from bayesresp.inference.record import FittedModel
-from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import Design, apply_design, unobserved_levels
 
 PROFILE_LABEL = "profile"
@@ -88,6 +88,8 @@ class CheckedProfiles:
     design: Design
     group_modes: dict[str, str]
     filled: dict[str, Any] = field(default_factory=dict)
+    # covariate -> the profiles that leave it unknown (a fit with missing="model")
+    unknown: dict[str, list[str]] = field(default_factory=dict)
 
 
 def check_profiles(
@@ -123,7 +125,9 @@ def check_profiles(
     for g in info.groups:
         present = all(n in frame for n in g.factor)
         modes[g.label] = groups if present else ("new" if groups == "known" else groups)
-    sub = _profile_codebook(cb, needed, [n for n in group_cols if n in frame])
+    # a covariate whose missing cells the fit sums out may be left unknown (None)
+    optional = {m.var for m in info.imputed}
+    sub = _profile_codebook(cb, needed, [n for n in group_cols if n in frame], optional)
     report = check(frame[[c for c in frame.columns if c != PROFILE_LABEL]], sub)
     if not report.ok:
         raise DataValidationError(
@@ -132,6 +136,11 @@ def check_profiles(
     typed = report.data
     typed.insert(0, PROFILE_LABEL, frame[PROFILE_LABEL].to_numpy())
     _refuse_unobserved(fit, typed)
+    unknown = {
+        v: typed.loc[typed[v].isna(), PROFILE_LABEL].tolist()
+        for v in sorted(optional)
+        if typed[v].isna().any()
+    }
     design = apply_design(info, typed)
     for g in info.groups:
         if modes[g.label] != "known":
@@ -149,7 +158,7 @@ def check_profiles(
                     " to ask about an unseen one",
                 ]
             )
-    return CheckedProfiles(typed, design, modes, filled)
+    return CheckedProfiles(typed, design, modes, filled, unknown)
 
 
 def _refuse_unknown_columns(fit: FittedModel, frame: pd.DataFrame) -> None:
@@ -188,8 +197,11 @@ def _refuse_unobserved(fit: FittedModel, typed: pd.DataFrame) -> None:
         )
 
 
-def _profile_codebook(cb: Codebook, needed: list[str], groups: list[str]) -> Codebook:
-    """The fit's codebook cut to the profile's columns, the covariates required."""
+def _profile_codebook(
+    cb: Codebook, needed: list[str], groups: list[str], optional: set[str] = frozenset()
+) -> Codebook:
+    """The fit's codebook cut to the profile's columns, the covariates required (but
+    those in ``optional``, which the fit can average over)."""
     spec = cb.to_dict()
     keep = set(needed) | set(groups) | {cb.outcome.name}
     fields = []
@@ -199,7 +211,7 @@ def _profile_codebook(cb: Codebook, needed: list[str], groups: list[str]) -> Cod
         f = dict(f)
         f["constraints"] = {
             **f.get("constraints", {}),
-            "required": f["name"] in needed or f["name"] in groups,
+            "required": (f["name"] in needed and f["name"] not in optional) or f["name"] in groups,
         }
         f.pop("constantWithin", None)  # profiles are hypothetical: any combination goes
         fields.append(f)
@@ -237,10 +249,17 @@ def _rng(fit: FittedModel, seed: int | None) -> np.random.Generator:
 def profile_probabilities(
     fit: FittedModel, checked: CheckedProfiles, seed: int | None = None, shared_new: bool = False
 ) -> np.ndarray:
-    """(S, n_profiles, K) probabilities of each level, per posterior draw."""
-    d = fit.arrays
-    eta = eta_from_draws(d, checked.design, checked.group_modes, _rng(fit, seed), shared_new)
-    return category_probs(eta, d.cutpoints[:, None, :], fit.spec.link)
+    """(S, n_profiles, K) probabilities of each level, per posterior draw; a covariate a
+    profile leaves unknown is averaged over its distribution (the fit's model of it) for
+    that profile's other covariates and mission."""
+    return row_probabilities(
+        fit.arrays,
+        checked.design,
+        fit.spec.link,
+        checked.group_modes,
+        _rng(fit, seed),
+        shared_new,
+    )
 
 
 def _interval(x: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
@@ -277,6 +296,10 @@ class WhatIfResult:
         For each group term, ``known``, ``new`` or ``average``: what was used.
     filled : dict
         Covariates filled with the sample's typical value (``fill="typical"``).
+    unknown : dict
+        Covariates that profiles leave unknown (a fit with ``missing="model"``), with
+        those profiles: their answers average over the covariate's distribution given
+        the profile's other covariates and mission.
     """
 
     probabilities: xr.DataArray
@@ -284,6 +307,7 @@ class WhatIfResult:
     group_modes: dict[str, str]
     filled: dict[str, Any]
     ci: float = 0.9
+    unknown: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def levels(self) -> list[str]:
@@ -352,6 +376,11 @@ class WhatIfResult:
             index=pd.Index(self.profiles[PROFILE_LABEL], name=PROFILE_LABEL),
         )
         out["groups"] = ", ".join(f"{g}: {m}" for g, m in self.group_modes.items()) or "none"
+        if self.unknown:  # say which answers average over an unknown covariate
+            out["averaged_over"] = [
+                ", ".join(v for v, who in self.unknown.items() if label in who)
+                for label in self.profiles[PROFILE_LABEL]
+            ]
         return out
 
     def plot(self, ax=None):
@@ -396,6 +425,10 @@ def what_if(
         How the profile's mission, department ... enter (see the module docs).
     fill : {None, "typical"}
         ``"typical"`` fills covariates the profiles lack with the sample's typical value.
+        For a fit with ``missing="model"``, a covariate it sums out may instead be left
+        unknown (``None``, an empty cell, or no column): the answer averages over its
+        distribution under the fit's model of it, given the profile's other covariates
+        and mission (``result.unknown`` and the summary's ``averaged_over`` say so).
     seed : int, optional
         Seed for fresh group draws (``groups="new"``); the fit's seed by default, so the
         same query gives the same answer.
@@ -421,4 +454,4 @@ def what_if(
         },
         name="probability",
     )
-    return WhatIfResult(da, checked.frame, checked.group_modes, checked.filled, ci)
+    return WhatIfResult(da, checked.frame, checked.group_modes, checked.filled, ci, checked.unknown)

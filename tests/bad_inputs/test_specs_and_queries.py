@@ -307,7 +307,7 @@ def test_a_misspelt_family_or_key_names_the_closest():
         (dict(sampler="stan"), "sampler 'stan'"),
         (dict(progress="no"), "progress must be"),
         (dict(compress="yes"), "compress must be"),
-        (dict(missing="skip"), "missing must be 'error' or 'drop'"),
+        (dict(missing="skip"), "missing must be 'error', 'drop' or 'model'"),
         (dict(missing=None), "missing must be"),
     ],
 )

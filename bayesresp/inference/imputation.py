@@ -1,0 +1,166 @@
+"""Missing covariates from posterior draws (NumPy): each row's log-likelihood with its
+missing levels summed out (what a fit with ``missing="model"`` stores for LOO), the
+copies' weights (the covariates' predictive or posterior distribution per row), and
+predictions mixed over them.
+
+The maths is :mod:`bayesresp.maths.missing`, the same functions the PyMC model evaluates
+(there with ``xp=TENSOR``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+from bayesresp.inference.kernel import log_likelihood
+from bayesresp.maths.cumulative import category_probs
+from bayesresp.maths.missing import (
+    copy_log_weights,
+    covariate_log_probs,
+    pick_levels,
+    row_mixture,
+)
+from bayesresp.model.design import Design
+
+
+def covariate_log_probs_of(design: Design, draws: PosteriorArrays, j: int) -> np.ndarray:
+    """``log P(x = l)`` of imputed covariate ``j`` for every draw, row and level under its
+    own model: (S, n_rows, L). A row of a group the fit has not seen gets the group
+    effect's mean, zero."""
+    info, imp = design.info, design.imputation
+    m = info.imputed[j]
+    a, coef, r = draws.missing[m.var]
+    first = imp.first
+    cols = [info.column_names.index(c) for c in m.predictors]
+    predictors = design.X[first][:, cols]
+    effects = None
+    if r is not None:
+        idx = design.group_index[m.group][first]
+        effects = r[:, np.maximum(idx, 0), :] * (idx >= 0)[None, :, None]
+    return covariate_log_probs(a, coef, predictors, effects)
+
+
+def level_log_probs(design: Design, draws: PosteriorArrays) -> np.ndarray:
+    """Each copy's log-probability of the levels it gives its row's missing cells:
+    (S, n_copies) (zero for a complete row's one copy)."""
+    imp = design.imputation
+    out = np.zeros((draws.n_draws, len(imp.row)))
+    for j in range(len(design.info.imputed)):
+        lp = covariate_log_probs_of(design, draws, j)
+        picked = pick_levels(lp[:, imp.row, :], imp.levels[:, j])
+        out += np.where(imp.missing[imp.row, j], picked, 0.0)
+    return out
+
+
+def row_log_likelihood(design: Design, draws: PosteriorArrays, link: str) -> np.ndarray:
+    """Each row's log-likelihood of its outcome, its missing covariates summed out:
+    ``log p(y_i | observed covariates)``, (S, n_rows)."""
+    return mixed_log_lik(design, draws, log_likelihood(design, draws, link))
+
+
+def mixed_log_lik(design: Design, draws: PosteriorArrays, copy_log_lik: np.ndarray) -> np.ndarray:
+    """Rows' log-likelihoods from their copies' (S, n_copies): the copies' outcome terms
+    weighted by the probabilities of their levels and summed, (S, n_rows)."""
+    imp = design.imputation
+    terms = level_log_probs(design, draws) + copy_log_lik
+    return row_mixture(terms, imp.slots, imp.mask)
+
+
+def observed_log_probs(design: Design, draws: PosteriorArrays) -> np.ndarray:
+    """The log-probability of every observed cell of the imputed covariates under their
+    own models, summed: (S,) (the other part of the joint log-likelihood the model
+    samples, beside :func:`row_log_likelihood`)."""
+    imp = design.imputation
+    out = np.zeros(draws.n_draws)
+    for j in range(len(design.info.imputed)):
+        lp = covariate_log_probs_of(design, draws, j)  # (S, n_rows, L)
+        seen = ~imp.missing[:, j]
+        out += pick_levels(lp, imp.levels[imp.first, j])[:, seen].sum(axis=1)
+    return out
+
+
+def copy_weights(design: Design, draws: PosteriorArrays, link: str | None = None) -> np.ndarray:
+    """Each copy's probability within its row, (S, n_copies): the covariates' predictive
+    distribution (``link`` None: what the covariates' own models say, for hypothetical
+    rows), or their posterior given the row's outcome (``link`` given: for fitted rows)."""
+    imp = design.imputation
+    terms = level_log_probs(design, draws)
+    if link is not None:
+        terms = terms + log_likelihood(design, draws, link)
+    return np.exp(copy_log_weights(terms, imp.slots, imp.mask, imp.row))
+
+
+def mix(values: np.ndarray, design: Design, weights: np.ndarray) -> np.ndarray:
+    """Per-copy values (S, n_copies, ...) mixed into per-row values (S, n_rows, ...) with
+    the copies' weights (S, n_copies)."""
+    imp = design.imputation
+    w = weights.reshape(weights.shape + (1,) * (values.ndim - 2))
+    out = np.zeros((values.shape[0], imp.n_rows, *values.shape[2:]))
+    np.add.at(np.moveaxis(out, 1, 0), imp.row, np.moveaxis(values * w, 1, 0))
+    return out
+
+
+def draw_copies(weights: np.ndarray, design: Design, rng: np.random.Generator) -> np.ndarray:
+    """One copy per draw and row, drawn with the copies' weights: (S, n_rows) indices
+    into the copies (a draw of each row's missing levels)."""
+    imp = design.imputation
+    S = weights.shape[0]
+    w = np.where(imp.mask[None], weights[:, imp.slots], 0.0)  # (S, n_rows, C)
+    cum = np.cumsum(w, axis=-1)
+    u = rng.random((S, imp.n_rows, 1)) * cum[..., -1:]
+    pick = np.minimum((u > cum).sum(axis=-1), imp.mask.sum(axis=1)[None, :] - 1)
+    return np.take_along_axis(
+        np.broadcast_to(imp.slots, (S, *imp.slots.shape)), pick[..., None], -1
+    )[..., 0]
+
+
+def imputed_probabilities(
+    design: Design, draws: PosteriorArrays, link: str, ci: float = 0.9
+) -> pd.DataFrame:
+    """The posterior probability of each level of each missing cell of the fitted rows,
+    given everything the row says (its outcome too): one row per cell and level (``row``
+    1-based), with the posterior mean and the draws' central ``ci`` interval."""
+    imp, info = design.imputation, design.info
+    w = copy_weights(design, draws, link)  # (S, n_copies)
+    records = []
+    for j, m in enumerate(info.imputed):
+        lacking = np.flatnonzero(imp.missing[:, j])
+        if lacking.size == 0:
+            continue
+        L = len(m.levels)
+        onehot = np.zeros((len(imp.row), L))
+        onehot[np.arange(len(imp.row)), imp.levels[:, j]] = 1.0
+        per_row = mix(np.broadcast_to(onehot, (w.shape[0], *onehot.shape)), design, w)
+        p = per_row[:, lacking, :]  # (S, rows, L)
+        mean = p.mean(axis=0)
+        lo, hi = np.quantile(p, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
+        for k, row in enumerate(lacking):
+            for lv, level in enumerate(m.levels):
+                records.append((int(row) + 1, m.var, level, mean[k, lv], lo[k, lv], hi[k, lv]))
+    a = (1 - ci) / 2 * 100
+    names = [f"q{a:g}", f"q{100 - a:g}"]
+    return pd.DataFrame(records, columns=["row", "variable", "level", "probability", *names])
+
+
+def row_probabilities(
+    draws: PosteriorArrays,
+    design: Design,
+    link: str,
+    groups: str | dict[str, str] = "known",
+    rng: np.random.Generator | None = None,
+    shared_new: bool = False,
+) -> np.ndarray:
+    """Each row's probability of every level, per draw: (S, n_rows, K).
+
+    For a design of copies (rows lacking imputed covariates), the copies' probabilities
+    mixed with the covariates' predictive weights (their own models, given the row's
+    observed covariates and group, not its outcome): ``sum_l P(x = l) P(y = k | x = l)``.
+    Otherwise :func:`bayesresp.maths.cumulative.category_probs` of
+    :func:`bayesresp.inference.arrays.eta_from_draws`.
+    """
+    eta = eta_from_draws(draws, design, groups, rng, shared_new)
+    p = category_probs(eta, draws.cutpoints[:, None, :], link)
+    if design.imputation is None:
+        return p
+    return mix(p, design, copy_weights(design, draws))

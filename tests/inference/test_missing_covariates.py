@@ -1,0 +1,332 @@
+"""Missing covariates summed out in the model (issue 16, part C; missing="model").
+
+The maths is tied to a mixture written by hand in tests/maths/test_missing.py. Here: the
+rows' copies, the PyMC model's likelihood against the per-row log-likelihood a fit
+stores, each row's term against a brute-force sum over the levels, the refusals, and,
+on simulated data with a third of a covariate missing at random given the mission and an
+observed covariate, recovery with narrower intervals than dropping the rows gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy import stats
+from scipy.special import logsumexp
+
+import bayesresp
+from bayesresp.data.simulate import DEFAULT_EFFECTS
+from bayesresp.errors import BayesrespError, DataValidationError, MissingDataError
+from bayesresp.inference.arrays import PosteriorArrays
+from bayesresp.inference.fitting import prepare_data
+from bayesresp.inference.imputation import (
+    copy_weights,
+    observed_log_probs,
+    row_log_likelihood,
+)
+from bayesresp.inference.kernel import log_likelihood
+from bayesresp.model.design import apply_design, make_design
+from bayesresp.model.graph import build_model
+from bayesresp.model.spec import ModelSpec
+from tests.pymc_eval import PY
+
+FORMULA = "response ~ severity + background + hierarchy_level + mo(career_security) + (1 | mission)"
+
+
+def _design(data, formula=FORMULA):
+    spec = ModelSpec(formula)
+    frame, cb = prepare_data(data, spec, None, missing="model")
+    return make_design(frame, spec.parsed, cb, impute=True), spec, frame
+
+
+@pytest.fixture(scope="module")
+def gappy():
+    """Background missing in about 30% of the rows, career security in about 15%."""
+    return bayesresp.simulate(
+        missions=5, rows=240, seed=4, missing={"background": 0.3, "career_security": 0.15}
+    )
+
+
+def test_rows_lacking_covariates_become_one_copy_per_level(gappy):
+    design, _, frame = _design(gappy.data)
+    info, imp = design.info, design.imputation
+    assert [m.var for m in info.imputed] == ["background", "career_security"]
+    L = [len(m.levels) for m in info.imputed]
+    lacks = frame[["background", "career_security"]].isna().to_numpy()
+    np.testing.assert_array_equal(imp.missing, lacks)
+    expected = np.where(lacks[:, 0], L[0], 1) * np.where(lacks[:, 1], L[1], 1)
+    np.testing.assert_array_equal(imp.copies, expected)
+    assert design.n == expected.sum() and imp.n_rows == len(frame)
+    # a row's copies: every combination of its missing levels once, its observed ones kept
+    both = int(np.flatnonzero(lacks.all(axis=1))[0])
+    mine = imp.slots[both][imp.mask[both]]
+    assert {tuple(v) for v in imp.levels[mine]} == {
+        (a, b) for a in range(L[0]) for b in range(L[1])
+    }
+    # copies share their row's outcome, groups and other covariates
+    np.testing.assert_array_equal(design.y, design.y[imp.first][imp.row])
+    idx = design.group_index["mission"]
+    np.testing.assert_array_equal(idx, idx[imp.first][imp.row])
+    sev = [j for j, c in enumerate(info.columns) if c.term == "severity"]
+    np.testing.assert_array_equal(design.X[:, sev], design.X[imp.first][imp.row][:, sev])
+    # the weights split each row over its copies (the average case counts rows)
+    np.testing.assert_allclose(np.bincount(imp.row, design.weights), 1.0)
+    # the model of each covariate: predicted by the covariates no row lacks, by mission
+    for m in info.imputed:
+        assert m.group == "mission"
+        assert {c.split("[")[0] for c in m.predictors} == {"severity", "hierarchy_level"}
+
+
+def _random_draws(model, design, names, rng, n=3):
+    import pytensor
+
+    graphs = model.replace_rvs_by_values([model["loglik"], *(model[k] for k in names)])
+    f = pytensor.function(model.value_vars, graphs, on_unused_input="ignore", mode=PY)
+    start = model.initial_point()
+    for _ in range(n):
+        point = [rng.normal(0.0, 0.6, np.shape(start[v.name])) for v in model.value_vars]
+        loglik, *values = f(*point)
+        post = xr.Dataset(
+            {
+                k: (
+                    ("chain", "draw", *[f"{k}_{i}" for i in range(np.ndim(v))]),
+                    np.asarray(v)[None, None],
+                )
+                for k, v in zip(names, values, strict=True)
+            }
+        )
+        yield float(loglik), PosteriorArrays.from_posterior(post, design.info)
+
+
+def test_the_models_likelihood_is_the_stored_rows_plus_the_observed_cells(gappy):
+    """At random points, the PyMC model's likelihood term equals the per-row
+    log-likelihood a fit stores (missing levels summed out) plus the observed cells'
+    log-probabilities under the covariates' own models."""
+    design, spec, _ = _design(gappy.data)
+    model = build_model(design, spec.priors, spec.link)
+    names = ["b", "b_mo", "simplex[career_security]", "cutpoints", "r[mission]", "sd[mission]"]
+    for m in design.info.imputed:
+        names += [f"mi_intercept[{m.var}]", f"mi_b[{m.var}]", f"mi_r[{m.var}]"]
+    for loglik, draws in _random_draws(model, design, names, np.random.default_rng(1)):
+        ours = row_log_likelihood(design, draws, spec.link).sum() + observed_log_probs(
+            design, draws
+        )
+        assert float(ours[0]) == pytest.approx(loglik, rel=1e-10)
+
+
+def test_a_rows_term_is_the_mixture_over_its_levels_by_hand(gappy):
+    """A row lacking background: log sum_l P(background = l) p(y | background = l), with
+    P from the covariate's model written out by hand and p from a design of the row
+    filled in with each level (the recipe without imputation)."""
+    design, spec, frame = _design(gappy.data, "response ~ severity + background + (1 | mission)")
+    info = design.info
+    model = build_model(design, spec.priors, spec.link)
+    names = ["b", "cutpoints", "r[mission]", "sd[mission]"]
+    names += ["mi_intercept[background]", "mi_b[background]", "mi_r[background]"]
+    ((_, draws),) = _random_draws(model, design, names, np.random.default_rng(5), n=1)
+    stored = row_log_likelihood(design, draws, spec.link)[0]
+    plain = type(info)(**{**info.__dict__, "imputed": ()})
+    a, g, r = (x[0] for x in draws.missing["background"])
+    levels = info.imputed[0].levels
+    cols = [info.column_names.index(c) for c in info.imputed[0].predictors]
+    for i in np.flatnonzero(frame["background"].isna().to_numpy())[:3]:
+        row = frame.iloc[[i]]
+        z = apply_design(plain, row).X[0, cols]
+        m = info.groups[0].levels.index(str(row["mission"].iloc[0]))
+        logits = np.concatenate([[0.0], a + z @ g + r[m]])
+        log_p = logits - logsumexp(logits)
+        terms = []
+        for k, level in enumerate(levels):
+            filled = row.assign(background=pd.Categorical([level], dtype=row["background"].dtype))
+            terms.append(
+                log_p[k] + log_likelihood(apply_design(plain, filled), draws, spec.link)[0, 0]
+            )
+        assert stored[i] == pytest.approx(logsumexp(terms), rel=1e-10)
+    # a complete row's term is its usual one
+    j = int(np.flatnonzero(frame["background"].notna().to_numpy())[0])
+    usual = log_likelihood(apply_design(plain, frame.iloc[[j]]), draws, spec.link)[0, 0]
+    assert stored[j] == pytest.approx(usual, rel=1e-12)
+
+
+def test_what_the_model_cannot_sum_out_is_refused_by_row(gappy):
+    data = gappy.data.copy()
+    data["years_at_station"] = data["years_at_station"].astype(float)
+    data.loc[[3, 9], "years_at_station"] = np.nan
+    with pytest.raises(MissingDataError, match=r"cannot sum out \(years_at_station\): rows 4, 10"):
+        bayesresp.fit(data, "response ~ background + years_at_station", missing="model")
+    blank = gappy.data.copy()
+    blank["response"] = blank["response"].astype(object)
+    blank.loc[5, "response"] = None
+    with pytest.raises(DataValidationError, match=r"row 6, column 'response'"):
+        bayesresp.fit(blank, "response ~ background", missing="model")  # (the codebook's)
+    with pytest.raises(MissingDataError, match="missing='model' to sum out"):
+        bayesresp.fit(gappy.data, "response ~ background")  # the error names the option
+    coded = bayesresp.simulate(
+        missions=3, rows=120, seed=2, coders=2, double_coded=0.4, missing={"background": 0.2}
+    )
+    with pytest.raises(BayesrespError, match="missing='model' and the model of coders"):
+        bayesresp.fit(coded.data, "response ~ background", missing="model")
+
+
+def test_complete_data_fit_as_before_on_the_kernel(gappy):
+    """missing='model' on data without gaps is the plain model (the kernel samples it)."""
+    full = bayesresp.simulate(missions=3, rows=120, seed=2)
+    f = bayesresp.fit(
+        full.data,
+        "response ~ background + (1 | mission)",
+        missing="model",
+        draws=50,
+        tune=50,
+        chains=1,
+        seed=1,
+        progress=False,
+    )
+    assert f.info.imputed == () and f.meta["missing"] == {} and f.missing_note is None
+    assert f.meta["log_density"] == "kernel"
+    with pytest.raises(BayesrespError, match="sums out no missing covariate"):
+        f.imputed()
+
+
+# -- recovery ---------------------------------------------------------------------------
+RECOVERY = "response ~ severity + background + hierarchy_level + (1 | mission)"
+
+
+@pytest.fixture(scope="module")
+def recovery(tmp_path_factory):
+    """500 rows, 8 missions; background missing in about 30% of them, more often for
+    higher ranks and in some missions (missing at random given observed values). The
+    simulator's other covariates and its department and official effects are switched
+    off, so that the formula is the model the data were drawn from (an omitted covariate
+    correlated with background would bias its coefficients in every fit alike)."""
+    effects = {
+        k: None for k in DEFAULT_EFFECTS if k not in ("severity", "background", "hierarchy_level")
+    }
+    sim = bayesresp.simulate(
+        missions=8,
+        rows=500,
+        seed=11,
+        missing={"background": 0.3},
+        effects=effects,
+        sd={"mission:department": 0.0, "official_id": 0.0},
+    )
+    settings = dict(draws=300, tune=400, seed=3, progress=False)
+    modelled = bayesresp.fit(sim.data, RECOVERY, missing="model", **settings)
+    with pytest.warns(UserWarning, match="dropped"):
+        dropped = bayesresp.fit(sim.data, RECOVERY, missing="drop", **settings)
+    path = modelled.save(tmp_path_factory.mktemp("missing") / "modelled.nc")
+    return sim, modelled, dropped, path
+
+
+def test_missing_model_recovers_the_truth_with_narrower_intervals(recovery):
+    """Recovery: the squared Mahalanobis distance of the posterior mean of the 11
+    coefficients from the truth, in the posterior covariance, is about chi-square with 11
+    df for a calibrated posterior (Bernstein-von Mises); under 31.3 with probability
+    0.999. Both fits must pass.
+
+    Width: missingness depends on observed values only, so dropping the rows is unbiased
+    too, and its cost is width. For the covariates no row lacks, about a third of their
+    information goes with the rows: their posterior sds grow by about sqrt(1 / 0.7) =
+    1.2 (asserted: 1.1 on average). For background itself a missing row tells little
+    (only through the covariate's model), so its sds may gain little, but not lose:
+    each ratio above 0.9, the Monte Carlo error of a ratio of two sds estimated from
+    ESS >= 400 being about 5% (1 / sqrt(2 ESS) each)."""
+    sim, modelled, dropped, _ = recovery
+    truth = pd.Series(sim.truth["coefficients"])
+    names = [n for n in modelled.info.column_names if n in truth]
+    assert len(names) == 11
+    for f in (modelled, dropped):
+        b = f.posterior["b"].sel(coef=names).values.reshape(-1, len(names))
+        dev = b.mean(axis=0) - truth[names].to_numpy()
+        d2 = float(dev @ np.linalg.solve(np.cov(b.T), dev))
+        assert d2 < stats.chi2.ppf(0.999, len(names)), (f.meta["missing"], d2)
+    s_m, s_d = modelled.summary(), dropped.summary()
+    ratio = s_d.loc[names, "sd"] / s_m.loc[names, "sd"]
+    others = [n for n in names if not n.startswith("background")]
+    assert ratio[others].mean() > 1.1, ratio.round(3).to_dict()
+    assert ratio.min() > 0.9, ratio.round(3).to_dict()
+    assert modelled.meta["log_density"] == "pytensor"
+    assert "missing='model'" in modelled.meta["log_density_why"]
+    cells = sim.truth["missing"]["background"]["cells"]
+    assert modelled.meta["missing"]["background"]["cells"] == cells
+    assert f"background {cells:,}" in modelled.missing_note
+    assert modelled.diagnose().ok
+
+
+def test_the_posterior_of_the_missing_cells(recovery):
+    """fit.imputed(): each cell's levels sum to one; the true level gets more than its
+    share under an uninformed guess (1 / 6), averaged over the cells."""
+    sim, modelled, _, path = recovery
+    table = modelled.imputed()
+    cells = sim.truth["missing"]["background"]
+    per_cell = table["probability"].groupby(level=["row", "variable"]).sum()
+    np.testing.assert_allclose(per_cell, 1.0, rtol=1e-9)
+    assert len(per_cell) == cells["cells"]
+    ids = sim.data["response_id"].astype(str).to_numpy()
+    true = [
+        table.loc[(ids[r - 1], "background", v), "probability"]
+        for r, v in zip(cells["rows"], cells["values"], strict=True)
+    ]
+    assert np.mean(true) > 1 / 6 + 0.02
+    # the fit file keeps it all
+    back = bayesresp.load_fit(path)
+    pd.testing.assert_frame_equal(back.imputed(), table)
+    assert back.missing_note == modelled.missing_note
+
+
+def test_downstream_of_a_fit_with_missing_covariates(recovery, run_cli, tmp_path):
+    sim, modelled, _, path = recovery
+    n = len(sim.data)
+    assert modelled.tree["log_likelihood"]["response"].sizes["row"] == n
+    loo = modelled.loo()
+    assert np.isfinite(loo.elpd) and loo.elpd_i.size == n
+    ppc = modelled.ppc()
+    assert ppc.table["observed"].sum() == n
+    # what-if: background left unknown averages over its model for that mission
+    base = {
+        "mission": sim.data["mission"].iloc[0],
+        "severity": "grave",
+        "hierarchy_level": "section_chief",
+    }
+    levels = modelled.info.imputed[0].levels
+    profiles = [{**base, "background": None}] + [{**base, "background": lv} for lv in levels]
+    r = modelled.what_if(profiles)
+    assert r.unknown == {"background": ["profile 1"]}
+    assert list(r.summary()["averaged_over"]) == ["background"] + [""] * len(levels)
+    p = r.probabilities.values.reshape(-1, len(profiles), len(modelled.info.spectrum))
+    from bayesresp.queries.whatif import check_profiles
+
+    checked = check_profiles(modelled, profiles[:1])
+    w = copy_weights(checked.design, modelled.arrays)  # (S, L): the covariate's model
+    np.testing.assert_allclose(p[:, 0], np.einsum("sl,slk->sk", w, p[:, 1:]), rtol=1e-10)
+    # contrasts, scenarios and marginal effects run over rows with gaps
+    effects = modelled.marginal_effects(draws=100)
+    assert set(effects["variable"]) >= {"background", "severity"}
+    # the command line
+    out = run_cli("imputed", path, "--format", "csv")
+    assert out.code == 0 and out.out.startswith("row,variable,level,probability")
+    profile_file = tmp_path / "p.csv"
+    pd.DataFrame([{**base, "profile": "unknown", "background": ""}]).to_csv(
+        profile_file, index=False
+    )
+    out = run_cli("whatif", path, profile_file)
+    assert out.code == 0 and "averaged_over" in out.out
+    out = run_cli("summary", path)
+    assert "summed out in the model (missing='model'): background" in out.out
+
+
+def test_the_covariates_models_priors_are_named_and_overridable(gappy):
+    from bayesresp.errors import PriorError
+    from bayesresp.model.graph import ResolvedPriors
+
+    design, spec, _ = _design(gappy.data, "response ~ severity + background + (1 | mission)")
+    table = ResolvedPriors(design.info, {}, "logit").table()
+    assert table["mi_intercept"] == "normal(0, 2.5)" and table["mi_sd"] == "halfnormal(1)"
+    mine = {"mi_b": "student_t(3, 0, 0.5)", "mi_sd": "exponential(2)"}
+    model = build_model(design, mine, "logit")
+    assert model["mi_b[background]"].owner.op.name == "t"  # PyMC's StudentT
+    assert ResolvedPriors(design.info, mine, "logit").table()["mi_sd"] == "exponential(2)"
+    complete = type(design.info)(**{**design.info.__dict__, "imputed": ()})
+    with pytest.raises(PriorError, match="'mi_b' .*match nothing"):
+        ResolvedPriors(complete, {"mi_b": "normal(0, 1)"}, "logit")
