@@ -25,6 +25,7 @@ EXPECTED = (
     "02_what_if.ipynb",
     "03_model_comparison.ipynb",
     "04_your_own_codebook.ipynb",
+    "05_coded_data.ipynb",
     "06_planning_a_study.ipynb",
 )
 FOUND = sorted(NOTEBOOKS.glob("*.ipynb"))

@@ -31,10 +31,10 @@ import pandas as pd
 from bayesresp.checks.predictive import replicate
 from bayesresp.checks.reliability import ReliabilityReport, _alpha, reliability
 from bayesresp.errors import ReliabilityError
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
-from bayesresp.inference.coders import chunk_of, coder_draws, response_rows
+from bayesresp.inference.arrays import PosteriorArrays
+from bayesresp.inference.coders import chunk_of, coder_draws, response_levels
 from bayesresp.inference.record import FittedModel
-from bayesresp.maths.rater import log_levels, log_reading
+from bayesresp.maths.rater import log_reading
 
 
 @dataclass
@@ -212,19 +212,19 @@ def coder_reliability(
     posterior = fit.tree["posterior"].to_dataset()
     draws = PosteriorArrays.from_posterior(posterior, info)
     leniency, spread = coder_draws(posterior)
-    eta = eta_from_draws(draws, response_rows(design), "known")
+    true_levels = response_levels(design, draws, fit.spec.link)
     K, C, S = len(info.spectrum), len(info.coders), draws.n_draws
-    pairs = code_pairs(coders.coder, coders.response, ~design.ranges)
+    pairs = code_pairs(coders.coder, coders.response, ~design.of_rows(design.ranges))
     if pairs[0].size == 0:
         raise ReliabilityError(
             "no response has two exact codes: alpha needs pairs of codes (ranges take no part)"
         )
     agree, within = np.empty((S, C)), np.empty((S, C))
     o = np.empty((S, K, K))
-    step = chunk_of(max(design.n, pairs[0].size), K)
+    step = chunk_of(max(coders.coder.size, pairs[0].size), K)
     for start in range(0, S, step):
         part = slice(start, min(start + step, S))
-        p_level = np.exp(log_levels(eta[part], draws.cutpoints[part], fit.spec.link, K))
+        p_level = np.exp(true_levels(part))
         log_r = log_reading(leniency[part], spread[part], K)
         agree[part], within[part] = expected_agreement(
             p_level, log_r, coders.coder, coders.response, C

@@ -326,16 +326,17 @@ def _draw_index(total: int, n: int | None) -> np.ndarray:
 
 
 def _coder_arrays(fit: FittedModel, design, idx: np.ndarray):
-    """Per kept draw: the responses' linear predictor (S, R), cutpoints (S, K-1) and the
-    coders' log reading probabilities (S, C, K, K)."""
-    from bayesresp.inference.coders import coder_draws, response_rows
+    """Per kept draw: the responses' true levels' log-probabilities, as a function of a
+    slice of the kept draws ((m, R, K), :func:`bayesresp.inference.coders.response_levels`),
+    and the coders' log reading probabilities (S, C, K, K)."""
+    from bayesresp.inference.coders import coder_draws, response_levels
     from bayesresp.maths.rater import log_reading
 
     d = fit.arrays.subset(idx)
     leniency, spread = coder_draws(fit.tree["posterior"].to_dataset())
-    eta = eta_from_draws(d, response_rows(design), "known")
+    levels = response_levels(design, d, fit.spec.link)
     log_r = log_reading(leniency[idx], spread[idx], len(fit.info.spectrum))
-    return eta, d.cutpoints, log_r
+    return levels, log_r
 
 
 def _replicate_codes(fit: FittedModel, design, draws, seed, complete: bool):
@@ -345,34 +346,37 @@ def _replicate_codes(fit: FittedModel, design, draws, seed, complete: bool):
     level drawn from its coder's reading restricted to the range, the true level drawn
     from its posterior given all the response's codes (the draw's parameters)."""
     from bayesresp.inference.coders import chunk_of
-    from bayesresp.maths.rater import log_codes, log_levels
+    from bayesresp.maths.rater import log_codes
 
     seed = fit.meta.get("seed", 0) if seed is None else seed
     rng = np.random.default_rng(seed)
     idx = _draw_index(fit.arrays.n_draws, draws)
-    eta, cut, log_r = _coder_arrays(fit, design, idx)
-    coders, link, K = design.coders, fit.spec.link, len(fit.info.spectrum)
-    out = np.empty((len(idx), design.n), dtype=np.int64)
+    true_levels, log_r = _coder_arrays(fit, design, idx)
+    coders, K = design.coders, len(fit.info.spectrum)
+    y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
+    n = coders.coder.size  # codes (the data's rows)
+    out = np.empty((len(idx), n), dtype=np.int64)
     completed = None
-    ranged = np.flatnonzero(design.ranges)
+    ranged = np.flatnonzero(design.of_rows(design.ranges))
     if complete:
-        completed = np.broadcast_to(design.y, out.shape).copy()
+        completed = np.broadcast_to(y, out.shape).copy()
         if ranged.size:
             levels = np.arange(K)
-            inside = (levels >= design.y[ranged, None]) & (levels <= design.y_high[ranged, None])
+            inside = (levels >= y[ranged, None]) & (levels <= y_high[ranged, None])
             rng_fill = np.random.default_rng([seed, 1])
-    step = chunk_of(design.n, K)  # (draws x codes x K x K) cells near 4 million
+    step = chunk_of(n, K)  # (draws x codes x K x K) cells near 4 million
     for start in range(0, len(idx), step):
         part = slice(start, min(start + step, len(idx)))
         m = part.stop - part.start
-        p = category_probs(eta[part], cut[part, None, :], link)  # (m, R, K)
-        true = draw_levels(p, rng)  # (m, R)
+        level_lp = true_levels(part)  # (m, R, K)
+        p = np.exp(level_lp)
+        true = draw_levels(p / p.sum(axis=-1, keepdims=True), rng)  # (m, R)
         reading = np.exp(log_r[part])  # (m, C, K, K)
         at = np.arange(m)[:, None]
         out[part] = draw_levels(reading[at, coders.coder, true[:, coders.response]], rng)
         if completed is not None and ranged.size:
-            joint = log_levels(eta[part], cut[part], link, K)
-            codes = log_codes(log_r[part], coders.coder, design.y, design.y_high)
+            joint = level_lp.copy()
+            codes = log_codes(log_r[part], coders.coder, y, y_high)
             np.add.at(np.moveaxis(joint, -2, 0), coders.response, np.moveaxis(codes, -2, 0))
             given = np.exp(joint - joint.max(axis=-1, keepdims=True))
             true = draw_levels(given / given.sum(axis=-1, keepdims=True), rng_fill)
@@ -403,23 +407,24 @@ def _coder_pit(fit: FittedModel, seed: int | None) -> np.ndarray:
     log_w = fit.loo().log_weights.transpose(unit, "chain", "draw").values
     w = softmax(log_w.reshape(log_w.shape[0], -1), axis=1)  # (R, S)
     idx = np.arange(fit.arrays.n_draws)
-    eta, cut, log_r = _coder_arrays(fit, design, idx)
-    p_loo = np.zeros((design.n, K))
-    step = chunk_of(design.n, K)  # (draws x codes x K x K) cells near 4 million
+    true_levels, log_r = _coder_arrays(fit, design, idx)
+    n = coders.coder.size  # codes (the data's rows)
+    p_loo = np.zeros((n, K))
+    step = chunk_of(n, K)  # (draws x codes x K x K) cells near 4 million
     for start in range(0, len(idx), step):
         part = slice(start, min(start + step, len(idx)))
-        p = category_probs(eta[part], cut[part, None, :], fit.spec.link)  # (m, R, K)
+        p = np.exp(true_levels(part))  # (m, R, K)
         reading = np.exp(log_r[part])[:, coders.coder]  # (m, n, K, K)
         per_code = np.einsum("mnj,mnjk->mnk", p[:, coders.response], reading)
         p_loo += np.einsum("nm,mnk->nk", w[coders.response, part], per_code)
-    y = design.y
-    top = y if design.y_high is None else design.y_high
+    y = design.of_rows(design.y)
+    top = y if design.y_high is None else design.of_rows(design.y_high)
     cum = np.cumsum(p_loo, axis=1)
-    rows = np.arange(design.n)
+    rows = np.arange(n)
     below = cum[rows, y] - p_loo[rows, y]
     at = cum[rows, top] - below
     rng = np.random.default_rng((fit.meta.get("seed", 0) if seed is None else seed) + 1)
-    return below + rng.random(design.n) * at
+    return below + rng.random(n) * at
 
 
 def posterior_predictive_check(
@@ -441,7 +446,7 @@ def posterior_predictive_check(
     >>> ppc.flagged  # doctest: +SKIP
     """
     design = fit.design
-    y_obs, y_high = design.of_rows(design.y), design.y_high
+    y_obs, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
     if y_high is None:
         y_rep = replicate(fit, draws, seed, progress=progress)
         observed = y_obs

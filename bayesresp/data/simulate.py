@@ -334,7 +334,7 @@ def simulate(
         ``severity`` for ``hierarchy_level`` itself), its intercept set so that the
         expected share is the one asked. Drawn from a random stream of their own, so
         the other values are those of the same call without ``missing``. The truth
-        records, per covariate, the rows left empty and their values
+        records, per covariate, the responses left without it and their values
         (``truth["missing"]``); the data are what ``missing="model"`` fits.
 
     Returns
@@ -458,7 +458,8 @@ def _blank(rng, frame: pd.DataFrame, shares: dict[str, float]):
             "share": share,
             "cells": int(blank.sum()),
             "depends_on": ["mission", driver],
-            "rows": (rows + 1).tolist(),
+            # by response (a response coded twice lacks the cell in both its rows)
+            "response_ids": frame["response_id"].astype(str).to_numpy()[rows].tolist(),
             "values": frame[var].astype(str).to_numpy()[rows].tolist(),
         }
         frame[var] = frame[var].where(~blank)

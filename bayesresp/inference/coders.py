@@ -44,8 +44,11 @@ def coder_draws(posterior: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def response_rows(design: Design) -> Design:
-    """The design's rows that carry each response's covariates (one per response)."""
+    """The design's rows that carry each response's covariates (one per response; for a
+    design of copies, the first copy of that row)."""
     idx = design.coders.first
+    if design.imputation is not None:
+        idx = design.imputation.first[idx]
     return Design(
         design.info,
         design.X[idx],
@@ -60,21 +63,46 @@ def _chunks(S: int, step: int):
         yield slice(start, min(start + step, S))
 
 
+def response_levels(design: Design, draws: PosteriorArrays, link: str):
+    """``log P(xi_r = j)``, each response's true level's distribution under the model,
+    as a function of a slice of draws: ``levels(part)`` is (m, n_responses, K).
+
+    From the linear predictor of the row that carries the response's covariates; for a
+    design of copies (missing covariates summed out, :mod:`bayesresp.maths.missing`)
+    mixed over that row's copies with the probabilities of their levels."""
+    coders, K = design.coders, len(design.info.spectrum)
+    cut = draws.cutpoints
+    if design.imputation is None:
+        eta = eta_from_draws(draws, response_rows(design), "known")
+        return lambda part: log_levels(eta[part], cut[part], link, K)
+    from bayesresp.inference.imputation import level_log_probs
+    from bayesresp.maths.missing import mixed_levels
+
+    imp = design.imputation
+    eta = eta_from_draws(draws, design, "known")  # every copy
+    copy_lp = level_log_probs(design, draws)
+    slots, mask = imp.slots[coders.first], imp.mask[coders.first]
+
+    def levels(part):
+        every = log_levels(eta[part], cut[part], link, K)
+        return mixed_levels(every, copy_lp[part], slots, mask)
+
+    return levels
+
+
 def response_log_likelihood(
     design: Design, draws: PosteriorArrays, posterior: xr.Dataset, link: str
 ) -> np.ndarray:
     """log p(codes of r | draw) for each draw and response: shape (S, n_responses)."""
     coders = design.coders
     K = len(design.info.spectrum)
-    eta = eta_from_draws(draws, response_rows(design), "known")
+    levels = response_levels(design, draws, link)
+    y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
     leniency, spread = coder_draws(posterior)
     out = np.empty((draws.n_draws, coders.n_responses))
     for part in _chunks(draws.n_draws, chunk_of(design.n, K)):
-        levels = log_levels(eta[part], draws.cutpoints[part], link, K)
-        codes = log_codes(
-            log_reading(leniency[part], spread[part], K), coders.coder, design.y, design.y_high
-        )
-        out[part] = response_log_lik(levels, codes, coders.response, coders.n_responses)
+        codes = log_codes(log_reading(leniency[part], spread[part], K), coders.coder, y, y_high)
+        out[part] = response_log_lik(levels(part), codes, coders.response, coders.n_responses)
     return out
 
 
@@ -101,3 +129,28 @@ def response_units(design: Design, draws: PosteriorArrays, posterior: xr.Dataset
         return logsumexp(levels + summed[which], axis=-1)
 
     return response_rows(design), unit_log_lik
+
+
+def copy_log_terms(
+    design: Design, draws: PosteriorArrays, posterior: xr.Dataset, link: str
+) -> np.ndarray:
+    """For a design of copies under the coders' layer: each copy's log-probability of
+    its levels plus the log-likelihood of all its response's codes given them,
+    ``log P(copy) + log sum_j P(xi = j | copy) prod_c R_c[j, code_c]``: (S, n_copies),
+    whose shares within a row are the posterior of the row's missing levels given the
+    response's codes (:func:`bayesresp.inference.imputation.imputed_probabilities`)."""
+    from bayesresp.inference.imputation import level_log_probs
+
+    coders, imp = design.coders, design.imputation
+    K = len(design.info.spectrum)
+    eta = eta_from_draws(draws, design, "known")  # every copy
+    y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
+    leniency, spread = coder_draws(posterior)
+    response = coders.response[imp.row]  # each copy's response
+    out = level_log_probs(design, draws)
+    for part in _chunks(draws.n_draws, chunk_of(design.n, K)):
+        codes = log_codes(log_reading(leniency[part], spread[part], K), coders.coder, y, y_high)
+        summed = codes_by_response(codes, coders.response, coders.n_responses)
+        levels = log_levels(eta[part], draws.cutpoints[part], link, K)  # (m, n_copies, K)
+        out[part] += logsumexp(levels + summed[:, response], axis=-1)
+    return out

@@ -324,14 +324,6 @@ def fit(
         impute=missing == "model",
     )
     columns = coder_columns(frame, cb, spec)
-    if columns is not None and design.info.imputed:
-        raise BayesrespError(
-            "missing='model' and the model of coders cannot yet be combined (the rows of "
-            "a response are codes, and their missing covariates would be summed out per "
-            "code): fill in "
-            + ", ".join(m.var for m in design.info.imputed)
-            + ", fit with missing='drop', or with coders='rows'"
-        )
     if columns is not None:
         names = tuple(sorted(frame[columns[1]].astype(str).unique()))
         info = dataclasses.replace(design.info, coder_columns=columns, coders=names)
@@ -552,8 +544,9 @@ def finish_tree(
                 },
             )
         )
+        y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
         out["observed_data"] = xr.DataTree(
-            xr.Dataset(observed(cb, design.y, design.y_high), coords={"row": row_ids})
+            xr.Dataset(observed(cb, y, y_high), coords={"row": row_ids})
         )
         return out
     if design.imputation is not None:  # one term per row, its missing levels summed out

@@ -67,15 +67,20 @@ def mixed_log_lik(design: Design, draws: PosteriorArrays, copy_log_lik: np.ndarr
     return row_mixture(terms, imp.slots, imp.mask)
 
 
-def observed_log_probs(design: Design, draws: PosteriorArrays) -> np.ndarray:
+def observed_log_probs(
+    design: Design, draws: PosteriorArrays, units: np.ndarray | None = None
+) -> np.ndarray:
     """The log-probability of every observed cell of the imputed covariates under their
-    own models, summed: (S,) (the other part of the joint log-likelihood the model
-    samples, beside :func:`row_log_likelihood`)."""
+    own models, summed over the rows ``units`` (all; under the coders' layer each
+    response's first code): (S,), the other part of the joint log-likelihood the model
+    samples, beside :func:`row_log_likelihood`."""
     imp = design.imputation
+    counted = np.zeros(imp.n_rows, dtype=bool)
+    counted[np.arange(imp.n_rows) if units is None else units] = True
     out = np.zeros(draws.n_draws)
     for j in range(len(design.info.imputed)):
         lp = covariate_log_probs_of(design, draws, j)  # (S, n_rows, L)
-        seen = ~imp.missing[:, j]
+        seen = ~imp.missing[:, j] & counted
         out += pick_levels(lp, imp.levels[imp.first, j])[:, seen].sum(axis=1)
     return out
 
@@ -116,31 +121,55 @@ def draw_copies(weights: np.ndarray, design: Design, rng: np.random.Generator) -
 
 
 def imputed_probabilities(
-    design: Design, draws: PosteriorArrays, link: str, ci: float = 0.9
+    design: Design,
+    draws: PosteriorArrays,
+    link: str,
+    ci: float = 0.9,
+    log_terms: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """The posterior probability of each level of each missing cell of the fitted rows,
     given everything the row says (its outcome too): one row per cell and level (``row``
-    1-based), with the posterior mean and the draws' central ``ci`` interval."""
+    0-based), with the posterior mean and the draws' central ``ci`` interval.
+
+    ``log_terms`` (S, n_copies): each copy's log-probability of its levels plus its
+    outcome's log-likelihood, where the outcome is not the row's own code (under the
+    coders' layer, all the codes of its response); by default the row's own outcome.
+    ``rows``: report these rows only (the first code of each response)."""
     imp, info = design.imputation, design.info
-    w = copy_weights(design, draws, link)  # (S, n_copies)
+    if log_terms is None:
+        log_terms = level_log_probs(design, draws) + log_likelihood(design, draws, link)
+    w = np.exp(copy_log_weights(log_terms, imp.slots, imp.mask, imp.row))  # (S, n_copies)
     records = []
     for j, m in enumerate(info.imputed):
         lacking = np.flatnonzero(imp.missing[:, j])
+        if rows is not None:
+            lacking = np.intersect1d(lacking, rows)
         if lacking.size == 0:
             continue
-        L = len(m.levels)
-        onehot = np.zeros((len(imp.row), L))
-        onehot[np.arange(len(imp.row)), imp.levels[:, j]] = 1.0
-        per_row = mix(np.broadcast_to(onehot, (w.shape[0], *onehot.shape)), design, w)
-        p = per_row[:, lacking, :]  # (S, rows, L)
+        p = np.stack(  # (S, rows, L): the copies' weights summed per row and level
+            [
+                _row_sums(w * (imp.levels[:, j] == lv), design)[:, lacking]
+                for lv in range(len(m.levels))
+            ],
+            axis=-1,
+        )
         mean = p.mean(axis=0)
         lo, hi = np.quantile(p, [(1 - ci) / 2, (1 + ci) / 2], axis=0)
         for k, row in enumerate(lacking):
             for lv, level in enumerate(m.levels):
-                records.append((int(row) + 1, m.var, level, mean[k, lv], lo[k, lv], hi[k, lv]))
+                records.append((int(row), m.var, level, mean[k, lv], lo[k, lv], hi[k, lv]))
     a = (1 - ci) / 2 * 100
     names = [f"q{a:g}", f"q{100 - a:g}"]
     return pd.DataFrame(records, columns=["row", "variable", "level", "probability", *names])
+
+
+def _row_sums(values: np.ndarray, design: Design) -> np.ndarray:
+    """Per-copy values (S, n_copies) summed per row: (S, n_rows)."""
+    imp = design.imputation
+    out = np.zeros((values.shape[0], imp.n_rows))
+    np.add.at(out.T, imp.row, values.T)
+    return out
 
 
 def row_probabilities(

@@ -96,6 +96,32 @@ def row_mixture(log_terms, slots, mask, xp=NUMPY):
     return _logsumexp(picked, -1, xp)
 
 
+def mixed_levels(level_lp, copy_lp, slots, mask, xp=NUMPY):
+    """``log sum_{c in unit} P(copy c) P(xi = j | copy c)`` per unit and level ``j``: the
+    distribution of a unit's true level with its missing covariates summed out (under
+    the coders' layer, :mod:`bayesresp.maths.rater`, a response's true level: its codes'
+    likelihood is linear in it, so summing the copies out here is exact).
+
+    Parameters
+    ----------
+    level_lp : array, shape (..., n_copies, K)
+        ``log P(xi = j | copy)``.
+    copy_lp : array, shape (..., n_copies)
+        Each copy's log-probability of its levels.
+    slots, mask : arrays, shape (n_units, C)
+        Each unit's copies (:func:`row_mixture`).
+
+    Returns
+    -------
+    array, shape (..., n_units, K)
+    """
+    terms = level_lp + copy_lp[..., None]
+    if xp is TENSOR:  # (no draws: one transpose)
+        return row_mixture(terms.T, slots, mask, xp).T
+    moved = np.moveaxis(terms, -1, -2)  # (..., K, n_copies)
+    return np.moveaxis(row_mixture(moved, slots, mask, xp), -1, -2)
+
+
 def copy_log_weights(log_terms, slots, mask, row, xp=NUMPY):
     """Each copy's share of its row, ``log(exp(log_terms[c]) / sum_row)``: (..., n_copies).
 
@@ -110,6 +136,7 @@ __all__ = [
     "TENSOR",
     "copy_log_weights",
     "covariate_log_probs",
+    "mixed_levels",
     "pick_levels",
     "row_mixture",
 ]

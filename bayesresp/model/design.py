@@ -179,7 +179,10 @@ class DesignInfo:
 @dataclass(frozen=True)
 class Coders:
     """The coders' layer of a design (:mod:`bayesresp.maths.rater`): each row is one
-    coder's code of a response; the rows of a response share its true level."""
+    coder's code of a response; the rows of a response share its true level.
+
+    Rows are the data's: for a design of copies (:class:`Imputation`) they are the rows
+    the copies come from (``Design.of_rows``), not the design's rows."""
 
     coder: np.ndarray  # (n,) each row's coder, an index into DesignInfo.coders
     response: np.ndarray  # (n,) each row's response, an index into ``first``
@@ -657,9 +660,11 @@ def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> 
     """
     if info.imputed:
         copies, imputation = expand(info, data)
-        design = _apply(info, copies, coders)
+        design = _apply(info, copies, False)
         design.imputation = imputation
         design.weights = 1.0 / imputation.copies[imputation.row]
+        if coders and info.coder_columns and design.y is not None:  # codes: the data's rows
+            design.coders = make_coders(data, info.coder_columns, info.coders)
         return design
     return _apply(info, data, coders)
 

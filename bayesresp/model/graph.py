@@ -423,13 +423,14 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
         shift = _average_case(data, params, info)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
-        if design.imputation is not None:  # rows lacking covariates: their levels summed out
+        if design.imputation is not None and design.coders is None:
+            # rows lacking covariates: their levels summed out
             pm.Potential("loglik", _imputed_loglik(design, priors, data, eta, cut, link))
         elif design.coders is None:
             loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
             pm.Potential("loglik", pt.sum(data["weights"] * loglik))
         else:  # one term per response: its codes read its true level (maths.rater)
-            pm.Potential("loglik", pt.sum(_coders_loglik(design, priors, eta, cut, link)))
+            pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, link))
     model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
     return model
 
@@ -456,22 +457,34 @@ def coder_layer(priors: ResolvedPriors):
     return leniency, spread
 
 
-def _coders_loglik(design: Design, priors: ResolvedPriors, eta, cut, link: str):
+def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, link: str):
     """Each response's log-likelihood under the coders' layer: its true level summed out."""
     from bayesresp.maths.rater import log_codes, log_levels, log_reading, response_log_lik
 
     coders = design.coders
     K = len(design.info.spectrum)
     leniency, spread = coder_layer(priors)
-    levels = log_levels(eta[coders.first], cut, link, K, xp=TENSOR)
+    observed = 0.0
+    if design.imputation is None:
+        levels = log_levels(eta[coders.first], cut, link, K, xp=TENSOR)
+    else:  # a response's true level with its missing covariates summed out
+        from bayesresp.maths.missing import mixed_levels
+
+        copy_lp, observed = _imputed_terms(design, priors, data, coders.first)
+        imp = design.imputation
+        every = log_levels(eta, cut, link, K, xp=TENSOR)  # (n_copies, K)
+        levels = mixed_levels(
+            every, copy_lp, imp.slots[coders.first], imp.mask[coders.first], xp=TENSOR
+        )
     codes = log_codes(
         log_reading(leniency, spread, K, xp=TENSOR),
         coders.coder,
-        design.y,
-        None if design.y_high is None else design.y_high,
+        design.of_rows(design.y),
+        design.of_rows(design.y_high),
         xp=TENSOR,
     )
-    return response_log_lik(levels, codes, coders.response, coders.n_responses, xp=TENSOR)
+    per_response = response_log_lik(levels, codes, coders.response, coders.n_responses, xp=TENSOR)
+    return pt.sum(per_response) + observed
 
 
 def missing_layer(info: DesignInfo, priors: ResolvedPriors) -> dict:
@@ -507,13 +520,28 @@ def _imputed_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut
     """The joint log-likelihood of the outcome and the imputed covariates: each row's
     outcome with its missing levels summed out over its copies, plus the observed levels'
     log-probabilities under the covariates' own models (:mod:`bayesresp.maths.missing`)."""
-    from bayesresp.maths.missing import covariate_log_probs, pick_levels, row_mixture
+    from bayesresp.maths.missing import row_mixture
+
+    imp = design.imputation
+    copy_lp, observed = _imputed_terms(design, priors, data)
+    log_terms = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
+    return pt.sum(row_mixture(log_terms + copy_lp, imp.slots, imp.mask, xp=TENSOR)) + observed
+
+
+def _imputed_terms(design: Design, priors: ResolvedPriors, data: dict, units=None):
+    """The imputed covariates' models' terms: each copy's log-probability of the levels
+    it gives its row's missing cells (n_copies,), and the observed cells'
+    log-probabilities summed (over the rows ``units``: every row, or under the coders'
+    layer each response's first code, so that a response's covariates count once)."""
+    from bayesresp.maths.missing import covariate_log_probs, pick_levels
 
     info, imp = design.info, design.imputation
     layer = missing_layer(info, priors)
     first = imp.first
-    log_terms = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
-    observed_part = 0.0
+    counted = np.zeros(imp.n_rows, dtype=bool)
+    counted[np.arange(imp.n_rows) if units is None else units] = True
+    copy_lp = 0.0
+    observed = 0.0
     for j, m in enumerate(info.imputed):
         a, coef, r = layer[m.var]
         cols = [info.column_names.index(c) for c in m.predictors]
@@ -524,11 +552,10 @@ def _imputed_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut
             effects = r[pt.maximum(idx, 0)] * pt.ge(idx, 0)[:, None]  # unseen group: 0
         lp = covariate_log_probs(a, coef, predictors, effects, xp=TENSOR)  # (n_rows, L)
         picked = pick_levels(lp[imp.row], imp.levels[:, j])  # (n_copies,)
-        lacks = imp.missing[imp.row, j]
-        log_terms = log_terms + pt.switch(lacks, picked, 0.0)
-        seen = ~imp.missing[:, j]
-        observed_part = observed_part + pt.sum(pick_levels(lp, imp.levels[first, j])[seen])
-    return pt.sum(row_mixture(log_terms, imp.slots, imp.mask, xp=TENSOR)) + observed_part
+        copy_lp = copy_lp + pt.switch(imp.missing[imp.row, j], picked, 0.0)
+        seen = ~imp.missing[:, j] & counted
+        observed = observed + pt.sum(pick_levels(lp, imp.levels[first, j])[seen])
+    return copy_lp, observed
 
 
 def _simplexes(info: DesignInfo, priors: ResolvedPriors, params: dict) -> None:

@@ -241,7 +241,8 @@ def imputed(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     posterior, with a central interval over the draws.
 
     Indexed by row (the data's row key, else its 1-based position), covariate and level;
-    a row's probabilities of one covariate sum to one. A fit without modelled missing
+    a row's probabilities of one covariate sum to one. Under the model of coders, by
+    response (its identifier), given all its codes. A fit without modelled missing
     cells is refused.
     """
     from bayesresp.inference.imputation import imputed_probabilities
@@ -251,7 +252,18 @@ def imputed(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             "this fit sums out no missing covariate (it was fitted without "
             "missing='model', or its data lacked none): nothing to show"
         )
-    table = imputed_probabilities(fit.design, fit.arrays, fit.spec.link, ci)
-    ids = fit.tree["log_likelihood"]["row"].values
-    table["row"] = ids[table["row"].to_numpy() - 1]
-    return table.set_index(["row", "variable", "level"])
+    design = fit.design
+    if design.coders is None:
+        table = imputed_probabilities(design, fit.arrays, fit.spec.link, ci)
+        ids, name = fit.tree["observed_data"]["row"].values, "row"
+    else:  # given all the codes of the response, one entry per response
+        from bayesresp.inference.coders import copy_log_terms
+
+        terms = copy_log_terms(design, fit.arrays, fit.posterior, fit.spec.link)
+        first = design.coders.first
+        table = imputed_probabilities(design, fit.arrays, fit.spec.link, ci, terms, first)
+        ids = np.empty(len(fit.data), dtype=object)
+        ids[first] = design.coders.labels
+        name = fit.info.coder_columns[0]
+    table["row"] = ids[table["row"].to_numpy()]
+    return table.rename(columns={"row": name}).set_index([name, "variable", "level"])

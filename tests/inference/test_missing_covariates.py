@@ -97,7 +97,7 @@ def _random_draws(model, design, names, rng, n=3):
                 for k, v in zip(names, values, strict=True)
             }
         )
-        yield float(loglik), PosteriorArrays.from_posterior(post, design.info)
+        yield float(loglik), PosteriorArrays.from_posterior(post, design.info), post
 
 
 def test_the_models_likelihood_is_the_stored_rows_plus_the_observed_cells(gappy):
@@ -109,7 +109,7 @@ def test_the_models_likelihood_is_the_stored_rows_plus_the_observed_cells(gappy)
     names = ["b", "b_mo", "simplex[career_security]", "cutpoints", "r[mission]", "sd[mission]"]
     for m in design.info.imputed:
         names += [f"mi_intercept[{m.var}]", f"mi_b[{m.var}]", f"mi_r[{m.var}]"]
-    for loglik, draws in _random_draws(model, design, names, np.random.default_rng(1)):
+    for loglik, draws, _ in _random_draws(model, design, names, np.random.default_rng(1)):
         ours = row_log_likelihood(design, draws, spec.link).sum() + observed_log_probs(
             design, draws
         )
@@ -125,7 +125,7 @@ def test_a_rows_term_is_the_mixture_over_its_levels_by_hand(gappy):
     model = build_model(design, spec.priors, spec.link)
     names = ["b", "cutpoints", "r[mission]", "sd[mission]"]
     names += ["mi_intercept[background]", "mi_b[background]", "mi_r[background]"]
-    ((_, draws),) = _random_draws(model, design, names, np.random.default_rng(5), n=1)
+    ((_, draws, _),) = _random_draws(model, design, names, np.random.default_rng(5), n=1)
     stored = row_log_likelihood(design, draws, spec.link)[0]
     plain = type(info)(**{**info.__dict__, "imputed": ()})
     a, g, r = (x[0] for x in draws.missing["background"])
@@ -163,11 +163,6 @@ def test_what_the_model_cannot_sum_out_is_refused_by_row(gappy):
         bayesresp.fit(blank, "response ~ background", missing="model")  # (the codebook's)
     with pytest.raises(MissingDataError, match="missing='model' to sum out"):
         bayesresp.fit(gappy.data, "response ~ background")  # the error names the option
-    coded = bayesresp.simulate(
-        missions=3, rows=120, seed=2, coders=2, double_coded=0.4, missing={"background": 0.2}
-    )
-    with pytest.raises(BayesrespError, match="missing='model' and the model of coders"):
-        bayesresp.fit(coded.data, "response ~ background", missing="model")
 
 
 def test_complete_data_fit_as_before_on_the_kernel(gappy):
@@ -263,10 +258,9 @@ def test_the_posterior_of_the_missing_cells(recovery):
     per_cell = table["probability"].groupby(level=["row", "variable"]).sum()
     np.testing.assert_allclose(per_cell, 1.0, rtol=1e-9)
     assert len(per_cell) == cells["cells"]
-    ids = sim.data["response_id"].astype(str).to_numpy()
     true = [
-        table.loc[(ids[r - 1], "background", v), "probability"]
-        for r, v in zip(cells["rows"], cells["values"], strict=True)
+        table.loc[(r, "background", v), "probability"]
+        for r, v in zip(cells["response_ids"], cells["values"], strict=True)
     ]
     assert np.mean(true) > 1 / 6 + 0.02
     # the fit file keeps it all
@@ -330,3 +324,41 @@ def test_the_covariates_models_priors_are_named_and_overridable(gappy):
     complete = type(design.info)(**{**design.info.__dict__, "imputed": ()})
     with pytest.raises(PriorError, match="'mi_b' .*match nothing"):
         ResolvedPriors(complete, {"mi_b": "normal(0, 1)"}, "logit")
+
+
+def test_with_the_coders_layer_a_responses_true_level_sums_its_copies_out():
+    """Double-coded responses lacking background: the PyMC model's likelihood equals the
+    per-response log-likelihood a fit stores (the true level's distribution mixed over
+    the response's copies, then its codes) plus the observed cells' log-probabilities,
+    each response's covariates counted once (not once per code)."""
+    from bayesresp.inference.coders import copy_log_terms, response_log_likelihood
+    from bayesresp.maths.missing import row_mixture
+
+    sim = bayesresp.simulate(
+        missions=4, rows=160, seed=6, coders=3, double_coded=0.5, missing={"background": 0.3}
+    )
+    spec = ModelSpec("response ~ severity + background + (1 | mission)")
+    frame, cb = prepare_data(sim.data, spec, None, missing="model")
+    design = make_design(frame, spec.parsed, cb, impute=True)
+    names = tuple(sorted(frame["coder_id"].astype(str).unique()))
+    info = type(design.info)(
+        **{**design.info.__dict__, "coder_columns": ("response_id", "coder_id"), "coders": names}
+    )
+    design = apply_design(info, frame, coders=True)
+    coders, imp = design.coders, design.imputation
+    assert coders.coder.size == len(frame) and design.n > len(frame)
+    twice = np.bincount(coders.response) > 1
+    lacking = imp.missing[coders.first, 0]
+    assert (twice & lacking).any() and (twice & ~lacking).any()
+    model = build_model(design, spec.priors, spec.link)
+    names = ["b", "cutpoints", "r[mission]", "sd[mission]", "leniency", "spread"]
+    names += ["mi_intercept[background]", "mi_b[background]", "mi_r[background]"]
+    for loglik, draws, post in _random_draws(model, design, names, np.random.default_rng(2)):
+        per_response = response_log_likelihood(design, draws, post, spec.link)
+        ours = per_response.sum() + observed_log_probs(design, draws, coders.first)[0]
+        assert float(ours) == pytest.approx(loglik, rel=1e-10)
+        # the terms whose shares are a missing cell's posterior given the response's
+        # codes sum, over a response's copies, to its likelihood
+        terms = copy_log_terms(design, draws, post, spec.link)
+        summed = row_mixture(terms, imp.slots, imp.mask)[:, coders.first]
+        np.testing.assert_allclose(summed, per_response, rtol=1e-10)
