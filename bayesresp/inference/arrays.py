@@ -34,7 +34,7 @@ class PosteriorArrays:
     sd: dict[str, np.ndarray]  # group -> (S, q)
     cor: dict[str, np.ndarray]  # group -> (S, q, q), identity when uncorrelated
     # imputed covariate -> its own model's (intercept (S, L - 1), coefficients
-    # (S, P, L - 1) or None, group effects (S, levels, L - 1) or None)
+    # (S, P, L - 1) or None, group effects (S, levels, L - 1) and their sd (S,), or None)
     missing: dict[str, tuple] = field(default_factory=dict)
 
     @property
@@ -65,6 +65,7 @@ class PosteriorArrays:
                 flat(f"mi_intercept[{m.var}]"),
                 flat(f"mi_b[{m.var}]") if m.predictors else None,
                 flat(f"mi_r[{m.var}]") if m.group is not None else None,
+                flat(f"mi_sd[{m.var}]") if m.group is not None else None,
             )
             for m in info.imputed
         }

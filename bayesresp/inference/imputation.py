@@ -24,30 +24,46 @@ from bayesresp.maths.missing import (
 from bayesresp.model.design import Design
 
 
-def covariate_log_probs_of(design: Design, draws: PosteriorArrays, j: int) -> np.ndarray:
+def covariate_log_probs_of(
+    design: Design, draws: PosteriorArrays, j: int, groups=None, rng=None, shared_new=False
+) -> np.ndarray:
     """``log P(x = l)`` of imputed covariate ``j`` for every draw, row and level under its
-    own model: (S, n_rows, L). A row of a group the fit has not seen gets the group
-    effect's mean, zero."""
+    own model: (S, n_rows, L).
+
+    Its group effects follow the group term's mode in ``groups`` (as in
+    :func:`bayesresp.inference.arrays.eta_from_draws`; ``known`` by default): ``known``,
+    the row's group's effects (a group the fit has not seen: their mean, zero);
+    ``new``, a fresh draw from their estimated population per row and draw (one per
+    draw with ``shared_new``); ``average``, zero."""
     info, imp = design.info, design.imputation
     m = info.imputed[j]
-    a, coef, r = draws.missing[m.var]
+    a, coef, r, sd = draws.missing[m.var]
     first = imp.first
     cols = [info.column_names.index(c) for c in m.predictors]
     predictors = design.X[first][:, cols]
     effects = None
-    if r is not None:
+    mode = (groups if isinstance(groups, str) else (groups or {}).get(m.group)) or "known"
+    if r is not None and mode == "known":
         idx = design.group_index[m.group][first]
         effects = r[:, np.maximum(idx, 0), :] * (idx >= 0)[None, :, None]
+    elif r is not None and mode == "new":
+        rng = np.random.default_rng() if rng is None else rng
+        rows = 1 if shared_new else imp.n_rows
+        z = rng.standard_normal((draws.n_draws, rows, r.shape[-1]))
+        effects = z * sd[:, None, None]
     return covariate_log_probs(a, coef, predictors, effects)
 
 
-def level_log_probs(design: Design, draws: PosteriorArrays) -> np.ndarray:
+def level_log_probs(
+    design: Design, draws: PosteriorArrays, groups=None, rng=None, shared_new=False
+) -> np.ndarray:
     """Each copy's log-probability of the levels it gives its row's missing cells:
-    (S, n_copies) (zero for a complete row's one copy)."""
+    (S, n_copies) (zero for a complete row's one copy); ``groups``, ``rng`` and
+    ``shared_new`` as in :func:`covariate_log_probs_of`."""
     imp = design.imputation
     out = np.zeros((draws.n_draws, len(imp.row)))
     for j in range(len(design.info.imputed)):
-        lp = covariate_log_probs_of(design, draws, j)
+        lp = covariate_log_probs_of(design, draws, j, groups, rng, shared_new)
         picked = pick_levels(lp[:, imp.row, :], imp.levels[:, j])
         out += np.where(imp.missing[imp.row, j], picked, 0.0)
     return out
@@ -85,12 +101,21 @@ def observed_log_probs(
     return out
 
 
-def copy_weights(design: Design, draws: PosteriorArrays, link: str | None = None) -> np.ndarray:
+def copy_weights(
+    design: Design,
+    draws: PosteriorArrays,
+    link: str | None = None,
+    groups=None,
+    rng=None,
+    shared_new: bool = False,
+) -> np.ndarray:
     """Each copy's probability within its row, (S, n_copies): the covariates' predictive
     distribution (``link`` None: what the covariates' own models say, for hypothetical
-    rows), or their posterior given the row's outcome (``link`` given: for fitted rows)."""
+    rows), or their posterior given the row's outcome (``link`` given: for fitted rows).
+    ``groups``, ``rng``, ``shared_new``: the group effects of the covariates' models
+    (:func:`covariate_log_probs_of`)."""
     imp = design.imputation
-    terms = level_log_probs(design, draws)
+    terms = level_log_probs(design, draws, groups, rng, shared_new)
     if link is not None:
         terms = terms + log_likelihood(design, draws, link)
     return np.exp(copy_log_weights(terms, imp.slots, imp.mask, imp.row))
@@ -184,12 +209,14 @@ def row_probabilities(
 
     For a design of copies (rows lacking imputed covariates), the copies' probabilities
     mixed with the covariates' predictive weights (their own models, given the row's
-    observed covariates and group, not its outcome): ``sum_l P(x = l) P(y = k | x = l)``.
-    Otherwise :func:`bayesresp.maths.cumulative.category_probs` of
+    observed covariates and group, not its outcome): ``sum_l P(x = l) P(y = k | x = l)``;
+    the covariates' models' group effects follow ``groups`` as the outcome's do (a new
+    mission: fresh effects for both). Otherwise
+    :func:`bayesresp.maths.cumulative.category_probs` of
     :func:`bayesresp.inference.arrays.eta_from_draws`.
     """
     eta = eta_from_draws(draws, design, groups, rng, shared_new)
     p = category_probs(eta, draws.cutpoints[:, None, :], link)
     if design.imputation is None:
         return p
-    return mix(p, design, copy_weights(design, draws))
+    return mix(p, design, copy_weights(design, draws, None, groups, rng, shared_new))

@@ -108,7 +108,7 @@ def test_the_models_likelihood_is_the_stored_rows_plus_the_observed_cells(gappy)
     model = build_model(design, spec.priors, spec.link)
     names = ["b", "b_mo", "simplex[career_security]", "cutpoints", "r[mission]", "sd[mission]"]
     for m in design.info.imputed:
-        names += [f"mi_intercept[{m.var}]", f"mi_b[{m.var}]", f"mi_r[{m.var}]"]
+        names += [f"mi_intercept[{m.var}]", f"mi_b[{m.var}]", f"mi_r[{m.var}]", f"mi_sd[{m.var}]"]
     for loglik, draws, _ in _random_draws(model, design, names, np.random.default_rng(1)):
         ours = row_log_likelihood(design, draws, spec.link).sum() + observed_log_probs(
             design, draws
@@ -125,10 +125,11 @@ def test_a_rows_term_is_the_mixture_over_its_levels_by_hand(gappy):
     model = build_model(design, spec.priors, spec.link)
     names = ["b", "cutpoints", "r[mission]", "sd[mission]"]
     names += ["mi_intercept[background]", "mi_b[background]", "mi_r[background]"]
+    names += ["mi_sd[background]"]
     ((_, draws, _),) = _random_draws(model, design, names, np.random.default_rng(5), n=1)
     stored = row_log_likelihood(design, draws, spec.link)[0]
     plain = type(info)(**{**info.__dict__, "imputed": ()})
-    a, g, r = (x[0] for x in draws.missing["background"])
+    a, g, r, _ = (x[0] for x in draws.missing["background"])
     levels = info.imputed[0].levels
     cols = [info.column_names.index(c) for c in info.imputed[0].predictors]
     for i in np.flatnonzero(frame["background"].isna().to_numpy())[:3]:
@@ -294,6 +295,14 @@ def test_downstream_of_a_fit_with_missing_covariates(recovery, run_cli, tmp_path
     checked = check_profiles(modelled, profiles[:1])
     w = copy_weights(checked.design, modelled.arrays)  # (S, L): the covariate's model
     np.testing.assert_allclose(p[:, 0], np.einsum("sl,slk->sk", w, p[:, 1:]), rtol=1e-10)
+    # the covariate's model follows the group mode: at the missions' mean for 'average'
+    avg = modelled.what_if(profiles, groups="average").probabilities.values
+    avg = avg.reshape(p.shape)
+    w0 = copy_weights(checked.design, modelled.arrays, None, "average")
+    np.testing.assert_allclose(avg[:, 0], np.einsum("sl,slk->sk", w0, avg[:, 1:]), rtol=1e-10)
+    assert not np.allclose(w0, w)  # (the mission's own effects do move it)
+    new = modelled.what_if(profiles[:1], groups="new").probabilities.values
+    assert np.all(np.isfinite(new)) and np.allclose(new.sum(axis=-1), 1.0)
     # contrasts, scenarios and marginal effects run over rows with gaps
     effects = modelled.marginal_effects(draws=100)
     assert set(effects["variable"]) >= {"background", "severity"}
@@ -353,6 +362,7 @@ def test_with_the_coders_layer_a_responses_true_level_sums_its_copies_out():
     model = build_model(design, spec.priors, spec.link)
     names = ["b", "cutpoints", "r[mission]", "sd[mission]", "leniency", "spread"]
     names += ["mi_intercept[background]", "mi_b[background]", "mi_r[background]"]
+    names += ["mi_sd[background]"]
     for loglik, draws, post in _random_draws(model, design, names, np.random.default_rng(2)):
         per_response = response_log_likelihood(design, draws, post, spec.link)
         ours = per_response.sum() + observed_log_probs(design, draws, coders.first)[0]
