@@ -461,7 +461,8 @@ def posterior_predictive_check(
             raise BayesrespError(
                 f"no column '{by}' in the fitted data; columns: " + ", ".join(fit.data.columns)
             )
-        labels = fit.data[by].astype(str).to_numpy()
+        column = fit.data[by]  # (a cell the fit sums out, missing="model": a group of its own)
+        labels = column.astype(object).where(column.notna(), "(missing)").astype(str).to_numpy()
         names = sorted(set(labels))
         groups, label = np.searchsorted(names, labels), by
     levels = list(fit.info.spectrum)

@@ -111,7 +111,7 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     chosen = [
         name
         for name in log_prior.data_vars
-        if not name.startswith("z[") and name not in conditional
+        if not name.startswith(("z[", "mi_z[")) and name not in conditional
     ]
     joint = sum(
         log_prior[name].sum([d for d in log_prior[name].dims if d not in sample_dims])

@@ -83,9 +83,14 @@ def prepare_data(
         incomplete[formula.outcome] &= ~_is_range(frame, cb)
     if missing == "model":  # covariates with levels: summed out in the model
         groups = {n for g in formula.groups for n in g.factor}
-        for c in incomplete.columns:
-            if _modelled(cb, c, formula.outcome, groups):
-                incomplete[c] = False
+        modelled = [c for c in incomplete.columns if _modelled(cb, c, formula.outcome, groups)]
+        frame, filled = _fill_constant(frame, cb, [c for c in modelled if incomplete[c].any()])
+        incomplete = frame[used].isna()
+        if formula.outcome in incomplete:
+            incomplete[formula.outcome] &= ~_is_range(frame, cb)
+        for c in modelled:
+            incomplete[c] = False
+        frame.attrs["bayesresp_filled"] = filled
     bad = np.flatnonzero(incomplete.any(axis=1).to_numpy())
     if bad.size:
         cols = [c for c in used if incomplete[c].any()]
@@ -123,6 +128,60 @@ def prepare_data(
         )
         frame = frame.drop(index=frame.index[bad])
     return frame, cb
+
+
+def _fill_constant(frame: pd.DataFrame, cb: Codebook, columns: list[str]):
+    """Fill the missing cells of covariates the codebook declares constant within a group
+    (``constantWithin``: an official's background, a mission's phase) from the group's
+    other rows, which validation has checked agree; returns the frame and, per column,
+    the cells filled and the groups that lack it in all their rows (their rows are then
+    summed out one by one). Said in a warning and in ``fit.meta["missing"]``."""
+    filled: dict[str, dict] = {}
+    notes = []
+    for c in columns:
+        keys = [k for k in cb.fields[c].constant_within if k in frame]
+        if not keys or len(keys) < len(cb.fields[c].constant_within):
+            continue
+        known = frame[[*keys, c]].dropna()
+        if known.empty:
+            continue
+        value = known.groupby(keys, sort=False, observed=True)[c].first()
+        lookup = (
+            frame[keys]
+            .merge(value.rename("_value").reset_index(), on=keys, how="left")["_value"]
+            .to_numpy()
+        )
+        gaps = frame[c].isna().to_numpy() & pd.notna(lookup)
+        # groups that lack it in every row: their rows stay missing (more than one: a
+        # level per row, where the codebook says one per group)
+        never = frame[c].isna().to_numpy() & pd.isna(lookup) & frame[keys].notna().all(axis=1)
+        sizes = frame.loc[never, keys].groupby(keys, sort=False, observed=True).size()
+        multi = int((sizes > 1).sum())
+        if gaps.any():
+            frame = frame.copy()
+            column = frame[c].astype(object)
+            column[gaps] = lookup[gaps]
+            frame[c] = (
+                pd.Categorical(column, dtype=frame[c].dtype)
+                if isinstance(frame[c].dtype, pd.CategoricalDtype)
+                else column
+            )
+        within = ", ".join(keys)
+        filled[c] = {"filled": int(gaps.sum()), "within": within, "whole_groups": multi}
+        if gaps.any():
+            notes.append(
+                f"{int(gaps.sum())} missing cell(s) of {c} filled from the other rows of the "
+                f"same {within} (the codebook: constant within {within})"
+            )
+        if multi:
+            notes.append(
+                f"{multi} {within} group(s) lack {c} in all their rows: those rows are summed "
+                "out one by one, as if each could have its own level (one level per group is "
+                "not modelled yet)"
+            )
+    if notes:
+        warnings.warn("missing='model': " + "; ".join(notes), UserWarning, stacklevel=4)
+    return frame, filled
 
 
 def _is_range(frame: pd.DataFrame, cb: Codebook) -> np.ndarray:
@@ -456,19 +515,24 @@ def fit_design(
         "centred": drawn.centred,
         "timings": drawn.timings,
         "dropped": dropped,
-        "missing": _missing_meta(design),
+        "missing": _missing_meta(design, frame.attrs.get("bayesresp_filled", {})),
     }
     return FittedModel(tree, spec, cb, frame, design.info, meta)
 
 
-def _missing_meta(design: Design) -> dict:
-    """What a fit did with missing covariates: per imputed covariate, the cells summed out
-    (empty when no covariate is modelled)."""
+def _missing_meta(design: Design, filled: dict) -> dict:
+    """What a fit did with missing covariates: per imputed covariate, the cells summed out,
+    and those filled from their group's other rows (empty when no covariate is
+    modelled)."""
     imp = design.imputation
     if imp is None:
         return {}
     return {
-        m.var: {"cells": int(imp.missing[:, j].sum()), "levels": list(m.levels)}
+        m.var: {
+            "cells": int(imp.missing[:, j].sum()),
+            "levels": list(m.levels),
+            **({"filled": filled[m.var]} if m.var in filled else {}),
+        }
         for j, m in enumerate(design.info.imputed)
     }
 

@@ -131,20 +131,6 @@ def mix(values: np.ndarray, design: Design, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def draw_copies(weights: np.ndarray, design: Design, rng: np.random.Generator) -> np.ndarray:
-    """One copy per draw and row, drawn with the copies' weights: (S, n_rows) indices
-    into the copies (a draw of each row's missing levels)."""
-    imp = design.imputation
-    S = weights.shape[0]
-    w = np.where(imp.mask[None], weights[:, imp.slots], 0.0)  # (S, n_rows, C)
-    cum = np.cumsum(w, axis=-1)
-    u = rng.random((S, imp.n_rows, 1)) * cum[..., -1:]
-    pick = np.minimum((u > cum).sum(axis=-1), imp.mask.sum(axis=1)[None, :] - 1)
-    return np.take_along_axis(
-        np.broadcast_to(imp.slots, (S, *imp.slots.shape)), pick[..., None], -1
-    )[..., 0]
-
-
 def imputed_probabilities(
     design: Design,
     draws: PosteriorArrays,

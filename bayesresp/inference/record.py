@@ -100,10 +100,21 @@ class FittedModel:
             return None
         counts = ", ".join(f"{var} {c['cells']:,}" for var, c in cells.items())
         rows = int(self.design.imputation.missing.any(axis=1).sum())
+        filled = [
+            f"{c['filled']['filled']:,} of {var} from the same {c['filled']['within']}"
+            for var, c in cells.items()
+            if c.get("filled", {}).get("filled")
+        ]
         return (
             f"Missing covariate cells summed out in the model (missing='model'): {counts} "
             f"(in {rows:,} of {len(self.data):,} rows); each row keeps its outcome, "
             "averaged over its missing levels (fit.imputed() gives their posterior)."
+            + (
+                f" Filled from other rows before the fit (the codebook: constant within "
+                f"the group): {'; '.join(filled)}."
+                if filled
+                else ""
+            )
         )
 
     def loo(self):

@@ -522,6 +522,11 @@ def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Im
     return tuple(Imputed(v, kinds[v].observed, predictors, group) for v in lacking)
 
 
+#: The most copies of rows (one per combination of a row's missing levels) a design may
+#: have: each copy is a row of the model's arrays, evaluated at every gradient.
+MAX_COPIES = 1_000_000
+
+
 def expand(info: DesignInfo, data: pd.DataFrame) -> tuple[pd.DataFrame, Imputation]:
     """The copies of ``data`` for a recipe with imputed covariates: each row that lacks
     some of them once per combination of their levels (the cells filled in), each other
@@ -538,7 +543,18 @@ def expand(info: DesignInfo, data: pd.DataFrame) -> tuple[pd.DataFrame, Imputati
         lookup = {lv: i for i, lv in enumerate(m.levels)}
         # a level the fit never saw is refused by the caller (unobserved_levels)
         observed[:, j] = values.map(lambda v, lk=lookup: lk.get(v, 0)).to_numpy(np.int64)
-    sizes = [len(m.levels) for m in info.imputed]
+    sizes = np.array([len(m.levels) for m in info.imputed])
+    per_row = np.prod(np.where(missing, sizes[None, :], 1), axis=1)
+    if per_row.sum() > MAX_COPIES:
+        worst = int(np.argmax(per_row))
+        raise BayesrespError(
+            f"summing out the missing covariates would take {int(per_row.sum()):,} copies "
+            f"of the {n:,} rows (row {worst + 1} alone: {int(per_row[worst]):,}, one per "
+            "combination of its missing levels), more than the "
+            f"{MAX_COPIES:,} this model holds in memory: fill some of "
+            + ", ".join(m.var for m in info.imputed)
+            + ", or leave rows lacking several of them out"
+        )
     rows, levels, counts = [], [], np.ones(n, dtype=np.int64)
     for i in range(n):
         lacks = np.flatnonzero(missing[i])

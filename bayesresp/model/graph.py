@@ -377,7 +377,32 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
     values |= scalings(design)  # read by models with the r2d2 prior only
     if design.prior_values is not None:
         values |= design.prior_values
+    elif design.imputation is not None:  # the prior's arrays from the complete rows
+        complete = _complete_rows(design)
+        if complete is not None:
+            values |= prior_values(complete)
     return values
+
+
+def _complete_rows(design: Design) -> Design | None:
+    """The rows of a design of copies that lack no covariate (one copy each), as a plain
+    design; None when every row lacks one. The prior's location (the average case) and
+    the r2d2 scalings are read from them: the copies of the other rows spread each such
+    row evenly over levels, which would move the prior with the share of missing cells."""
+    imp = design.imputation
+    rows = np.flatnonzero(~imp.missing.any(axis=1))
+    if rows.size == 0:
+        return None
+    idx = imp.first[rows]
+    return Design(
+        design.info,
+        design.X[idx],
+        design.mono[idx],
+        {k: v[idx] for k, v in design.group_index.items()},
+        {k: v[idx] for k, v in design.group_Z.items()},
+        design.y[idx],
+        np.ones(idx.size),
+    )
 
 
 def prior_values(design: Design) -> dict[str, np.ndarray]:

@@ -377,6 +377,15 @@ def scenario(
     from bayesresp.data.validation import validate
 
     rules = read_rules(intervention)
+    imputed = {m.var for m in fit.info.imputed}
+    for rule in rules:
+        summed = sorted(imputed & set(rule.where))
+        if summed:
+            raise ScenarioError(
+                f"{rule.describe()}: 'where' on {', '.join(summed)}, which the fit sums out "
+                "where it is missing (missing='model'): the rule would skip the rows that "
+                "lack it, whatever their level; restrict it by other columns"
+            )
     before_data = fit.responses if data is None else _usable(fit, validate(data, fit.codebook))
     if by not in before_data:
         raise ScenarioError(f"cannot break down by '{by}': the data have no such column")

@@ -426,7 +426,7 @@ def what_if(
     fill : {None, "typical"}
         ``"typical"`` fills covariates the profiles lack with the sample's typical value.
         For a fit with ``missing="model"``, a covariate it sums out may instead be left
-        unknown (``None``, an empty cell, or no column): the answer averages over its
+        unknown (``None``, or an empty cell of the column): the answer averages over its
         distribution under the fit's model of it, given the profile's other covariates
         and mission (``result.unknown`` and the summary's ``averaged_over`` say so).
     seed : int, optional

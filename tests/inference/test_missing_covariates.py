@@ -23,6 +23,7 @@ from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.fitting import prepare_data
 from bayesresp.inference.imputation import (
     copy_weights,
+    imputed_probabilities,
     observed_log_probs,
     row_log_likelihood,
 )
@@ -145,6 +146,11 @@ def test_a_rows_term_is_the_mixture_over_its_levels_by_hand(gappy):
                 log_p[k] + log_likelihood(apply_design(plain, filled), draws, spec.link)[0, 0]
             )
         assert stored[i] == pytest.approx(logsumexp(terms), rel=1e-10)
+        # the cell's posterior given the row's outcome: P(l) p(y | l), normalised
+        table = imputed_probabilities(design, draws, spec.link)
+        mine = table[(table["row"] == i) & (table["variable"] == "background")]
+        expected = np.exp(np.array(terms) - logsumexp(terms))
+        np.testing.assert_allclose(mine["probability"], expected, rtol=1e-10)
     # a complete row's term is its usual one
     j = int(np.flatnonzero(frame["background"].notna().to_numpy())[0])
     usual = log_likelihood(apply_design(plain, frame.iloc[[j]]), draws, spec.link)[0, 0]
@@ -164,6 +170,32 @@ def test_what_the_model_cannot_sum_out_is_refused_by_row(gappy):
         bayesresp.fit(blank, "response ~ background", missing="model")  # (the codebook's)
     with pytest.raises(MissingDataError, match="missing='model' to sum out"):
         bayesresp.fit(gappy.data, "response ~ background")  # the error names the option
+
+
+def test_cells_constant_within_a_group_are_filled_from_its_other_rows(gappy):
+    """background is constant within official_id (the codebook): a row lacking it takes
+    the value of the official's other rows, said in a warning and fit.meta; only
+    officials lacking it in every row stay missing."""
+    spec = ModelSpec("response ~ severity + background + (1 | mission)")
+    raw = gappy.data
+    with pytest.warns(
+        UserWarning, match=r"missing cell\(s\) of background filled from .* official_id"
+    ):
+        frame, _ = prepare_data(raw, spec, None, missing="model")
+    known = raw.dropna(subset=["background"]).groupby("official_id", observed=True)["background"]
+    value = known.first()
+    gaps = raw["background"].isna() & raw["official_id"].isin(value.index)
+    assert gaps.sum() > 0
+    np.testing.assert_array_equal(
+        frame.loc[gaps, "background"].astype(str), value[raw.loc[gaps, "official_id"]].astype(str)
+    )
+    still = frame["background"].isna()
+    assert not raw.loc[still, "official_id"].isin(value.index).any()
+    filled = frame.attrs["bayesresp_filled"]["background"]
+    assert filled["filled"] == int(gaps.sum()) and filled["within"] == "official_id"
+    # other settings never fill
+    kept, _ = prepare_data(raw.dropna(subset=["career_security"]), spec, None, missing="drop")
+    assert kept["background"].notna().all() and len(kept) < len(raw)
 
 
 def test_complete_data_fit_as_before_on_the_kernel(gappy):
@@ -204,13 +236,17 @@ def recovery(tmp_path_factory):
         rows=500,
         seed=11,
         missing={"background": 0.3},
+        ambiguous=0.1,  # (ranges too: a range's copies are each P(low <= y <= high))
         effects=effects,
         sd={"mission:department": 0.0, "official_id": 0.0},
     )
+    # a data set that does not identify officials: no cell can be filled from the same
+    # official's other rows, every gap is summed out
+    data = sim.data.drop(columns="official_id")
     settings = dict(draws=300, tune=400, seed=3, progress=False)
-    modelled = bayesresp.fit(sim.data, RECOVERY, missing="model", **settings)
+    modelled = bayesresp.fit(data, RECOVERY, missing="model", **settings)
     with pytest.warns(UserWarning, match="dropped"):
-        dropped = bayesresp.fit(sim.data, RECOVERY, missing="drop", **settings)
+        dropped = bayesresp.fit(data, RECOVERY, missing="drop", **settings)
     path = modelled.save(tmp_path_factory.mktemp("missing") / "modelled.nc")
     return sim, modelled, dropped, path
 
@@ -246,6 +282,7 @@ def test_missing_model_recovers_the_truth_with_narrower_intervals(recovery):
     assert "missing='model'" in modelled.meta["log_density_why"]
     cells = sim.truth["missing"]["background"]["cells"]
     assert modelled.meta["missing"]["background"]["cells"] == cells
+    assert "filled" not in modelled.meta["missing"]["background"]  # (no official_id)
     assert f"background {cells:,}" in modelled.missing_note
     assert modelled.diagnose().ok
 
@@ -277,7 +314,9 @@ def test_downstream_of_a_fit_with_missing_covariates(recovery, run_cli, tmp_path
     loo = modelled.loo()
     assert np.isfinite(loo.elpd) and loo.elpd_i.size == n
     ppc = modelled.ppc()
-    assert ppc.table["observed"].sum() == n
+    assert ppc.table["observed"].sum() == pytest.approx(n)  # (ranges completed per draw)
+    by = modelled.ppc(by="background")  # the missing cells: a group of their own
+    assert "(missing)" in set(by.table.index.get_level_values(0))
     # what-if: background left unknown averages over its model for that mission
     base = {
         "mission": sim.data["mission"].iloc[0],
@@ -347,7 +386,8 @@ def test_with_the_coders_layer_a_responses_true_level_sums_its_copies_out():
         missions=4, rows=160, seed=6, coders=3, double_coded=0.5, missing={"background": 0.3}
     )
     spec = ModelSpec("response ~ severity + background + (1 | mission)")
-    frame, cb = prepare_data(sim.data, spec, None, missing="model")
+    data = sim.data.drop(columns="official_id")  # (every gap summed out, none filled)
+    frame, cb = prepare_data(data, spec, None, missing="model")
     design = make_design(frame, spec.parsed, cb, impute=True)
     names = tuple(sorted(frame["coder_id"].astype(str).unique()))
     info = type(design.info)(
