@@ -481,9 +481,13 @@ def make_design(
     if impute:
         info = DesignInfo(**{**info.__dict__, "imputed": _imputed(info, data, formula)})
     design = apply_design(info, data)
-    # Drop interaction columns that are all zero in the data (unobserved cells).
+    # Drop interaction columns that are all zero in the data (unobserved cells). With
+    # imputed covariates, a cell counts as observed only in rows that give its variables
+    # (a copy's filled-in level is no observation of it).
     keep = [
-        j for j, c in enumerate(info.columns) if len(c.parts) == 1 or np.any(design.X[:, j] != 0)
+        j
+        for j, c in enumerate(info.columns)
+        if len(c.parts) == 1 or np.any(design.X[_observed_copies(design, c), j] != 0)
     ]
     if len(keep) < len(info.columns):
         empty = tuple(c for j, c in enumerate(info.columns) if j not in set(keep))
@@ -496,6 +500,18 @@ def make_design(
         )
         design.info, design.X = info, design.X[:, keep]
     return design
+
+
+def _observed_copies(design: Design, column: Column) -> np.ndarray | slice:
+    """The design rows whose values of ``column`` the data give: every row, or for a design
+    of copies the first copy of each row that lacks none of the column's variables."""
+    imp = design.imputation
+    if imp is None:
+        return slice(None)
+    names = {n for n, _ in column.parts}
+    lacking = [j for j, m in enumerate(design.info.imputed) if m.var in names]
+    rows = ~imp.missing[:, lacking].any(axis=1) if lacking else np.ones(imp.n_rows, bool)
+    return imp.first[rows]
 
 
 def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Imputed, ...]:

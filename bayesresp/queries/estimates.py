@@ -178,6 +178,17 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
         )
     info, d = fit.info, fit.arrays
     design = apply_design(info, fit.responses)  # a response coded twice counts once
+    # Each row's weight per draw; a row lacking covariates the fit sums out is spread over
+    # its copies by their posterior given its outcome (under the model of coders, by the
+    # covariates' own models): the variance over rows is then that of the mixture, by
+    # the law of total variance.
+    if design.imputation is None:
+        W = np.full((d.n_draws, design.n), 1.0 / design.n)
+    else:
+        from bayesresp.inference.imputation import copy_weights
+
+        link = None if info.coders else fit.spec.link
+        W = copy_weights(design, d, link) / design.imputation.n_rows
     comps: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
     blocks = list(
@@ -193,11 +204,12 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             b_mo=d.b_mo[:, mo],
             simplexes=[d.simplex[info.monotonic[j].var] for j in mo],
         )
-        comps[block], kinds[block] = part.var(axis=1), "block"
+        mean = (W * part).sum(axis=1)
+        comps[block], kinds[block] = (W * part**2).sum(axis=1) - mean**2, "block"
     for g in info.groups:
         Z = design.group_Z[g.label]
         cov = d.cor[g.label] * d.sd[g.label][:, :, None] * d.sd[g.label][:, None, :]
-        comps[f"group({g.label})"] = np.einsum("nq,sqr,nr->s", Z, cov, Z) / len(Z)
+        comps[f"group({g.label})"] = np.einsum("sn,nq,sqr,nr->s", W, Z, cov, Z, optimize=True)
         kinds[f"group({g.label})"] = "group"
     comps["residual"] = np.full(d.n_draws, residual)
     kinds["residual"] = "residual"

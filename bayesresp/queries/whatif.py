@@ -136,6 +136,13 @@ def check_profiles(
     typed = report.data
     typed.insert(0, PROFILE_LABEL, frame[PROFILE_LABEL].to_numpy())
     _refuse_unobserved(fit, typed)
+    if info.imputed:  # an unknown level must not lead into a cell the fit never saw
+        from bayesresp.model.design import expand
+
+        copies, imp = expand(info, typed)
+        labels = typed[PROFILE_LABEL].to_numpy()[imp.row]
+        note = " (with a covariate left unknown, one of its levels)"
+        _refuse_unobserved(fit, copies.assign(**{PROFILE_LABEL: labels}), note)
     unknown = {
         v: typed.loc[typed[v].isna(), PROFILE_LABEL].tolist()
         for v in sorted(optional)
@@ -185,15 +192,23 @@ def _refuse_unknown_columns(fit: FittedModel, frame: pd.DataFrame) -> None:
     raise ProfileError(f"{what} (the model uses: {', '.join(used)})")
 
 
-def _refuse_unobserved(fit: FittedModel, typed: pd.DataFrame) -> None:
+def _refuse_unobserved(fit: FittedModel, typed: pd.DataFrame, unknown: str = "") -> None:
+    """Refuse levels and interaction cells the fitted data never had (``unknown``: said of
+    the copies of profiles that leave a covariate unknown, whose levels lead there)."""
     found = unobserved_levels(fit.info, typed)
     if found:
         pos, var, level = found[0]
-        seen = fit.info.codings.get(var) or fit.info.codings[f"mo({var})"]
+        label = typed[PROFILE_LABEL].iloc[pos]
+        coding = fit.info.codings.get(var) or fit.info.codings.get(f"mo({var})")
+        if coding is None:  # an interaction cell
+            raise ProfileError(
+                f"profile '{label}'{unknown}: the cell {level} of {var} never occurs in the "
+                "fitted data, so the model has learnt nothing about it"
+            )
         raise ProfileError(
-            f"profile '{typed[PROFILE_LABEL].iloc[pos]}': {var} = '{level}' never occurs in "
+            f"profile '{label}'{unknown}: {var} = '{level}' never occurs in "
             f"the fitted data, so the model has learnt nothing about it (levels seen: "
-            f"{', '.join(seen.observed)})"
+            f"{', '.join(coding.observed)})"
         )
 
 

@@ -412,3 +412,29 @@ def test_with_the_coders_layer_a_responses_true_level_sums_its_copies_out():
         terms = copy_log_terms(design, draws, post, spec.link)
         summed = row_mixture(terms, imp.slots, imp.mask)[:, coders.first]
         np.testing.assert_allclose(summed, per_response, rtol=1e-10)
+
+
+def test_a_cell_only_copies_reach_is_no_observation():
+    """An interaction cell that no row gives (only the copies of rows lacking background
+    fill it in) is an empty cell: its column is left out, and a profile leaving
+    background unknown whose copies reach it is found by unobserved_levels (what-if
+    refuses it)."""
+    from bayesresp.model.design import expand, unobserved_levels
+
+    sim = bayesresp.simulate(missions=4, rows=200, seed=5, missing={"background": 0.3})
+    data = sim.data.drop(columns="official_id")
+    cell = (data["background"] == "diplomatic_political") & (
+        data["duty_location"] == "field_office"
+    )
+    data = data[~cell]
+    spec = ModelSpec("response ~ background * duty_location + (1 | mission)")
+    frame, cb = prepare_data(data, spec, None, missing="model")
+    design = make_design(frame, spec.parsed, cb, impute=True)
+    name = "background[diplomatic_political]:duty_location[field_office]"
+    assert name in [c.name for c in design.info.empty_cells]
+    assert name not in design.info.column_names
+    profile = frame.head(1).assign(background=None, duty_location="field_office")
+    copies, _ = expand(design.info, profile)
+    assert [(v, lv) for _, v, lv in unobserved_levels(design.info, copies)] == [
+        ("background:duty_location", name)
+    ]
