@@ -21,7 +21,7 @@ from bayesresp.maths.missing import (
     pick_levels,
     row_mixture,
 )
-from bayesresp.model.design import Design
+from bayesresp.model.design import Design, predictor_values
 
 
 def covariate_log_probs_of(
@@ -39,8 +39,7 @@ def covariate_log_probs_of(
     m = info.imputed[j]
     a, coef, r, sd = draws.missing[m.var]
     first = imp.first
-    cols = [info.column_names.index(c) for c in m.predictors]
-    predictors = design.X[first][:, cols]
+    predictors = predictor_values(design, m, first)
     effects = None
     mode = (groups if isinstance(groups, str) else (groups or {}).get(m.group)) or "known"
     if r is not None and mode == "known":

@@ -93,8 +93,9 @@ class Imputed:
     # The levels a missing cell may take: those the fitting data hold, in the codebook's
     # order; the first is the reference of the covariate's own model.
     levels: tuple[str, ...]
-    # The design columns (names in DesignInfo.columns) that predict it: the main effects
-    # of the covariates no row lacks.
+    # What predicts it: the main-effect design columns (names in DesignInfo.columns) of
+    # the covariates no row lacks, and their mo() terms as "mo(x)", each the level's code
+    # over the number of steps (0 to 1).
     predictors: tuple[str, ...]
     # The group term whose levels carry its partially pooled effects (None: no group).
     group: str | None = None
@@ -533,7 +534,7 @@ def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Im
         )
     predictors = tuple(
         c.name for c in info.columns if len(c.parts) == 1 and c.parts[0][0] not in lacking
-    )
+    ) + tuple(m.name for m in info.monotonic if m.var not in lacking)
     group = next((g.label for g in info.groups if len(g.factor) == 1), None)
     return tuple(Imputed(v, kinds[v].observed, predictors, group) for v in lacking)
 
@@ -541,6 +542,27 @@ def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Im
 #: The most copies of rows (one per combination of a row's missing levels) a design may
 #: have: each copy is a row of the model's arrays, evaluated at every gradient.
 MAX_COPIES = 1_000_000
+
+
+def predictor_values(design: Design, m: Imputed, rows: np.ndarray, xp=None):
+    """The values of ``m.predictors`` at the design rows ``rows`` (n, P): design columns,
+    and mo() codes scaled to 0-1. ``xp`` None: NumPy arrays; else the model's data
+    tensors ``X`` and ``mono`` in a dict (``xp`` is that dict)."""
+    info = design.info
+    X = design.X if xp is None else xp["X"]
+    mono = design.mono if xp is None else xp["mono"]
+    parts = []
+    for name in m.predictors:
+        if name in info.column_names:
+            parts.append(X[rows][:, info.column_names.index(name)])
+        else:
+            j = [mo.name for mo in info.monotonic].index(name)
+            parts.append(mono[rows][:, j] / (len(info.monotonic[j].levels) - 1))
+    if xp is None:
+        return np.column_stack(parts) if parts else np.zeros((len(rows), 0))
+    import pytensor.tensor as pt
+
+    return pt.stack(parts, axis=1) if parts else pt.zeros((len(rows), 0))
 
 
 def expand(info: DesignInfo, data: pd.DataFrame) -> tuple[pd.DataFrame, Imputation]:

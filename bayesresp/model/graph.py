@@ -42,7 +42,7 @@ from bayesresp.maths.cumulative import TENSOR, log_prob, log_prob_interval
 from bayesresp.maths.links import Link, get_link
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
 from bayesresp.maths.predictor import monotonic_steps
-from bayesresp.model.design import Design, DesignInfo, cutpoint_names
+from bayesresp.model.design import Design, DesignInfo, cutpoint_names, predictor_values
 from bayesresp.model.priors import (
     CODER_DEFAULTS,
     MISSING_DEFAULTS,
@@ -569,8 +569,7 @@ def _imputed_terms(design: Design, priors: ResolvedPriors, data: dict, units=Non
     observed = 0.0
     for j, m in enumerate(info.imputed):
         a, coef, r = layer[m.var]
-        cols = [info.column_names.index(c) for c in m.predictors]
-        predictors = data["X"][first][:, cols]
+        predictors = predictor_values(design, m, first, data)
         effects = None
         if r is not None:
             idx = data[f"idx[{m.group}]"][first]

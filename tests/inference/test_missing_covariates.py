@@ -101,13 +101,22 @@ def _random_draws(model, design, names, rng, n=3):
         yield float(loglik), PosteriorArrays.from_posterior(post, design.info), post
 
 
-def test_the_models_likelihood_is_the_stored_rows_plus_the_observed_cells(gappy):
+@pytest.mark.parametrize(
+    "formula",
+    [FORMULA, "response ~ severity + background + mo(hierarchy_level) + (1 | mission)"],
+    ids=["two-imputed", "mo-predictor"],
+)
+def test_the_models_likelihood_is_the_stored_rows_plus_the_observed_cells(gappy, formula):
     """At random points, the PyMC model's likelihood term equals the per-row
     log-likelihood a fit stores (missing levels summed out) plus the observed cells'
-    log-probabilities under the covariates' own models."""
-    design, spec, _ = _design(gappy.data)
+    log-probabilities under the covariates' own models (a mo() term among the
+    covariates' predictors too)."""
+    design, spec, _ = _design(gappy.data, formula)
+    if "mo(hierarchy_level)" in formula:
+        assert "mo(hierarchy_level)" in design.info.imputed[0].predictors
     model = build_model(design, spec.priors, spec.link)
-    names = ["b", "b_mo", "simplex[career_security]", "cutpoints", "r[mission]", "sd[mission]"]
+    mo = design.info.monotonic[0].var
+    names = ["b", "b_mo", f"simplex[{mo}]", "cutpoints", "r[mission]", "sd[mission]"]
     for m in design.info.imputed:
         names += [f"mi_intercept[{m.var}]", f"mi_b[{m.var}]", f"mi_r[{m.var}]", f"mi_sd[{m.var}]"]
     for loglik, draws, _ in _random_draws(model, design, names, np.random.default_rng(1)):
