@@ -189,8 +189,13 @@ def row_probabilities(
     groups: str | dict[str, str] = "known",
     rng: np.random.Generator | None = None,
     shared_new: bool = False,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each row's probability of every level, per draw: (S, n_rows, K).
+
+    ``weights`` (S, n_copies): the copies' weights to mix with, in place of the
+    covariates' predictive ones (:func:`held_weights`: a counterfactual keeps the actual
+    rows' distribution of their missing levels).
 
     For a design of copies (rows lacking imputed covariates), the copies' probabilities
     mixed with the covariates' predictive weights (their own models, given the row's
@@ -204,4 +209,28 @@ def row_probabilities(
     p = category_probs(eta, draws.cutpoints[:, None, :], link)
     if design.imputation is None:
         return p
-    return mix(p, design, copy_weights(design, draws, None, groups, rng, shared_new))
+    if weights is None:
+        weights = copy_weights(design, draws, None, groups, rng, shared_new)
+    return mix(p, design, weights)
+
+
+def actual_weights(design: Design, draws: PosteriorArrays, link: str) -> np.ndarray:
+    """The copies' weights of actual rows: the posterior of their missing levels given
+    their outcome where the rows have one (fitted or coded rows), else the covariates'
+    predictive distribution."""
+    return copy_weights(design, draws, link if design.y is not None else None)
+
+
+def held_weights(
+    before: Design, after: Design, before_weights: np.ndarray, draws: PosteriorArrays
+) -> np.ndarray:
+    """The copies' weights of ``after`` (the rows of ``before`` changed by an
+    intervention): a row whose missing cells are the same keeps ``before``'s weights, as
+    an intervention on other covariates does not move what the row's missing levels are
+    likely to be; a row whose missing cells the intervention filled in (or changed) takes
+    the covariates' predictive weights for what it still lacks."""
+    out = copy_weights(after, draws)
+    b, a = before.imputation, after.imputation
+    same = (b.missing == a.missing).all(axis=1)
+    out[:, a.slots[same][a.mask[same]]] = before_weights[:, b.slots[same][b.mask[same]]]
+    return out

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from bayesresp.inference.arrays import eta_from_draws
-from bayesresp.inference.imputation import row_probabilities
+from bayesresp.inference.imputation import actual_weights, held_weights, row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.cumulative import expected_position
 from bayesresp.model.design import apply_design
@@ -183,10 +183,15 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
     data, info, link = fit.responses, fit.info, fit.spec.link
     lo, hi = interval_names(ci)
 
+    actual = apply_design(info, data) if info.imputed else None
+    held = None if actual is None else actual_weights(actual, d, link)
+
     def mean_position(frame: pd.DataFrame) -> np.ndarray:
         design = apply_design(info, frame)
-        if design.imputation is not None:  # rows' missing covariates averaged over
-            p = row_probabilities(d, design, link)
+        if design.imputation is not None:  # rows' missing covariates averaged over, with
+            # the actual rows' weights (a change of another covariate does not move them)
+            w = held_weights(actual, design, held, d)
+            p = row_probabilities(d, design, link, weights=w)
             return (p @ np.arange(p.shape[-1])).mean(axis=1)
         eta = eta_from_draws(d, design, "known")
         return expected_position(eta, d.cutpoints[:, None, :], link).mean(axis=1)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from bayesresp.data.tomlfile import closest, read_toml, shown
 from bayesresp.errors import ScenarioError
-from bayesresp.inference.imputation import row_probabilities
+from bayesresp.inference.imputation import actual_weights, held_weights, row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.model.design import apply_design
 from bayesresp.queries.whatif import _interval, interval_names
@@ -402,7 +402,7 @@ def scenario(
     names = sorted(set(labels))
     index = np.searchsorted(names, labels)
     before = _group_shares(fit, before_data, index, len(names), chunk)
-    after = _group_shares(fit, after_data, index, len(names), chunk)
+    after = _group_shares(fit, after_data, index, len(names), chunk, before_data)
     return ScenarioResult(
         names + ["overall"], list(fit.info.spectrum), before, after, rules, notes, changed, by, ci
     )
@@ -430,16 +430,31 @@ def _usable(fit: FittedModel, data: pd.DataFrame) -> pd.DataFrame:
 
 
 def _group_shares(
-    fit: FittedModel, data: pd.DataFrame, index: np.ndarray, n_groups: int, chunk: int
+    fit: FittedModel,
+    data: pd.DataFrame,
+    index: np.ndarray,
+    n_groups: int,
+    chunk: int,
+    actual: pd.DataFrame | None = None,
 ) -> np.ndarray:
-    """(S, n_groups + 1, K): mean probability of each level per group and overall."""
+    """(S, n_groups + 1, K): mean probability of each level per group and overall.
+
+    A row lacking covariates the fit sums out is mixed over its missing levels with the
+    actual rows' weights (``actual``: the rows before the rules; by default ``data``
+    itself): the posterior given its outcome where it has one."""
     d, info = fit.arrays, fit.info
     K = len(info.spectrum)
     sums = np.zeros((d.n_draws, n_groups + 1, K))
     for start in range(0, len(data), chunk):
         part = data.iloc[start : start + chunk]
-        # (S, n, K); a row's missing covariates (missing="model") averaged over
-        p = row_probabilities(d, apply_design(info, part), fit.spec.link)
+        design = apply_design(info, part)
+        w = None
+        if design.imputation is not None:  # (missing="model"): the actual rows' weights
+            real = (
+                design if actual is None else apply_design(info, actual.iloc[start : start + chunk])
+            )
+            w = held_weights(real, design, actual_weights(real, d, fit.spec.link), d)
+        p = row_probabilities(d, design, fit.spec.link, weights=w)  # (S, n, K)
         np.add.at(sums, (slice(None), index[start : start + chunk]), p)
         sums[:, n_groups] += p.sum(axis=1)
     counts = np.bincount(index, minlength=n_groups).astype(float)

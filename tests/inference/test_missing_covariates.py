@@ -351,9 +351,17 @@ def test_downstream_of_a_fit_with_missing_covariates(recovery, run_cli, tmp_path
     assert not np.allclose(w0, w)  # (the mission's own effects do move it)
     new = modelled.what_if(profiles[:1], groups="new").probabilities.values
     assert np.all(np.isfinite(new)) and np.allclose(new.sum(axis=-1), 1.0)
-    # contrasts, scenarios and marginal effects run over rows with gaps
+    # scenarios and marginal effects run over rows with gaps
     effects = modelled.marginal_effects(draws=100)
     assert set(effects["variable"]) >= {"background", "severity"}
+    promoted = modelled.scenario({"column": "hierarchy_level", "set": "head_of_mission"})
+    assert promoted.changed_rows > 0 and np.all(np.isfinite(promoted.shift))
+    from bayesresp.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="'where' on background, which the fit sums out"):
+        modelled.scenario(
+            {"column": "severity", "set": "grave", "where": {"background": "humanitarian"}}
+        )
     # the command line
     out = run_cli("imputed", path, "--format", "csv")
     assert out.code == 0 and out.out.startswith("row,variable,level,probability")
@@ -447,3 +455,33 @@ def test_a_cell_only_copies_reach_is_no_observation():
     assert [(v, lv) for _, v, lv in unobserved_levels(design.info, copies)] == [
         ("background:duty_location", name)
     ]
+
+
+def test_an_intervention_keeps_the_actual_rows_weights(gappy):
+    """Counterfactuals (scenarios, marginal effects): a row whose missing cells stay
+    missing keeps the actual rows' weights of its copies, though the intervention changes
+    a predictor of the covariate's model; a row whose gap the intervention fills has
+    one copy."""
+    from bayesresp.inference.imputation import actual_weights, held_weights
+
+    formula = "response ~ severity + background + hierarchy_level + (1 | mission)"
+    design, spec, frame = _design(gappy.data, formula)
+    model = build_model(design, spec.priors, spec.link)
+    names = ["b", "cutpoints", "r[mission]", "sd[mission]"]
+    names += ["mi_intercept[background]", "mi_b[background]", "mi_r[background]"]
+    names += ["mi_sd[background]"]
+    ((_, draws, _),) = _random_draws(model, design, names, np.random.default_rng(3), n=1)
+    lacking = np.flatnonzero(frame["background"].isna().to_numpy())
+    after = frame.assign(hierarchy_level="head_of_mission")
+    after["background"] = after["background"].astype(object)
+    after.loc[after.index[lacking[0]], "background"] = "humanitarian"
+    after_design = apply_design(design.info, after)
+    before_w = actual_weights(design, draws, spec.link)
+    held = held_weights(design, after_design, before_w, draws)
+    b, a = design.imputation, after_design.imputation
+    for row in lacking[1:4]:
+        np.testing.assert_array_equal(held[:, a.slots[row]], before_w[:, b.slots[row]])
+    assert a.copies[lacking[0]] == 1 and held[0, a.slots[lacking[0], 0]] == 1.0
+    # the predictive weights of the changed rows would differ (rank predicts background)
+    fresh = copy_weights(after_design, draws)
+    assert not np.allclose(fresh[:, a.slots[lacking[1]]], held[:, a.slots[lacking[1]]])
