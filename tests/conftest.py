@@ -102,6 +102,27 @@ def shipped_fits(example, tmp_path_factory):
     return {name: bayesresp.load_fit(folder / f"{name}-{CACHE_TAG}.nc") for name in SPECS}
 
 
+def thinned(fit, draws=250):
+    """``fit`` with every k-th draw of each chain, ``draws`` per chain: the same model and
+    posterior in a smaller record."""
+    step = max(fit.posterior.sizes["draw"] // draws, 1)
+    tree = fit.tree.copy()
+    for name in tree.children:
+        if "draw" in tree[name].dims:
+            tree[name] = tree[name].isel(draw=slice(None, None, step))
+    meta = {**fit.meta, "draws": tree["posterior"].sizes["draw"]}
+    return type(fit)(tree, fit.spec, fit.codebook, fit.data, fit.info, meta)
+
+
+@pytest.fixture(scope="session")
+def thinned_fits(shipped_fits):
+    """The shipped fits thinned to 250 draws per chain (every 4th of the baseline's, every
+    8th of the others'), for tests of what commands and examples run and print rather than
+    of their numbers: the time of LOO, of the LOO-PIT of a posterior predictive check and
+    of the fit files grows with the draws."""
+    return {name: thinned(fit) for name, fit in shipped_fits.items()}
+
+
 @pytest.fixture(scope="session")
 def hierarchical(shipped_fits):
     return shipped_fits["hierarchical"]

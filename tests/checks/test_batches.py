@@ -125,39 +125,33 @@ def _work(task):
 
 
 def test_sbc_on_a_dask_cluster_matches_the_local_run_even_when_a_worker_is_killed(
-    data, uninterrupted, tmp_path
+    data, uninterrupted, tmp_path, dask_client
 ):
     """A LocalCluster of two worker processes: the ranks equal the local run's. Midway
     (after the first of six chunks is stored) a worker that is running a chunk is
     killed; Dask reruns its chunk on another, and the ranks are still the same."""
-    distributed = pytest.importorskip("distributed")
     result, _ = uninterrupted
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        store = tmp_path / "dask"
-        killed, returned = [], []
+    client = dask_client
+    store = tmp_path / "dask"
+    killed, returned = [], []
 
-        def kill_a_busy_worker():
-            deadline = time.time() + 300
-            while time.time() < deadline and not returned:
-                if list(store.glob("part-*.nc")):
-                    busy = [w for w, keys in client.processing().items() if keys]
-                    if busy:
-                        pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
-                        os.kill(pid, signal.SIGKILL)
-                        killed.append(time.time())
-                        return
-                time.sleep(0.05)
+    def kill_a_busy_worker():
+        deadline = time.time() + 300
+        while time.time() < deadline and not returned:
+            if list(store.glob("part-*.nc")):
+                busy = [w for w, keys in client.processing().items() if keys]
+                if busy:
+                    pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(time.time())
+                    return
+            time.sleep(0.05)
 
-        killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
-        killer.start()
-        on_dask = bayesresp.sbc(data, FORMULA, client=client, store=store, chunks=6, **KW)
-        returned.append(time.time())
-        killer.join(timeout=60)
+    killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+    killer.start()
+    on_dask = bayesresp.sbc(data, FORMULA, client=client, store=store, chunks=6, **KW)
+    returned.append(time.time())
+    killer.join(timeout=60)
     assert killed and killed[0] < returned[0], "no busy worker was killed during the run"
     pd.testing.assert_frame_equal(on_dask.ranks, result.ranks)
 
@@ -187,7 +181,20 @@ def test_the_store_keeps_types_and_counts_a_unit_stored_twice_once(tmp_path):
     assert sorted(p.name for p in fresh.iterdir()) == ["batch.json"]
 
 
-def test_cli_says_in_one_line_when_the_scheduler_cannot_be_reached(run_cli, data, tmp_path):
+def test_cli_says_in_one_line_when_the_scheduler_cannot_be_reached(
+    run_cli, data, tmp_path, monkeypatch
+):
+    import distributed
+
+    # The command line gives a scheduler 10 s to answer (Client(address, timeout="10s")),
+    # retrying all along; nothing listens on port 9, so here it gives up after 1 s: the
+    # same error, and the same message, 9 s sooner.
+    client = distributed.Client
+
+    def sooner(address, timeout=None, **kwargs):
+        return client(address, timeout="1s", **kwargs)
+
+    monkeypatch.setattr(distributed, "Client", sooner)
     csv = tmp_path / "data.csv"
     data.to_csv(csv, index=False)
     out = run_cli(

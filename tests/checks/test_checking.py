@@ -67,10 +67,17 @@ def test_diagnose_reads_pymc_sampler_stats():
     assert "draws at max tree depth" in names and "min E-BFMI" in names
 
 
-def test_ppc_on_the_right_model(hierarchical):
+@pytest.fixture(scope="module")
+def by_mission(hierarchical):
+    """The hierarchical fit's check by mission, for the two tests that read it (its
+    numbers, its plot): seeded by the fit, so the same result wherever it is made, and
+    made once instead of twice."""
+    return hierarchical.ppc(by="mission")
+
+
+def test_ppc_on_the_right_model(hierarchical, by_mission):
     overall = hierarchical.ppc()
     assert len(overall.table) == 8 and overall.share_outside == 0
-    by_mission = hierarchical.ppc(by="mission")
     # 96 cells at 95%: about 5 outside by chance; 10% leaves room for their correlation.
     assert by_mission.share_outside <= 0.10, by_mission.flagged
     assert by_mission.pit_test()["p_value"] > 0.001
@@ -98,8 +105,8 @@ def test_ppc_flags_omitted_mission_effects():
     assert set(ppc.flagged.index.get_level_values("mission")) <= set(sim.data["mission"])
 
 
-def test_ppc_plot(hierarchical, tmp_path):
-    ax = hierarchical.ppc(by="mission").plot()
+def test_ppc_plot(by_mission, tmp_path):
+    ax = by_mission.plot()
     assert len(ax.figure.axes) == 12
     ax.figure.savefig(tmp_path / "ppc.png")
 
@@ -178,9 +185,12 @@ def test_compare_refuses_fits_of_other_data(hierarchical, full_fit):
 
 
 # -- command line --------------------------------------------------------------------------
-def test_cli_diagnose_check_compare(shipped_fits, broken_fit, tmp_path, run_cli):
-    paths = {n: shipped_fits[n].save(tmp_path / f"{n}.nc") for n in ("baseline", "hierarchical")}
-    res = run_cli("diagnose", paths["hierarchical"])
+def test_cli_diagnose_check_compare(shipped_fits, thinned_fits, broken_fit, tmp_path, run_cli):
+    # diagnose reads a shipped fit as it is (its verdict needs all its draws); ppc, check
+    # and compare, whose output is checked here, not its numbers, read the thinned fits
+    every_draw = shipped_fits["hierarchical"].save(tmp_path / "every_draw.nc")
+    paths = {n: thinned_fits[n].save(tmp_path / f"{n}.nc") for n in ("baseline", "hierarchical")}
+    res = run_cli("diagnose", every_draw)
     assert res.code == 0 and "OK" in res.out
     broken = broken_fit.save(tmp_path / "broken.nc")
     res = run_cli("diagnose", broken, "--format", "json")
@@ -261,20 +271,29 @@ def test_sbc_detects_a_wrong_prior_in_the_fitting_model(sbc_data):
     """Truths drawn from the default (r2d2) prior, fitted with normal(3, 0.2): the
     posterior of each coefficient sits far above its truth, so ranks pile at zero; with 8
     simulations the chi-square test rejects uniformity far below the Bonferroni-corrected
-    1% level. R2 and the shares, which the fitting model lacks, are not ranked."""
+    1% level. R2 and the shares, which the fitting model lacks, are not ranked.
+
+    The fits run in this process, one after another (each simulation's ranks depend on its
+    seed alone, wherever it runs): new worker processes would each import PyMC and
+    compile the prior's draws again. test_sbc_produces_ranks keeps the default, a pool of
+    processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
     wrong = bayesresp.ModelSpec(
         "response ~ severity + (1 | mission)", priors={"b": "normal(3, 0.2)"}
     )
-    result = bayesresp.sbc(
-        sbc_data,
-        "response ~ severity + (1 | mission)",
-        fit_spec=wrong,
-        simulations=8,
-        draws=150,
-        tune=150,
-        n_posterior=49,
-        seed=4,
-    )
+    with ThreadPoolExecutor(max_workers=1) as here:
+        result = bayesresp.sbc(
+            sbc_data,
+            "response ~ severity + (1 | mission)",
+            fit_spec=wrong,
+            simulations=8,
+            draws=150,
+            tune=150,
+            n_posterior=49,
+            seed=4,
+            executor=here,
+        )
     assert {"severity[moderate]", "severity[serious]", "severity[grave]"} <= set(
         result.miscalibrated()
     )

@@ -44,6 +44,14 @@ def fits(strong_missions):
     }
 
 
+@pytest.fixture(scope="module")
+def by_mission(fits):
+    """Leave-one-mission-out of the model with mission effects, its five refits made in
+    this process: made once for the two tests that read it (the joint density's, and the
+    reference of the Dask run's) rather than once in each; nothing changes it."""
+    return compare_mod.group_kfold(fits["missions"], "mission", draws=200)
+
+
 def test_groups_of_one_row_bridge_the_exact_leave_one_out_refit(example):
     """With each row its own group (response_id) and no group term, a group's term is
     the bridge between the exact leave-one-out refit's p(y_i | theta) (the same refit,
@@ -69,7 +77,7 @@ def test_groups_of_one_row_bridge_the_exact_leave_one_out_refit(example):
         assert abs(bridged - alone) < 5 * result.terms.loc[names[g], "mc_se"]
 
 
-def test_a_groups_term_is_the_joint_predictive_density(fits, strong_missions):
+def test_a_groups_term_is_the_joint_predictive_density(fits, by_mission, strong_missions):
     """For the model with mission effects, a held-out mission's term is
     log E[integral prod_i p(y_i | theta, u) N(u | 0, sd^2) du | other missions]: its
     rows share the new mission's effect u, integrated out per draw. Here the integral is
@@ -78,7 +86,7 @@ def test_a_groups_term_is_the_joint_predictive_density(fits, strong_missions):
     differs from the sum of the rows' separate terms, which would treat the rows as
     independent."""
     fit = fits["missions"]
-    result = compare_mod.group_kfold(fit, "mission", draws=200)
+    result = by_mission
     codes, names = compare_mod.group_folds(fit, "mission")
     assert names == sorted(strong_missions["mission"].unique())
     g = 2
@@ -179,11 +187,14 @@ def test_cli_compare_by_mission(fits, tmp_path, run_cli):
     paths = []
     for name, fit in fits.items():
         paths.append(fit.save(tmp_path / f"{name.replace(' ', '_')}.nc"))
-    out = run_cli("compare", *paths, "--folds", "mission", "--format", "json")
+    # one store for both runs: the second (the text output) reads the first's terms
+    # instead of making its ten refits again
+    store = tmp_path / "cv"
+    out = run_cli("compare", *paths, "--folds", "mission", "--store", store, "--format", "json")
     assert out.code == 0, out.err
     table = json.loads(out.out)
     assert sorted(next(iter(r.values())) for r in table) == ["missions", "no_missions"]
-    text = run_cli("compare", *paths, "--folds", "mission")
+    text = run_cli("compare", *paths, "--folds", "mission", "--store", store)
     assert text.code == 0 and "leave-one-mission-out" in text.out
     bad = run_cli("compare", *paths, "--folds", "1")
     assert bad.code == 2 and "2 or more" in bad.err
@@ -223,18 +234,13 @@ def test_cli_store_needs_group_folds(fits, tmp_path, run_cli):
     assert "Traceback" not in out.err
 
 
-def test_leave_one_mission_out_on_a_dask_cluster_gives_the_same_terms(fits):
+def test_leave_one_mission_out_on_a_dask_cluster_gives_the_same_terms(
+    fits, by_mission, dask_client
+):
     """The refits sent to two worker processes (the fit travels to them) give the terms
     of the refits made in this process, bit for bit: each is seeded by its group."""
-    distributed = pytest.importorskip("distributed")
     fit = fits["missions"]
-    here = compare_mod.group_kfold(fit, "mission", draws=200)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        there = compare_mod.group_kfold(fit, "mission", draws=200, client=client)
+    here = by_mission
+    there = compare_mod.group_kfold(fit, "mission", draws=200, client=dask_client)
     np.testing.assert_array_equal(there.elpd_i.values, here.elpd_i.values)
     pd.testing.assert_frame_equal(there.terms, here.terms)

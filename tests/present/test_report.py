@@ -88,8 +88,12 @@ def _profiles(example, path: Path, **changes) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fit_file(hierarchical, tmp_path_factory):
-    return hierarchical.save(tmp_path_factory.mktemp("report") / "fit.nc")
+def fit_file(thinned_fits, tmp_path_factory):
+    """The hierarchical fit thinned to 250 draws per chain (conftest.py: thinned_fits),
+    saved: the report's sections, images and footer are the same for any draws of the
+    fit, and the time to write it (checks, LOO, replicated data) and to load the file
+    grows with them."""
+    return thinned_fits["hierarchical"].save(tmp_path_factory.mktemp("report") / "fit.nc")
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +147,8 @@ def test_report_is_self_contained_with_every_section(cli_report):
     assert "allotted" in text
 
 
-def test_report_without_profiles_has_no_what_if(hierarchical, tmp_path):
-    out = write_report(hierarchical, tmp_path / "r.html", ppc_by=None, ppc_draws=20)
+def test_report_without_profiles_has_no_what_if(thinned_fits, tmp_path):
+    out = write_report(thinned_fits["hierarchical"], tmp_path / "r.html", ppc_by=None, ppc_draws=20)
     page = _parse(out.read_text(encoding="utf-8"))
     assert [s for s in page.sections if s != "provenance"] == EXPECTED[:-1]
 

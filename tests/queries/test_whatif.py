@@ -198,14 +198,18 @@ def test_marginal_effects_rank_and_agree_with_truth(hierarchical):
     assert {"incident", "individual", "departmental", "positional", "mission"} <= set(me["block"])
 
 
-def test_scenario_that_changes_nothing_shifts_nothing(hierarchical):
-    s = hierarchical.scenario({"column": "years_at_station", "max": 1000})
+# The scenarios' plumbing (rules, rows changed, notes, errors, shifts of exactly zero) holds
+# whatever the draws: those tests read the hierarchical fit thinned to 250 draws per chain
+# (conftest.py: thinned_fits), a scenario's time growing with the draws; the rotation's
+# shift, a claim about the posterior, reads the fit itself.
+def test_scenario_that_changes_nothing_shifts_nothing(thinned_fits):
+    s = thinned_fits["hierarchical"].scenario({"column": "years_at_station", "max": 1000})
     assert s.changed_rows == 0
     assert np.all(s.shift == 0.0)
 
 
-def test_scenario_on_an_unused_covariate_says_so(hierarchical):
-    s = hierarchical.scenario({"column": "year", "set": 2000})
+def test_scenario_on_an_unused_covariate_says_so(thinned_fits):
+    s = thinned_fits["hierarchical"].scenario({"column": "year", "set": 2000})
     assert any("does not use 'year'" in n for n in s.notes)
     assert np.all(s.shift == 0.0)
 
@@ -223,7 +227,8 @@ def test_rotation_scenario_moves_towards_confrontation(hierarchical, tmp_path):
     np.testing.assert_allclose(shares, 1.0, atol=1e-12)
 
 
-def test_scenario_rules_where_and_errors(hierarchical):
+def test_scenario_rules_where_and_errors(thinned_fits):
+    hierarchical = thinned_fits["hierarchical"]
     s = hierarchical.scenario(
         {
             "column": "external_link",
@@ -242,7 +247,15 @@ def test_scenario_rules_where_and_errors(hierarchical):
 
 # -- command line ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def saved(hierarchical, tmp_path_factory):
+def saved(thinned_fits, tmp_path_factory):
+    """The hierarchical fit thinned to 250 draws per chain (conftest.py: thinned_fits), saved:
+    the command-line tests check what the commands print and write, and each command loads
+    the file and queries every draw in it."""
+    return thinned_fits["hierarchical"].save(tmp_path_factory.mktemp("fits") / "h.nc")
+
+
+@pytest.fixture(scope="module")
+def saved_all(hierarchical, tmp_path_factory):
     path = tmp_path_factory.mktemp("fits") / "h.nc"
     return hierarchical.save(path)
 
@@ -328,7 +341,7 @@ def test_group_effects_of_a_fit_without_group_terms(shipped_fits):
 
 
 def test_what_if_tables_are_byte_identical_from_a_new_process(
-    hierarchical, saved, profiles, tmp_path
+    hierarchical, saved_all, profiles, tmp_path
 ):
     """A saved fit, loaded in a fresh Python process and queried there, writes the very
     bytes this process computes from the fit in memory."""
@@ -339,7 +352,7 @@ def test_what_if_tables_are_byte_identical_from_a_new_process(
     profiles.head(4).to_csv(csv, index=False)
     out = tmp_path / "answers.csv"
     subprocess.run(
-        [sys.executable, "-m", "bayesresp", "whatif", str(saved), str(csv), "--out", str(out)],
+        [sys.executable, "-m", "bayesresp", "whatif", str(saved_all), str(csv), "--out", str(out)],
         check=True,
         capture_output=True,
     )
