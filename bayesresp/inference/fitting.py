@@ -525,16 +525,14 @@ def _missing_meta(design: Design, filled: dict) -> dict:
     and those filled from their group's other rows (empty when no covariate is
     modelled)."""
     imp = design.imputation
-    if imp is None:
-        return {}
-    return {
-        m.var: {
-            "cells": int(imp.missing[:, j].sum()),
-            "levels": list(m.levels),
-            **({"filled": filled[m.var]} if m.var in filled else {}),
-        }
+    out = {
+        m.var: {"cells": int(imp.missing[:, j].sum()), "levels": list(m.levels)}
         for j, m in enumerate(design.info.imputed)
     }
+    for var, what in filled.items():  # (every gap filled: nothing left to sum out)
+        if what["filled"] or var in out:
+            out.setdefault(var, {"cells": 0, "levels": []})["filled"] = what
+    return out
 
 
 def _why_graph(design: Design, settings: SamplerSettings, log_density: str) -> str | None:

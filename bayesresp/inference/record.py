@@ -98,24 +98,28 @@ class FittedModel:
         cells = self.meta.get("missing") or {}
         if not cells:
             return None
-        counts = ", ".join(f"{var} {c['cells']:,}" for var, c in cells.items())
-        rows = int(self.design.imputation.missing.any(axis=1).sum())
+        parts = []
+        summed = {var: c["cells"] for var, c in cells.items() if c["cells"]}
+        if summed:
+            counts = ", ".join(f"{var} {n:,}" for var, n in summed.items())
+            imp = self.design.imputation
+            rows = int(imp.missing.any(axis=1).sum())
+            parts.append(
+                f"Missing covariate cells summed out in the model (missing='model'): {counts} "
+                f"(in {rows:,} of {len(self.data):,} rows); each row keeps its outcome, "
+                "averaged over its missing levels (fit.imputed() gives their posterior)."
+            )
         filled = [
             f"{c['filled']['filled']:,} of {var} from the same {c['filled']['within']}"
             for var, c in cells.items()
             if c.get("filled", {}).get("filled")
         ]
-        return (
-            f"Missing covariate cells summed out in the model (missing='model'): {counts} "
-            f"(in {rows:,} of {len(self.data):,} rows); each row keeps its outcome, "
-            "averaged over its missing levels (fit.imputed() gives their posterior)."
-            + (
-                f" Filled from other rows before the fit (the codebook: constant within "
-                f"the group): {'; '.join(filled)}."
-                if filled
-                else ""
+        if filled:
+            parts.append(
+                "Missing cells filled from other rows before the fit (the codebook: "
+                f"constant within the group): {'; '.join(filled)}."
             )
-        )
+        return " ".join(parts) or None
 
     def loo(self):
         """PSIS-LOO of this fit (ArviZ), from the stored per-row log-likelihood.

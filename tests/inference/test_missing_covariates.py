@@ -205,6 +205,22 @@ def test_cells_constant_within_a_group_are_filled_from_its_other_rows(gappy):
     # other settings never fill
     kept, _ = prepare_data(raw.dropna(subset=["career_security"]), spec, None, missing="drop")
     assert kept["background"].notna().all() and len(kept) < len(raw)
+    # every gap filled: the plain model (on the kernel), the filling stated
+    fillable = raw[raw["background"].notna() | raw["official_id"].isin(value.index)]
+    with pytest.warns(UserWarning, match="filled from the other rows"):
+        f = bayesresp.fit(
+            fillable,
+            spec.formula,
+            missing="model",
+            draws=50,
+            tune=50,
+            chains=1,
+            seed=1,
+            progress=False,
+        )
+    assert f.info.imputed == () and f.meta["log_density"] == "kernel"
+    assert f.meta["missing"]["background"]["filled"]["filled"] == int(gaps.sum())
+    assert f.missing_note.startswith("Missing cells filled from other rows before the fit")
 
 
 def test_complete_data_fit_as_before_on_the_kernel(gappy):
