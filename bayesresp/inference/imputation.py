@@ -63,7 +63,7 @@ def level_log_probs(
     out = np.zeros((draws.n_draws, len(imp.row)))
     for j in range(len(design.info.imputed)):
         lp = covariate_log_probs_of(design, draws, j, groups, rng, shared_new)
-        picked = pick_levels(lp[:, imp.row, :], imp.levels[:, j])
+        picked = lp[:, imp.row, imp.levels[:, j]]  # (S, n_copies), not (S, n_copies, L)
         out += np.where(imp.missing[imp.row, j], picked, 0.0)
     return out
 
