@@ -49,13 +49,7 @@ def response_rows(design: Design) -> Design:
     idx = design.coders.first
     if design.imputation is not None:
         idx = design.imputation.first[idx]
-    return Design(
-        design.info,
-        design.X[idx],
-        design.mono[idx],
-        {k: v[idx] for k, v in design.group_index.items()},
-        {k: v[idx] for k, v in design.group_Z.items()},
-    )
+    return design.take(idx)
 
 
 def _chunks(S: int, step: int):

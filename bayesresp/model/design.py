@@ -282,6 +282,19 @@ class Design:
     def n(self) -> int:
         return self.X.shape[0]
 
+    def take(self, idx: np.ndarray) -> Design:
+        """A plain design of the design rows ``idx`` (their covariates, groups and
+        outcome, each row weighted one; no coders' layer, no copies)."""
+        return Design(
+            self.info,
+            self.X[idx],
+            self.mono[idx],
+            {k: v[idx] for k, v in self.group_index.items()},
+            {k: v[idx] for k, v in self.group_Z.items()},
+            None if self.y is None else self.y[idx],
+            np.ones(len(idx)),
+        )
+
     def of_rows(self, values: np.ndarray | None) -> np.ndarray | None:
         """A per-design-row array's values for the data's rows: itself, or for a design
         of copies (:class:`Imputation`) each row's first copy (its outcome, groups and

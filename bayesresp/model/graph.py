@@ -393,16 +393,7 @@ def _complete_rows(design: Design) -> Design | None:
     rows = np.flatnonzero(~imp.missing.any(axis=1))
     if rows.size == 0:
         return None
-    idx = imp.first[rows]
-    return Design(
-        design.info,
-        design.X[idx],
-        design.mono[idx],
-        {k: v[idx] for k, v in design.group_index.items()},
-        {k: v[idx] for k, v in design.group_Z.items()},
-        design.y[idx],
-        np.ones(idx.size),
-    )
+    return design.take(imp.first[rows])
 
 
 def prior_values(design: Design) -> dict[str, np.ndarray]:
