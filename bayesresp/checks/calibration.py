@@ -210,13 +210,10 @@ def _simulate(
     """Prior draws of the parameters (readable names) and outcome codes simulated from them."""
     from bayesresp.checks.predictive import draw_levels, draw_prior
     from bayesresp.inference.arrays import eta_from_draws, readable_posterior
-    from bayesresp.maths.cumulative import category_probs
 
     prior_fit = draw_prior(frame, cb, spec, n, seed)
     d = prior_fit.arrays
-    p = category_probs(
-        eta_from_draws(d, prior_fit.design, "known"), d.cutpoints[:, None, :], spec.link
-    )
+    p = spec.response.probs(eta_from_draws(d, prior_fit.design, "known"), d.cutpoints)
     ys = draw_levels(p, np.random.default_rng(seed))
     readable, _, _ = readable_posterior(prior_fit.posterior, prior_fit.info)
     truths = pd.DataFrame({k: readable[k].values.ravel() for k in readable.data_vars})

@@ -212,7 +212,7 @@ def coder_reliability(
     posterior = fit.tree["posterior"].to_dataset()
     draws = PosteriorArrays.from_posterior(posterior, info)
     leniency, spread = coder_draws(posterior)
-    true_levels = response_levels(design, draws, fit.spec.link)
+    true_levels = response_levels(design, draws, fit.spec.response)
     K, C, S = len(info.spectrum), len(info.coders), draws.n_draws
     pairs = code_pairs(coders.coder, coders.response, ~design.of_rows(design.ranges))
     if pairs[0].size == 0:

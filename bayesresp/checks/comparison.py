@@ -25,7 +25,6 @@ from bayesresp.inference.newgroups import (
     new_levels,
 )
 from bayesresp.inference.record import FittedModel
-from bayesresp.maths.cumulative import log_prob
 from bayesresp.model.design import apply_design
 
 K_THRESHOLD = 0.7
@@ -297,7 +296,7 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
         eta = eta_from_draws(f.arrays, one, modes, np.random.default_rng(seed + j))
-        ll = log_prob(one.y, eta, f.arrays.cutpoints, f.spec.link, y_high=one.y_high)
+        ll = f.spec.response.log_prob(one.y, eta, f.arrays.cutpoints, y_high=one.y_high)
         if one.imputation is not None:  # its missing covariates summed out
             ll = mixed_log_lik(one, f.arrays, ll)
         ll = ll[:, 0]
@@ -578,7 +577,9 @@ def _group_term(task: dict[str, Any]) -> pd.DataFrame:
     rng = np.random.default_rng([seed, g])
     got = {}  # p(y_g | theta) per draw of the refit (1) and of the fit (2)
     for which, source in ((1, f), (2, fit)):
-        units, unit_log_lik = held_out_units(design, source.arrays, source.posterior, fit.spec.link)
+        units, unit_log_lik = held_out_units(
+            design, source.arrays, source.posterior, fit.spec.response
+        )
         got[which] = integrated_log_density(
             source.arrays, units, unit_log_lik, new, importance=task["importance"], rng=rng
         )

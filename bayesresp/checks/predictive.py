@@ -20,7 +20,6 @@ from scipy import stats
 from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
 from bayesresp.inference.imputation import copy_weights, mix, row_probabilities
 from bayesresp.inference.record import FittedModel
-from bayesresp.maths.cumulative import category_probs
 from bayesresp.model.design import apply_design
 
 
@@ -49,7 +48,7 @@ def draw_prior(frame: pd.DataFrame, cb: Any, spec: Any, draws: int, seed: int):
     design = make_design(
         frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
     )
-    model = build_model(design, spec.priors, spec.link)
+    model = build_model(design, spec.priors, spec.response)
     names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
     with model:
         prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, var_names=names)
@@ -114,7 +113,7 @@ def replicate(
     with bar(len(eta), "posterior predictive draws", progress) as shown:
         for start in range(0, len(eta), step):
             stop = min(start + step, len(eta))
-            p = category_probs(eta[start:stop], d.cutpoints[start:stop, None, :], fit.spec.link)
+            p = fit.spec.response.probs(eta[start:stop], d.cutpoints[start:stop])
             if weights is not None:  # copies mixed into their rows
                 p = mix(p, design, weights[start:stop])
             out[start:stop] = draw_levels(p, rng)
@@ -334,7 +333,7 @@ def _coder_arrays(fit: FittedModel, design, idx: np.ndarray):
 
     d = fit.arrays.subset(idx)
     leniency, spread = coder_draws(fit.tree["posterior"].to_dataset())
-    levels = response_levels(design, d, fit.spec.link)
+    levels = response_levels(design, d, fit.spec.response)
     log_r = log_reading(leniency[idx], spread[idx], len(fit.info.spectrum))
     return levels, log_r
 
@@ -494,7 +493,7 @@ def ordinal_pit(fit: FittedModel, seed: int | None = None, chunk: int = 256) -> 
     for start in range(0, n, chunk):
         rows = np.arange(start, min(start + chunk, n))
         part = apply_design(fit.info, fit.data.iloc[rows])
-        p = row_probabilities(d, part, fit.spec.link)  # (S, m, K)
+        p = row_probabilities(d, part, fit.spec.response)  # (S, m, K)
         p_loo = np.einsum("ms,smk->mk", w[rows], p)
         cum = np.cumsum(p_loo, axis=1)
         m = np.arange(len(rows))
@@ -576,7 +575,5 @@ def prior_predictive_check(
     frame, cb = prepare_data(data, spec, codebook)
     prior_fit = draw_prior(frame, cb, spec, draws, seed)
     d = prior_fit.arrays
-    p = category_probs(
-        eta_from_draws(d, prior_fit.design, "known"), d.cutpoints[:, None, :], spec.link
-    )
+    p = spec.response.probs(eta_from_draws(d, prior_fit.design, "known"), d.cutpoints)
     return PriorPredictiveResult(p.mean(axis=1), list(prior_fit.info.spectrum), prior_fit, ci)

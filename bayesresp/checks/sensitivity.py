@@ -85,7 +85,7 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
             scale_continuous=fit.spec.scale_continuous,
         )
     )
-    model = build_model(design, fit.spec.priors, fit.spec.link)
+    model = build_model(design, fit.spec.priors, fit.spec.response)
     free = {v.name for v in model.free_RVs}
     posterior = _with_correlation_factors(fit.posterior, free)
     posterior = posterior[[v for v in posterior.data_vars if v in free]]

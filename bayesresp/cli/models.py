@@ -79,6 +79,20 @@ TABLES = ("parameters", "odds", "groups", "variance")
     help="Hierarchically centre the innermost of nested group intercepts (default: with "
     "at least 100 rows per level on average, independent priors on b and no mo() terms).",
 )
+@click.option(
+    "--family",
+    type=click.Choice(["cumulative", "sratio", "cratio", "acat"]),
+    default=None,
+    help="Ordinal family, in place of the specification's (default there: cumulative): "
+    "sratio / cratio, a climb up the spectrum one level at a time; acat, each level "
+    "against the one below it.",
+)
+@click.option(
+    "--link",
+    type=click.Choice(["logit", "probit", "cloglog", "cauchit"]),
+    default=None,
+    help="Link, in place of the specification's (default there: logit).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_cmd(
     data: Path,
@@ -96,6 +110,8 @@ def fit_cmd(
     target_accept: float,
     kernel: bool | None,
     centring: bool | None,
+    family: str | None,
+    link: str | None,
     quiet: bool,
 ) -> None:
     """Fit a model to a coded data file and save the fit.
@@ -104,6 +120,7 @@ def fit_cmd(
     Examples:
       bayesresp fit incidents.csv --spec models/hierarchical.toml --out fit.nc --seed 1
       bayesresp fit incidents.csv --spec full --out full.nc --draws 2000 --chains 4
+      bayesresp fit incidents.csv --spec hierarchical --family sratio --out seq.nc
 
     An existing --out is refused (before sampling) unless --overwrite is given; even
     then only a bayesresp fit is replaced, never another file or folder. Ctrl-C stops
@@ -145,6 +162,8 @@ def fit_cmd(
             target_accept=target_accept,
             kernel=kernel,
             centring=centring,
+            family=family,
+            link=link,
         )
         result.save(out)  # atomic: an interrupt leaves the old file (or none)
     except KeyboardInterrupt:

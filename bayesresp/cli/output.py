@@ -106,18 +106,17 @@ def emit_table(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
 def print_fit_report(fit, ci: float = 0.9) -> None:
     """The parameter summary, the variance decomposition (where the link's residual has a
     variance) and the convergence line of a fit."""
-    from bayesresp.maths.links import get_link
-
     click.echo(f"Model: {fit.spec.formula}")
     click.echo(
-        f"Link: {fit.spec.link}. A positive coefficient moves responses towards confrontation."
+        f"Family: {fit.spec.response.describe()}. A positive coefficient moves responses "
+        "towards confrontation."
     )
     for term, why in fit.meta.get("dropped", {}).items():
         click.echo(f"Not estimable from these data: {term}: {why}")
     if fit.missing_note:
         click.echo(fit.missing_note)
     emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
-    if get_link(fit.spec.link).residual_variance is not None:
+    if fit.spec.response.no_decomposition() is None:
         emit_table(
             fit.variance_decomposition(ci=ci),
             "text",

@@ -261,8 +261,10 @@ def fit(
     compress: bool | None = None,
     kernel: bool | None = None,
     centring: bool | None = None,
+    family: str | None = None,
+    link: str | None = None,
 ) -> FittedModel:
-    """Fit the hierarchical cumulative-link model to coded data.
+    """Fit the hierarchical ordinal model (cumulative-link by default) to coded data.
 
     Parameters
     ----------
@@ -323,6 +325,16 @@ def fit(
         coefficients have independent priors (not under the default r2d2 prior, whose
         group sds are not parameters of their own) and there are no ``mo()`` terms;
         ``True`` insists, ``False`` never.
+    family : {"cumulative", "sratio", "cratio", "acat"}, optional
+        The ordinal family, in place of the specification's ``family``
+        (:mod:`bayesresp.maths.families`): the cumulative model (one latent propensity
+        cut at ordered thresholds), the sequential models (a climb up the spectrum one
+        step at a time, each step a choice to stop, ``sratio``, or to go on,
+        ``cratio``) or the adjacent-category model (each level against the one below
+        it). The compiled kernel covers the cumulative family; the others sample
+        PyMC's graph, and ``fit.meta["log_density_why"]`` says so.
+    link : {"logit", "probit", "cloglog", "cauchit"}, optional
+        The link, in place of the specification's ``link``.
 
     Returns
     -------
@@ -372,6 +384,14 @@ def fit(
     )
     _check_missing(missing)  # before reading anything
     spec = ModelSpec.coerce(spec)
+    if family is not None or link is not None:  # checked as a specification's keys are
+        spec = ModelSpec(
+            **{
+                **spec.to_dict(),
+                "family": spec.family if family is None else family,
+                "link": spec.link if link is None else link,
+            }
+        )._read_from(spec.origin)
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)
     design = make_design(
@@ -492,7 +512,7 @@ def fit_design(
     fitted, inverse = _maybe_compress(design, settings.compress)
     drawn = sample(fitted, spec, settings, started)
     t = time.perf_counter()
-    tree = finish_tree(drawn.tree, fitted, spec.link, frame, cb, inverse)
+    tree = finish_tree(drawn.tree, fitted, spec.response, frame, cb, inverse)
     drawn.timings["finish"] = time.perf_counter() - t
     dropped = dropped_terms(design.info, spec.parsed)
     if dropped:
@@ -511,7 +531,7 @@ def fit_design(
         "compiled": drawn.compiled,
         "log_density": drawn.log_density,
         # why PyMC's graph was sampled where the kernel was not asked to stay out
-        "log_density_why": _why_graph(design, settings, drawn.log_density),
+        "log_density_why": _why_graph(design, settings, drawn.log_density, spec),
         "centred": drawn.centred,
         "timings": drawn.timings,
         "dropped": dropped,
@@ -535,14 +555,16 @@ def _missing_meta(design: Design, filled: dict) -> dict:
     return out
 
 
-def _why_graph(design: Design, settings: SamplerSettings, log_density: str) -> str | None:
+def _why_graph(
+    design: Design, settings: SamplerSettings, log_density: str, spec: ModelSpec
+) -> str | None:
     """Why a fit sampled PyMC's graph: a model the kernel does not cover, or the
     settings (``kernel=False``, another sampler); None for a kernel fit."""
     if log_density == "kernel":
         return None
     from bayesresp.inference.packing import unsupported
 
-    reason = unsupported(design.info)
+    reason = unsupported(design.info, spec.response)
     if reason is not None:
         return f"the compiled kernel does not cover {reason}"
     return f"sampler='{settings.sampler}', kernel={settings.kernel}"

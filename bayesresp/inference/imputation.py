@@ -14,7 +14,7 @@ import pandas as pd
 
 from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
 from bayesresp.inference.kernel import log_likelihood
-from bayesresp.maths.cumulative import category_probs
+from bayesresp.maths.families import get_family
 from bayesresp.maths.missing import (
     copy_log_weights,
     covariate_log_probs,
@@ -206,7 +206,7 @@ def row_probabilities(
     :func:`bayesresp.inference.arrays.eta_from_draws`.
     """
     eta = eta_from_draws(draws, design, groups, rng, shared_new)
-    p = category_probs(eta, draws.cutpoints[:, None, :], link)
+    p = get_family(link).probs(eta, draws.cutpoints)
     if design.imputation is None:
         return p
     if weights is None:

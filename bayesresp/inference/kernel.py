@@ -108,6 +108,7 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     step_columns,
 )
 from bayesresp.maths import links, links_numba
+from bayesresp.maths.families import get_family
 from bayesresp.maths.links import LOGIT, get_link
 from bayesresp.maths.links_numba import LOG_2PI, SQRT2, log1mexp
 from bayesresp.maths.links_numba import dlog_pdf as link_dlog_pdf
@@ -1157,13 +1158,23 @@ def _pointwise_rows(
                     o[order[start + i]] = val[i]
 
 
-def log_likelihood(design: Design, draws, link: str) -> np.ndarray:
+def log_likelihood(design: Design, draws, link) -> np.ndarray:
     """Log-probability of each of the design's rows under each posterior draw, (S, n).
 
-    The kernel's packed rows in one compiled pass (no (S, n) linear predictor is formed),
+    ``link``: the model's ordinal family (:mod:`bayesresp.maths.families`), or a link's
+    name (the cumulative family). A family the compiled code does not cover is
+    evaluated with NumPy (:meth:`~bayesresp.maths.families.Family.log_prob`).
+    Otherwise: the kernel's packed rows in one compiled pass (no (S, n) linear predictor is formed),
     ``mo()`` terms as their steps' indicator columns; a test ties it to
     :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`.
     """
+    family = get_family(link)
+    if not family.compiled:  # a family the compiled code does not cover: NumPy
+        from bayesresp.inference.arrays import eta_from_draws
+
+        eta = eta_from_draws(draws, design, "known")
+        return family.log_prob(design.y, eta, draws.cutpoints, y_high=design.y_high)
+    link = family.link
     info = design.info
     cut = np.ascontiguousarray(draws.cutpoints, dtype=np.float64)
     K = cut.shape[1] + 1

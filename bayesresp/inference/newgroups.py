@@ -49,7 +49,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
-from bayesresp.maths.cumulative import log_prob
+from bayesresp.maths.families import get_family
 from bayesresp.model.design import Design
 
 #: Importance draws per posterior draw.
@@ -101,7 +101,9 @@ def row_units(design: Design, draws: PosteriorArrays, link: str) -> tuple[Design
     ``P(low <= y <= high)``."""
 
     def unit_log_lik(eta: np.ndarray, which: np.ndarray) -> np.ndarray:
-        return log_prob(design.y, eta, draws.cutpoints[which], link, y_high=design.y_high)
+        return get_family(link).log_prob(
+            design.y, eta, draws.cutpoints[which], y_high=design.y_high
+        )
 
     return design, unit_log_lik
 

@@ -59,8 +59,12 @@ _H_LEN = 44
 
 
 # -- packing a design -------------------------------------------------------------------------
-def unsupported(info) -> str | None:
-    """Why the kernel cannot sample this model (None when it can)."""
+def unsupported(info, family=None) -> str | None:
+    """Why the kernel cannot sample this model (None when it can); ``family`` (a
+    :class:`~bayesresp.maths.families.Family`; None: the cumulative family) is the
+    model's ordinal family."""
+    if family is not None and not family.compiled:
+        return f"the {family.name} family (its log density is PyMC's graph)"
     if getattr(info, "coders", ()):
         return "the coders' layer (each coder's leniency and spread)"
     if getattr(info, "imputed", ()):

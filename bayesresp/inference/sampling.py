@@ -209,13 +209,14 @@ def _refuse_partial(tree: xr.DataTree, settings: SamplerSettings, interrupted: b
 
 
 # -- choosing the log density -------------------------------------------------------------
-def use_kernel(design: Design, settings: SamplerSettings) -> bool:
-    """Whether nutpie samples bayesresp's compiled log density rather than PyMC's graph."""
+def use_kernel(design: Design, settings: SamplerSettings, family=None) -> bool:
+    """Whether nutpie samples bayesresp's compiled log density rather than PyMC's graph
+    (``family``: the model's ordinal family, None for the cumulative one)."""
     if settings.kernel is False or settings.sampler != "nutpie":
         return False
     from bayesresp.inference.packing import unsupported
 
-    reason = unsupported(design.info)
+    reason = unsupported(design.info, family)
     if reason is not None and settings.kernel:
         raise SamplerError(
             f"the compiled log density does not cover {reason}; fit with kernel=None or False"
@@ -230,11 +231,11 @@ def sample(
     started = time.perf_counter() if started is None else started
     if settings.seed is None:
         raise ValueError("sample() needs seeded settings (SamplerSettings.seeded())")
-    kernel = use_kernel(design, settings)
+    kernel = use_kernel(design, settings, spec.response)
     if settings.centring and not kernel:
         from bayesresp.inference.packing import unsupported
 
-        why = unsupported(design.info) or (
+        why = unsupported(design.info, spec.response) or (
             f"sampler='{settings.sampler}', kernel={settings.kernel}"
         )
         raise SamplerError(
@@ -246,7 +247,7 @@ def sample(
         return Sampled(tree, "kernel", "kernel", centred, timings)
     from bayesresp.model.graph import build_model, data_values
 
-    model = build_model(design, spec.priors, spec.link)
+    model = build_model(design, spec.priors, spec.response)
     timings["build"] = time.perf_counter() - started
     # the coders' layer and summed-out covariates read their rows' layout (codes and
     # coders, copies of rows) as constants: never reused for other rows
@@ -339,6 +340,7 @@ def structure_key(design: Design, spec: ModelSpec) -> str:
             "groups": [(g.label, len(g.levels), g.column_names, g.correlated) for g in info.groups],
             "priors": ResolvedPriors(info, spec.priors, spec.link).table(),
             "link": spec.link,
+            "family": spec.family,
             "ranges": design.y_high is not None,
         },
         sort_keys=True,
@@ -447,11 +449,11 @@ def sample_outcomes(
     refitted with every row exact)."""
     from bayesresp.inference import nutpie_adapter, packing
 
-    with_kernel = packing.unsupported(design.info) is None
+    with_kernel = packing.unsupported(design.info, spec.response) is None
     if not with_kernel:
         from bayesresp.model.graph import build_model, data_values
 
-        model = build_model(design, spec.priors, spec.link)
+        model = build_model(design, spec.priors, spec.response)
         compiled, _ = compiled_nutpie(model, structure_key(design, spec), data_values(design))
     for y, seed in zip(ys, seeds, strict=True):
         y = np.asarray(y, dtype=np.int64)

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesresp.maths.cumulative import log_prob_interval
-from bayesresp.maths.links import Link, get_link
+from bayesresp.maths.families import Family, get_family
+from bayesresp.maths.links import Link
 from bayesresp.maths.ops import NUMPY, TENSOR
 
 
@@ -114,17 +114,11 @@ def log_codes(log_r, coder, low, high=None, xp=NUMPY):
     return out
 
 
-def log_levels(eta, cutpoints, link: str | Link, levels: int, xp=NUMPY):
-    """``log P(xi = j | eta)`` for every level ``j``: shape (..., n, K), all levels in one
-    vectorised interval (:func:`bayesresp.maths.cumulative.log_prob_interval`, stable in
-    both tails) between each level's padded cutpoints."""
-    link = get_link(link)
-    padded = xp.concat_pad(cutpoints, link.pad)  # (..., K + 1)
-    if xp is NUMPY:
-        eta = np.asarray(eta, float)
-    lower = padded[..., None, :-1] - eta[..., None]  # (..., n, K)
-    upper = padded[..., None, 1:] - eta[..., None]
-    return log_prob_interval(lower, upper, link, xp)
+def log_levels(eta, cutpoints, family: str | Link | Family, levels: int, xp=NUMPY):
+    """``log P(xi = j | eta)`` for every level ``j``: shape (..., n, K), the family's
+    (:meth:`bayesresp.maths.families.Family.log_probs`; a link's name: the cumulative
+    family, all levels in one vectorised interval stable in both tails)."""
+    return get_family(family).log_probs(eta, cutpoints, xp)
 
 
 def codes_by_response(code_lp, response, n_responses: int, xp=NUMPY):

@@ -1,14 +1,17 @@
-"""The PyMC model: hierarchical cumulative-link regression on the spectrum.
+"""The PyMC model: hierarchical ordinal regression on the spectrum.
 
-``P(response <= k) = F(c_k - eta)``, with
+``P(response <= k) = F(c_k - eta)`` in the cumulative family (the default; the
+sequential and adjacent-category families read ``c_k - eta`` their own way,
+:mod:`bayesresp.maths.families`), with
 
 ``eta = X b + sum_m b_mo[m] * cumsum(simplex_m)[x_m] + sum_g Z_g r_g[group_g]``
 
 Group effects are non-centred: ``r_g = z_g * sd_g`` (one term, or uncorrelated terms) or
 ``r_g = z_g (diag(sd_g) L_g)^T`` with ``L_g`` the Cholesky factor of an LKJ-distributed
 correlation matrix (correlated varying slopes). The log-likelihood evaluates only the
-observed category (:func:`bayesresp.maths.cumulative.log_prob`), so no N x K probability
-matrix is ever built. Each row's term carries a weight: the number of identical rows it
+observed category (:meth:`bayesresp.maths.families.Family.log_prob`; in the cumulative
+family :func:`bayesresp.maths.cumulative.log_prob`, so no N x K probability matrix is
+ever built). Each row's term carries a weight: the number of identical rows it
 stands for when the data are compressed to their distinct rows
 (:func:`bayesresp.model.design.compress`), else one.
 
@@ -38,8 +41,9 @@ import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered
 
 from bayesresp.data.tomlfile import closest
-from bayesresp.maths.cumulative import TENSOR, log_prob, log_prob_interval
+from bayesresp.maths.families import Family, get_family
 from bayesresp.maths.links import Link, get_link
+from bayesresp.maths.ops import TENSOR
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
 from bayesresp.maths.predictor import monotonic_steps
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names, predictor_values
@@ -236,31 +240,30 @@ def _positive_rv(name: str, prior: Prior, dims=None):
     return pm.Exponential(name, lam=prior.param("lam"), dims=dims)
 
 
-def induced_dirichlet(link: str | Link = "logit"):
-    """(logp, random) of the induced-Dirichlet cutpoint prior for a link.
+def induced_dirichlet(family: str | Link | Family = "logit"):
+    """(logp, random) of the induced-Dirichlet threshold prior of a family and link.
 
-    The level probabilities of the anchor case, ``p = diff([0, F(c), 1])``, follow a
-    Dirichlet(alpha); the density of the cutpoints is that Dirichlet density times the
-    Jacobian of c -> p, whose determinant is prod f(c_k) with ``f`` the link's density
-    (Betancourt 2019, "Ordinal Regression").
+    The level probabilities of the anchor case (``eta = 0``) follow a Dirichlet(alpha);
+    the density of the thresholds is that Dirichlet density times the Jacobian of the
+    map c -> p (Betancourt 2019, "Ordinal Regression"), which each family writes
+    (:meth:`~bayesresp.maths.families.Family.log_jacobian`; for the cumulative family
+    ``prod f(c_k)``, with ``f`` the link's density). A link's name is the cumulative
+    family with that link.
     """
-    link = get_link(link)
+    family = get_family(family)
 
     def logp(value, alpha_head, alpha_last):
         # The Dirichlet density of p, with each level's log-probability in log space
         # (outer cutpoints padded): 1 - F(c) would round a cloglog's top level to 0 from
         # c = 3.7, where log(0) times (alpha - 1) = 0 is NaN.
         alpha = pt.concatenate([alpha_head, pt.atleast_1d(alpha_last)])
-        padded = TENSOR.concat_pad(value, link.pad)
-        log_p = log_prob_interval(padded[:-1], padded[1:], link, TENSOR)
+        log_p = family.anchor_log_probs(value, TENSOR)
         dirichlet = pt.gammaln(alpha.sum()) - pt.gammaln(alpha).sum()
-        return dirichlet + pt.sum((alpha - 1.0) * log_p) + pt.sum(link.log_pdf(value, TENSOR))
+        return dirichlet + pt.sum((alpha - 1.0) * log_p) + family.log_jacobian(value, TENSOR)
 
     def random(alpha_head, alpha_last, rng=None, size=None):
         alpha = np.concatenate([np.atleast_1d(alpha_head), np.atleast_1d(alpha_last)])
-        p = rng.dirichlet(alpha, size=size)
-        cum = np.clip(np.cumsum(p, axis=-1)[..., :-1], 1e-12, 1 - 1e-12)
-        return link.quantile(cum)
+        return family.thresholds_of(rng.dirichlet(alpha, size=size))
 
     return logp, random
 
@@ -272,8 +275,9 @@ def cutpoint_start(K: int, link: str | Link) -> np.ndarray:
     return start * get_link(link).scale
 
 
-def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str, scale=None):
-    """Cutpoints of the average case, ordered.
+def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], family: Family, scale=None):
+    """Cutpoints (thresholds) of the average case: ordered in the cumulative family,
+    free in the others (:attr:`~bayesresp.maths.families.Family.ordered`).
 
     A CustomDist for both prior families, with a support point (evenly spaced cutpoints)
     instead of an ``initval``: models with non-default initial values cannot be turned
@@ -285,7 +289,7 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str, scale=None
     data pin them down; sampling ``c / D`` would make them slide along R2).
     """
     K = len(spectrum)
-    start = cutpoint_start(K, link)
+    start = cutpoint_start(K, family.link)
 
     def support_point(rv, size, *params):
         return pt.full_like(rv, 0.0) + pt.as_tensor(start)
@@ -298,13 +302,14 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str, scale=None
 
         def base_random(mu_, sigma_, rng=None, size=None):
             shape = (*(size or ()), K - 1) if size is not None else (K - 1,)
-            return np.sort(rng.normal(mu_, sigma_, size=shape), axis=-1)
+            draws = rng.normal(mu_, sigma_, size=shape)
+            return np.sort(draws, axis=-1) if family.ordered else draws
 
         params = (np.full(K - 1, mu), sigma)
         signature = "(m),()->(m)"
     else:
         alpha = prior.param("alpha")
-        base_logp, base_random = induced_dirichlet(link)
+        base_logp, base_random = induced_dirichlet(family)
         params = (np.full(K - 1, alpha), alpha)
         signature = "(m),()->(m)"
     if scale is None:
@@ -319,6 +324,7 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str, scale=None
 
         params = (*params, scale)
         signature = "(m),(),()->(m)"
+    constraint = {"transform": ordered} if family.ordered else {}
     return pm.CustomDist(
         "cutpoints_centred",
         *params,
@@ -326,8 +332,8 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], link: str, scale=None
         random=random,
         support_point=support_point,
         signature=signature,
-        transform=ordered,
         dims="cutpoint",
+        **constraint,
     )
 
 
@@ -416,10 +422,12 @@ def _average_case(data: dict, params: dict, info: DesignInfo):
     return shift
 
 
-def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> pm.Model:
-    """The PyMC model for a design (with outcome and weights)."""
+def build_model(design: Design, prior_overrides: dict[str, str], family: str | Family) -> pm.Model:
+    """The PyMC model for a design (with outcome and weights), in an ordinal family with
+    its link (a link's name: the cumulative family)."""
     info = design.info
-    priors = ResolvedPriors(info, prior_overrides, link)
+    family = get_family(family)
+    priors = ResolvedPriors(info, prior_overrides, family.link.name)
     values = data_values(design)
     if priors.r2d2 is None:
         values = {k: v for k, v in values.items() if not k.startswith("r2d2_")}
@@ -435,18 +443,18 @@ def build_model(design: Design, prior_overrides: dict[str, str], link: str) -> p
         # its centred design matrix). eta itself is computed uncentred. Under the r2d2
         # prior their prior is scaled by the latent sd next to the residual's,
         # 1 / sqrt(1 - R2).
-        centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, link, cut_scale)
+        centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, family, cut_scale)
         shift = _average_case(data, params, info)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
         if design.imputation is not None and design.coders is None:
             # rows lacking covariates: their levels summed out
-            pm.Potential("loglik", _imputed_loglik(design, priors, data, eta, cut, link))
+            pm.Potential("loglik", _imputed_loglik(design, priors, data, eta, cut, family))
         elif design.coders is None:
-            loglik = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
+            loglik = family.log_prob(data["y"], eta, cut, TENSOR, y_high=data.get("y_high"))
             pm.Potential("loglik", pt.sum(data["weights"] * loglik))
         else:  # one term per response: its codes read its true level (maths.rater)
-            pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, link))
+            pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, family))
     model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
     return model
 
@@ -473,7 +481,7 @@ def coder_layer(priors: ResolvedPriors):
     return leniency, spread
 
 
-def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, link: str):
+def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, family: Family):
     """Each response's log-likelihood under the coders' layer: its true level summed out."""
     from bayesresp.maths.rater import log_codes, log_levels, log_reading, response_log_lik
 
@@ -482,13 +490,13 @@ def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut,
     leniency, spread = coder_layer(priors)
     observed = 0.0
     if design.imputation is None:
-        levels = log_levels(eta[coders.first], cut, link, K, xp=TENSOR)
+        levels = log_levels(eta[coders.first], cut, family, K, xp=TENSOR)
     else:  # a response's true level with its missing covariates summed out
         from bayesresp.maths.missing import mixed_levels
 
         copy_lp, observed = _imputed_terms(design, priors, data, coders.first)
         imp = design.imputation
-        every = log_levels(eta, cut, link, K, xp=TENSOR)  # (n_copies, K)
+        every = log_levels(eta, cut, family, K, xp=TENSOR)  # (n_copies, K)
         levels = mixed_levels(
             every, copy_lp, imp.slots[coders.first], imp.mask[coders.first], xp=TENSOR
         )
@@ -532,7 +540,7 @@ def _mi_coef(name: str, prior: Prior, dims):
     return pm.Normal(name, mu=prior.param("mu"), sigma=prior.param("sigma"), dims=dims)
 
 
-def _imputed_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, link: str):
+def _imputed_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, family: Family):
     """The joint log-likelihood of the outcome and the imputed covariates: each row's
     outcome with its missing levels summed out over its copies, plus the observed levels'
     log-probabilities under the covariates' own models (:mod:`bayesresp.maths.missing`)."""
@@ -540,7 +548,7 @@ def _imputed_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut
 
     imp = design.imputation
     copy_lp, observed = _imputed_terms(design, priors, data)
-    log_terms = log_prob(data["y"], eta, cut, link, xp=TENSOR, y_high=data.get("y_high"))
+    log_terms = family.log_prob(data["y"], eta, cut, TENSOR, y_high=data.get("y_high"))
     return pt.sum(row_mixture(log_terms + copy_lp, imp.slots, imp.mask, xp=TENSOR)) + observed
 
 

@@ -9,6 +9,7 @@ A specification file is TOML::
                + (1 | mission/department)
     '''
     link = "logit"                  # or "probit", "cloglog", "cauchit"
+    family = "cumulative"           # or "sratio", "cratio", "acat"
     coders = "auto"                 # or "model", "rows": see below
     scale_continuous = true         # centre and scale continuous covariates
 
@@ -24,12 +25,14 @@ The file is checked against a schema before anything is fitted, and every proble
 and :class:`~bayesresp.errors.PriorError`) in one line naming the file, the key, the value
 and what was expected:
 
-- ``name``, ``description``, ``formula``, ``link`` and ``coders`` are text (in quotes);
+- ``name``, ``description``, ``formula``, ``link``, ``family`` and ``coders`` are text (in quotes);
   ``scale_continuous`` is ``true`` or ``false`` without quotes (``"false"``, text, is an
   error, never read as true); ``[priors]`` and ``[blocks]`` are tables of text;
 - an unknown key is an error naming the closest known key (``lnk``: did you mean
   ``link``?);
-- ``link`` is one of the links; ``coders`` is ``"auto"`` (the default), ``"model"`` or
+- ``link`` is one of the links; ``family`` one of the ordinal families
+  (:mod:`bayesresp.maths.families`: ``cumulative``, the default, ``sratio``, ``cratio``,
+  ``acat``); ``coders`` is ``"auto"`` (the default), ``"model"`` or
   ``"rows"``: with ``"model"``, the rows of a response coded by several coders are
   readings of its one true level, each coder with a leniency and a spread of their own
   (:mod:`bayesresp.maths.rater`); with ``"rows"`` every row is a response of its own (a
@@ -58,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 from bayesresp.data.tomlfile import closest, read_toml, shown
 from bayesresp.errors import PriorError, SpecError
+from bayesresp.maths.families import FAMILIES, Family, get_family
 from bayesresp.maths.links import LINKS
 from bayesresp.model.formula import Formula, parse_formula
 from bayesresp.model.priors import parse_prior, role_of_key
@@ -66,7 +70,7 @@ if TYPE_CHECKING:
     from bayesresp.data.codebook import Codebook
 
 # The schema of a specification: each key and what its value must be.
-_TEXT_KEYS = ("name", "description", "formula", "link", "coders")
+_TEXT_KEYS = ("name", "description", "formula", "link", "family", "coders")
 #: How codes of one response by several coders enter the model (``coders`` key)
 CODERS = ("auto", "model", "rows")
 _FLAG_KEYS = ("scale_continuous",)
@@ -79,6 +83,7 @@ _KEYS = (*_TEXT_KEYS, *_FLAG_KEYS, *_TABLE_KEYS)
 _EXAMPLE = {
     "formula": '"response ~ severity + (1 | mission)"',
     "link": '"logit"',
+    "family": '"cumulative"',
     "coders": '"auto"',
     "priors": '"normal(0, 1)"',
     "blocks": '"incident"',
@@ -141,7 +146,7 @@ def _check_types(values: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to fit: formula, link, prior overrides, block assignments.
+    """What to fit: formula, link and family, prior overrides, block assignments.
 
     Every value is checked when the specification is made (see the module's docstring):
     a :class:`~bayesresp.errors.SpecError` (or :class:`~bayesresp.errors.FormulaError`,
@@ -163,6 +168,7 @@ class ModelSpec:
     description: str = ""
     scale_continuous: bool = True
     coders: str = "auto"
+    family: str = "cumulative"
 
     def __post_init__(self) -> None:
         _check_types(self.to_dict())
@@ -170,6 +176,11 @@ class ModelSpec:
             raise SpecError(
                 f"link '{self.link}' is not one of {', '.join(LINKS)}"
                 + _did_you_mean(self.link, tuple(LINKS))
+            )
+        if self.family not in FAMILIES:
+            raise SpecError(
+                f"family '{self.family}' is not one of {', '.join(FAMILIES)}"
+                + _did_you_mean(self.family, tuple(FAMILIES))
             )
         if self.coders not in CODERS:
             raise SpecError(
@@ -202,6 +213,12 @@ class ModelSpec:
                 )
             if not block.strip():
                 raise SpecError(f"[blocks] '{key}' names no block (an empty text)")
+
+    @property
+    def response(self) -> Family:
+        """The ordinal family with its link (:mod:`bayesresp.maths.families`): what
+        turns a linear predictor and thresholds into level probabilities."""
+        return get_family(self.family, self.link)
 
     @property
     def parsed(self) -> Formula:
@@ -263,6 +280,7 @@ class ModelSpec:
             spec = cls(
                 formula=" ".join(d["formula"].split()),
                 link=d.get("link", "logit"),
+                family=d.get("family", "cumulative"),
                 priors=dict(d.get("priors", {})),
                 blocks=dict(d.get("blocks", {})),
                 name=d.get("name", ""),
@@ -324,6 +342,7 @@ class ModelSpec:
             "description": self.description,
             "formula": self.formula,
             "link": self.link,
+            "family": self.family,
             "scale_continuous": self.scale_continuous,
             "coders": self.coders,
             "priors": dict(self.priors) if isinstance(self.priors, dict) else self.priors,

@@ -427,7 +427,7 @@ def _plural(name: str) -> str:
 def _model(page: _Page, fit: FittedModel) -> str:
     spec, info, cb, meta = fit.spec, fit.info, fit.codebook, fit.meta
     latent = get_link(spec.link).latent
-    link = f"{spec.link} (cumulative {spec.link}: {latent} latent residual)"
+    link = f"{spec.response.describe()} ({latent} latent residual)"
     items = [("name", _e(spec.name or "(unnamed)"))]
     if spec.description.strip():
         items.append(("description", _e(" ".join(spec.description.split()))))
@@ -626,14 +626,9 @@ def _coders(page: _Page, fit: FittedModel, ci: float) -> str:
 
 
 def _variance(page: _Page, fit: FittedModel, ci: float) -> str:
-    link = get_link(fit.spec.link)
-    if link.residual_variance is None:
-        return _section(
-            "variance",
-            "",
-            f"Not available for the {_e(link.name)} link: its latent residual "
-            f"({_e(link.latent)}) has no variance, so there are no shares of it to report.",
-        )
+    why = fit.spec.response.no_decomposition()
+    if why is not None:
+        return _section("variance", "", f"Not available: {_e(why)} to report.")
     table = variance_decomposition(fit, ci=ci)
     lo, hi = _interval_cols(table)[:2]
     fig = _figure(6.5, 0.36 * len(table) + 1.0)
@@ -968,7 +963,7 @@ def _document(
     css = _CSS + "\n".join(rules) + "\n"  # the tables' alignment rules after the sheet
     sub = (
         f"<code>{_e(fit.spec.formula)}</code><br>{len(fit.data):,} responses \u00b7 "
-        f"{_e(fit.spec.link)} link \u00b7 convergence {_verdict_badge(verdict)}"
+        f"{_e(fit.spec.family)} {_e(fit.spec.link)} \u00b7 convergence {_verdict_badge(verdict)}"
     )
     return (
         "<!DOCTYPE html>\n"

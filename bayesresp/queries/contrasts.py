@@ -11,7 +11,6 @@ import pandas as pd
 from bayesresp.inference.arrays import eta_from_draws
 from bayesresp.inference.imputation import actual_weights, held_weights, row_probabilities
 from bayesresp.inference.record import FittedModel
-from bayesresp.maths.cumulative import expected_position
 from bayesresp.model.design import apply_design
 from bayesresp.queries.whatif import (
     PROFILE_LABEL,
@@ -180,21 +179,21 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
     d_all = fit.arrays
     idx = np.unique(np.linspace(0, d_all.n_draws - 1, min(draws, d_all.n_draws)).astype(int))
     d = d_all.subset(idx)
-    data, info, link = fit.responses, fit.info, fit.spec.link
+    data, info, family = fit.responses, fit.info, fit.spec.response
     lo, hi = interval_names(ci)
 
     actual = apply_design(info, data) if info.imputed else None
-    held = None if actual is None else actual_weights(actual, d, link)
+    held = None if actual is None else actual_weights(actual, d, family)
 
     def mean_position(frame: pd.DataFrame) -> np.ndarray:
         design = apply_design(info, frame)
         if design.imputation is not None:  # rows' missing covariates averaged over, with
             # the actual rows' weights (a change of another covariate does not move them)
             w = held_weights(actual, design, held, d)
-            p = row_probabilities(d, design, link, weights=w)
+            p = row_probabilities(d, design, family, weights=w)
             return (p @ np.arange(p.shape[-1])).mean(axis=1)
         eta = eta_from_draws(d, design, "known")
-        return expected_position(eta, d.cutpoints[:, None, :], link).mean(axis=1)
+        return family.expected_position(eta, d.cutpoints).mean(axis=1)
 
     blocks = {c.parts[0][0]: c.block for c in info.columns if len(c.parts) == 1}
     blocks |= {m.var: m.block for m in info.monotonic}

@@ -157,6 +157,11 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     cauchit link's Cauchy residual has no variance, so its model has no decomposition
     (an error says so).
 
+    In the sequential families (``sratio``, ``cratio``) every step of the climb up the
+    spectrum is a choice with one latent propensity, the same linear predictor plus the
+    link's residual at each step: the shares are those of that propensity. The
+    adjacent-category family (``acat``) has no latent scale, and an error says so.
+
     Under the r2d2 prior (the default; :mod:`bayesresp.model.r2d2`) the table also holds
     what the prior's own parameters say, ``allotted`` with its interval
     (``allotted_q5``, ``allotted_q95`` for ``ci=0.9``): ``R2 * shares[k]`` per component
@@ -169,13 +174,14 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     --------
     >>> fit.variance_decomposition()[["share", "q5", "q95"]]  # doctest: +SKIP
     """
-    residual = get_link(fit.spec.link).residual_variance
-    if residual is None:
+    why = fit.spec.response.no_decomposition()
+    if why is not None:
         raise BayesrespError(
-            f"the {fit.spec.link} link's latent residual ({get_link(fit.spec.link).latent}) "
-            "has no variance, so shares of the latent variance are not defined; fit the "
-            "model with the logit, probit or cloglog link to decompose it"
+            f"{why}: shares of the latent variance are not defined; compare blocks with "
+            "contrasts or marginal effects, or fit a cumulative or sequential (sratio, "
+            "cratio) model with the logit, probit or cloglog link to decompose it"
         )
+    residual = fit.spec.response.link.residual_variance
     info, d = fit.info, fit.arrays
     design = apply_design(info, fit.responses)  # a response coded twice counts once
     # Each row's weight per draw; a row lacking covariates the fit sums out is spread over
@@ -187,7 +193,7 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     else:
         from bayesresp.inference.imputation import copy_weights
 
-        link = None if info.coders else fit.spec.link
+        link = None if info.coders else fit.spec.response
         W = copy_weights(design, d, link) / design.imputation.n_rows
     comps: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
@@ -266,14 +272,14 @@ def imputed(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
         )
     design = fit.design
     if design.coders is None:
-        table = imputed_probabilities(design, fit.arrays, fit.spec.link, ci)
+        table = imputed_probabilities(design, fit.arrays, fit.spec.response, ci)
         ids, name = fit.tree["observed_data"]["row"].values, "row"
     else:  # given all the codes of the response, one entry per response
         from bayesresp.inference.coders import copy_log_terms
 
-        terms = copy_log_terms(design, fit.arrays, fit.posterior, fit.spec.link)
+        terms = copy_log_terms(design, fit.arrays, fit.posterior, fit.spec.response)
         first = design.coders.first
-        table = imputed_probabilities(design, fit.arrays, fit.spec.link, ci, terms, first)
+        table = imputed_probabilities(design, fit.arrays, fit.spec.response, ci, terms, first)
         ids = np.empty(len(fit.data), dtype=object)
         ids[first] = design.coders.labels
         name = fit.info.coder_columns[0]

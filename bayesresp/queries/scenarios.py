@@ -453,8 +453,8 @@ def _group_shares(
             real = (
                 design if actual is None else apply_design(info, actual.iloc[start : start + chunk])
             )
-            w = held_weights(real, design, actual_weights(real, d, fit.spec.link), d)
-        p = row_probabilities(d, design, fit.spec.link, weights=w)  # (S, n, K)
+            w = held_weights(real, design, actual_weights(real, d, fit.spec.response), d)
+        p = row_probabilities(d, design, fit.spec.response, weights=w)  # (S, n, K)
         np.add.at(sums, (slice(None), index[start : start + chunk]), p)
         sums[:, n_groups] += p.sum(axis=1)
     counts = np.bincount(index, minlength=n_groups).astype(float)

@@ -270,7 +270,7 @@ def profile_probabilities(
     return row_probabilities(
         fit.arrays,
         checked.design,
-        fit.spec.link,
+        fit.spec.response,
         checked.group_modes,
         _rng(fit, seed),
         shared_new,

@@ -251,7 +251,7 @@ def test_new_links_work_in_every_verb(example, tmp_path, name):
     if name == "cauchit":
         with pytest.raises(bayesresp.BayesrespError, match="has no variance"):
             fit.variance_decomposition()
-        assert "Not available for the cauchit link" in page
+        assert "Not available: the cauchit link" in page
         with pytest.raises(bayesresp.BayesrespError, match="logit link"):
             fit.odds_ratios()
     else:

@@ -1,0 +1,354 @@
+"""Ordinal families: how a linear predictor and K - 1 thresholds give K level
+probabilities, each family one object, written once for NumPy and PyTensor.
+
+Every family reads the thresholds and the linear predictor ``eta`` through ``c_k - eta``
+(a positive ``eta`` moves mass towards the top of the spectrum), with a link ``F``
+(:mod:`bayesresp.maths.links`; ``S = 1 - F``):
+
+``cumulative``
+    ``P(y <= k) = F(c_k - eta)``: one latent propensity, cut at ordered thresholds
+    (:mod:`bayesresp.maths.cumulative`).
+``sratio`` (stopping ratio)
+    ``P(y = k | y >= k) = F(c_k - eta)``: the responses climb the spectrum one step at a
+    time and stop at level k with that probability; ``P(y = k) = F(c_k - eta)
+    prod_{j<k} S(c_j - eta)``.
+``cratio`` (continuation ratio)
+    ``P(y > k | y >= k) = F(eta - c_k)``: the same climb, written for going on;
+    ``P(y = k) = S(eta - c_k) prod_{j<k} F(eta - c_j)``. For a symmetric link
+    (``S(x) = F(-x)``: logit, probit, cauchit) it is the stopping-ratio model with the
+    same parameters; with the cloglog link the two differ.
+``acat`` (adjacent category)
+    ``P(y = k + 1) / P(y = k) = F(eta - c_k) / S(eta - c_k)``; with the logit link,
+    ``log(P(y = k + 1) / P(y = k)) = eta - c_k``.
+
+The sequential and adjacent-category families need no ordering of their thresholds
+(every value gives probabilities); the cumulative family does (:attr:`Family.ordered`).
+
+Shapes. ``eta`` is (..., n); thresholds are (..., K - 1) with the same leading
+dimensions (posterior draws), or (K - 1,) in the model (``xp=TENSOR``).
+:meth:`Family.log_probs` gives (..., n, K), :meth:`Family.log_prob` (..., n) for the
+observed levels (or ranges of levels, an ambiguous code's ``y .. y_high``).
+
+The anchor case (``eta = 0``) maps thresholds to level probabilities one to one; the
+induced-Dirichlet prior (:func:`bayesresp.model.graph.induced_dirichlet`) needs that
+map's log-Jacobian (:meth:`Family.log_jacobian`) and its inverse
+(:meth:`Family.thresholds_of`), both written here and tested against finite differences
+and a round trip.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from bayesresp.maths import cumulative
+from bayesresp.maths.links import LINKS, Link, get_link
+from bayesresp.maths.ops import NUMPY, TENSOR
+
+
+def _clip(q):
+    """Probabilities kept 1e-12 away from 0 and 1 before a quantile function: a prior
+    draw of a level with no mass would put a threshold at infinity."""
+    return np.clip(q, 1e-12, 1.0 - 1e-12)
+
+
+def _logsumexp(x, xp, keepdims=False):
+    if xp is TENSOR:
+        import pytensor.tensor as pt
+
+        return pt.logsumexp(x, axis=-1, keepdims=keepdims)
+    return special.logsumexp(x, axis=-1, keepdims=keepdims)
+
+
+def _cumsum0(x, xp):
+    """``[0, x_0, x_0 + x_1, ...]`` along the last axis (one longer)."""
+    return xp.concatenate([xp.zeros_like(x[..., :1]), xp.cumsum(x, axis=-1)], axis=-1)
+
+
+def _gather(lp, y, xp):
+    """``lp[..., i, y_i]`` for each row ``i``: (..., n, K) -> (..., n)."""
+    if xp is TENSOR:
+        import pytensor.tensor as pt
+
+        return lp[pt.arange(y.shape[0]), y]
+    y = np.asarray(y)
+    return np.take_along_axis(lp, np.broadcast_to(y[:, None], lp.shape[:-1] + (1,)), -1)[..., 0]
+
+
+def _range_mask(lp, y, y_high, xp):
+    """0 for the levels inside each row's range ``y .. y_high``, -inf outside: (n, K)."""
+    if xp is TENSOR:
+        import pytensor.tensor as pt
+
+        k = pt.arange(lp.shape[-1])
+    else:
+        y, y_high, k = np.asarray(y), np.asarray(y_high), np.arange(lp.shape[-1])
+    return xp.where((k >= y[:, None]) & (k <= y_high[:, None]), 0.0, -np.inf)
+
+
+class Family:
+    """One ordinal family with its link.
+
+    Attributes
+    ----------
+    name : str
+        As a specification names it (``family = "sratio"``).
+    ordered : bool
+        The thresholds must increase (a parameter constraint of the model).
+    reading : str
+        The model in words (reports, the CLI summary).
+    latent_scale : bool
+        The linear predictor lives on one latent scale with the link's residual, so a
+        variance decomposition of it means something (the cumulative model's latent
+        propensity; the sequential models' latent propensity to go on at every step).
+    compiled : bool
+        bayesresp's compiled log density (:mod:`bayesresp.inference.kernel`) covers it;
+        otherwise fits run on PyMC's graph, and say so.
+    """
+
+    name: str = ""
+    ordered: bool = False
+    latent_scale: bool = False
+    compiled: bool = False
+    reading: str = ""
+
+    def __init__(self, link: str | Link = "logit"):
+        self.link = get_link(link)
+
+    def __repr__(self) -> str:
+        return f"<family {self.name}({self.link.name})>"
+
+    def describe(self) -> str:
+        """The model in one line, for reports and summaries."""
+        return f"{self.name} {self.link.name}: {self.reading}"
+
+    def no_decomposition(self) -> str | None:
+        """Why a variance decomposition of the linear predictor means nothing in this
+        model (None when it means the shares of one latent propensity)."""
+        if not self.latent_scale:
+            return (
+                f"the {self.name} family has no latent scale, so there are no shares of a "
+                "latent variance"
+            )
+        if self.link.residual_variance is None:
+            return (
+                f"the {self.link.name} link's latent residual ({self.link.latent}) has no "
+                "variance, so there are no shares of it"
+            )
+        return None
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Family) and (self.name, self.link.name) == (
+            other.name,
+            other.link.name,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.link.name))
+
+    # -- written once for both dialects --------------------------------------------------
+    def log_probs(self, eta, thresholds, xp=NUMPY):
+        """``log P(y = k)`` for every level: (..., n, K)."""
+        raise NotImplementedError
+
+    def log_prob(self, y, eta, thresholds, xp=NUMPY, y_high=None):
+        """``log P(y)`` of observed levels ``y`` (0-based codes), or of the ranges
+        ``y .. y_high`` (inclusive) where ``y_high`` is given: (..., n)."""
+        lp = self.log_probs(eta, thresholds, xp)
+        if y_high is None:
+            return _gather(lp, y, xp)
+        return _logsumexp(lp + _range_mask(lp, y, y_high, xp), xp)
+
+    def log_jacobian(self, c, xp=NUMPY):
+        """``log |det dp/dc|`` of the anchor case's map from the K - 1 thresholds to the
+        first K - 1 level probabilities (``eta = 0``)."""
+        raise NotImplementedError
+
+    # -- NumPy -----------------------------------------------------------------------------
+    def probs(self, eta, thresholds):
+        """``P(y = k)`` for every level (NumPy): (..., n, K), rows summing to one."""
+        return np.exp(self.log_probs(np.asarray(eta, float), np.asarray(thresholds, float)))
+
+    def expected_position(self, eta, thresholds):
+        """Expected 0-based level (NumPy): (..., n)."""
+        p = self.probs(eta, thresholds)
+        return p @ np.arange(p.shape[-1], dtype=float)
+
+    def anchor_log_probs(self, c, xp=NUMPY):
+        """``log P(y = k)`` at ``eta = 0``: (..., K) for thresholds (..., K - 1)."""
+        zero = xp.zeros_like(c[..., :1])  # (..., 1): one row
+        return self.log_probs(zero, c, xp)[..., 0, :]
+
+    def thresholds_of(self, p):
+        """The thresholds whose anchor case has level probabilities ``p`` (..., K)
+        (NumPy): the inverse of :meth:`anchor_log_probs`."""
+        raise NotImplementedError
+
+
+class Cumulative(Family):
+    name = "cumulative"
+    ordered = True
+    latent_scale = True
+    compiled = True
+    reading = "one latent propensity, cut at ordered thresholds"
+
+    def log_probs(self, eta, thresholds, xp=NUMPY):
+        if xp is NUMPY:
+            eta = np.asarray(eta, float)
+        padded = xp.concat_pad(thresholds, self.link.pad)  # (..., K + 1)
+        lower = padded[..., None, :-1] - eta[..., None]
+        upper = padded[..., None, 1:] - eta[..., None]
+        return cumulative.log_prob_interval(lower, upper, self.link, xp)
+
+    def log_prob(self, y, eta, thresholds, xp=NUMPY, y_high=None):
+        return cumulative.log_prob(y, eta, thresholds, self.link, xp=xp, y_high=y_high)
+
+    def log_jacobian(self, c, xp=NUMPY):
+        return (self.link.log_pdf(c, xp)).sum(axis=-1)
+
+    def probs(self, eta, thresholds):
+        thresholds = np.asarray(thresholds, float)
+        return cumulative.category_probs(eta, thresholds[..., None, :], self.link)
+
+    def expected_position(self, eta, thresholds):
+        thresholds = np.asarray(thresholds, float)
+        return cumulative.expected_position(eta, thresholds[..., None, :], self.link)
+
+    def thresholds_of(self, p):
+        return self.link.quantile(_clip(np.cumsum(p, axis=-1)[..., :-1]))
+
+
+class _Sequential(Family):
+    """A climb up the spectrum: at each level k < K - 1 the response stops with
+    probability ``s_k`` or goes on; ``P(y = k) = s_k prod_{j<k} (1 - s_j)``."""
+
+    latent_scale = True
+
+    def _steps(self, x, xp):
+        """(log stop, log go) of the steps, from ``x = c - eta``: (..., n, K - 1) each."""
+        raise NotImplementedError
+
+    def log_probs(self, eta, thresholds, xp=NUMPY):
+        if xp is NUMPY:
+            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+        x = thresholds[..., None, :] - eta[..., None]
+        stop, go = self._steps(x, xp)
+        last = xp.zeros_like(stop[..., :1])  # the top level: nothing more to stop at
+        return _cumsum0(go, xp) + xp.concatenate([stop, last], axis=-1)
+
+    def log_prob(self, y, eta, thresholds, xp=NUMPY, y_high=None):
+        if y_high is None:
+            return super().log_prob(y, eta, thresholds, xp)
+        # P(y <= Y <= t) = P(Y >= y) (1 - P(go on at every step y .. t)): reaching y,
+        # then stopping somewhere up to t
+        if xp is NUMPY:
+            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+        x = thresholds[..., None, :] - eta[..., None]
+        _, go = self._steps(x, xp)
+        # the top level has no step: going on past it is impossible (log 0)
+        reach = _cumsum0(go, xp)  # (..., n, K): log P(Y >= k)
+        beyond = xp.concatenate([reach[..., 1:], xp.zeros_like(reach[..., :1]) - np.inf], -1)
+        at = _gather(reach, y, xp)
+        past = _gather(beyond, y_high, xp)
+        return at + xp.log1mexp(xp.minimum(past - at, 0.0))
+
+    def log_jacobian(self, c, xp=NUMPY):
+        # p_k = s_k prod_{j<k} g_j is triangular in c: det = prod_k s_k'(c_k) prod_{j<k} g_j
+        _, go = self._steps(c, xp)
+        reach = _cumsum0(go, xp)[..., :-1]  # log prod_{j<k} g_j for k < K - 1
+        return (self._log_stop_slope(c, xp) + reach).sum(axis=-1)
+
+    def _log_stop_slope(self, c, xp):
+        raise NotImplementedError
+
+
+class StoppingRatio(_Sequential):
+    name = "sratio"
+    reading = (
+        "a climb up the spectrum one level at a time, stopping at level k with "
+        "probability F(c_k - eta)"
+    )
+
+    def _steps(self, x, xp):
+        return self.link.log_cdf(x, xp), self.link.log_sf(x, xp)
+
+    def _log_stop_slope(self, c, xp):
+        return self.link.log_pdf(c, xp)  # d F(c) / dc
+
+    def thresholds_of(self, p):
+        p = np.asarray(p, float)
+        left = 1.0 - np.cumsum(p, axis=-1)[..., :-1] + p[..., :-1]  # P(Y >= k)
+        stop = _clip(p[..., :-1] / left)
+        return self.link.quantile(stop)
+
+
+class ContinuationRatio(_Sequential):
+    name = "cratio"
+    reading = (
+        "a climb up the spectrum one level at a time, going on past level k with "
+        "probability F(eta - c_k)"
+    )
+
+    def _steps(self, x, xp):
+        # go on with F(eta - c) = F(-x), stop with S(-x)
+        return self.link.log_sf(-x, xp), self.link.log_cdf(-x, xp)
+
+    def _log_stop_slope(self, c, xp):
+        return self.link.log_pdf(-c, xp)  # d S(-c) / dc = f(-c)
+
+    def thresholds_of(self, p):
+        p = np.asarray(p, float)
+        left = 1.0 - np.cumsum(p, axis=-1)[..., :-1] + p[..., :-1]
+        go = _clip(1.0 - p[..., :-1] / left)
+        return -self.link.quantile(go)
+
+
+class AdjacentCategory(Family):
+    name = "acat"
+    reading = "each level against the one below it, P(k + 1) / P(k) = F / (1 - F) at eta - c_k"
+
+    def log_probs(self, eta, thresholds, xp=NUMPY):
+        if xp is NUMPY:
+            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+        x = eta[..., None] - thresholds[..., None, :]
+        up, down = self.link.log_cdf(x, xp), self.link.log_sf(x, xp)
+        # log u_k = sum_{j<k} log F(eta - c_j) + sum_{j>=k} log S(eta - c_j)
+        cum_down = _cumsum0(down, xp)
+        log_u = _cumsum0(up, xp) + (cum_down[..., -1][..., None] - cum_down)
+        return log_u - _logsumexp(log_u, xp, keepdims=True)
+
+    def log_jacobian(self, c, xp=NUMPY):
+        # log(p_{k+1} / p_k) = g(c_k) = log F(-c_k) - log S(-c_k); the additive log-ratio
+        # map to the simplex has |det dp/dz| = prod_k p_k, and c -> z is triangular with
+        # slopes |g'(c)| = f(-c) / (F(-c) S(-c))
+        lk = self.link
+        slope = lk.log_pdf(-c, xp) - lk.log_cdf(-c, xp) - lk.log_sf(-c, xp)
+        return self.anchor_log_probs(c, xp).sum(axis=-1) + slope.sum(axis=-1)
+
+    def thresholds_of(self, p):
+        p = np.asarray(p, float)
+        r = np.log(p[..., 1:]) - np.log(p[..., :-1])  # g(c_k)
+        return -self.link.quantile(_clip(special.expit(r)))
+
+
+#: Every family, by name (each with any link).
+FAMILIES: dict[str, type[Family]] = {
+    f.name: f for f in (Cumulative, StoppingRatio, ContinuationRatio, AdjacentCategory)
+}
+
+
+def get_family(family: str | Family = "cumulative", link: str | Link | None = None) -> Family:
+    """The family object of a name with a link (a family object is returned as it is).
+
+    A link's name alone (``"probit"``) is the cumulative family with that link: every
+    function that took a link takes a family too.
+    """
+    if isinstance(family, Family):
+        return family
+    if isinstance(family, Link) or (family in LINKS and link is None):
+        return Cumulative(family)
+    try:
+        cls = FAMILIES[family]
+    except (KeyError, TypeError):
+        raise ValueError(f"family '{family}' is not one of {', '.join(FAMILIES)}") from None
+    return cls(link or "logit")

@@ -1,0 +1,169 @@
+"""The sequential and adjacent-category families in every verb: a short fit of each goes
+through what-if, contrasts, marginal effects, scenarios, predictive checks, PSIS-LOO,
+the fit file, the report and the command line; the variance decomposition means the
+latent propensity of each step in the sequential models and is refused for acat.
+
+(Their agreement with maximum likelihood on real data is
+tests/inference/test_families_real_data.py's; their maths is
+tests/maths/test_families.py's.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bayesresp
+from bayesresp.maths.families import get_family
+
+FORMULA = "response ~ severity + background + (1 | mission)"
+
+
+@pytest.fixture(scope="module")
+def family_fits(example):
+    rows = example.head(400)
+    return {
+        name: bayesresp.fit(
+            rows,
+            {"formula": FORMULA, "family": name, "link": link},
+            draws=150,
+            tune=200,
+            chains=2,
+            seed=3,
+            progress=False,
+        )
+        for name, link in (("sratio", "cloglog"), ("acat", "logit"))
+    }
+
+
+@pytest.mark.parametrize("name", ["sratio", "acat"])
+def test_family_fits_on_the_graph_and_says_why(family_fits, name):
+    fit = family_fits[name]
+    assert fit.spec.family == name
+    assert fit.meta["log_density"] == "pytensor"
+    assert f"does not cover the {name} family" in fit.meta["log_density_why"]
+    assert np.isfinite(fit.summary()["mean"]).all()
+
+
+@pytest.mark.parametrize("name", ["sratio", "acat"])
+def test_queries_follow_the_family(family_fits, example, name):
+    """What-if probabilities are the family's at each draw's parameters (recomputed
+    here from the posterior arrays), and every query runs."""
+    fit = family_fits[name]
+    profile = {
+        "mission": example["mission"].iloc[0],
+        "severity": "grave",
+        "background": "military_security",
+    }
+    answer = fit.what_if(profile, fill="typical")
+    table = answer.summary()
+    assert 0 <= table["expected_position"].iloc[0] <= 6
+    p = answer.probabilities.values.reshape(-1, answer.probabilities.shape[-1])
+    np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-9)
+    # the same profile through the family's maths by hand: severity[grave] and
+    # background[military_security] on top of the mission's effect
+    d = fit.arrays
+    cols = fit.info.column_names
+    b = d.b.reshape(d.n_draws, -1)
+    mission = list(fit.posterior["r[mission]"].coords["mission_level"].values).index(
+        profile["mission"]
+    )
+    eta = (
+        b[:, cols.index("severity[grave]")]
+        + b[:, cols.index("background[military_security]")]
+        + d.r["mission"].reshape(d.n_draws, -1, 1)[:, mission, 0]
+    )
+    by_hand = get_family(name, fit.spec.link).probs(eta[:, None], d.cutpoints)[:, 0]
+    np.testing.assert_allclose(p.mean(0), by_hand.mean(0), rtol=1e-6)
+    fit.contrast(profile, {"background": "development_agency"}, fill="typical").to_dataframe()
+    assert len(fit.marginal_effects(draws=100))
+    assert fit.ppc(draws=30, progress=False).table is not None
+
+
+def test_families_compare_by_loo(family_fits):
+    """Families fitted to the same rows compare by PSIS-LOO, one term per row each."""
+    result = bayesresp.compare(dict(family_fits), refit_high_k=False)
+    assert set(result.table.index) == {"sratio", "acat"}
+    assert np.isfinite(result.table["elpd"].astype(float)).all()
+
+
+def test_variance_decomposition_means_the_steps_propensity_or_is_refused(family_fits):
+    shares = family_fits["sratio"].variance_decomposition()["share"]
+    assert abs(shares.sum() - 1) < 1e-9
+    with pytest.raises(bayesresp.BayesrespError, match="acat family has no latent scale"):
+        family_fits["acat"].variance_decomposition()
+
+
+@pytest.mark.parametrize("name", ["sratio", "acat"])
+def test_fit_file_and_report_keep_the_family(family_fits, tmp_path, name):
+    fit = family_fits[name]
+    loaded = bayesresp.load_fit(fit.save(tmp_path / "f.nc"))
+    assert loaded.spec.family == name and loaded.spec.response == fit.spec.response
+    np.testing.assert_allclose(
+        loaded.what_if({"severity": "minor"}, fill="typical", groups="average").summary()[
+            "expected_position"
+        ],
+        fit.what_if({"severity": "minor"}, fill="typical", groups="average").summary()[
+            "expected_position"
+        ],
+    )
+    page = fit.report(tmp_path / "r.html", ppc_draws=20).read_text()
+    assert fit.spec.response.describe() in page
+    if name == "acat":
+        assert "Not available: the acat family has no latent scale" in page
+
+
+def test_unordered_thresholds_are_allowed_outside_the_cumulative_family(family_fits):
+    """The sequential and adjacent-category models need no ordering: their thresholds
+    are sampled free (the cumulative family's stay ordered in every draw)."""
+    fit = family_fits["acat"]
+    assert np.isfinite(fit.arrays.cutpoints).all()
+    fit_c = bayesresp.fit(
+        bayesresp.load_example().head(200),
+        "response ~ severity",
+        draws=50,
+        tune=100,
+        chains=1,
+        seed=2,
+        progress=False,
+    )
+    assert (np.diff(fit_c.arrays.cutpoints, axis=-1) > 0).all()
+
+
+def test_command_line_family_and_a_bad_one(run_cli, tmp_path):
+    data = tmp_path / "d.csv"
+    bayesresp.load_example().head(150).to_csv(data, index=False)
+    out = tmp_path / "f.nc"
+    res = run_cli(
+        "fit",
+        str(data),
+        "--spec",
+        "response ~ severity",
+        "--family",
+        "cratio",
+        "--draws",
+        "50",
+        "--tune",
+        "100",
+        "--chains",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert res.code == 0, res.err
+    assert "Family: cratio logit" in res.out
+    assert bayesresp.load_fit(out).spec.family == "cratio"
+    bad = run_cli(
+        "fit",
+        str(data),
+        "--spec",
+        "response ~ severity",
+        "--family",
+        "sratios",
+        "--out",
+        str(tmp_path / "g.nc"),
+    )
+    assert bad.code == 2 and "'sratios' is not one of 'cumulative', 'sratio'" in bad.err
+    assert not (tmp_path / "g.nc").exists()
