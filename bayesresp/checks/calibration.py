@@ -209,11 +209,16 @@ def _simulate(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Prior draws of the parameters (readable names) and outcome codes simulated from them."""
     from bayesresp.checks.predictive import draw_levels, draw_prior
-    from bayesresp.inference.arrays import eta_from_draws, readable_posterior
+    from bayesresp.inference.arrays import (
+        eta_from_draws,
+        readable_posterior,
+        thresholds_from_draws,
+    )
 
     prior_fit = draw_prior(frame, cb, spec, n, seed)
     d = prior_fit.arrays
-    p = spec.response.probs(eta_from_draws(d, prior_fit.design, "known"), d.cutpoints)
+    design = prior_fit.design
+    p = spec.response.probs(eta_from_draws(d, design, "known"), thresholds_from_draws(d, design))
     ys = draw_levels(p, np.random.default_rng(seed))
     readable, _, _ = readable_posterior(prior_fit.posterior, prior_fit.info)
     truths = pd.DataFrame({k: readable[k].values.ravel() for k in readable.data_vars})

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayesresp.errors import ComparisonError
-from bayesresp.inference.arrays import eta_from_draws
+from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
 from bayesresp.inference.imputation import mixed_log_lik
 from bayesresp.inference.newgroups import (
     IMPORTANCE,
@@ -296,7 +296,8 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
         eta = eta_from_draws(f.arrays, one, modes, np.random.default_rng(seed + j))
-        ll = f.spec.response.log_prob(one.y, eta, f.arrays.cutpoints, y_high=one.y_high)
+        cut = thresholds_from_draws(f.arrays, one)
+        ll = f.spec.response.log_prob(one.y, eta, cut, y_high=one.y_high)
         if one.imputation is not None:  # its missing covariates summed out
             ll = mixed_log_lik(one, f.arrays, ll)
         ll = ll[:, 0]

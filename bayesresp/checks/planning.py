@@ -144,6 +144,12 @@ def plan(
     from bayesresp.inference.batches import BatchStore, run_batch, versions
 
     spec = ModelSpec.coerce(spec)
+    if (spec.family, spec.link) != ("cumulative", "logit"):
+        raise PlanError(
+            f"plan simulates studies from the cumulative logit model (the simulator's), so "
+            f"its coverage and truths are those of that model, not of a {spec.family} "
+            f"{spec.link} fit; plan with family = 'cumulative' and link = 'logit'"
+        )
     if not designs:
         raise PlanError("plan needs at least one design (missions and rows)")
     clean = [_design(d, i) for i, d in enumerate(designs)]

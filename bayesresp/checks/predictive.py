@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
 from bayesresp.inference.imputation import copy_weights, mix, row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.model.design import apply_design
@@ -113,7 +113,8 @@ def replicate(
     with bar(len(eta), "posterior predictive draws", progress) as shown:
         for start in range(0, len(eta), step):
             stop = min(start + step, len(eta))
-            p = fit.spec.response.probs(eta[start:stop], d.cutpoints[start:stop])
+            cut = thresholds_from_draws(d, design, slice(start, stop))
+            p = fit.spec.response.probs(eta[start:stop], cut)
             if weights is not None:  # copies mixed into their rows
                 p = mix(p, design, weights[start:stop])
             out[start:stop] = draw_levels(p, rng)
@@ -575,5 +576,6 @@ def prior_predictive_check(
     frame, cb = prepare_data(data, spec, codebook)
     prior_fit = draw_prior(frame, cb, spec, draws, seed)
     d = prior_fit.arrays
-    p = spec.response.probs(eta_from_draws(d, prior_fit.design, "known"), d.cutpoints)
+    design = prior_fit.design
+    p = spec.response.probs(eta_from_draws(d, design, "known"), thresholds_from_draws(d, design))
     return PriorPredictiveResult(p.mean(axis=1), list(prior_fit.info.spectrum), prior_fit, ci)

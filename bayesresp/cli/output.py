@@ -116,7 +116,7 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     if fit.missing_note:
         click.echo(fit.missing_note)
     emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
-    if fit.spec.response.no_decomposition() is None:
+    if fit.spec.response.no_decomposition() is None and not fit.info.cs_columns:
         emit_table(
             fit.variance_decomposition(ci=ci),
             "text",

@@ -36,6 +36,8 @@ class PosteriorArrays:
     # imputed covariate -> its own model's (intercept (S, L - 1), coefficients
     # (S, P, L - 1) or None, group effects (S, levels, L - 1) and their sd (S,), or None)
     missing: dict[str, tuple] = field(default_factory=dict)
+    # (S, p_cs, K - 1) the category-specific coefficients (cs() terms), or None
+    b_cs: np.ndarray | None = None
 
     @property
     def n_draws(self) -> int:
@@ -69,7 +71,8 @@ class PosteriorArrays:
             )
             for m in info.imputed
         }
-        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor, missing)
+        b_cs = flat("b_cs") if info.cs_columns else None
+        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor, missing, b_cs)
 
     def subset(self, idx: np.ndarray) -> PosteriorArrays:
         """The draws at positions ``idx``."""
@@ -82,12 +85,23 @@ class PosteriorArrays:
             {k: v[idx] for k, v in self.sd.items()},
             {k: v[idx] for k, v in self.cor.items()},
             {k: tuple(None if a is None else a[idx] for a in v) for k, v in self.missing.items()},
+            None if self.b_cs is None else self.b_cs[idx],
         )
 
 
 GROUP_MODES = ("known", "new", "average")
 # How a user asks for fresh groups: in Python, and on the command line (whatif, contrast).
 GROUPS_NEW = Usage(python="groups='new'", cli="--groups new")
+
+
+def thresholds_from_draws(draws: PosteriorArrays, design: Design, which=slice(None)):
+    """Each draw's thresholds for the design's rows: (S, K - 1), shared by the rows, or
+    with category-specific effects (cs()) each row's own, ``c_k - x_cs b_cs[:, k]``,
+    (S, n, K - 1). ``which``: the draws (a slice or indices), for work in chunks."""
+    cut = draws.cutpoints[which]
+    if design.X_cs is None or draws.b_cs is None:
+        return cut
+    return cut[:, None, :] - np.einsum("np,spk->snk", design.X_cs, draws.b_cs[which])
 
 
 def eta_from_draws(
@@ -169,6 +183,14 @@ def _new_group_effects(draws: PosteriorArrays, label: str, n: int, rng) -> np.nd
     return np.einsum("sij,snj->sni", chol, z)
 
 
+def cs_name(column, cut: str) -> str:
+    """A category-specific coefficient's name: ``cs(background)[military_security]`` at
+    the threshold ``quiet_diplomacy|private_condemnation`` is
+    ``cs(background)[military_security][quiet_diplomacy|private_condemnation]``."""
+    var = column.parts[0][0]  # the term is cs(var); the column, var or var[level]
+    return f"{column.term}{column.name[len(var) :]}[{cut}]"
+
+
 def readable_posterior(
     posterior: xr.Dataset, info: DesignInfo
 ) -> tuple[xr.Dataset, dict[str, str], dict[str, str]]:
@@ -198,6 +220,13 @@ def readable_posterior(
             out[name] = post[f"simplex[{m.var}]"].isel({f"{m.var}_step": k}, drop=True)
             block[name] = m.block
             scale[name] = f"share of the total effect at the step to {lv}"
+    cuts = cutpoint_names(info.spectrum)
+    for j, c in enumerate(info.cs_columns):  # one coefficient per threshold
+        for k, cut in enumerate(cuts):
+            name = cs_name(c, cut)
+            out[name] = post["b_cs"].isel(cs_coef=j, cutpoint=k, drop=True)
+            block[name] = c.block
+            scale[name] = f"{_scale_note(c, info)}; at the threshold {cut}"
     for k, name in enumerate(cutpoint_names(info.spectrum)):
         out[f"cutpoint[{name}]"] = post["cutpoints"].isel(cutpoint=k, drop=True)
         block[f"cutpoint[{name}]"] = "cutpoints"

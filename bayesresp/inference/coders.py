@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
 from bayesresp.maths.rater import (
     codes_by_response,
     log_codes,
@@ -65,15 +65,16 @@ def response_levels(design: Design, draws: PosteriorArrays, link: str):
     design of copies (missing covariates summed out, :mod:`bayesresp.maths.missing`)
     mixed over that row's copies with the probabilities of their levels."""
     coders, K = design.coders, len(design.info.spectrum)
-    cut = draws.cutpoints
     if design.imputation is None:
-        eta = eta_from_draws(draws, response_rows(design), "known")
+        rows = response_rows(design)
+        eta, cut = eta_from_draws(draws, rows, "known"), thresholds_from_draws(draws, rows)
         return lambda part: log_levels(eta[part], cut[part], link, K)
     from bayesresp.inference.imputation import level_log_probs
     from bayesresp.maths.missing import mixed_levels
 
     imp = design.imputation
     eta = eta_from_draws(draws, design, "known")  # every copy
+    cut = thresholds_from_draws(draws, design)
     copy_lp = level_log_probs(design, draws)
     slots, mask = imp.slots[coders.first], imp.mask[coders.first]
 
@@ -118,11 +119,14 @@ def response_units(design: Design, draws: PosteriorArrays, posterior: xr.Dataset
         codes = log_codes(reading, coders.coder, design.y, design.y_high)
         summed[part] = codes_by_response(codes, coders.response, coders.n_responses)
 
+    rows = response_rows(design)
+    cut = thresholds_from_draws(draws, rows)
+
     def unit_log_lik(eta: np.ndarray, which: np.ndarray) -> np.ndarray:
-        levels = log_levels(eta, draws.cutpoints[which], link, K)
+        levels = log_levels(eta, cut[which], link, K)
         return logsumexp(levels + summed[which], axis=-1)
 
-    return response_rows(design), unit_log_lik
+    return rows, unit_log_lik
 
 
 def copy_log_terms(
@@ -138,6 +142,7 @@ def copy_log_terms(
     coders, imp = design.coders, design.imputation
     K = len(design.info.spectrum)
     eta = eta_from_draws(draws, design, "known")  # every copy
+    cut = thresholds_from_draws(draws, design)
     y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
     leniency, spread = coder_draws(posterior)
     response = coders.response[imp.row]  # each copy's response
@@ -145,6 +150,6 @@ def copy_log_terms(
     for part in _chunks(draws.n_draws, chunk_of(design.n, K)):
         codes = log_codes(log_reading(leniency[part], spread[part], K), coders.coder, y, y_high)
         summed = codes_by_response(codes, coders.response, coders.n_responses)
-        levels = log_levels(eta[part], draws.cutpoints[part], link, K)  # (m, n_copies, K)
+        levels = log_levels(eta[part], cut[part], link, K)  # (m, n_copies, K)
         out[part] += logsumexp(levels + summed[:, response], axis=-1)
     return out

@@ -217,7 +217,7 @@ def dropped_terms(info: DesignInfo, formula: Formula) -> dict[str, str]:
     monotonic effect of an ordinal covariate with one level present, and interaction
     cells no row has (their columns are left out)."""
     out: dict[str, str] = {}
-    kept = {c.term for c in info.columns}
+    kept = {c.term for c in (*info.columns, *info.cs_columns)}
     for term in formula.terms:
         if any(v.mo for v in term.vars) or str(term) in kept:
             continue
@@ -385,13 +385,7 @@ def fit(
     _check_missing(missing)  # before reading anything
     spec = ModelSpec.coerce(spec)
     if family is not None or link is not None:  # checked as a specification's keys are
-        spec = ModelSpec(
-            **{
-                **spec.to_dict(),
-                "family": spec.family if family is None else family,
-                "link": spec.link if link is None else link,
-            }
-        )._read_from(spec.origin)
+        spec = spec.with_response(family, link)
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)
     design = make_design(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.maths.families import get_family
 from bayesresp.maths.missing import (
@@ -206,7 +206,7 @@ def row_probabilities(
     :func:`bayesresp.inference.arrays.eta_from_draws`.
     """
     eta = eta_from_draws(draws, design, groups, rng, shared_new)
-    p = get_family(link).probs(eta, draws.cutpoints)
+    p = get_family(link).probs(eta, thresholds_from_draws(draws, design))
     if design.imputation is None:
         return p
     if weights is None:

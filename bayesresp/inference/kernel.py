@@ -1170,10 +1170,7 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     """
     family = get_family(link)
     if not family.compiled:  # a family the compiled code does not cover: NumPy
-        from bayesresp.inference.arrays import eta_from_draws
-
-        eta = eta_from_draws(draws, design, "known")
-        return family.log_prob(design.y, eta, draws.cutpoints, y_high=design.y_high)
+        return _numpy_log_likelihood(design, draws, family)
     link = family.link
     info = design.info
     cut = np.ascontiguousarray(draws.cutpoints, dtype=np.float64)
@@ -1193,6 +1190,28 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     names = ("Xb", "bcol", "Xf", "fcol", "cells", "gT", "tmeta", "Zt", "order")
     code = get_link(link).code
     _pointwise_rows(b, r, cut, *(a[k] for k in names), code, get_link(link).pad, out)
+    return out
+
+
+# (draws x rows x levels) cells of one chunk of the NumPy log-likelihood: ~16 MB each of
+# the few such arrays a family's maths holds at once
+_CHUNK_CELLS = 2_000_000
+
+
+def _numpy_log_likelihood(design: Design, draws, family) -> np.ndarray:
+    """(S, n) log-likelihood of a family the compiled code does not cover, in chunks of
+    draws: its maths holds a few (draws, n, K) arrays at once, which for every draw of a
+    large fit would take gigabytes."""
+    from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
+
+    S, K = draws.n_draws, len(design.info.spectrum)
+    step = max(1, _CHUNK_CELLS // max(design.n * K, 1))
+    out = np.empty((S, design.n))
+    for start in range(0, S, step):
+        part = draws.subset(np.arange(start, min(start + step, S)))
+        eta = eta_from_draws(part, design, "known")
+        cut = thresholds_from_draws(part, design)
+        out[start : start + step] = family.log_prob(design.y, eta, cut, y_high=design.y_high)
     return out
 
 

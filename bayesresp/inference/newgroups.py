@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws
+from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
 from bayesresp.maths.families import get_family
 from bayesresp.model.design import Design
 
@@ -100,10 +100,10 @@ def row_units(design: Design, draws: PosteriorArrays, link: str) -> tuple[Design
     """The rows of ``design`` as units: ``log P(y_i | eta_i, draw)``, a range's
     ``P(low <= y <= high)``."""
 
+    family, cut = get_family(link), thresholds_from_draws(draws, design)
+
     def unit_log_lik(eta: np.ndarray, which: np.ndarray) -> np.ndarray:
-        return get_family(link).log_prob(
-            design.y, eta, draws.cutpoints[which], y_high=design.y_high
-        )
+        return family.log_prob(design.y, eta, cut[which], y_high=design.y_high)
 
     return design, unit_log_lik
 

@@ -25,7 +25,10 @@ The sequential and adjacent-category families need no ordering of their threshol
 (every value gives probabilities); the cumulative family does (:attr:`Family.ordered`).
 
 Shapes. ``eta`` is (..., n); thresholds are (..., K - 1) with the same leading
-dimensions (posterior draws), or (K - 1,) in the model (``xp=TENSOR``).
+dimensions (posterior draws), or (K - 1,) in the model (``xp=TENSOR``), or per row,
+(..., n, K - 1): a model with category-specific effects (``cs()``) moves each row's
+thresholds by its covariates, ``c_k - x_cs b_cs[k]`` (the families other than the
+cumulative one; there, thresholds moved per row could cross).
 :meth:`Family.log_probs` gives (..., n, K), :meth:`Family.log_prob` (..., n) for the
 observed levels (or ranges of levels, an ambiguous code's ``y .. y_high``).
 
@@ -46,6 +49,16 @@ from bayesresp.maths.links import LINKS, Link, get_link
 from bayesresp.maths.ops import NUMPY, TENSOR
 
 
+def _shares(p):
+    """Level probabilities kept above 1e-12 (renormalised) and ``P(Y >= k)`` for the
+    first K - 1 levels, as reverse cumulative sums: a Dirichlet draw with a level of
+    probability 0 would otherwise give 0/0."""
+    p = np.maximum(np.asarray(p, float), 1e-12)
+    p = p / p.sum(axis=-1, keepdims=True)
+    left = np.cumsum(p[..., ::-1], axis=-1)[..., ::-1]  # P(Y >= k), k = 0 .. K - 1
+    return p, left[..., :-1]
+
+
 def _clip(q):
     """Probabilities kept 1e-12 away from 0 and 1 before a quantile function: a prior
     draw of a level with no mass would put a threshold at infinity."""
@@ -63,6 +76,16 @@ def _logsumexp(x, xp, keepdims=False):
 def _cumsum0(x, xp):
     """``[0, x_0, x_0 + x_1, ...]`` along the last axis (one longer)."""
     return xp.concatenate([xp.zeros_like(x[..., :1]), xp.cumsum(x, axis=-1)], axis=-1)
+
+
+def _minus(thresholds, eta, xp, sign=1.0):
+    """``sign * (c_k - eta)`` per row and threshold, (..., n, K - 1): thresholds shared by
+    the rows (..., K - 1) or per row (..., n, K - 1)."""
+    if xp is NUMPY:
+        eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+    if thresholds.ndim == eta.ndim:  # shared: a row axis
+        thresholds = thresholds[..., None, :]
+    return sign * (thresholds - eta[..., None])
 
 
 def _gather(lp, y, xp):
@@ -111,6 +134,8 @@ class Family:
     latent_scale: bool = False
     compiled: bool = False
     reading: str = ""
+    #: What exp(coefficient) multiplies under the logit link.
+    odds_reading: str = ""
 
     def __init__(self, link: str | Link = "logit"):
         self.link = get_link(link)
@@ -191,6 +216,7 @@ class Cumulative(Family):
     latent_scale = True
     compiled = True
     reading = "one latent propensity, cut at ordered thresholds"
+    odds_reading = "the odds of a response above any given level"
 
     def log_probs(self, eta, thresholds, xp=NUMPY):
         if xp is NUMPY:
@@ -207,12 +233,16 @@ class Cumulative(Family):
         return (self.link.log_pdf(c, xp)).sum(axis=-1)
 
     def probs(self, eta, thresholds):
-        thresholds = np.asarray(thresholds, float)
-        return cumulative.category_probs(eta, thresholds[..., None, :], self.link)
+        eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+        shared = thresholds.ndim == eta.ndim
+        thresholds = thresholds[..., None, :] if shared else thresholds
+        return cumulative.category_probs(eta, thresholds, self.link)
 
     def expected_position(self, eta, thresholds):
-        thresholds = np.asarray(thresholds, float)
-        return cumulative.expected_position(eta, thresholds[..., None, :], self.link)
+        eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+        shared = thresholds.ndim == eta.ndim
+        thresholds = thresholds[..., None, :] if shared else thresholds
+        return cumulative.expected_position(eta, thresholds, self.link)
 
     def thresholds_of(self, p):
         return self.link.quantile(_clip(np.cumsum(p, axis=-1)[..., :-1]))
@@ -223,16 +253,14 @@ class _Sequential(Family):
     probability ``s_k`` or goes on; ``P(y = k) = s_k prod_{j<k} (1 - s_j)``."""
 
     latent_scale = True
+    odds_reading = "the odds of going on past a level, given that the response reached it"
 
     def _steps(self, x, xp):
         """(log stop, log go) of the steps, from ``x = c - eta``: (..., n, K - 1) each."""
         raise NotImplementedError
 
     def log_probs(self, eta, thresholds, xp=NUMPY):
-        if xp is NUMPY:
-            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
-        x = thresholds[..., None, :] - eta[..., None]
-        stop, go = self._steps(x, xp)
+        stop, go = self._steps(_minus(thresholds, eta, xp), xp)
         last = xp.zeros_like(stop[..., :1])  # the top level: nothing more to stop at
         return _cumsum0(go, xp) + xp.concatenate([stop, last], axis=-1)
 
@@ -240,17 +268,24 @@ class _Sequential(Family):
         if y_high is None:
             return super().log_prob(y, eta, thresholds, xp)
         # P(y <= Y <= t) = P(Y >= y) (1 - P(go on at every step y .. t)): reaching y,
-        # then stopping somewhere up to t
-        if xp is NUMPY:
-            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
-        x = thresholds[..., None, :] - eta[..., None]
-        _, go = self._steps(x, xp)
-        # the top level has no step: going on past it is impossible (log 0)
-        reach = _cumsum0(go, xp)  # (..., n, K): log P(Y >= k)
-        beyond = xp.concatenate([reach[..., 1:], xp.zeros_like(reach[..., :1]) - np.inf], -1)
-        at = _gather(reach, y, xp)
-        past = _gather(beyond, y_high, xp)
-        return at + xp.log1mexp(xp.minimum(past - at, 0.0))
+        # then stopping somewhere up to t. The run of steps is summed on its own, not as
+        # a difference of cumulative sums (which would lose it to rounding when every
+        # step's going on is nearly certain). A range up to the top level stops somewhere
+        # for sure: P(Y >= y).
+        _, go = self._steps(_minus(thresholds, eta, xp), xp)  # (..., n, K - 1)
+        at = _gather(_cumsum0(go, xp), y, xp)  # log P(Y >= y)
+        if xp is TENSOR:
+            import pytensor.tensor as pt
+
+            steps = pt.arange(go.shape[-1])
+            top = pt.eq(y_high, go.shape[-1])
+        else:
+            y, y_high = np.asarray(y), np.asarray(y_high)
+            steps, top = np.arange(go.shape[-1]), y_high == go.shape[-1]
+        inside = (steps >= y[:, None]) & (steps <= y_high[:, None])  # (n, K - 1)
+        run = xp.where(inside, go, 0.0).sum(axis=-1)  # log P(go on at steps y .. t)
+        # (-1 where unused: log1mexp(0) = -inf would make a NaN gradient)
+        return at + xp.where(top, 0.0, xp.log1mexp(xp.minimum(xp.where(top, -1.0, run), 0.0)))
 
     def log_jacobian(self, c, xp=NUMPY):
         # p_k = s_k prod_{j<k} g_j is triangular in c: det = prod_k s_k'(c_k) prod_{j<k} g_j
@@ -276,10 +311,8 @@ class StoppingRatio(_Sequential):
         return self.link.log_pdf(c, xp)  # d F(c) / dc
 
     def thresholds_of(self, p):
-        p = np.asarray(p, float)
-        left = 1.0 - np.cumsum(p, axis=-1)[..., :-1] + p[..., :-1]  # P(Y >= k)
-        stop = _clip(p[..., :-1] / left)
-        return self.link.quantile(stop)
+        p, left = _shares(p)
+        return self.link.quantile(_clip(p[..., :-1] / left))  # the stopping shares
 
 
 class ContinuationRatio(_Sequential):
@@ -297,24 +330,23 @@ class ContinuationRatio(_Sequential):
         return self.link.log_pdf(-c, xp)  # d S(-c) / dc = f(-c)
 
     def thresholds_of(self, p):
-        p = np.asarray(p, float)
-        left = 1.0 - np.cumsum(p, axis=-1)[..., :-1] + p[..., :-1]
-        go = _clip(1.0 - p[..., :-1] / left)
-        return -self.link.quantile(go)
+        p, left = _shares(p)
+        return -self.link.quantile(_clip(1.0 - p[..., :-1] / left))  # going on: F(-c)
 
 
 class AdjacentCategory(Family):
     name = "acat"
     reading = "each level against the one below it, P(k + 1) / P(k) = F / (1 - F) at eta - c_k"
+    odds_reading = "the odds of each level against the one below it"
 
     def log_probs(self, eta, thresholds, xp=NUMPY):
-        if xp is NUMPY:
-            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
-        x = eta[..., None] - thresholds[..., None, :]
+        x = _minus(thresholds, eta, xp, -1.0)  # eta - c_k
         up, down = self.link.log_cdf(x, xp), self.link.log_sf(x, xp)
         # log u_k = sum_{j<k} log F(eta - c_j) + sum_{j>=k} log S(eta - c_j)
-        cum_down = _cumsum0(down, xp)
-        log_u = _cumsum0(up, xp) + (cum_down[..., -1][..., None] - cum_down)
+        # the sum of the later steps' log S directly (a reverse cumulative sum), not as a
+        # difference of cumulative sums, which loses a small term next to a large one
+        later = _cumsum0(down[..., ::-1], xp)[..., ::-1]  # sum_{j>=k} log S_j, (..., K)
+        log_u = _cumsum0(up, xp) + later
         return log_u - _logsumexp(log_u, xp, keepdims=True)
 
     def log_jacobian(self, c, xp=NUMPY):
@@ -326,7 +358,7 @@ class AdjacentCategory(Family):
         return self.anchor_log_probs(c, xp).sum(axis=-1) + slope.sum(axis=-1)
 
     def thresholds_of(self, p):
-        p = np.asarray(p, float)
+        p, _ = _shares(p)
         r = np.log(p[..., 1:]) - np.log(p[..., :-1])  # g(c_k)
         return -self.link.quantile(_clip(special.expit(r)))
 

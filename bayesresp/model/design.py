@@ -129,6 +129,9 @@ class DesignInfo:
     coders: tuple[str, ...] = field(default=())
     # Covariates whose missing cells the model sums out (missing="model"), in order.
     imputed: tuple[Imputed, ...] = field(default=())
+    # Category-specific columns (cs() terms): each has one coefficient per threshold,
+    # which it moves on its own (Design.X_cs holds their values).
+    cs_columns: tuple[Column, ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -174,6 +177,7 @@ class DesignInfo:
                 Imputed(m["var"], tuple(m["levels"]), tuple(m["predictors"]), m["group"])
                 for m in d.get("imputed", ())
             ),
+            cs_columns=tuple(col(c) for c in d.get("cs_columns", ())),
         )
 
 
@@ -277,6 +281,8 @@ class Design:
     # Rows that lack covariates the model sums out are expanded into copies (None: each
     # design row is a data row). Set whenever the recipe has imputed covariates.
     imputation: Imputation | None = None
+    # (n, p_cs) the category-specific columns (DesignInfo.cs_columns); None without any
+    X_cs: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -293,6 +299,7 @@ class Design:
             {k: v[idx] for k, v in self.group_Z.items()},
             None if self.y is None else self.y[idx],
             np.ones(len(idx)),
+            X_cs=None if self.X_cs is None else self.X_cs[idx],
         )
 
     def of_rows(self, values: np.ndarray | None) -> np.ndarray | None:
@@ -452,8 +459,10 @@ def make_design(
     check_blocks(blocks, codebook)
     codings: dict[str, Coding] = {}
     columns: list[Column] = []
+    cs_columns: list[Column] = []
     monos: list[Monotonic] = []
-    present_terms = {frozenset(t.names) for t in formula.terms}
+    present_terms = {frozenset(t.names) for t in formula.terms if not t.cs}
+    _check_cs_terms(formula)
     for term in formula.terms:
         for v in term.vars:
             if v.mo and len(term.vars) > 1:
@@ -467,6 +476,9 @@ def make_design(
             monos.append(Monotonic(c.name, c.levels, block))
             continue
         plain = {k: c for k, c in codings.items() if not k.startswith("mo(")}
+        if term.cs:  # contrasts, as a main effect's; one coefficient per threshold
+            cs_columns += _term_columns(term, plain, block, data)
+            continue
         cols = [
             c
             for c in _term_columns(term, plain, block, data, present_terms)
@@ -491,6 +503,7 @@ def make_design(
         groups=tuple(groups),
         variables=tuple(formula.variables),
         outcome_range=codebook.outcome.range_columns,
+        cs_columns=tuple(cs_columns),
     )
     if impute:
         info = DesignInfo(**{**info.__dict__, "imputed": _imputed(info, data, formula)})
@@ -514,6 +527,23 @@ def make_design(
         )
         design.info, design.X = info, design.X[:, keep]
     return design
+
+
+def _check_cs_terms(formula: Formula) -> None:
+    """A cs() term is one covariate (not part of an interaction), and not also a common
+    effect: the coefficient it would share with itself is not identified."""
+    common = {t.names[0] for t in formula.terms if len(t.vars) == 1 and not t.cs}
+    for term in formula.terms:
+        if term.cs and len(term.vars) > 1:
+            raise FormulaError(
+                f"cs() cannot be part of an interaction ({term}); write cs() of one covariate"
+            )
+        if term.cs and term.names[0] in common:
+            name = term.names[0]
+            raise FormulaError(
+                f"{name} is both a common effect and cs({name}); keep one (cs({name}) "
+                "already has a coefficient per threshold)"
+            )
 
 
 def _observed_copies(design: Design, column: Column) -> np.ndarray | slice:
@@ -763,7 +793,10 @@ def _apply(info: DesignInfo, data: pd.DataFrame, coders: bool) -> Design:
     layer = None
     if coders and info.coder_columns and y is not None:
         layer = make_coders(data, info.coder_columns, info.coders)  # codes of responses
-    return Design(info, X, mono, group_index, group_Z, y, np.ones(n), y_high, layer)
+    X_cs = None
+    if info.cs_columns:
+        X_cs = np.column_stack([_column_values(c, data, info.codings) for c in info.cs_columns])
+    return Design(info, X, mono, group_index, group_Z, y, np.ones(n), y_high, layer, X_cs=X_cs)
 
 
 def outcome_codes(info: DesignInfo, data: pd.DataFrame) -> tuple[np.ndarray | None, ...]:
@@ -821,6 +854,8 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         raise ValueError("a design with imputed covariates is not compressed (rows are copies)")
     info = design.info
     parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
+    if design.X_cs is not None:
+        parts.append(design.X_cs)
     if design.y_high is not None:
         parts.append(design.y_high[:, None].astype(float))
     for g in info.groups:
@@ -843,6 +878,7 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         weights,
         None if design.y_high is None else design.y_high[first],
         prior_values=design.prior_values,
+        X_cs=None if design.X_cs is None else design.X_cs[first],
     )
     return compressed, inverse
 

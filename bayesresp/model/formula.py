@@ -10,6 +10,9 @@ Supported::
              + (1 | official_id)                               crossed intercepts
              + (1 + duty_location | mission)                   varying slopes, correlated (LKJ)
              + (1 + duty_location || mission)                  varying slopes, uncorrelated
+             + cs(background)                                  category-specific effect
+                                                               (one coefficient per threshold;
+                                                               sratio, cratio, acat)
 
 The cumulative-logit model has no intercept (the cutpoints take its place), so ``1``,
 ``0`` and ``- 1`` among the fixed terms are accepted and change nothing.
@@ -25,12 +28,16 @@ from bayesresp.errors import FormulaError
 
 @dataclass(frozen=True)
 class Var:
-    """A variable in a term; ``mo`` marks a monotonic effect of an ordinal variable."""
+    """A variable in a term; ``mo`` marks a monotonic effect of an ordinal variable,
+    ``cs`` a category-specific effect (one coefficient per threshold)."""
 
     name: str
     mo: bool = False
+    cs: bool = False
 
     def __str__(self) -> str:
+        if self.cs:
+            return f"cs({self.name})"
         return f"mo({self.name})" if self.mo else self.name
 
 
@@ -46,6 +53,11 @@ class Term:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(v.name for v in self.vars)
+
+    @property
+    def cs(self) -> bool:
+        """A category-specific term (``cs(x)``)."""
+        return any(v.cs for v in self.vars)
 
 
 @dataclass(frozen=True)
@@ -215,6 +227,22 @@ class _Parser:
             inner = self.name()
             self.take(")")
             return Var(inner, mo=True)
+        if tok == "cs" and self.peek() == "(":
+            self.take("(")
+            if self.peek() in ("0", "1"):
+                raise FormulaError(
+                    f"in formula '{self.text}': cs({self.peek()}) (thresholds varying by "
+                    "group) is not supported yet; cs() takes one covariate, like "
+                    "cs(background)"
+                )
+            inner = self.name()
+            if self.peek() != ")":
+                raise FormulaError(
+                    f"in formula '{self.text}': cs() takes one covariate, like "
+                    "cs(background); write interactions outside it"
+                )
+            self.take(")")
+            return Var(inner, cs=True)
         return Var(tok)
 
     def group(self) -> list[GroupTerm]:
@@ -246,6 +274,8 @@ class _Parser:
         self.take(")")
         if any(v.mo for s in slopes for v in s.vars):
             raise FormulaError(f"in formula '{self.text}': mo() is not supported in group terms")
+        if any(v.cs for s in slopes for v in s.vars):
+            raise FormulaError(f"in formula '{self.text}': cs() is not supported in group terms")
         factors = [*nested, tuple(chain)]
         return [GroupTerm(f, intercept, tuple(slopes), correlated) for f in factors]
 

@@ -77,6 +77,8 @@ def coords_of(info: DesignInfo) -> dict[str, list[str]]:
         coords[f"{g.label}_level"] = list(g.levels)
         coords[f"{g.label}_term"] = g.column_names
         coords[f"{g.label}_term_"] = g.column_names
+    if info.cs_columns:
+        coords["cs_coef"] = [c.name for c in info.cs_columns]
     return coords
 
 
@@ -110,11 +112,7 @@ class ResolvedPriors:
     def _check_r2d2(self, info: DesignInfo) -> None:
         """With ``b = r2d2(...)`` the coefficients and group sds take their scales from
         it: a prior of its own for one of them is refused (it would be silently unused)."""
-        clash = [
-            k
-            for k in self.overrides
-            if k != "b" and (role_of_key(k) == "b" or role_of_key(k) == "sd")
-        ]
+        clash = [k for k in self.overrides if k != "b" and role_of_key(k) in ("b", "sd")]
         if clash:
             b = self.overrides.get("b", self.defaults["b"])
             raise PriorError(
@@ -130,6 +128,8 @@ class ResolvedPriors:
         keys |= {c.name for c in info.columns} | {c.term for c in info.columns}
         keys |= {m.name for m in info.monotonic}
         keys |= {f"simplex({m.var})" for m in info.monotonic}
+        if info.cs_columns:
+            keys |= {"cs"} | {c.term for c in info.cs_columns}  # cs, cs(background)
         keys |= {f"sd({g.label})" for g in info.groups} | {f"cor({g.label})" for g in info.groups}
         if info.coders:
             keys |= set(CODER_DEFAULTS)
@@ -177,6 +177,15 @@ class ResolvedPriors:
     def cutpoints(self) -> Prior:
         return self._pick("cutpoints")
 
+    def category_specific(self, term: str) -> Prior:
+        """The prior of a cs() term's coefficients (its key, ``cs(background)``, else
+        ``cs``)."""
+        return self._pick(term, "cs")
+
+    def _cs_table(self) -> dict[str, str]:
+        terms = dict.fromkeys(c.term for c in self.info.cs_columns)
+        return {t: str(self.category_specific(t)) for t in terms}
+
     def table(self) -> dict[str, str]:
         """Every parameter group with its prior, as text (for summaries and fit files)."""
         info = self.info
@@ -192,7 +201,7 @@ class ResolvedPriors:
                 if len(g.columns) > 1 and g.correlated:
                     out[f"cor({g.label})"] = str(self.cor(g.label))
             out["cutpoints"] = f"{self.cutpoints()}, scaled by 1/sqrt(1 - R2)"
-            return out | self._layers_table()
+            return out | self._cs_table() | self._layers_table()
         out = {c.name: str(self.coefficient(c.name, c.term)) for c in info.columns}
         for m in info.monotonic:
             out[m.name] = str(self.monotonic(m.name))
@@ -202,7 +211,7 @@ class ResolvedPriors:
             if len(g.columns) > 1 and g.correlated:
                 out[f"cor({g.label})"] = str(self.cor(g.label))
         out["cutpoints"] = str(self.cutpoints())
-        return out | self._layers_table()
+        return out | self._cs_table() | self._layers_table()
 
 
 def coefficient_priors(name: str, priors: list[Prior]):
@@ -373,6 +382,9 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
     }
     if design.y_high is not None:  # ranges (ambiguous codes): each row's highest level
         values["y_high"] = design.y_high
+    if design.X_cs is not None:  # category-specific columns, and their weighted means
+        values["X_cs"] = design.X_cs
+        values["X_cs_mean"] = w @ design.X_cs
     for j, m in enumerate(info.monotonic):
         values[f"mono_share[{m.var}]"] = np.bincount(
             design.mono[:, j], weights=w, minlength=len(m.levels)
@@ -409,7 +421,7 @@ def prior_values(design: Design) -> dict[str, np.ndarray]:
     return {
         k: v
         for k, v in data_values(design).items()
-        if k == "X_mean" or k.startswith(("mono_share[", "r2d2_"))
+        if k in ("X_mean", "X_cs_mean") or k.startswith(("mono_share[", "r2d2_"))
     }
 
 
@@ -445,8 +457,13 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
         # 1 / sqrt(1 - R2).
         centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, family, cut_scale)
         shift = _average_case(data, params, info)
+        if info.cs_columns:  # each threshold moved by the category-specific columns
+            b_cs = _category_specific(info, priors)
+            shift = shift + pt.dot(data["X_cs_mean"], b_cs)  # (K - 1,)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
+        if info.cs_columns:  # the rows' own thresholds, (n, K - 1)
+            cut = cut[None, :] - pt.dot(data["X_cs"], b_cs)
         if design.imputation is not None and design.coders is None:
             # rows lacking covariates: their levels summed out
             pm.Potential("loglik", _imputed_loglik(design, priors, data, eta, cut, family))
@@ -457,6 +474,20 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
             pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, family))
     model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
     return model
+
+
+def _category_specific(info: DesignInfo, priors: ResolvedPriors):
+    """``b_cs`` (dims ``cs_coef`` x ``cutpoint``): each cs() column's coefficient at each
+    threshold. A row's thresholds are ``c_k - x_cs b_cs[:, k]``, so a positive
+    coefficient moves mass above threshold k, as a common coefficient does everywhere."""
+    K1 = len(info.spectrum) - 1
+    rows = [priors.category_specific(c.term) for c in info.cs_columns]
+    family, mu, sigma, nu = coefficient_priors("cs", rows)
+    shape = {"mu": np.repeat(mu[:, None], K1, 1), "sigma": np.repeat(sigma[:, None], K1, 1)}
+    if family == "normal":
+        return pm.Normal("b_cs", **shape, dims=("cs_coef", "cutpoint"))
+    nu = np.repeat(nu[:, None], K1, 1)
+    return pm.StudentT("b_cs", nu=nu, **shape, dims=("cs_coef", "cutpoint"))
 
 
 def coder_layer(priors: ResolvedPriors):
@@ -490,7 +521,8 @@ def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut,
     leniency, spread = coder_layer(priors)
     observed = 0.0
     if design.imputation is None:
-        levels = log_levels(eta[coders.first], cut, family, K, xp=TENSOR)
+        own = cut[coders.first] if design.info.cs_columns else cut  # rows' thresholds
+        levels = log_levels(eta[coders.first], own, family, K, xp=TENSOR)
     else:  # a response's true level with its missing covariates summed out
         from bayesresp.maths.missing import mixed_levels
 

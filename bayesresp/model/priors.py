@@ -60,8 +60,8 @@ from bayesresp.maths.links import get_link
 
 # family -> (parameter names, roles it may serve)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "normal": (("mu", "sigma"), ("b", "cutpoints", "mi_b")),
-    "student_t": (("nu", "mu", "sigma"), ("b", "mi_b")),
+    "normal": (("mu", "sigma"), ("b", "cutpoints", "mi_b", "cs")),
+    "student_t": (("nu", "mu", "sigma"), ("b", "mi_b", "cs")),
     "halfnormal": (("sigma",), ("sd", "coder_sd", "mi_sd")),
     "halfstudent_t": (("nu", "sigma"), ("sd", "coder_sd", "mi_sd")),
     "exponential": (("lam",), ("sd", "coder_sd", "mi_sd")),
@@ -201,6 +201,9 @@ def default_priors(link: str = "logit") -> dict[str, Prior]:
         "simplex": Prior("dirichlet", (1.0,)),
         "cor": Prior("lkj", (2.0,)),
         "cutpoints": Prior("induced_dirichlet", (1.0,)),
+        # category-specific coefficients (cs()): each threshold's own, outside the r2d2
+        # prior (its explained variance is of one linear predictor); weakly informative
+        "cs": Prior("normal", (0.0, round(2.5 * s, 4))),
     }
 
 
@@ -231,9 +234,9 @@ def role_of_key(key: str) -> str:
         return CODER_KEYS[key]
     if key in MISSING_KEYS:
         return MISSING_KEYS[key]
-    if key in ("sd", "cor", "simplex", "cutpoints", "b"):
+    if key in ("sd", "cor", "simplex", "cutpoints", "b", "cs"):
         return key
-    for role in ("sd", "cor", "simplex"):
+    for role in ("sd", "cor", "simplex", "cs"):
         if key.startswith(role + "(") and key.endswith(")"):
             return role
     return "b"

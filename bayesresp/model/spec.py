@@ -188,6 +188,14 @@ class ModelSpec:
                 + _did_you_mean(self.coders, CODERS)
             )
         parsed = parse_formula(self.formula)  # fail early, with the formula's own message
+        cs = [str(t) for t in parsed.terms if t.cs]
+        if cs and get_family(self.family, self.link).ordered:
+            raise SpecError(
+                f"{', '.join(cs)}: category-specific effects need a family whose thresholds "
+                f"may move apart per row; in the {self.family} family a row's thresholds "
+                "could cross (a negative probability). Fit family = 'sratio', 'cratio' or "
+                "'acat', where cs() is natural"
+            )
         for key, text in self.priors.items():
             try:
                 parse_prior(text, role_of_key(key), key)
@@ -213,6 +221,22 @@ class ModelSpec:
                 )
             if not block.strip():
                 raise SpecError(f"[blocks] '{key}' names no block (an empty text)")
+
+    def with_response(self, family: str | None = None, link: str | None = None) -> ModelSpec:
+        """The same specification with another family and/or link (None: keep its own),
+        checked as a specification's keys are. Its ``[blocks]`` keys are not checked
+        again: they were when it was made (or kept as stored, for a saved fit's)."""
+        values = {
+            **self.to_dict(),
+            "family": self.family if family is None else family,
+            "link": self.link if link is None else link,
+        }
+        token = _CHECK_BLOCK_TERMS.set(False)
+        try:
+            spec = ModelSpec(**values)
+        finally:
+            _CHECK_BLOCK_TERMS.reset(token)
+        return spec._read_from(self.origin) if self.origin else spec
 
     @property
     def response(self) -> Family:

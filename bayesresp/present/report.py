@@ -427,7 +427,9 @@ def _plural(name: str) -> str:
 def _model(page: _Page, fit: FittedModel) -> str:
     spec, info, cb, meta = fit.spec, fit.info, fit.codebook, fit.meta
     latent = get_link(spec.link).latent
-    link = f"{spec.response.describe()} ({latent} latent residual)"
+    link = spec.response.describe()
+    if spec.response.latent_scale:
+        link += f" ({latent} latent residual)"
     items = [("name", _e(spec.name or "(unnamed)"))]
     if spec.description.strip():
         items.append(("description", _e(" ".join(spec.description.split()))))
@@ -627,6 +629,8 @@ def _coders(page: _Page, fit: FittedModel, ci: float) -> str:
 
 def _variance(page: _Page, fit: FittedModel, ci: float) -> str:
     why = fit.spec.response.no_decomposition()
+    if why is None and fit.info.cs_columns:
+        why = "category-specific effects (cs()) move the thresholds, not one latent scale"
     if why is not None:
         return _section("variance", "", f"Not available: {_e(why)} to report.")
     table = variance_decomposition(fit, ci=ci)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesresp.inference.arrays import eta_from_draws
+from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
 from bayesresp.inference.imputation import actual_weights, held_weights, row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.model.design import apply_design
@@ -193,7 +193,7 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
             p = row_probabilities(d, design, family, weights=w)
             return (p @ np.arange(p.shape[-1])).mean(axis=1)
         eta = eta_from_draws(d, design, "known")
-        return family.expected_position(eta, d.cutpoints).mean(axis=1)
+        return family.expected_position(eta, thresholds_from_draws(d, design)).mean(axis=1)
 
     blocks = {c.parts[0][0]: c.block for c in info.columns if len(c.parts) == 1}
     blocks |= {m.var: m.block for m in info.monotonic}

@@ -79,11 +79,18 @@ def summary(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
 
 
 def odds_ratios(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
-    """exp(coefficient): the factor on the odds of a response above any level.
+    """exp(coefficient): the factor on the odds the family's model reads (the logit
+    link only).
 
-    Under proportional odds, ``background[military_security] = 2.5`` says that the
-    odds of a response more confrontational than any given level are 2.5 times those
-    of the reference background, other things equal.
+    In the cumulative model (proportional odds), ``background[military_security] =
+    2.5`` says that the odds of a response more confrontational than any given level
+    are 2.5 times those of the reference background, other things equal. In the
+    sequential models (``sratio``, ``cratio``) it is the factor on the odds of going on
+    past a level, given that the response reached it; in the adjacent-category model
+    (``acat``), on the odds of each level against the one below it
+    (:attr:`bayesresp.maths.families.Family.odds_reading`; the table's
+    ``attrs["reading"]`` says which). Category-specific coefficients (``cs()``) are not
+    in the table: each is read at its threshold in ``summary()``.
 
     Examples
     --------
@@ -107,6 +114,7 @@ def odds_ratios(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
         }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "parameter"
+    out.attrs["reading"] = fit.spec.response.odds_reading
     return out
 
 
@@ -175,6 +183,12 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     >>> fit.variance_decomposition()[["share", "q5", "q95"]]  # doctest: +SKIP
     """
     why = fit.spec.response.no_decomposition()
+    if why is None and fit.info.cs_columns:
+        terms = ", ".join(dict.fromkeys(c.term for c in fit.info.cs_columns))
+        why = (
+            f"{terms} move each threshold on its own, not the latent propensity, so they "
+            "have no share of its variance"
+        )
     if why is not None:
         raise BayesrespError(
             f"{why}: shares of the latent variance are not defined; compare blocks with "

@@ -16,6 +16,8 @@ import bayesresp
 from bayesresp.maths.families import get_family
 
 FORMULA = "response ~ severity + background + (1 | mission)"
+# the acat fit's severity is category-specific: one coefficient per threshold
+CS_FORMULA = "response ~ cs(severity) + background + (1 | mission)"
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +26,22 @@ def family_fits(example):
     return {
         name: bayesresp.fit(
             rows,
-            {"formula": FORMULA, "family": name, "link": link},
+            {
+                "formula": formula,
+                "family": name,
+                "link": link,
+                "priors": {"cs(severity)": "normal(0, 2)"} if "cs(" in formula else {},
+            },
             draws=150,
             tune=200,
             chains=2,
             seed=3,
             progress=False,
         )
-        for name, link in (("sratio", "cloglog"), ("acat", "logit"))
+        for name, link, formula in (
+            ("sratio", "cloglog", FORMULA),
+            ("acat", "logit", CS_FORMULA),
+        )
     }
 
 
@@ -60,7 +70,8 @@ def test_queries_follow_the_family(family_fits, example, name):
     p = answer.probabilities.values.reshape(-1, answer.probabilities.shape[-1])
     np.testing.assert_allclose(p.sum(-1), 1.0, rtol=1e-9)
     # the same profile through the family's maths by hand: severity[grave] and
-    # background[military_security] on top of the mission's effect
+    # background[military_security] on top of the mission's effect (acat: severity
+    # moves each threshold by its own coefficient)
     d = fit.arrays
     cols = fit.info.column_names
     b = d.b.reshape(d.n_draws, -1)
@@ -68,11 +79,16 @@ def test_queries_follow_the_family(family_fits, example, name):
         profile["mission"]
     )
     eta = (
-        b[:, cols.index("severity[grave]")]
-        + b[:, cols.index("background[military_security]")]
+        b[:, cols.index("background[military_security]")]
         + d.r["mission"].reshape(d.n_draws, -1, 1)[:, mission, 0]
     )
-    by_hand = get_family(name, fit.spec.link).probs(eta[:, None], d.cutpoints)[:, 0]
+    cut = d.cutpoints
+    if fit.info.cs_columns:
+        grave = [c.name for c in fit.info.cs_columns].index("severity[grave]")
+        cut = cut - d.b_cs[:, grave, :]
+    else:
+        eta = eta + b[:, cols.index("severity[grave]")]
+    by_hand = get_family(name, fit.spec.link).probs(eta[:, None], cut)[:, 0]
     np.testing.assert_allclose(p.mean(0), by_hand.mean(0), rtol=1e-6)
     fit.contrast(profile, {"background": "development_agency"}, fill="typical").to_dataframe()
     assert len(fit.marginal_effects(draws=100))
@@ -110,6 +126,23 @@ def test_fit_file_and_report_keep_the_family(family_fits, tmp_path, name):
     assert fit.spec.response.describe() in page
     if name == "acat":
         assert "Not available: the acat family has no latent scale" in page
+
+
+def test_category_specific_effects_are_named_and_refused_where_they_cannot_be(family_fits, example):
+    """cs(severity): a coefficient per level and threshold, named by both, with the
+    prior of its key; the cumulative family refuses cs() (its thresholds could cross),
+    and so does a formula with a covariate both common and category-specific."""
+    fit = family_fits["acat"]
+    table = fit.summary()
+    name = "cs(severity)[grave][quiet_diplomacy|private_condemnation]"
+    assert name in table.index and "severity[grave]" not in table.index
+    assert sum(i.startswith("cs(severity)[") for i in table.index) == 3 * 7
+    assert fit.meta["priors"]["cs(severity)"] == "normal(0, 2)"
+    assert "does not cover the acat family" in fit.meta["log_density_why"]
+    with pytest.raises(bayesresp.SpecError, match="family = 'sratio', 'cratio' or 'acat'"):
+        bayesresp.fit(example, "response ~ cs(severity)", draws=10, tune=10)
+    with pytest.raises(bayesresp.FormulaError, match="both a common effect and cs"):
+        bayesresp.fit(example, {"formula": "response ~ severity + cs(severity)", "family": "acat"})
 
 
 def test_unordered_thresholds_are_allowed_outside_the_cumulative_family(family_fits):
@@ -167,3 +200,30 @@ def test_command_line_family_and_a_bad_one(run_cli, tmp_path):
     )
     assert bad.code == 2 and "'sratios' is not one of 'cumulative', 'sratio'" in bad.err
     assert not (tmp_path / "g.nc").exists()
+
+
+def test_odds_ratios_say_what_odds_the_family_reads(family_fits):
+    table = family_fits["acat"].odds_ratios()
+    assert table.attrs["reading"] == "the odds of each level against the one below it"
+    assert "background[military_security]" in table.index
+    assert not any(i.startswith("cs(") for i in table.index)
+
+
+def test_log_likelihood_in_chunks_of_draws_is_the_same(family_fits, monkeypatch):
+    """The NumPy log-likelihood of a family the kernel does not cover is computed in
+    chunks of draws (memory); any chunking gives the fit's own terms."""
+    from bayesresp.inference import kernel
+    from bayesresp.model.design import apply_design
+
+    fit = family_fits["acat"]
+    design = apply_design(fit.info, fit.data)
+    monkeypatch.setattr(kernel, "_CHUNK_CELLS", 7 * design.n * 8)  # 7 draws a chunk
+    chunked = kernel.log_likelihood(design, fit.arrays, fit.spec.response)
+    stored = fit.tree["log_likelihood"][fit.info.outcome].values.reshape(chunked.shape)
+    np.testing.assert_allclose(chunked, stored, rtol=1e-12)
+
+
+def test_plan_refuses_a_model_its_simulator_does_not_draw_from():
+    spec = {"formula": "response ~ severity", "family": "sratio"}
+    with pytest.raises(bayesresp.PlanError, match="cumulative logit model"):
+        bayesresp.plan(spec, [{"missions": 4, "rows": 100}], simulations=2)

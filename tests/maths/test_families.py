@@ -162,3 +162,61 @@ def test_names_and_errors():
     assert repr(get_family("sratio")) == "<family sratio(logit)>"
     with pytest.raises(ValueError, match="family 'sratios' is not one of cumulative"):
         get_family("sratios")
+
+
+@pytest.mark.parametrize("family", ["sratio", "cratio", "acat"])
+def test_thresholds_per_row_are_each_rows_own(family):
+    """Category-specific effects give each row its own thresholds (..., n, K - 1): every
+    row's probabilities are those of its own thresholds alone, in NumPy and PyTensor,
+    ranges included."""
+    rng = np.random.default_rng(2)
+    f = get_family(family, "cloglog")
+    eta = rng.normal(size=(2, 5))
+    c = rng.normal(size=(2, 5, K - 1))
+    y = rng.integers(0, K, 5)
+    y_high = np.minimum(y + 1, K - 1)
+    each = np.stack(
+        [np.stack([f.log_probs(eta[s, i : i + 1], c[s, i])[0] for i in range(5)]) for s in range(2)]
+    )
+    np.testing.assert_allclose(f.log_probs(eta, c), each, rtol=1e-12)
+    ranged = f.log_prob(y, eta, c, y_high=y_high)
+    want = np.log(
+        [[np.exp(each[s, i, y[i] : y_high[i] + 1]).sum() for i in range(5)] for s in range(2)]
+    )
+    np.testing.assert_allclose(ranged, want, rtol=1e-10)
+    e, cc = pt.vector("eta"), pt.matrix("c")
+    out = pytensor.function(
+        [e, cc], f.log_prob(pt.as_tensor(y), e, cc, TENSOR, y_high=pt.as_tensor(y_high)), mode=PY
+    )(eta[0], c[0])
+    np.testing.assert_allclose(out, ranged[0], rtol=1e-10)
+
+
+def test_precision_where_a_step_is_nearly_certain():
+    """Cases a difference of cumulative sums would round away: a range (here an exact
+    level through the range formula) whose steps are all but certain, and an acat
+    cloglog level next to a threshold far below (log S = -e^30)."""
+    f = get_family("sratio", "probit")
+    exact = f.log_prob(np.array([1]), np.array([0.0]), np.array([1.0, -8.6]))
+    ranged = f.log_prob(np.array([1]), np.array([0.0]), np.array([1.0, -8.6]), y_high=np.array([1]))
+    assert np.isfinite(exact).all() and ranged == pytest.approx(exact, rel=1e-12)
+    f = get_family("acat", "cloglog")
+    c = np.array([-30.0, 0.0, 0.5, 1.0])
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60  # the definition in 60 digits: q / (1 - q) with 1 - q = e^(-e^30)
+    u = [mpmath.mpf(1)]
+    for ck in c:
+        x = mpmath.mpf(0.3) - mpmath.mpf(ck)
+        u.append(u[-1] * (1 - mpmath.exp(-mpmath.exp(x))) / mpmath.exp(-mpmath.exp(x)))
+    want = np.array([float(mpmath.log(v / sum(u))) for v in u])
+    np.testing.assert_allclose(f.log_probs(np.array([0.3]), c)[0], want, rtol=1e-10)
+
+
+@pytest.mark.parametrize("family", ["sratio", "cratio", "acat"])
+def test_thresholds_of_a_draw_with_an_empty_level_are_finite(family):
+    """A Dirichlet draw can give a level probability 0 (small alpha): its thresholds
+    stay finite (the level's share is floored at 1e-12), not 0/0."""
+    p = np.array([[0.5, 0.0, 0.3, 0.2, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    c = get_family(family).thresholds_of(p)
+    assert np.isfinite(c).all()
+    back = np.exp(get_family(family).anchor_log_probs(c))
+    np.testing.assert_allclose(back, p, atol=1e-9)
