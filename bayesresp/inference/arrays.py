@@ -99,8 +99,10 @@ def thresholds_from_draws(draws: PosteriorArrays, design: Design, which=slice(No
     with category-specific effects (cs()) each row's own, ``c_k - x_cs b_cs[:, k]``,
     (S, n, K - 1). ``which``: the draws (a slice or indices), for work in chunks."""
     cut = draws.cutpoints[which]
-    if design.X_cs is None or draws.b_cs is None:
+    if draws.b_cs is None:
         return cut
+    if design.X_cs is None:
+        raise ValueError("a model with cs() terms needs a design with their columns (X_cs)")
     return cut[:, None, :] - np.einsum("np,spk->snk", design.X_cs, draws.b_cs[which])
 
 

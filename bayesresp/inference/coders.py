@@ -67,19 +67,19 @@ def response_levels(design: Design, draws: PosteriorArrays, link: str):
     coders, K = design.coders, len(design.info.spectrum)
     if design.imputation is None:
         rows = response_rows(design)
-        eta, cut = eta_from_draws(draws, rows, "known"), thresholds_from_draws(draws, rows)
-        return lambda part: log_levels(eta[part], cut[part], link, K)
+        eta = eta_from_draws(draws, rows, "known")
+        # thresholds (per row with cs() terms) chunk by chunk, as the caller asks
+        return lambda part: log_levels(eta[part], thresholds_from_draws(draws, rows, part), link, K)
     from bayesresp.inference.imputation import level_log_probs
     from bayesresp.maths.missing import mixed_levels
 
     imp = design.imputation
     eta = eta_from_draws(draws, design, "known")  # every copy
-    cut = thresholds_from_draws(draws, design)
     copy_lp = level_log_probs(design, draws)
     slots, mask = imp.slots[coders.first], imp.mask[coders.first]
 
     def levels(part):
-        every = log_levels(eta[part], cut[part], link, K)
+        every = log_levels(eta[part], thresholds_from_draws(draws, design, part), link, K)
         return mixed_levels(every, copy_lp[part], slots, mask)
 
     return levels
@@ -120,10 +120,9 @@ def response_units(design: Design, draws: PosteriorArrays, posterior: xr.Dataset
         summed[part] = codes_by_response(codes, coders.response, coders.n_responses)
 
     rows = response_rows(design)
-    cut = thresholds_from_draws(draws, rows)
 
     def unit_log_lik(eta: np.ndarray, which: np.ndarray) -> np.ndarray:
-        levels = log_levels(eta, cut[which], link, K)
+        levels = log_levels(eta, thresholds_from_draws(draws, rows, which), link, K)
         return logsumexp(levels + summed[which], axis=-1)
 
     return rows, unit_log_lik
@@ -142,7 +141,6 @@ def copy_log_terms(
     coders, imp = design.coders, design.imputation
     K = len(design.info.spectrum)
     eta = eta_from_draws(draws, design, "known")  # every copy
-    cut = thresholds_from_draws(draws, design)
     y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
     leniency, spread = coder_draws(posterior)
     response = coders.response[imp.row]  # each copy's response
@@ -150,6 +148,7 @@ def copy_log_terms(
     for part in _chunks(draws.n_draws, chunk_of(design.n, K)):
         codes = log_codes(log_reading(leniency[part], spread[part], K), coders.coder, y, y_high)
         summed = codes_by_response(codes, coders.response, coders.n_responses)
-        levels = log_levels(eta[part], cut[part], link, K)  # (m, n_copies, K)
+        cut = thresholds_from_draws(draws, design, part)
+        levels = log_levels(eta[part], cut, link, K)  # (m, n_copies, K)
         out[part] += logsumexp(levels + summed[:, response], axis=-1)
     return out

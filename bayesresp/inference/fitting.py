@@ -383,9 +383,7 @@ def fit(
         centring=centring,
     )
     _check_missing(missing)  # before reading anything
-    spec = ModelSpec.coerce(spec)
-    if family is not None or link is not None:  # checked as a specification's keys are
-        spec = spec.with_response(family, link)
+    spec = ModelSpec.coerce(spec, family, link)  # checked as a specification's keys are
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)
     design = make_design(

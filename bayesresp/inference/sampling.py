@@ -335,6 +335,7 @@ def structure_key(design: Design, spec: ModelSpec) -> str:
         {
             "spectrum": info.spectrum,
             "columns": info.column_names,
+            "cs_columns": [c.name for c in info.cs_columns],
             "monotonic": [(m.var, m.levels) for m in info.monotonic],
             # Level counts, not names: a refit relabels the levels (finish_tree).
             "groups": [(g.label, len(g.levels), g.column_names, g.correlated) for g in info.groups],

@@ -532,17 +532,20 @@ def make_design(
 def _check_cs_terms(formula: Formula) -> None:
     """A cs() term is one covariate (not part of an interaction), and not also a common
     effect: the coefficient it would share with itself is not identified."""
-    common = {t.names[0] for t in formula.terms if len(t.vars) == 1 and not t.cs}
     for term in formula.terms:
         if term.cs and len(term.vars) > 1:
             raise FormulaError(
                 f"cs() cannot be part of an interaction ({term}); write cs() of one covariate"
             )
-        if term.cs and term.names[0] in common:
-            name = term.names[0]
+        if not term.cs:
+            continue
+        name = term.names[0]
+        clash = [str(t) for t in formula.terms if not t.cs and name in t.names]
+        if clash:
             raise FormulaError(
-                f"{name} is both a common effect and cs({name}); keep one (cs({name}) "
-                "already has a coefficient per threshold)"
+                f"{name} is both in the common term {clash[0]} and in cs({name}); keep "
+                f"cs({name}) out of common terms (its coefficients per threshold and theirs "
+                "would trade against each other)"
             )
 
 

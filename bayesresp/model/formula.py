@@ -239,7 +239,7 @@ class _Parser:
             if self.peek() != ")":
                 raise FormulaError(
                     f"in formula '{self.text}': cs() takes one covariate, like "
-                    "cs(background); write interactions outside it"
+                    "cs(background); cs() of an interaction is not supported"
                 )
             self.take(")")
             return Var(inner, cs=True)

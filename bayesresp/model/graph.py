@@ -348,8 +348,10 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], family: Family, scale
 
 def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
     """``eta`` in PyTensor, from data tensors and parameter tensors
-    (:func:`bayesresp.maths.predictor.linear_predictor`, the body predictions share)."""
-    return maths_linear_predictor(
+    (:func:`bayesresp.maths.predictor.linear_predictor`, the body predictions share): a
+    vector of one value per row, zeros for a formula with no common, ``mo()`` or group
+    term (``response ~ cs(severity)``)."""
+    eta = maths_linear_predictor(
         design_data["X"],
         params["b"] if info.columns else None,
         mono=design_data["mono"],
@@ -361,6 +363,9 @@ def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
         ],
         xp=TENSOR,
     )
+    if not isinstance(eta, pt.TensorVariable):  # no term: the number 0
+        eta = pt.zeros(design_data["X"].shape[0])
+    return eta
 
 
 def data_values(design: Design) -> dict[str, np.ndarray]:

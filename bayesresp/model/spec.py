@@ -331,29 +331,44 @@ class ModelSpec:
         return cls.from_dict(d, origin=origin)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> ModelSpec:
-        """A specification from a TOML file; without a ``name``, the file's stem names it."""
+    def from_file(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> ModelSpec:
+        """A specification from a TOML file; without a ``name``, the file's stem names it.
+        ``overrides``: keys that replace the file's (``family``, ``link``) before it is
+        checked."""
         path = Path(path)
-        spec = cls.from_dict(read_toml(path, "specification", SpecError), origin=str(path))
+        values = read_toml(path, "specification", SpecError)
+        if overrides and isinstance(values, dict):
+            values = {**values, **overrides}
+        spec = cls.from_dict(values, origin=str(path))
         if not spec.name:
             spec = cls(**{**spec.to_dict(), "name": path.stem})
         return spec._read_from(str(path))
 
     @classmethod
-    def coerce(cls, spec: ModelSpec | str | Path | dict) -> ModelSpec:
+    def coerce(
+        cls,
+        spec: ModelSpec | str | Path | dict,
+        family: str | None = None,
+        link: str | None = None,
+    ) -> ModelSpec:
         """Accept a spec object, a formula string, a dict, the path of a TOML file or the
-        name of a shipped specification (``baseline``, ``hierarchical``, ``full``)."""
+        name of a shipped specification (``baseline``, ``hierarchical``, ``full``).
+
+        ``family``, ``link``: in place of the specification's own, set before it is
+        checked (a formula with ``cs()`` terms is valid with ``family="sratio"`` though
+        not in the default cumulative family)."""
+        over = {k: v for k, v in (("family", family), ("link", link)) if v is not None}
         if isinstance(spec, ModelSpec):
-            return spec
+            return spec.with_response(family, link) if over else spec
         if isinstance(spec, dict):
-            return cls.from_dict(spec)
+            return cls.from_dict({**spec, **over})
         if isinstance(spec, Path) or (isinstance(spec, str) and "~" not in spec):
             path = Path(spec)
             if not path.exists() and path.suffix == "" and shipped_spec_path(str(spec)).is_file():
                 path = shipped_spec_path(str(spec))  # "hierarchical" -> models/hierarchical.toml
-            return cls.from_file(path)
+            return cls.from_file(path, over)
         if isinstance(spec, str):
-            return cls(formula=" ".join(spec.split()))
+            return cls(formula=" ".join(spec.split()), **over)
         raise SpecError(
             f"a model specification must be a formula, a ModelSpec, a dict or a TOML path, "
             f"not {type(spec).__name__}"

@@ -195,7 +195,9 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
         eta = eta_from_draws(d, design, "known")
         return family.expected_position(eta, thresholds_from_draws(d, design)).mean(axis=1)
 
-    blocks = {c.parts[0][0]: c.block for c in info.columns if len(c.parts) == 1}
+    blocks = {
+        c.parts[0][0]: c.block for c in (*info.columns, *info.cs_columns) if len(c.parts) == 1
+    }
     blocks |= {m.var: m.block for m in info.monotonic}
     rows = []
     for key, coding in info.codings.items():

@@ -141,7 +141,12 @@ def test_category_specific_effects_are_named_and_refused_where_they_cannot_be(fa
     assert "does not cover the acat family" in fit.meta["log_density_why"]
     with pytest.raises(bayesresp.SpecError, match="family = 'sratio', 'cratio' or 'acat'"):
         bayesresp.fit(example, "response ~ cs(severity)", draws=10, tune=10)
-    with pytest.raises(bayesresp.FormulaError, match="both a common effect and cs"):
+    with pytest.raises(bayesresp.FormulaError, match="in the common term severity:background"):
+        bayesresp.fit(
+            example,
+            {"formula": "response ~ severity:background + cs(severity)", "family": "acat"},
+        )
+    with pytest.raises(bayesresp.FormulaError, match="both in the common term severity and in cs"):
         bayesresp.fit(example, {"formula": "response ~ severity + cs(severity)", "family": "acat"})
 
 
@@ -163,6 +168,8 @@ def test_unordered_thresholds_are_allowed_outside_the_cumulative_family(family_f
 
 
 def test_command_line_family_and_a_bad_one(run_cli, tmp_path):
+    """--family sets the family before the specification is checked, so a formula of
+    cs() terms alone (no common term: eta is zero) is valid with it."""
     data = tmp_path / "d.csv"
     bayesresp.load_example().head(150).to_csv(data, index=False)
     out = tmp_path / "f.nc"
@@ -170,7 +177,7 @@ def test_command_line_family_and_a_bad_one(run_cli, tmp_path):
         "fit",
         str(data),
         "--spec",
-        "response ~ severity",
+        "response ~ cs(severity)",
         "--family",
         "cratio",
         "--draws",
@@ -187,7 +194,9 @@ def test_command_line_family_and_a_bad_one(run_cli, tmp_path):
     )
     assert res.code == 0, res.err
     assert "Family: cratio logit" in res.out
-    assert bayesresp.load_fit(out).spec.family == "cratio"
+    loaded = bayesresp.load_fit(out)
+    assert loaded.spec.family == "cratio" and loaded.info.cs_columns
+    assert np.isfinite(loaded.summary()["mean"]).all()
     bad = run_cli(
         "fit",
         str(data),
@@ -227,3 +236,18 @@ def test_plan_refuses_a_model_its_simulator_does_not_draw_from():
     spec = {"formula": "response ~ severity", "family": "sratio"}
     with pytest.raises(bayesresp.PlanError, match="cumulative logit model"):
         bayesresp.plan(spec, [{"missions": 4, "rows": 100}], simulations=2)
+
+
+def test_compiled_model_key_holds_the_cs_columns(family_fits):
+    """A refit in the same process reuses a compiled graph of the same structure only:
+    other cs() columns (a level absent from other data) are another structure."""
+    import dataclasses
+
+    from bayesresp.inference.sampling import structure_key
+    from bayesresp.model.design import apply_design
+
+    fit = family_fits["acat"]
+    design = apply_design(fit.info, fit.data)
+    fewer = dataclasses.replace(fit.info, cs_columns=fit.info.cs_columns[:1])
+    other = dataclasses.replace(design, info=fewer, X_cs=design.X_cs[:, :1])
+    assert structure_key(design, fit.spec) != structure_key(other, fit.spec)
