@@ -17,6 +17,8 @@ from bayesresp.cli.output import (
     print_fit_report,
     seed_option,
 )
+from bayesresp.maths.families import FAMILIES
+from bayesresp.maths.links import LINKS
 
 TABLES = ("parameters", "odds", "groups", "variance")
 
@@ -81,7 +83,7 @@ TABLES = ("parameters", "odds", "groups", "variance")
 )
 @click.option(
     "--family",
-    type=click.Choice(["cumulative", "sratio", "cratio", "acat"]),
+    type=click.Choice(list(FAMILIES)),
     default=None,
     help="Ordinal family, in place of the specification's (default there: cumulative): "
     "sratio / cratio, a climb up the spectrum one level at a time; acat, each level "
@@ -89,7 +91,7 @@ TABLES = ("parameters", "odds", "groups", "variance")
 )
 @click.option(
     "--link",
-    type=click.Choice(["logit", "probit", "cloglog", "cauchit"]),
+    type=click.Choice(list(LINKS)),
     default=None,
     help="Link, in place of the specification's (default there: logit).",
 )
