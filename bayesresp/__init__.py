@@ -45,6 +45,7 @@ from bayesresp.errors import (
     FormulaError,
     MissingDataError,
     PlanError,
+    POCheckError,
     PriorError,
     ProfileError,
     ReliabilityError,
@@ -79,6 +80,8 @@ _LAZY = {
     "ModelSpec": "bayesresp.model.spec",
     "compare": "bayesresp.checks.comparison",
     "plan": "bayesresp.checks.planning",
+    "po_check": "bayesresp.checks.proportional_odds",
+    "POCheckResult": "bayesresp.checks.proportional_odds",
     "PlanResult": "bayesresp.checks.planning",
     "posterior_predictive_check": "bayesresp.checks.predictive",
     "prior_predictive_check": "bayesresp.api",
@@ -93,6 +96,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time, __getattr__ loa
     from bayesresp.checks.calibration import SBCResult, sbc
     from bayesresp.checks.comparison import compare
     from bayesresp.checks.predictive import posterior_predictive_check
+    from bayesresp.checks.proportional_odds import POCheckResult, po_check
     from bayesresp.checks.reliability import krippendorff_alpha, reliability
     from bayesresp.data.codebook import Codebook, Field
     from bayesresp.data.describe import DataSummary, describe
@@ -144,6 +148,9 @@ __all__ = [
     "plan",
     "PlanError",
     "PlanResult",
+    "po_check",
+    "POCheckError",
+    "POCheckResult",
     "posterior_predictive_check",
     "prior_predictive_check",
     "PriorError",

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from bayesresp.checks import coders, diagnostics, predictive, sensitivity
+from bayesresp.checks import coders, diagnostics, predictive, proportional_odds, sensitivity
 from bayesresp.inference import fitfile, fitting
 from bayesresp.inference.arrays import readable_posterior
 from bayesresp.inference.record import FittedModel
@@ -142,6 +142,26 @@ class Fit(FittedModel):
         >>> fit.prior_sensitivity().prior_dependent  # doctest: +SKIP
         """
         return sensitivity.prior_sensitivity(self, threshold)
+
+    def po_check(
+        self,
+        covariates: list[str] | str | None = None,
+        *,
+        seed: int | None = None,
+        ci: float = 0.9,
+        refit_high_k: bool = False,
+        progress: bool = False,
+    ) -> proportional_odds.POCheckResult:
+        """Check proportional odds, one covariate at a time (a refit with ``cs(x)`` and a
+        LOO comparison); see :func:`bayesresp.checks.proportional_odds.po_check`.
+
+        Examples
+        --------
+        >>> fit.po_check(["severity", "background"])  # doctest: +SKIP
+        """
+        return proportional_odds.po_check(
+            self, covariates, seed=seed, ci=ci, refit_high_k=refit_high_k, progress=progress
+        )
 
     def coder_reliability(
         self, ci: float = 0.9, n_boot: int = 1000, seed: int | None = 1

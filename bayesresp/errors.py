@@ -196,6 +196,13 @@ class ComparisonError(BayesrespError):
     """Fits that cannot be compared (different data, fewer than two)."""
 
 
+class POCheckError(BayesrespError):
+    """A proportional-odds check that cannot be made: no covariate can be made
+    category-specific, or one named is not a covariate of the fit's common terms."""
+
+    exit_status = 2
+
+
 class ReliabilityError(BayesrespError, ValueError):
     """Data for a reliability check are unusable (also a ValueError, so either catch works)."""
 

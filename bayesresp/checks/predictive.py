@@ -42,12 +42,10 @@ def draw_prior(frame: pd.DataFrame, cb: Any, spec: Any, draws: int, seed: int):
     import pymc as pm
     import xarray as xr
 
-    from bayesresp.model.design import make_design
+    from bayesresp.model.design import design_of_spec
     from bayesresp.model.graph import build_model
 
-    design = make_design(
-        frame, spec.parsed, cb, blocks=spec.blocks, scale_continuous=spec.scale_continuous
-    )
+    design = design_of_spec(frame, spec, cb)
     model = build_model(design, spec.priors, spec.response)
     names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
     with model:

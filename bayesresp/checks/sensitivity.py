@@ -69,7 +69,7 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     """
     import pymc as pm
 
-    from bayesresp.model.design import make_design
+    from bayesresp.model.design import design_of_spec
     from bayesresp.model.graph import build_model
 
     # the model of coders, and of summed-out covariates, is built on the fitted rows'
@@ -77,13 +77,7 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     design = (
         fit.design
         if fit.info.coders or fit.info.imputed
-        else make_design(
-            fit.data,
-            fit.spec.parsed,
-            fit.codebook,
-            blocks=fit.spec.blocks,
-            scale_continuous=fit.spec.scale_continuous,
-        )
+        else design_of_spec(fit.data, fit.spec, fit.codebook)
     )
     model = build_model(design, fit.spec.priors, fit.spec.response)
     free = {v.name for v in model.free_RVs}

@@ -54,6 +54,11 @@ from bayesresp.cli.output import ci_option
     help="Posterior draws used to replicate the data in the predictive checks.",
 )
 @click.option("--title", default=None, help="Heading of the report.")
+@click.option(
+    "--po-check",
+    is_flag=True,
+    help="Add a section on proportional odds (one refit per covariate: slow).",
+)
 def report_cmd(
     fit_file: Path,
     out: Path,
@@ -64,13 +69,15 @@ def report_cmd(
     by: str,
     ppc_draws: int,
     title: str | None,
+    po_check: bool,
 ) -> None:
     """Write a self-contained HTML report of a fit, to share with co-authors.
 
     One file that any browser opens without a network: data overview, model
     specification, parameter summary, variance decomposition, convergence
     diagnostics, posterior predictive checks and, with --profiles, what-if
-    predictions; the footer records versions, sampler, seed and data hash.
+    predictions; with --po-check a check of proportional odds; the footer records
+    versions, sampler, seed and data hash.
 
     \b
     Examples:
@@ -96,5 +103,6 @@ def report_cmd(
         ppc_by=None if by == "none" else by,
         ppc_draws=ppc_draws,
         title=title,
+        po_check=po_check or None,
     )
     click.echo(f"wrote {path}")

@@ -288,6 +288,7 @@ def simulate(
     coder_spread_sd: float = 0.4,
     ambiguous: float = 0.0,
     missing: dict[str, float] | None = None,
+    category_specific: dict[str, dict[str, Any]] | None = None,
 ) -> Simulation:
     """Draw a synthetic coded data set from the hierarchical cumulative-logit model.
 
@@ -336,6 +337,14 @@ def simulate(
         the other values are those of the same call without ``missing``. The truth
         records, per covariate, the responses left without it and their values
         (``truth["missing"]``); the data are what ``missing="model"`` fits.
+    category_specific : dict, optional
+        Effects that break proportional odds: ``{"severity": {"grave": [s_1, ...,
+        s_{K-1}], ...}}`` moves the thresholds of rows at that level to ``c_k - s_k``, on
+        top of the covariate's common effect in ``effects`` (set it to 0 for the level's
+        whole effect to be these shifts); levels not named move by nothing. Every named
+        level's thresholds must stay increasing. Recorded in
+        ``truth["category_specific"]``; the other draws are those of the same call
+        without it. The model ``cs(severity)`` fits these data.
 
     Returns
     -------
@@ -394,6 +403,13 @@ def simulate(
     latent = eta + rng.logistic(size=len(frame))
     columns = list(COLUMNS)
     level = np.searchsorted(np.asarray(cuts), latent)
+    if category_specific:  # rows' own thresholds: the level is how many lie below
+        shifts = _category_shifts(frame, category_specific, cuts, cb)
+        level = (latent[:, None] > np.asarray(cuts)[None, :] - shifts).sum(axis=1)
+        truth["category_specific"] = {
+            var: {lv: [float(v) for v in s] for lv, s in levels.items()}
+            for var, levels in category_specific.items()
+        }
     if missing:  # a stream of its own: the other values stay those without blanks
         frame, truth["missing"] = _blank(np.random.default_rng([seed, 7]), frame, missing)
     if coders > 0:  # drawn last, so data without coders stay byte-identical
@@ -480,6 +496,39 @@ def _coarsen(rng, level, K, share):
     low = np.where(pick, np.maximum(start, 0), level)
     high = np.where(pick, np.minimum(start + width - 1, K - 1), level)
     return low, high
+
+
+def _category_shifts(frame: pd.DataFrame, spec: dict, cuts, cb: Codebook) -> np.ndarray:
+    """Each row's shift of each threshold, (n, K - 1), from ``category_specific``;
+    checked: known covariates with levels, K - 1 shifts, thresholds still increasing."""
+    K1 = len(cuts)
+    out = np.zeros((len(frame), K1))
+    for var, levels in spec.items():
+        field_ = cb.fields.get(var)
+        if field_ is None or field_.role != "covariate" or field_.categories is None:
+            raise ValueError(
+                f"category_specific: '{var}' is not a covariate with levels of the codebook"
+            )
+        for level, shift in levels.items():
+            if level not in field_.categories:
+                raise ValueError(
+                    f"category_specific: '{level}' is not a level of {var} "
+                    f"({', '.join(field_.categories)})"
+                )
+            shift = np.asarray(shift, dtype=float)
+            if shift.shape != (K1,):
+                raise ValueError(f"category_specific: {var}[{level}] needs {K1} shifts")
+            if np.any(np.diff(np.asarray(cuts) - shift) <= 0):
+                raise ValueError(
+                    f"category_specific: {var}[{level}]'s thresholds c_k - s_k must "
+                    "increase (crossed thresholds give negative probabilities)"
+                )
+            out[(frame[var] == level).to_numpy()] += shift
+    if np.any(np.diff(np.asarray(cuts)[None, :] - out, axis=1) <= 0):
+        raise ValueError(
+            "category_specific: two covariates' shifts together cross a row's thresholds"
+        )
+    return out
 
 
 def _code(rng, frame, level, truth, coders, double_coded, coder_sd, spread, spread_sd, K):

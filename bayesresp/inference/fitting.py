@@ -24,7 +24,7 @@ from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
 from bayesresp.inference.sampling import SamplerSettings, sample
-from bayesresp.model.design import Design, DesignInfo, apply_design, make_design
+from bayesresp.model.design import Design, DesignInfo, apply_design, design_of_spec
 from bayesresp.model.design import compress as compress_design
 from bayesresp.model.formula import Formula
 from bayesresp.model.graph import ResolvedPriors, coords_of
@@ -386,14 +386,7 @@ def fit(
     spec = ModelSpec.coerce(spec, family, link)  # checked as a specification's keys are
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)
-    design = make_design(
-        frame,
-        spec.parsed,
-        cb,
-        blocks=spec.blocks,
-        scale_continuous=spec.scale_continuous,
-        impute=missing == "model",
-    )
+    design = design_of_spec(frame, spec, cb, impute=missing == "model")
     columns = coder_columns(frame, cb, spec)
     if columns is not None:
         names = tuple(sorted(frame[columns[1]].astype(str).unique()))

@@ -1169,7 +1169,8 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`.
     """
     family = get_family(link)
-    if not family.compiled:  # a family the compiled code does not cover: NumPy
+    if not family.compiled or draws.b_cs is not None:
+        # a family, or rows' own thresholds (cs()), the compiled code does not cover
         return _numpy_log_likelihood(design, draws, family)
     link = family.link
     info = design.info

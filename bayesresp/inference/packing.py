@@ -65,6 +65,9 @@ def unsupported(info, family=None) -> str | None:
     model's ordinal family."""
     if family is not None and not family.compiled:
         return f"the {family.name} family (its log density is PyMC's graph)"
+    if getattr(info, "cs_columns", ()):  # (the other families returned above)
+        names = ", ".join(sorted({c.term for c in info.cs_columns}))
+        return f"category-specific thresholds kept ordered ({names}; the cumulative family)"
     if getattr(info, "coders", ()):
         return "the coders' layer (each coder's leniency and spread)"
     if getattr(info, "imputed", ()):

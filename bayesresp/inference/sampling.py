@@ -336,6 +336,8 @@ def structure_key(design: Design, spec: ModelSpec) -> str:
             "spectrum": info.spectrum,
             "columns": info.column_names,
             "cs_columns": [c.name for c in info.cs_columns],
+            # the corners of an ordered cs() number's range are constants of the graph
+            "cs_bounds": info.cs_bounds,
             "monotonic": [(m.var, m.levels) for m in info.monotonic],
             # Level counts, not names: a refit relabels the levels (finish_tree).
             "groups": [(g.label, len(g.levels), g.column_names, g.correlated) for g in info.groups],

@@ -27,8 +27,8 @@ The sequential and adjacent-category families need no ordering of their threshol
 Shapes. ``eta`` is (..., n); thresholds are (..., K - 1) with the same leading
 dimensions (posterior draws), or (K - 1,) in the model (``xp=TENSOR``), or per row,
 (..., n, K - 1): a model with category-specific effects (``cs()``) moves each row's
-thresholds by its covariates, ``c_k - x_cs b_cs[k]`` (the families other than the
-cumulative one; there, thresholds moved per row could cross).
+thresholds by its covariates, ``c_k - x_cs b_cs[k]`` (in the cumulative family the
+model keeps them ordered: :mod:`bayesresp.maths.thresholds`).
 :meth:`Family.log_probs` gives (..., n, K), :meth:`Family.log_prob` (..., n) for the
 observed levels (or ranges of levels, an ambiguous code's ``y .. y_high``).
 
@@ -220,14 +220,30 @@ class Cumulative(Family):
 
     def log_probs(self, eta, thresholds, xp=NUMPY):
         if xp is NUMPY:
-            eta = np.asarray(eta, float)
-        padded = xp.concat_pad(thresholds, self.link.pad)  # (..., K + 1)
-        lower = padded[..., None, :-1] - eta[..., None]
-        upper = padded[..., None, 1:] - eta[..., None]
+            eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
+        padded = xp.concat_pad(thresholds, self.link.pad)  # (..., K + 1) or (..., n, K + 1)
+        if thresholds.ndim == eta.ndim:  # shared by the rows
+            padded = padded[..., None, :]
+        lower = padded[..., :-1] - eta[..., None]
+        upper = padded[..., 1:] - eta[..., None]
         return cumulative.log_prob_interval(lower, upper, self.link, xp)
 
     def log_prob(self, y, eta, thresholds, xp=NUMPY, y_high=None):
-        return cumulative.log_prob(y, eta, thresholds, self.link, xp=xp, y_high=y_high)
+        if xp is NUMPY:
+            eta, thresholds, y = (
+                np.asarray(eta, float),
+                np.asarray(thresholds, float),
+                np.asarray(y),
+            )
+            y_high = None if y_high is None else np.asarray(y_high)
+        if thresholds.ndim == eta.ndim:  # shared: the compiled formulas
+            return cumulative.log_prob(y, eta, thresholds, self.link, xp=xp, y_high=y_high)
+        # Each row's own thresholds (a cs() covariate's, ordered at every level): the
+        # interval between its two padded thresholds around the level (or range).
+        padded = xp.concat_pad(thresholds, self.link.pad)  # (..., n, K + 1)
+        top = y if y_high is None else y_high
+        lower, upper = _gather(padded, y, xp), _gather(padded, top + 1, xp)
+        return cumulative.log_prob_interval(lower - eta, upper - eta, self.link, xp)
 
     def log_jacobian(self, c, xp=NUMPY):
         return (self.link.log_pdf(c, xp)).sum(axis=-1)

@@ -74,7 +74,11 @@ class _TensorOps:
     def concat_pad(c, pad=PAD):
         import pytensor.tensor as pt
 
-        return pt.concatenate([pt.as_tensor([-pad]), c, pt.as_tensor([pad])])
+        c = pt.as_tensor_variable(c)
+        if c.ndim == 1:
+            return pt.concatenate([pt.as_tensor([-pad]), c, pt.as_tensor([pad])])
+        edge = pt.ones_like(c[..., :1])  # thresholds per row: each row padded
+        return pt.concatenate([-pad * edge, c, pad * edge], axis=-1)
 
     @staticmethod
     def concatenate(parts, axis=-1):

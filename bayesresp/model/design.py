@@ -30,7 +30,8 @@ import pandas as pd
 
 from bayesresp.data.codebook import Codebook
 from bayesresp.data.tomlfile import closest
-from bayesresp.errors import BayesrespError, SpecError
+from bayesresp.errors import BayesrespError, ProfileError, SpecError
+from bayesresp.maths.thresholds import Simplex
 from bayesresp.model.formula import Formula, FormulaError, GroupTerm, Term
 
 
@@ -132,6 +133,11 @@ class DesignInfo:
     # Category-specific columns (cs() terms): each has one coefficient per threshold,
     # which it moves on its own (Design.X_cs holds their values).
     cs_columns: tuple[Column, ...] = field(default=())
+    # In a family whose thresholds must stay ordered (the cumulative one): each cs()
+    # column's smallest and largest design value in the fitting data, the corners of the
+    # region where its thresholds are kept ordered (cs_simplex); rows outside it are
+    # refused. Empty otherwise.
+    cs_bounds: tuple[tuple[float, float], ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -178,6 +184,7 @@ class DesignInfo:
                 for m in d.get("imputed", ())
             ),
             cs_columns=tuple(col(c) for c in d.get("cs_columns", ())),
+            cs_bounds=tuple((float(a), float(b)) for a, b in d.get("cs_bounds", ())),
         )
 
 
@@ -443,6 +450,7 @@ def make_design(
     blocks: dict[str, str] | None = None,
     scale_continuous: bool = True,
     impute: bool = False,
+    ordered_cs: bool = False,
 ) -> Design:
     """Learn the design recipe from the (complete, validated) fitting data and build arrays.
 
@@ -454,6 +462,11 @@ def make_design(
     such covariate gets a model of its own (:class:`Imputed`) and the rows that lack it
     are expanded into copies (:class:`Imputation`). Other missing values are the
     caller's to refuse.
+
+    ``ordered_cs=True`` (a family whose thresholds must stay ordered): the recipe keeps
+    the range of the cs() columns (``DesignInfo.cs_bounds``), inside which the model
+    keeps each row's thresholds ordered (:func:`cs_simplex`); rows outside it are refused
+    when the recipe is applied to new data.
     """
     blocks = blocks or {}
     check_blocks(blocks, codebook)
@@ -508,6 +521,13 @@ def make_design(
     if impute:
         info = DesignInfo(**{**info.__dict__, "imputed": _imputed(info, data, formula)})
     design = apply_design(info, data)
+    if ordered_cs and info.cs_columns:
+        bounds = tuple(
+            (float(x.min()), float(x.max())) for x in design.X_cs[_observed_cs(design)].T
+        )
+        info = DesignInfo(**{**info.__dict__, "cs_bounds": bounds})
+        design.info = info
+        cs_simplex(info)  # one covariate, not constant: checked here, where it is fitted
     # Drop interaction columns that are all zero in the data (unobserved cells). With
     # imputed covariates, a cell counts as observed only in rows that give its variables
     # (a copy's filled-in level is no observation of it).
@@ -527,6 +547,85 @@ def make_design(
         )
         design.info, design.X = info, design.X[:, keep]
     return design
+
+
+def design_of_spec(data: pd.DataFrame, spec, codebook: Codebook, *, impute: bool = False):
+    """:func:`make_design` with a specification's settings (``spec`` a
+    :class:`~bayesresp.model.spec.ModelSpec`): its formula, ``[blocks]``, scaling of
+    numbers, and the range of ordered cs() thresholds when its family needs them."""
+    return make_design(
+        data,
+        spec.parsed,
+        codebook,
+        blocks=spec.blocks,
+        scale_continuous=spec.scale_continuous,
+        impute=impute,
+        ordered_cs=spec.response.ordered,
+    )
+
+
+def _observed_cs(design: Design) -> np.ndarray | slice:
+    """The design rows whose cs() values the data give (every row, or each row's first
+    copy when the model sums out missing covariates: a copy's filled-in level is none)."""
+    if design.imputation is None:
+        return slice(None)
+    return design.imputation.first
+
+
+def cs_simplex(info: DesignInfo) -> Simplex | None:
+    """The region where the cs() thresholds of an ordered family are kept ordered
+    (:class:`bayesresp.maths.thresholds.Simplex`): a factor's levels, or a number's
+    smallest and largest fitted value; None for a recipe without ``cs_bounds``."""
+    if not info.cs_bounds:
+        return None
+    terms = {c.term for c in info.cs_columns}
+    if len(terms) > 1:
+        raise SpecError(
+            f"{', '.join(sorted(terms))}: the cumulative family keeps "
+            "the thresholds of one cs() covariate ordered (at each of its levels, or at "
+            "both ends of its range); several at once span combinations where they could "
+            "cross. Keep one cs() term, or fit family = 'sratio', 'cratio' or 'acat'"
+        )
+    (term,) = terms
+    J = len(info.cs_columns)
+    if info.cs_columns[0].parts[0][1] is not None:  # a factor: its levels, the reference at 0
+        coding = info.codings[info.cs_columns[0].parts[0][0]]
+        labels = (coding.reference, *(c.parts[0][1] for c in info.cs_columns))
+        return Simplex(np.vstack([np.zeros(J), np.eye(J)]), tuple(labels))
+    ((low, high),) = info.cs_bounds
+    if not high - low > 1e-9:
+        raise SpecError(f"{term} is constant in the data; it cannot move the thresholds")
+    return Simplex(np.array([[low], [high]]), ("min", "max"))
+
+
+def _check_cs_rows(info: DesignInfo, data: pd.DataFrame, X_cs: np.ndarray) -> None:
+    """Refuse rows whose cs() value lies outside the range where the fit keeps its
+    thresholds ordered (a number beyond its fitted smallest or largest value)."""
+    simplex = cs_simplex(info)
+    if simplex is None:
+        return
+    outside = np.flatnonzero(~simplex.contains(X_cs))
+    if outside.size == 0:
+        return
+    i = int(outside[0])
+    name = info.cs_columns[0].parts[0][0]
+    c = info.codings[name]
+    low, high = (v * c.scale + c.center for v in info.cs_bounds[0])
+    raise ProfileError(
+        f"row {data.index[i]!r}: {name} = {_shown(data[name].iloc[i])} lies outside "
+        f"{low:g} .. {high:g}, the range of the fitting data over which the cumulative "
+        f"model keeps the thresholds of cs({name}) ordered ({outside.size} row(s) outside); "
+        "ask about values inside it, or fit family = 'sratio', 'cratio' or 'acat', whose "
+        "thresholds need no order"
+    )
+
+
+def _shown(value) -> str:
+    """A cell's value as a user wrote it: a number plainly, anything else quoted."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _check_cs_terms(formula: Formula) -> None:
@@ -758,6 +857,9 @@ def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> 
     rows' copies (:func:`expand`, :class:`Imputation`), each copy weighted by its share
     of its row.
     """
+    if info.cs_bounds:  # rows outside the range where the thresholds stay ordered
+        X_cs = np.column_stack([_column_values(c, data, info.codings) for c in info.cs_columns])
+        _check_cs_rows(info, data, X_cs)
     if info.imputed:
         copies, imputation = expand(info, data)
         design = _apply(info, copies, False)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.transforms import ordered
+from pymc.distributions.transforms import Ordered, ordered
 
 from bayesresp.data.tomlfile import closest
 from bayesresp.maths.families import Family, get_family
@@ -46,7 +46,13 @@ from bayesresp.maths.links import Link, get_link
 from bayesresp.maths.ops import TENSOR
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
 from bayesresp.maths.predictor import monotonic_steps
-from bayesresp.model.design import Design, DesignInfo, cutpoint_names, predictor_values
+from bayesresp.model.design import (
+    Design,
+    DesignInfo,
+    cs_simplex,
+    cutpoint_names,
+    predictor_values,
+)
 from bayesresp.model.priors import (
     CODER_DEFAULTS,
     MISSING_DEFAULTS,
@@ -79,6 +85,8 @@ def coords_of(info: DesignInfo) -> dict[str, list[str]]:
         coords[f"{g.label}_term_"] = g.column_names
     if info.cs_columns:
         coords["cs_coef"] = [c.name for c in info.cs_columns]
+    if info.cs_bounds:  # the levels (or ends) whose thresholds are sampled, ordered
+        coords["cs_vertex"] = list(cs_simplex(info).labels)
     return coords
 
 
@@ -184,6 +192,8 @@ class ResolvedPriors:
 
     def _cs_table(self) -> dict[str, str]:
         terms = dict.fromkeys(c.term for c in self.info.cs_columns)
+        if self.info.cs_bounds:  # thresholds ordered at each level (_ordered_cs)
+            return {t: f"{self.cutpoints()} at each level (or end) of {t}" for t in terms}
         return {t: str(self.category_specific(t)) for t in terms}
 
     def table(self) -> dict[str, str]:
@@ -284,6 +294,37 @@ def cutpoint_start(K: int, link: str | Link) -> np.ndarray:
     return start * get_link(link).scale
 
 
+def _cutpoint_density(prior: Prior, K: int, family: Family, scale=None):
+    """The cutpoints' prior as ``(logp, random, params, signature)`` for a CustomDist:
+    the induced Dirichlet or sorted normals (:func:`_cutpoints_rv`)."""
+    if prior.family == "normal":
+        mu, sigma = prior.param("mu"), prior.param("sigma")
+
+        def base_logp(value, mu_, sigma_):
+            return pt.sum(pm.logp(pm.Normal.dist(mu_, sigma_), value))
+
+        def base_random(mu_, sigma_, rng=None, size=None):
+            shape = (*(size or ()), K - 1) if size is not None else (K - 1,)
+            draws = rng.normal(mu_, sigma_, size=shape)
+            return np.sort(draws, axis=-1) if family.ordered else draws
+
+        params = (np.full(K - 1, mu), sigma)
+    else:
+        alpha = prior.param("alpha")
+        base_logp, base_random = induced_dirichlet(family)
+        params = (np.full(K - 1, alpha), alpha)
+    if scale is None:
+        return base_logp, base_random, params, "(m),()"
+
+    def logp(value, a, b, d):
+        return base_logp(value / d, a, b) - (K - 1) * pt.log(d)
+
+    def random(a, b, d, rng=None, size=None):
+        return base_random(a, b, rng=rng, size=size) * np.asarray(d)[..., None]
+
+    return logp, random, (*params, scale), "(m),(),()"
+
+
 def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], family: Family, scale=None):
     """Cutpoints (thresholds) of the average case: ordered in the cumulative family,
     free in the others (:attr:`~bayesresp.maths.families.Family.ordered`).
@@ -303,36 +344,7 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], family: Family, scale
     def support_point(rv, size, *params):
         return pt.full_like(rv, 0.0) + pt.as_tensor(start)
 
-    if prior.family == "normal":
-        mu, sigma = prior.param("mu"), prior.param("sigma")
-
-        def base_logp(value, mu_, sigma_):
-            return pt.sum(pm.logp(pm.Normal.dist(mu_, sigma_), value))
-
-        def base_random(mu_, sigma_, rng=None, size=None):
-            shape = (*(size or ()), K - 1) if size is not None else (K - 1,)
-            draws = rng.normal(mu_, sigma_, size=shape)
-            return np.sort(draws, axis=-1) if family.ordered else draws
-
-        params = (np.full(K - 1, mu), sigma)
-        signature = "(m),()->(m)"
-    else:
-        alpha = prior.param("alpha")
-        base_logp, base_random = induced_dirichlet(family)
-        params = (np.full(K - 1, alpha), alpha)
-        signature = "(m),()->(m)"
-    if scale is None:
-        logp, random = base_logp, base_random
-    else:
-
-        def logp(value, a, b, d):
-            return base_logp(value / d, a, b) - (K - 1) * pt.log(d)
-
-        def random(a, b, d, rng=None, size=None):
-            return base_random(a, b, rng=rng, size=size) * np.asarray(d)[..., None]
-
-        params = (*params, scale)
-        signature = "(m),(),()->(m)"
+    logp, random, params, inputs = _cutpoint_density(prior, K, family, scale)
     constraint = {"transform": ordered} if family.ordered else {}
     return pm.CustomDist(
         "cutpoints_centred",
@@ -340,10 +352,78 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], family: Family, scale
         logp=logp,
         random=random,
         support_point=support_point,
-        signature=signature,
+        signature=f"{inputs}->(m)",
         dims="cutpoint",
         **constraint,
     )
+
+
+class _OrderedRows(Ordered):
+    """PyMC's ordered transform on each row of a matrix (the last axis), its Jacobian
+    summed over the rows too: the matrix is one multivariate value."""
+
+    ndim_supp = 2
+
+    def log_jac_det(self, value, *inputs):
+        return pt.sum(value[..., 1:], axis=(-2, -1))
+
+
+def _ordered_cs(info: DesignInfo, priors: ResolvedPriors, family: Family, scale, x_mean):
+    """The cutpoints of the average case and ``b_cs`` of a cs() covariate in the
+    cumulative family, each level's (or each end's) thresholds ordered
+    (:mod:`bayesresp.maths.thresholds`).
+
+    The sampled value is ``cutpoints_cs`` (dims ``cs_vertex`` x ``cutpoint``): the
+    thresholds at the covariate's levels (a number: at its smallest and largest fitted
+    value), each row an ordered vector with the cutpoints' prior (the induced Dirichlet:
+    each level's response distribution is a priori its own), independently. The
+    cutpoints of the average case and ``b_cs`` are linear in them. A normal prior on
+    ``b_cs`` restricted to ordered thresholds would be ruled by the restriction: with
+    seven thresholds, independent normal(0, 2.5) deviations at two levels are ordered in
+    few draws, so the prior would pull every covariate towards proportional odds by an
+    amount no one chose.
+    """
+    for key in priors.overrides:
+        if key == "cs" or key.startswith("cs("):
+            raise PriorError(
+                f"priors.{key}: in the {family.name} family each level of a cs() covariate "
+                "has thresholds of its own, with the cutpoints' prior (set 'cutpoints'); "
+                "a prior on cs() coefficients applies in the sratio, cratio and acat families"
+            )
+    simplex = cs_simplex(info)
+    if simplex is None:
+        raise ValueError(
+            "a design with cs() columns in the cumulative family needs the range its "
+            "thresholds are kept ordered over: make it with make_design(..., ordered_cs=True)"
+        )
+    K, J = len(info.spectrum), len(info.cs_columns)
+    base_logp, base_random, params, inputs = _cutpoint_density(priors.cutpoints(), K, family, scale)
+    start = np.broadcast_to(cutpoint_start(K, family.link), (J + 1, K - 1)).copy()
+
+    def logp(value, *args):
+        return sum(base_logp(value[j], *args[:-1]) for j in range(J + 1))
+
+    def random(*args, rng=None, size=None):
+        shape = tuple(np.atleast_1d(size)) if size is not None else ()
+        return base_random(*args[:-1], rng=rng, size=(*shape, J + 1))
+
+    def support_point(rv, size, *args):
+        return pt.full_like(rv, 0.0) + pt.as_tensor(start)
+
+    vertices = pm.CustomDist(
+        "cutpoints_cs",
+        *params,
+        start,  # (the vertices' shape)
+        logp=logp,
+        random=random,
+        support_point=support_point,
+        signature=f"{inputs},(v,m)->(v,m)",
+        dims=("cs_vertex", "cutpoint"),
+        transform=_OrderedRows(),
+    )
+    cbar, b = simplex.from_vertices(vertices, x_mean, TENSOR)
+    centred = pm.Deterministic("cutpoints_centred", cbar, dims="cutpoint")
+    return centred, pm.Deterministic("b_cs", b, dims=("cs_coef", "cutpoint"))
 
 
 def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
@@ -460,10 +540,16 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
         # its centred design matrix). eta itself is computed uncentred. Under the r2d2
         # prior their prior is scaled by the latent sd next to the residual's,
         # 1 / sqrt(1 - R2).
-        centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, family, cut_scale)
+        # With cs() columns in the cumulative family, the thresholds at each of the
+        # covariate's levels (or ends) are sampled, each ordered, and the average case's
+        # cutpoints and b_cs are read from them (_ordered_cs).
+        if info.cs_columns and family.ordered:
+            centred, b_cs = _ordered_cs(info, priors, family, cut_scale, data["X_cs_mean"])
+        else:
+            centred = _cutpoints_rv(priors.cutpoints(), info.spectrum, family, cut_scale)
+            b_cs = _category_specific(info, priors) if info.cs_columns else None
         shift = _average_case(data, params, info)
         if info.cs_columns:  # each threshold moved by the category-specific columns
-            b_cs = _category_specific(info, priors)
             shift = shift + pt.dot(data["X_cs_mean"], b_cs)  # (K - 1,)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)

@@ -189,12 +189,13 @@ class ModelSpec:
             )
         parsed = parse_formula(self.formula)  # fail early, with the formula's own message
         cs = [str(t) for t in parsed.terms if t.cs]
-        if cs and get_family(self.family, self.link).ordered:
+        if len(cs) > 1 and get_family(self.family, self.link).ordered:
             raise SpecError(
-                f"{', '.join(cs)}: category-specific effects need a family whose thresholds "
-                f"may move apart per row; in the {self.family} family a row's thresholds "
-                "could cross (a negative probability). Fit family = 'sratio', 'cratio' or "
-                "'acat', where cs() is natural"
+                f"{', '.join(cs)}: the {self.family} family keeps the thresholds of one "
+                "cs() covariate ordered (at each of its levels, or at both ends of its "
+                "range); several at once span combinations where they could cross (a "
+                "negative probability). Keep one cs() term, or fit family = 'sratio', "
+                "'cratio' or 'acat', whose thresholds need no order"
             )
         for key, text in self.priors.items():
             try:
@@ -355,8 +356,8 @@ class ModelSpec:
         name of a shipped specification (``baseline``, ``hierarchical``, ``full``).
 
         ``family``, ``link``: in place of the specification's own, set before it is
-        checked (a formula with ``cs()`` terms is valid with ``family="sratio"`` though
-        not in the default cumulative family)."""
+        checked (a formula with several ``cs()`` terms is valid with ``family="sratio"``
+        though not in the default cumulative family)."""
         over = {k: v for k, v in (("family", family), ("link", link)) if v is not None}
         if isinstance(spec, ModelSpec):
             return spec.with_response(family, link) if over else spec

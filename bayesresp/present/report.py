@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from bayesresp._version import __version__
+from bayesresp.checks import proportional_odds
 from bayesresp.checks.diagnostics import diagnose
 from bayesresp.checks.predictive import count_table, posterior_predictive_check, replicate
 from bayesresp.checks.sensitivity import prior_sensitivity
@@ -57,6 +58,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("variance", "Variance decomposition"),
     ("coders", "Coders"),
     ("diagnostics", "Convergence diagnostics"),
+    ("po", "Proportional odds"),
     ("ppc", "Posterior predictive checks"),
     ("whatif", "What-if predictions"),
 )
@@ -80,6 +82,7 @@ def render_report(
     ppc_by: str | None = "auto",
     ppc_draws: int = 200,
     title: str | None = None,
+    po_check: Any = None,
 ) -> str:
     """The report of a fit as one self-contained HTML document (a string).
 
@@ -107,6 +110,9 @@ def render_report(
         what_if(fit, profiles, groups=groups, fill=fill, ci=ci) if profiles is not None else None
     )
     diagnostics = diagnose(fit)
+    if po_check is True or isinstance(po_check, str | list | tuple):
+        chosen = None if po_check is True else po_check
+        po_check = proportional_odds.po_check(fit, chosen, ci=ci)
     page = _Page()
     parts = [
         _overview(page, fit),
@@ -115,6 +121,7 @@ def render_report(
         _variance(page, fit, ci),
         *([_coders(page, fit, ci)] if fit.info.coders else []),
         _diagnostics(page, diagnostics),
+        *([_po(page, po_check)] if po_check else []),
         _ppc(page, fit, by, ppc_draws),
     ]
     if answer is not None:
@@ -134,6 +141,7 @@ def write_report(
     ppc_by: str | None = "auto",
     ppc_draws: int = 200,
     title: str | None = None,
+    po_check: Any = None,
 ) -> Path:
     """Write a self-contained HTML report of a fit, to share with people who do not run Python.
 
@@ -169,6 +177,11 @@ def write_report(
         report quick, more make the predictive intervals smoother.
     title : str, optional
         Heading of the report; ``"bayesresp report: <spec name>"`` by default.
+    po_check : bool, list of str or POCheckResult, optional
+        A section on proportional odds: ``True`` checks every eligible covariate, a list
+        those named (:func:`bayesresp.checks.proportional_odds.po_check`: one refit
+        each, so it takes as long as that many fits), a result of
+        :meth:`Fit.po_check` is shown as it is.
 
     Returns
     -------
@@ -206,6 +219,7 @@ def write_report(
         ppc_by=ppc_by,
         ppc_draws=ppc_draws,
         title=title,
+        po_check=po_check,
     )
     try:
         path.write_text(page, encoding="utf-8")
@@ -717,6 +731,40 @@ def _r2d2_sensitivity(page: _Page, fit: FittedModel) -> str:
 
 def _verdict_badge(verdict: str) -> str:
     return f'<span class="badge {_e(verdict)}">{_e(verdict)}</span>'
+
+
+def _po(page: _Page, result) -> str:
+    """The proportional-odds check: a verdict per covariate, and what moves."""
+    table = result.table
+    rows = "".join(
+        "<tr>"
+        f"<td>{_verdict_badge(r['verdict'])}</td><td>{_e(str(x))}</td>"
+        f"<td>{r['elpd_diff']:+.1f}</td><td>{r['se']:.1f}</td>"
+        f"<td>{int(r['apart'])} of {int(r['n_deviations'])}</td><td>{_e(r['advice'])}</td>"
+        "</tr>"
+        for x, r in table.iterrows()
+    )
+    body = (
+        '<div class="scroll"><table class="dataframe diagnostics"><thead><tr><th>verdict</th>'
+        "<th>covariate</th><th>elpd diff (cs - fit)</th><th>se</th>"
+        f"<th>deviations apart from 0 ({result.ci:.0%})</th><th>reading</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+    for x, dev in result.deviations.items():
+        body += (
+            f"<details><summary>cs({_e(str(x))}): each level's effect at each threshold and "
+            "its deviation from the level's average</summary>"
+            + page.table(dev.reset_index(), {c: "{:.2f}" for c in dev.columns})
+            + "</details>"
+        )
+    lead = (
+        f"Overall: {_verdict_badge(result.verdict)}. Each covariate was fitted again with "
+        "one effect per threshold (<code>cs(x)</code>) and compared with this fit by "
+        "PSIS-LOO: a difference above 4 and twice its standard error says the thresholds "
+        "move apart (proportional odds is doubtful for it); "
+        f"about {1 - result.ci:.0%} of the deviations' intervals exclude 0 by chance alone."
+    )
+    return _section("po", body, lead)
 
 
 def _diagnostics(page: _Page, report) -> str:

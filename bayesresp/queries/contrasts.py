@@ -205,12 +205,21 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
         if var in {n for g in info.groups for n in g.factor}:
             continue
         if coding.kind == "continuous":
-            base = mean_position(data)
-            up = data.assign(**{var: data[var] + coding.scale})
             label = (
                 f"+1 sd ({coding.scale:.3g})" if coding.scale != 1.0 or coding.center else "+1 unit"
             )
-            comparisons = [(label, mean_position(up) - base)]
+            x = data[var].astype(float)
+            high = _bounded_high(info, var)
+            if high is None:
+                base, up = data, data.assign(**{var: x + coding.scale})
+            else:  # a cs() number of the cumulative family: ordered inside its range only,
+                # so rows within a step of its largest value step down instead (the range
+                # is at least two sds wide: one of the two steps fits)
+                over = x + coding.scale > high
+                base = data.assign(**{var: x.where(~over, x - coding.scale)})
+                up = data.assign(**{var: x.where(over, x + coding.scale)})
+                label += ", steps inside the fitted range"
+            comparisons = [(label, mean_position(up) - mean_position(base))]
         else:
             present = set(data[var].dropna().astype(str))
             levels = [lv for lv in coding.levels if lv in present]
@@ -245,3 +254,14 @@ def _set(data: pd.DataFrame, var: str, level: str) -> pd.DataFrame:
     out = data.copy()
     out[var] = pd.Categorical([level] * len(out), dtype=data[var].dtype)
     return out
+
+
+def _bounded_high(info, var: str) -> float | None:
+    """The largest fitted value of a cs() number whose thresholds are kept ordered
+    inside its range (the cumulative family; ``DesignInfo.cs_bounds``), in its own
+    units; None for any other covariate."""
+    for column, (_, high) in zip(info.cs_columns, info.cs_bounds, strict=False):
+        if column.parts == ((var, None),):
+            coding = info.codings[var]
+            return high * coding.scale + coding.center
+    return None

@@ -176,6 +176,7 @@ SEEDED = {
     "sbc": lambda csv, tmp: [csv, "--spec", "baseline"],
     "plan": lambda csv, tmp: ["--spec", "baseline", "--design", "4x80"],
     "coders": lambda csv, tmp: [tmp / "fit.nc"],  # refused before the fit file is read
+    "po-check": lambda csv, tmp: [tmp / "fit.nc"],  # likewise
 }
 
 

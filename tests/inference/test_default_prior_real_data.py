@@ -177,31 +177,12 @@ def test_world_values_survey_default_prior_agrees_with_maximum_likelihood():
 
 
 @pytest.fixture(scope="module")
-def soup():
-    """``ordinal::soup`` (1,847 ratings of sureness, 6 levels, Christensen's ordinal
-    package), fixed effects only: the MLE and the default fit. One strong effect (PROD,
-    z ~ 13) among eight weak ones."""
-    raw = _rdata("ordinal", "soup")
-    covariates = {
-        "PROD": ["Ref", "Test"],
-        "DAY": ["1", "2"],
-        "SOUPTYPE": ["Canned", "Self-made", "Dry-mix"],
-        "GENDER": ["Female", "Male"],
-        "AGEGROUP": ["51-65", "41-50", "18-30", "31-40"],
-        "COLD": ["Yes", "No"],
-    }
-    frame = pd.DataFrame(
-        {
-            "SURENESS": pd.Categorical(
-                raw["SURENESS"].astype(str), categories=list("123456"), ordered=True
-            ),
-            **{
-                c: pd.Categorical(raw[c].astype(str), categories=levels)
-                for c, levels in covariates.items()
-            },
-        }
-    )
-    mle = _ordered_mle(frame, "SURENESS", list(covariates))
+def soup(soup_ratings):
+    """``ordinal::soup`` fixed effects only (tests/conftest.py): the MLE and the default
+    fit. One strong effect (PROD, z ~ 13) among eight weak ones."""
+    frame = soup_ratings
+    covariates = [c for c in frame.columns if c != "SURENESS"]
+    mle = _ordered_mle(frame, "SURENESS", covariates)
     fit = bayesresp.fit(frame, "SURENESS ~ " + " + ".join(covariates), seed=7, progress=False)
     return frame, mle, fit
 

@@ -130,8 +130,9 @@ def test_fit_file_and_report_keep_the_family(family_fits, tmp_path, name):
 
 def test_category_specific_effects_are_named_and_refused_where_they_cannot_be(family_fits, example):
     """cs(severity): a coefficient per level and threshold, named by both, with the
-    prior of its key; the cumulative family refuses cs() (its thresholds could cross),
-    and so does a formula with a covariate both common and category-specific."""
+    prior of its key; the cumulative family refuses two cs() terms (their thresholds
+    could cross where they combine), and every family a formula with a covariate both
+    common and category-specific."""
     fit = family_fits["acat"]
     table = fit.summary()
     name = "cs(severity)[grave][quiet_diplomacy|private_condemnation]"
@@ -139,8 +140,8 @@ def test_category_specific_effects_are_named_and_refused_where_they_cannot_be(fa
     assert sum(i.startswith("cs(severity)[") for i in table.index) == 3 * 7
     assert fit.meta["priors"]["cs(severity)"] == "normal(0, 2)"
     assert "does not cover the acat family" in fit.meta["log_density_why"]
-    with pytest.raises(bayesresp.SpecError, match="family = 'sratio', 'cratio' or 'acat'"):
-        bayesresp.fit(example, "response ~ cs(severity)", draws=10, tune=10)
+    with pytest.raises(bayesresp.SpecError, match="Keep one cs\\(\\) term, or fit family"):
+        bayesresp.fit(example, "response ~ cs(severity) + cs(background)", draws=10, tune=10)
     with pytest.raises(bayesresp.FormulaError, match="in the common term severity:background"):
         bayesresp.fit(
             example,
@@ -160,7 +161,7 @@ def test_unordered_thresholds_are_allowed_outside_the_cumulative_family(family_f
     fit = family_fits["acat"]
     design = apply_design(fit.info, fit.data)
     for name, ordered in (("acat", False), ("sratio", False), ("cumulative", True)):
-        if name == "cumulative":  # cs() is the acat fit's; the cumulative model refuses it
+        if name == "cumulative":  # (a design without cs(): the acat fit's is unbounded)
             design = apply_design(family_fits["sratio"].info, family_fits["sratio"].data)
         model = build_model(design, {}, name if name != "cumulative" else "logit")
         transform = model.rvs_to_transforms[model["cutpoints_centred"]]

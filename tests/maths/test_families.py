@@ -164,15 +164,17 @@ def test_names_and_errors():
         get_family("sratios")
 
 
-@pytest.mark.parametrize("family", ["sratio", "cratio", "acat"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_thresholds_per_row_are_each_rows_own(family):
     """Category-specific effects give each row its own thresholds (..., n, K - 1): every
     row's probabilities are those of its own thresholds alone, in NumPy and PyTensor,
-    ranges included."""
+    exact levels and ranges (the cumulative family's, ordered per row)."""
     rng = np.random.default_rng(2)
     f = get_family(family, "cloglog")
     eta = rng.normal(size=(2, 5))
     c = rng.normal(size=(2, 5, K - 1))
+    if f.ordered:
+        c = np.sort(c, axis=-1)
     y = rng.integers(0, K, 5)
     y_high = np.minimum(y + 1, K - 1)
     each = np.stack(
@@ -184,11 +186,21 @@ def test_thresholds_per_row_are_each_rows_own(family):
         [[np.exp(each[s, i, y[i] : y_high[i] + 1]).sum() for i in range(5)] for s in range(2)]
     )
     np.testing.assert_allclose(ranged, want, rtol=1e-10)
+    exact = f.log_prob(y, eta, c)
+    np.testing.assert_allclose(exact, np.take_along_axis(each, y[None, :, None], -1)[..., 0])
     e, cc = pt.vector("eta"), pt.matrix("c")
     out = pytensor.function(
-        [e, cc], f.log_prob(pt.as_tensor(y), e, cc, TENSOR, y_high=pt.as_tensor(y_high)), mode=PY
+        [e, cc],
+        [
+            f.log_prob(pt.as_tensor(y), e, cc, TENSOR, y_high=pt.as_tensor(y_high)),
+            f.log_prob(pt.as_tensor(y), e, cc, TENSOR),
+            f.log_probs(e, cc, TENSOR),
+        ],
+        mode=PY,
     )(eta[0], c[0])
-    np.testing.assert_allclose(out, ranged[0], rtol=1e-10)
+    np.testing.assert_allclose(out[0], ranged[0], rtol=1e-10)
+    np.testing.assert_allclose(out[1], exact[0], rtol=1e-10)
+    np.testing.assert_allclose(out[2], each[0], rtol=1e-10, atol=1e-14)
 
 
 def test_precision_where_a_step_is_nearly_certain():

@@ -1,0 +1,115 @@
+"""Category-specific effects with ordered thresholds: the vertex parameterisation of the
+cumulative family's ``cs()``, written once for NumPy and PyTensor.
+
+With category-specific columns ``x`` (J of them) a row's thresholds are linear in ``x``,
+
+``c(x) = cbar - (x - xbar) B``,
+
+with ``cbar`` the thresholds of the average case ``xbar`` (K - 1 values) and ``B`` the
+coefficients (J x (K - 1), one per column and threshold). The cumulative family needs
+``c(x)`` ordered for every row, and free ``B`` do not give that: a row far enough from
+``xbar`` gets crossed thresholds and a negative probability (brms fits such models and
+leaves the crossing to the sampler's rejections).
+
+Ordered thresholds on a whole region follow from ordered thresholds at its corners:
+``c(x)`` is affine in ``x``, so on the simplex spanned by J + 1 vertices ``v_0 .. v_J``
+it is the barycentric mix ``sum_j lambda_j(x) c(v_j)`` of the thresholds at the
+vertices, and a convex combination of ordered vectors is ordered. The model therefore
+samples the thresholds at the vertices, ``T_j = c(v_j)``, each an ordered vector, and
+reads ``cbar`` and ``B`` from them (an invertible linear map,
+:meth:`Simplex.from_vertices`; :meth:`Simplex.to_vertices` is its inverse):
+
+- a factor's dummy columns (J levels besides the reference): the vertices are the
+  levels themselves (the reference at 0, level j at the unit vector e_j), so every level
+  has its own ordered thresholds: the saturated model of clm's ``nominal = ~ x``;
+- one number: the vertices are its smallest and largest value in the fitting data, and
+  the thresholds are ordered for every value between them (beyond them a prediction is
+  refused: :meth:`Simplex.contains`).
+
+Several cs() covariates at once span a box, not a simplex; the cumulative family takes
+one (the sequential and adjacent-category families, whose thresholds need no order, take
+any number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesresp.maths.ops import NUMPY
+
+
+@dataclass(frozen=True)
+class Simplex:
+    """The region where a cs() covariate's thresholds are kept ordered: J + 1 affinely
+    independent vertices in the space of its J design columns.
+
+    Parameters
+    ----------
+    vertices : array, shape (J + 1, J)
+        The vertices' design values (for a factor ``[0; I]``, for a number
+        ``[[min], [max]]``).
+    labels : tuple of str
+        A name for each vertex (the level, or ``min`` / ``max``).
+    """
+
+    vertices: np.ndarray
+    labels: tuple[str, ...]
+
+    def __post_init__(self):
+        v = np.asarray(self.vertices, dtype=float)
+        if v.ndim != 2 or v.shape[0] != v.shape[1] + 1:
+            raise ValueError(f"a simplex in J dimensions has J + 1 vertices, not shape {v.shape}")
+        if len(self.labels) != v.shape[0]:
+            raise ValueError("one label per vertex")
+        edges = v[1:] - v[0]
+        if abs(np.linalg.det(edges)) < 1e-12:
+            raise ValueError("the vertices are not affinely independent (a flat simplex)")
+        object.__setattr__(self, "vertices", v)
+
+    @property
+    def n_columns(self) -> int:
+        return self.vertices.shape[1]
+
+    @property
+    def _barycentric(self) -> np.ndarray:
+        """(J + 1, J + 1) ``M`` with ``lambda = M [x; 1]``."""
+        v = self.vertices
+        return np.linalg.inv(np.vstack([v.T, np.ones(len(v))]))
+
+    def weights(self, x, xp=NUMPY):
+        """Barycentric coordinates ``lambda`` (..., J + 1) of ``x`` (..., J): ``x = sum_j
+        lambda_j v_j`` with ``sum_j lambda_j = 1``; all non-negative inside the simplex."""
+        M = self._barycentric
+        J = self.n_columns
+        if xp is NUMPY:
+            x = np.asarray(x, dtype=float)
+        return (x[..., None, :] * M[:, :J]).sum(axis=-1) + M[:, J]
+
+    def from_vertices(self, T, x_mean, xp=NUMPY):
+        """``(cbar, B)`` from the thresholds at the vertices ``T`` (..., J + 1, K - 1):
+        ``cbar = sum_j lambda_j(xbar) T_j`` (..., K - 1) and ``B = -E^-1 (T_j - T_0)_j``
+        (..., J, K - 1), with ``E`` the edges ``v_j - v_0``."""
+        if xp is NUMPY:
+            T = np.asarray(T, dtype=float)
+        lam = self.weights(x_mean, xp)  # (..., J + 1)
+        cbar = (lam[..., :, None] * T).sum(axis=-2)
+        E_inv = np.linalg.inv(self.vertices[1:] - self.vertices[0])  # (J, J)
+        diff = T[..., 1:, :] - T[..., 0, :][..., None, :]  # (..., J, K - 1)
+        B = -(E_inv[:, :, None] * diff[..., None, :, :]).sum(axis=-2)
+        return cbar, B
+
+    def to_vertices(self, cbar, B, x_mean, xp=NUMPY):
+        """The thresholds at the vertices, ``T_j = cbar - (v_j - xbar) B``
+        (..., J + 1, K - 1): the inverse of :meth:`from_vertices`."""
+        if xp is NUMPY:
+            cbar, B, x_mean = (np.asarray(a, dtype=float) for a in (cbar, B, x_mean))
+        offset = self.vertices - x_mean[..., None, :]  # (..., J + 1, J)
+        moved = (offset[..., :, :, None] * B[..., None, :, :]).sum(axis=-2)
+        return cbar[..., None, :] - moved
+
+    def contains(self, x, tol: float = 1e-9) -> np.ndarray:
+        """Whether each row of ``x`` (n, J) lies in the simplex (NumPy): where its
+        thresholds are ordered in every draw."""
+        return np.all(self.weights(x) >= -tol, axis=-1)
