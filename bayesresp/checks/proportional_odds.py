@@ -184,6 +184,10 @@ def po_check(
 
     eligible = eligible_covariates(fit)
     chosen = [covariates] if isinstance(covariates, str) else covariates
+    if chosen is not None:
+        chosen = list(dict.fromkeys(chosen))  # each once, in the order given
+        if not chosen:
+            raise POCheckError("name at least one covariate to check, or None for all")
     if chosen is None:
         chosen = [x for x, why in eligible.items() if why is None]
         if not chosen:

@@ -77,6 +77,8 @@ def test_refusals(checked, example):
     fit, _, _ = checked
     with pytest.raises(bayesresp.POCheckError, match="'years' is not a covariate"):
         fit.po_check(["years"])
+    with pytest.raises(bayesresp.POCheckError, match="name at least one covariate"):
+        fit.po_check([])
     mono = bayesresp.fit(
         example.head(150),
         "response ~ mo(hierarchy_level) + severity:background",
