@@ -237,13 +237,14 @@ def po_check(
         dev = _deviations(other, x, ci)
         lo, hi = dev.columns[-2], dev.columns[-1]
         apart = int(((dev[lo] > 0) | (dev[hi] < 0)).sum())
-        verdict, advice = _verdict(x, diff, se, fit.spec.family)
+        z = diff / se if se > 0 else float(np.sign(diff)) * np.inf if diff else 0.0
+        verdict, advice = _verdict(x, diff, se, z, fit.spec.family)
         rows.append(
             {
                 "covariate": x,
                 "elpd_diff": diff,
                 "se": se,
-                "z": diff / se if se > 0 else float(np.sign(diff)) * np.inf if diff else 0.0,
+                "z": z,
                 "apart": apart,
                 "n_deviations": len(dev),
                 "verdict": verdict,
@@ -312,8 +313,7 @@ def _deviations(other: FittedModel, x: str, ci: float) -> pd.DataFrame:
     return pd.DataFrame(records).set_index(["level", "threshold"])
 
 
-def _verdict(x: str, diff: float, se: float, family: str) -> tuple[str, str]:
-    z = diff / se if se > 0 else (np.inf if diff > 0 else 0.0)
+def _verdict(x: str, diff: float, se: float, z: float, family: str) -> tuple[str, str]:
     if diff > SMALL_ELPD and z > 2:
         where = (
             f"cs({x})"

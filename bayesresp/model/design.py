@@ -612,20 +612,12 @@ def _check_cs_rows(info: DesignInfo, data: pd.DataFrame, X_cs: np.ndarray) -> No
     c = info.codings[name]
     low, high = (v * c.scale + c.center for v in info.cs_bounds[0])
     raise ProfileError(
-        f"row {data.index[i]!r}: {name} = {_shown(data[name].iloc[i])} lies outside "
+        f"row {data.index[i]!r}: {name} = {float(data[name].iloc[i]):g} lies outside "
         f"{low:g} .. {high:g}, the range of the fitting data over which the cumulative "
         f"model keeps the thresholds of cs({name}) ordered ({outside.size} row(s) outside); "
         "ask about values inside it, or fit family = 'sratio', 'cratio' or 'acat', whose "
         "thresholds need no order"
     )
-
-
-def _shown(value) -> str:
-    """A cell's value as a user wrote it: a number plainly, anything else quoted."""
-    try:
-        return f"{float(value):g}"
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def _check_cs_terms(formula: Formula) -> None:
