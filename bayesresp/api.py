@@ -145,22 +145,31 @@ class Fit(FittedModel):
 
     def po_check(
         self,
-        covariates: list[str] | str | None = None,
+        covariates: list[str | tuple[str, ...]] | str | None = None,
         *,
+        blocks: list[str] | str | None = None,
         seed: int | None = None,
         ci: float = 0.9,
         refit_high_k: bool = False,
         progress: bool = False,
     ) -> proportional_odds.POCheckResult:
-        """Check proportional odds, one covariate at a time (a refit with ``cs(x)`` and a
-        LOO comparison); see :func:`bayesresp.checks.proportional_odds.po_check`.
+        """Check proportional odds, one covariate (or group, or block) at a time (a refit
+        with ``cs(x)`` and a LOO comparison); see
+        :func:`bayesresp.checks.proportional_odds.po_check`.
 
         Examples
         --------
         >>> fit.po_check(["severity", "background"])  # doctest: +SKIP
+        >>> seq.po_check([("severity", "background")], blocks=["positional"])  # doctest: +SKIP
         """
         return proportional_odds.po_check(
-            self, covariates, seed=seed, ci=ci, refit_high_k=refit_high_k, progress=progress
+            self,
+            covariates,
+            blocks=blocks,
+            seed=seed,
+            ci=ci,
+            refit_high_k=refit_high_k,
+            progress=progress,
         )
 
     def coder_reliability(

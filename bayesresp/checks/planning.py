@@ -144,11 +144,13 @@ def plan(
     from bayesresp.inference.batches import BatchStore, run_batch, versions
 
     spec = ModelSpec.coerce(spec)
-    if (spec.family, spec.link) != ("cumulative", "logit"):
+    if (spec.family, spec.link, spec.thresholds) != ("cumulative", "logit", "flexible"):
+        shown = "" if spec.thresholds == "flexible" else f" ({spec.thresholds} thresholds)"
         raise PlanError(
-            f"plan simulates studies from the cumulative logit model (the simulator's), so "
-            f"its coverage and truths are those of that model, not of a {spec.family} "
-            f"{spec.link} fit; plan with family = 'cumulative' and link = 'logit'"
+            f"plan simulates studies from the cumulative logit model with flexible "
+            f"thresholds (the simulator's), so its coverage and truths are those of that "
+            f"model, not of a {spec.family} {spec.link} fit{shown}; plan with family = "
+            "'cumulative', link = 'logit' and thresholds = 'flexible'"
         )
     if not designs:
         raise PlanError("plan needs at least one design (missions and rows)")

@@ -4,7 +4,11 @@ or does it move some thresholds more than others?
 For each covariate chosen, the fit's model is fitted again with that covariate
 category-specific (``cs(x)``: one coefficient per threshold, in the cumulative family
 each level with its own ordered thresholds, :mod:`bayesresp.maths.thresholds`), to the
-same rows with the same sampler settings, and the two are set side by side:
+same rows with the same sampler settings, and the two are set side by side. A group of
+covariates (a tuple, or a block of the theory's factor families by name) is checked
+jointly, all of them category-specific in one refit: in the sequential and
+adjacent-category families, whose thresholds need no order (the cumulative family keeps
+one ``cs()`` term's thresholds ordered, so it checks one covariate at a time).
 
 - **predictive evidence**: the difference in expected log predictive density (PSIS-LOO,
   :func:`bayesresp.checks.comparison.compare`), ``elpd(cs(x)) - elpd(fit)``, with the
@@ -50,12 +54,14 @@ SMALL_ELPD = 4.0
 class POCheckResult:
     """What :func:`po_check` found, per covariate.
 
-    ``table``: one row per covariate, with ``elpd_diff`` (``elpd(cs(x)) - elpd(fit)``),
+    ``table``: one row per covariate (or group checked jointly, named ``a + b``), with
+    ``elpd_diff`` (``elpd(cs(x)) - elpd(fit)``),
     ``se`` (of that difference), ``z`` (their ratio), ``apart`` (how many of the
     covariate's ``deviations``, one per level and threshold, have an interval that
     excludes zero; ``(1 - ci)`` of them would by chance alone under proportional odds)
     out of ``n_deviations``, ``verdict`` and ``advice``. ``deviations``: per covariate, each
-    level's and threshold's deviation (median and interval). ``fits``: the refits with
+    level's and threshold's deviation (median and interval; a group's rows are indexed by
+    covariate too). ``fits``: the refits with
     ``cs(x)``; ``comparisons``: their LOO comparisons with the fit.
     """
 
@@ -87,8 +93,8 @@ class POCheckResult:
 
     def __str__(self) -> str:
         lines = [
-            f"Proportional odds, one covariate at a time ({self.family} family; elpd of "
-            f"the cs() model minus the fit's, PSIS-LOO): {self.verdict.upper()}"
+            f"Proportional odds, one covariate (or group) at a time ({self.family} family; "
+            f"elpd of the cs() model minus the fit's, PSIS-LOO): {self.verdict.upper()}"
         ]
         width = max(len(str(x)) for x in self.table.index)
         for x, row in self.table.iterrows():
@@ -142,8 +148,9 @@ def eligible_covariates(fit: FittedModel) -> dict[str, str | None]:
 
 def po_check(
     fit: FittedModel,
-    covariates: list[str] | str | None = None,
+    covariates: list[str | tuple[str, ...]] | str | None = None,
     *,
+    blocks: list[str] | str | None = None,
     seed: int | None = None,
     ci: float = 0.9,
     refit_high_k: bool = False,
@@ -155,9 +162,15 @@ def po_check(
     ----------
     fit : FittedModel
         The fit to check (any family; its covariates have one coefficient each).
-    covariates : list of str, optional
-        The covariates to check; by default every covariate of a main effect that is in
-        no interaction and not a ``mo()`` term.
+    covariates : str, tuple of str, or list of them, optional
+        The covariates to check, each on its own; a tuple (in the list, or alone) checks
+        its covariates jointly (one refit with all of them category-specific: the sratio,
+        cratio and acat families). By default (and without ``blocks``) every covariate of
+        a main effect that is in no interaction and not a ``mo()`` term, one at a time.
+    blocks : list of str, optional
+        Blocks of the theory's factor families (the codebook's, or the specification's
+        ``[blocks]``: ``"individual"``, ``"positional"``), each checked jointly: its
+        covariates that can be made category-specific.
     seed : int, optional
         The refits' seed (default: the fit's).
     ci : float
@@ -183,31 +196,18 @@ def po_check(
     from bayesresp.inference.fitting import fit as refit
 
     eligible = eligible_covariates(fit)
-    chosen = [covariates] if isinstance(covariates, str) else covariates
-    if chosen is not None:
-        chosen = list(dict.fromkeys(chosen))  # each once, in the order given
-        if not chosen:
-            raise POCheckError("name at least one covariate to check, or None for all")
-    if chosen is None:
-        chosen = [x for x, why in eligible.items() if why is None]
-        if not chosen:
-            raise POCheckError(
-                "no covariate of this fit can be made category-specific (each is in an "
-                "interaction or a mo() term); check the main effects' model instead"
-            )
-    for x in chosen:
-        if x not in eligible:
-            raise POCheckError(
-                f"'{x}' is not a covariate of the fit's common terms; those are "
-                f"{', '.join(eligible) or 'none'}"
-            )
-        if eligible[x] is not None:
-            raise POCheckError(f"cs({x}) cannot be checked: {eligible[x]}")
+    chosen = _chosen(fit, eligible, covariates, blocks)
     has_cs = [str(t) for t in fit.spec.parsed.terms if t.cs]
     if has_cs and fit.spec.response.ordered:
         raise POCheckError(
             f"the fit already holds {', '.join(has_cs)}, and the {fit.spec.family} family "
             "takes one cs() term: check a fit without it"
+        )
+    if fit.spec.response.ordered and fit.spec.thresholds != "flexible":
+        raise POCheckError(
+            f"the fit's thresholds are {fit.spec.thresholds}, and in the {fit.spec.family} "
+            "family cs(x) gives each level of x thresholds of its own (flexible): the "
+            "comparison would mix two changes. Check a fit with thresholds = 'flexible'"
         )
     meta = fit.meta
     settings = {
@@ -220,21 +220,26 @@ def po_check(
         "missing": "model" if fit.info.imputed else "error",
     }
     rows, deviations, fits, comparisons = [], {}, {}, {}
-    for x in chosen:
+    for group in chosen:
+        x = " + ".join(group)
+        name = " + ".join(f"cs({v})" for v in group)
         other = refit(
             fit.data,
-            _category_specific_spec(fit.spec, x),
+            _category_specific_spec(fit.spec, group),
             codebook=fit.codebook,
             progress=progress,
             **settings,
         )
         comparison = compare(
-            {"fit": fit, f"cs({x})": other}, refit_high_k=refit_high_k, progress=progress
+            {"fit": fit, name: other}, refit_high_k=refit_high_k, progress=progress
         )
         table = comparison.table
-        diff = float(table.loc[f"cs({x})", "elpd"] - table.loc["fit", "elpd"])
+        diff = float(table.loc[name, "elpd"] - table.loc["fit", "elpd"])
         se = float(table["dse"].max())  # the lower-ranked row holds the difference's se
-        dev = _deviations(other, x, ci)
+        if len(group) == 1:
+            dev = _deviations(other, x, ci)
+        else:
+            dev = pd.concat({v: _deviations(other, v, ci) for v in group}, names=["covariate"])
         lo, hi = dev.columns[-2], dev.columns[-1]
         apart = int(((dev[lo] > 0) | (dev[hi] < 0)).sum())
         z = diff / se if se > 0 else float(np.sign(diff)) * np.inf if diff else 0.0
@@ -256,22 +261,92 @@ def po_check(
     return POCheckResult(table, deviations, fits, comparisons, fit.spec.family, ci)
 
 
-def _category_specific_spec(spec, x: str):
-    """The specification with ``x``'s main effect made ``cs(x)``: its own prior keys
-    dropped (the cs() model's prior is the family's for cs() terms), its block kept."""
+def _chosen(fit, eligible, covariates, blocks) -> list[tuple[str, ...]]:
+    """The covariates to check, as groups (one covariate, or several checked jointly),
+    each checked against what the fit holds."""
+    items = [covariates] if isinstance(covariates, str | tuple) else covariates
+    named_blocks = [blocks] if isinstance(blocks, str) else blocks
+    if items is not None and not items or named_blocks is not None and not named_blocks:
+        raise POCheckError("name at least one covariate (or block) to check, or None for all")
+    groups = [(x,) if isinstance(x, str) else tuple(x) for x in items or []]
+    groups += [_block_covariates(fit, eligible, b) for b in named_blocks or []]
+    if not groups:
+        groups = [(x,) for x, why in eligible.items() if why is None]
+        if not groups:
+            raise POCheckError(
+                "no covariate of this fit can be made category-specific (each is in an "
+                "interaction or a mo() term); check the main effects' model instead"
+            )
+    once: dict[frozenset, tuple[str, ...]] = {}  # each group once, whatever its order
+    for g in groups:
+        once.setdefault(frozenset(g), tuple(dict.fromkeys(g)))
+    groups = list(once.values())
+    for group in groups:
+        if not group:
+            raise POCheckError("an empty group of covariates: name at least one in each")
+        for x in group:
+            if x not in eligible:
+                raise POCheckError(
+                    f"'{x}' is not a covariate of the fit's common terms; those are "
+                    f"{', '.join(eligible) or 'none'}"
+                )
+            if eligible[x] is not None:
+                raise POCheckError(f"cs({x}) cannot be checked: {eligible[x]}")
+        if len(group) > 1 and fit.spec.response.ordered:
+            raise POCheckError(
+                f"{' + '.join(group)} jointly: the {fit.spec.family} family keeps one cs() "
+                "term's thresholds ordered, so it checks one covariate at a time (name them "
+                "apart), or fit family = 'sratio', 'cratio' or 'acat' to check them together"
+            )
+    return groups
+
+
+def _block_covariates(fit, eligible, block: str) -> tuple[str, ...]:
+    """The covariates of a block that can be made category-specific."""
+    info = fit.info
+    terms = (*info.columns, *info.monotonic, *info.cs_columns)
+    of_block = {t.block for t in terms}
+    members = [
+        x
+        for x, why in eligible.items()
+        if why is None and any(c.block == block and c.term == x for c in info.columns)
+    ]
+    if block not in of_block:
+        raise POCheckError(
+            f"'{block}' is not a block of the fit's terms; those are "
+            f"{', '.join(sorted(of_block)) or 'none'}"
+        )
+    if not members:
+        raise POCheckError(
+            f"block '{block}' has no covariate left to make category-specific (each is "
+            "already cs(), in an interaction or a mo() term)"
+        )
+    return tuple(members)
+
+
+def _category_specific_spec(spec, group: tuple[str, ...]):
+    """The specification with each of ``group``'s main effects made ``cs(x)``: their own
+    prior keys dropped (the cs() model's prior is the family's for cs() terms), their
+    blocks kept."""
     from bayesresp.model.spec import ModelSpec
 
     parsed = spec.parsed
-    terms = [f"cs({x})" if (len(t.vars) == 1 and t.names[0] == x) else str(t) for t in parsed.terms]
+    terms = [
+        f"cs({t.names[0]})" if (len(t.vars) == 1 and t.names[0] in group) else str(t)
+        for t in parsed.terms
+    ]
     rhs = " + ".join(terms + [str(g) for g in parsed.groups]) or "1"
     values = spec.to_dict()
     values["formula"] = f"{parsed.outcome} ~ {rhs}"
     values["priors"] = {
-        k: v for k, v in spec.priors.items() if k != x and not k.startswith(f"{x}[")
+        k: v
+        for k, v in spec.priors.items()
+        if not any(k == x or k.startswith(f"{x}[") for x in group)
     }
     blocks = dict(spec.blocks)
-    if x in blocks:
-        blocks[f"cs({x})"] = blocks.pop(x)
+    for x in group:
+        if x in blocks:
+            blocks[f"cs({x})"] = blocks.pop(x)
     values["blocks"] = blocks
     return ModelSpec.from_dict(values)
 
@@ -314,14 +389,15 @@ def _deviations(other: FittedModel, x: str, ci: float) -> pd.DataFrame:
 
 
 def _verdict(x: str, diff: float, se: float, z: float, family: str) -> tuple[str, str]:
+    name = " + ".join(f"cs({v})" for v in x.split(" + "))
     if diff > SMALL_ELPD and z > 2:
         where = (
-            f"cs({x})"
+            name
             if family == "cumulative"
-            else f"cs({x}) (several cs() terms fit together in the {family} family)"
+            else f"{name} (several cs() terms fit together in the {family} family)"
         )
         return "fail", (
-            f"proportional odds is doubtful for {x}: the model with cs({x}) predicts "
+            f"proportional odds is doubtful for {x}: the model with {name} predicts "
             f"better (elpd {diff:+.1f}, se {se:.1f}). Read which thresholds move "
             f"(result.deviations['{x}']); if the pattern makes sense, fit {where}, or a "
             "sequential family (sratio), whose steps may differ"

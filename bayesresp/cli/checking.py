@@ -49,13 +49,23 @@ def diagnose_cmd(fit_file: Path, fmt: str) -> None:
     "--covariate",
     "covariates",
     multiple=True,
-    help="A covariate to check (repeatable); by default every main effect in no "
-    "interaction and not a mo() term.",
+    help="A covariate to check (repeatable); a+b checks a and b jointly (sratio, cratio, "
+    "acat). By default every main effect in no interaction and not a mo() term.",
+)
+@click.option(
+    "--block",
+    "blocks",
+    multiple=True,
+    help="A block of the theory's factor families (individual, positional, ...) whose "
+    "covariates are checked jointly (repeatable; sratio, cratio, acat).",
 )
 @seed_option(None, "Seed of the refits (default: the fit's).")
 @format_option
-def po_check_cmd(fit_file: Path, covariates: tuple[str, ...], seed: int | None, fmt: str) -> None:
-    """Check proportional odds, one covariate at a time; exit status 1 when one fails.
+def po_check_cmd(
+    fit_file: Path, covariates: tuple[str, ...], blocks: tuple[str, ...], seed: int | None, fmt: str
+) -> None:
+    """Check proportional odds, one covariate (or group) at a time; exit status 1 when
+    one fails.
 
     Refits the model with each covariate category-specific (cs(x): one effect per
     threshold) and compares the two by PSIS-LOO; prints the elpd difference with its
@@ -65,10 +75,12 @@ def po_check_cmd(fit_file: Path, covariates: tuple[str, ...], seed: int | None, 
     \b
     Example:
       bayesresp po-check fit.nc --covariate severity --covariate background
+      bayesresp po-check seq.nc --covariate severity+background --block positional
     """
     from bayesresp.api import load_fit
 
-    result = load_fit(fit_file).po_check(list(covariates) or None, seed=seed)
+    chosen = [tuple(v.strip() for v in c.split("+")) if "+" in c else c.strip() for c in covariates]
+    result = load_fit(fit_file).po_check(chosen or None, blocks=list(blocks) or None, seed=seed)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, default=float))
     elif fmt == "csv":

@@ -19,6 +19,7 @@ from bayesresp.cli.output import (
 )
 from bayesresp.maths.families import FAMILIES
 from bayesresp.maths.links import LINKS
+from bayesresp.maths.thresholds import STRUCTURES
 
 TABLES = ("parameters", "odds", "groups", "variance")
 
@@ -95,6 +96,13 @@ TABLES = ("parameters", "odds", "groups", "variance")
     default=None,
     help="Link, in place of the specification's (default there: logit).",
 )
+@click.option(
+    "--thresholds",
+    type=click.Choice(list(STRUCTURES)),
+    default=None,
+    help="Thresholds, in place of the specification's (default there: flexible): "
+    "equidistant keeps the first and last free and spaces the others evenly.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit_cmd(
     data: Path,
@@ -114,6 +122,7 @@ def fit_cmd(
     centring: bool | None,
     family: str | None,
     link: str | None,
+    thresholds: str | None,
     quiet: bool,
 ) -> None:
     """Fit a model to a coded data file and save the fit.
@@ -166,6 +175,7 @@ def fit_cmd(
             centring=centring,
             family=family,
             link=link,
+            thresholds=thresholds,
         )
         result.save(out)  # atomic: an interrupt leaves the old file (or none)
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ from bayesresp.inference.sampling import SamplerSettings, sample
 from bayesresp.model.design import Design, DesignInfo, apply_design, design_of_spec
 from bayesresp.model.design import compress as compress_design
 from bayesresp.model.formula import Formula
-from bayesresp.model.graph import ResolvedPriors, coords_of
+from bayesresp.model.graph import coords_of, prior_table
 from bayesresp.model.spec import ModelSpec
 
 MISSING = ("error", "drop", "model")
@@ -263,6 +263,7 @@ def fit(
     centring: bool | None = None,
     family: str | None = None,
     link: str | None = None,
+    thresholds: str | None = None,
 ) -> FittedModel:
     """Fit the hierarchical ordinal model (cumulative-link by default) to coded data.
 
@@ -335,6 +336,12 @@ def fit(
         PyMC's graph, and ``fit.meta["log_density_why"]`` says so.
     link : {"logit", "probit", "cloglog", "cauchit"}, optional
         The link, in place of the specification's ``link``.
+    thresholds : {"flexible", "equidistant"}, optional
+        The thresholds' structure, in place of the specification's ``thresholds``
+        (:mod:`bayesresp.maths.thresholds`): every threshold a parameter (flexible), or
+        the first and last, the others evenly spaced between them (equidistant; they
+        keep the flexible prior's marginal of the two ends). Equidistant thresholds
+        sample PyMC's graph.
 
     Returns
     -------
@@ -383,7 +390,7 @@ def fit(
         centring=centring,
     )
     _check_missing(missing)  # before reading anything
-    spec = ModelSpec.coerce(spec, family, link)  # checked as a specification's keys are
+    spec = ModelSpec.coerce(spec, family, link, thresholds)  # checked as a specification's keys are
     frame, cb = prepare_data(data, spec, codebook, missing)
     _refuse_one_level(frame, spec.parsed.outcome, cb)
     design = design_of_spec(frame, spec, cb, impute=missing == "model")
@@ -510,7 +517,7 @@ def fit_design(
         )
     meta = {
         **settings.to_meta(),
-        "priors": ResolvedPriors(design.info, spec.priors, spec.link).table(),
+        "priors": prior_table(design.info, spec.priors, spec.response),
         "rows_fitted": fitted.n,
         "compressed": inverse is not None,
         "compiled": drawn.compiled,

@@ -65,6 +65,9 @@ def unsupported(info, family=None) -> str | None:
     model's ordinal family."""
     if family is not None and not family.compiled:
         return f"the {family.name} family (its log density is PyMC's graph)"
+    K = len(info.spectrum) if hasattr(info, "spectrum") else 0
+    if family is not None and family.thresholds.n_free(K) < K - 1:  # (three levels: all free)
+        return f"{family.thresholds.name} thresholds (their prior is PyMC's graph)"
     if getattr(info, "cs_columns", ()):  # (the other families returned above)
         names = ", ".join(sorted({c.term for c in info.cs_columns}))
         return f"category-specific thresholds kept ordered ({names}; the cumulative family)"

@@ -328,7 +328,7 @@ _COMPILED_LOCK = threading.Lock()
 
 def structure_key(design: Design, spec: ModelSpec) -> str:
     """Everything the model's graph depends on, apart from the data arrays."""
-    from bayesresp.model.graph import ResolvedPriors
+    from bayesresp.model.graph import prior_table
 
     info = design.info
     return json.dumps(
@@ -341,9 +341,10 @@ def structure_key(design: Design, spec: ModelSpec) -> str:
             "monotonic": [(m.var, m.levels) for m in info.monotonic],
             # Level counts, not names: a refit relabels the levels (finish_tree).
             "groups": [(g.label, len(g.levels), g.column_names, g.correlated) for g in info.groups],
-            "priors": ResolvedPriors(info, spec.priors, spec.link).table(),
+            "priors": prior_table(info, spec.priors, spec.response),
             "link": spec.link,
             "family": spec.family,
+            "thresholds": spec.thresholds,
             "ranges": design.y_high is not None,
         },
         sort_keys=True,

@@ -47,6 +47,7 @@ from scipy import special
 from bayesresp.maths import cumulative
 from bayesresp.maths.links import LINKS, Link, get_link
 from bayesresp.maths.ops import NUMPY, TENSOR
+from bayesresp.maths.thresholds import Flexible, get_structure
 
 
 def _shares(p):
@@ -98,6 +99,20 @@ def _gather(lp, y, xp):
     return np.take_along_axis(lp, np.broadcast_to(y[:, None], lp.shape[:-1] + (1,)), -1)[..., 0]
 
 
+def _gammaln(x, xp):
+    """``log Gamma(x)``: a number's in double precision (PyTensor would make a Python
+    float a float32 constant), a tensor's in the graph."""
+    if xp is NUMPY or isinstance(x, (int, float, np.number)):
+        return special.gammaln(x)
+    return xp.gammaln(x)
+
+
+def _log_beta(log_x, log_1mx, a, b, xp):
+    """Log-density of a Beta(a, b) at x, from ``log x`` and ``log(1 - x)``."""
+    norm = _gammaln(a + b, xp) - _gammaln(a, xp) - _gammaln(b, xp)
+    return norm + (a - 1.0) * log_x + (b - 1.0) * log_1mx
+
+
 def _range_mask(lp, y, y_high, xp):
     """0 for the levels inside each row's range ``y .. y_high``, -inf outside: (n, K)."""
     if xp is TENSOR:
@@ -127,6 +142,10 @@ class Family:
     compiled : bool
         bayesresp's compiled log density (:mod:`bayesresp.inference.kernel`) covers it;
         otherwise fits run on PyMC's graph, and say so.
+    thresholds : Flexible
+        How the average case's thresholds are parameterised
+        (:mod:`bayesresp.maths.thresholds`: flexible or equidistant; brms's
+        ``cumulative(threshold = ...)``).
     """
 
     name: str = ""
@@ -137,15 +156,18 @@ class Family:
     #: What exp(coefficient) multiplies under the logit link.
     odds_reading: str = ""
 
-    def __init__(self, link: str | Link = "logit"):
+    def __init__(self, link: str | Link = "logit", thresholds: str | Flexible = "flexible"):
         self.link = get_link(link)
+        self.thresholds = get_structure(thresholds)
 
     def __repr__(self) -> str:
-        return f"<family {self.name}({self.link.name})>"
+        shown = "" if self.thresholds.name == "flexible" else f", {self.thresholds.name}"
+        return f"<family {self.name}({self.link.name}{shown})>"
 
     def describe(self) -> str:
         """The model in one line, for reports and summaries."""
-        return f"{self.name} {self.link.name}: {self.reading}"
+        shown = "" if self.thresholds.name == "flexible" else " (equidistant thresholds)"
+        return f"{self.name} {self.link.name}: {self.reading}{shown}"
 
     def no_decomposition(self) -> str | None:
         """Why a variance decomposition of the linear predictor means nothing in this
@@ -162,14 +184,14 @@ class Family:
             )
         return None
 
+    def _key(self) -> tuple[str, str, str]:
+        return self.name, self.link.name, self.thresholds.name
+
     def __eq__(self, other) -> bool:
-        return isinstance(other, Family) and (self.name, self.link.name) == (
-            other.name,
-            other.link.name,
-        )
+        return isinstance(other, Family) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.name, self.link.name))
+        return hash(self._key())
 
     # -- written once for both dialects --------------------------------------------------
     def log_probs(self, eta, thresholds, xp=NUMPY):
@@ -187,6 +209,12 @@ class Family:
     def log_jacobian(self, c, xp=NUMPY):
         """``log |det dp/dc|`` of the anchor case's map from the K - 1 thresholds to the
         first K - 1 level probabilities (``eta = 0``)."""
+        raise NotImplementedError
+
+    def log_end_prior(self, ends, alpha, K: int, xp=NUMPY):
+        """Log-density of the first and last thresholds, ``ends`` (..., 2), under the
+        induced-Dirichlet(alpha) prior on all K - 1 (K >= 4): their marginal, the
+        equidistant structure's prior (:mod:`bayesresp.maths.thresholds`)."""
         raise NotImplementedError
 
     # -- NumPy -----------------------------------------------------------------------------
@@ -247,6 +275,18 @@ class Cumulative(Family):
 
     def log_jacobian(self, c, xp=NUMPY):
         return (self.link.log_pdf(c, xp)).sum(axis=-1)
+
+    def log_end_prior(self, ends, alpha, K: int, xp=NUMPY):
+        # Aggregation: (p_1, p_2 + .. + p_{K-1}, p_K) ~ Dirichlet(a, (K - 2) a, a), and
+        # p_1 = F(c_1), p_K = S(c_{K-1}): Jacobian f(c_1) f(c_{K-1})
+        lk = self.link
+        a, b = ends[..., 0], ends[..., 1]
+        lo, hi = lk.log_cdf(a, xp), lk.log_cdf(b, xp)
+        middle = hi + xp.log1mexp(xp.minimum(lo - hi, 0.0))  # log(F(b) - F(a))
+        inner = (K - 2) * alpha
+        norm = _gammaln(2.0 * alpha + inner, xp) - 2.0 * _gammaln(alpha, xp) - _gammaln(inner, xp)
+        dirichlet = norm + (alpha - 1.0) * (lo + lk.log_sf(b, xp)) + (inner - 1.0) * middle
+        return dirichlet + lk.log_pdf(a, xp) + lk.log_pdf(b, xp)
 
     def probs(self, eta, thresholds):
         eta, thresholds = np.asarray(eta, float), np.asarray(thresholds, float)
@@ -312,6 +352,15 @@ class _Sequential(Family):
     def _log_stop_slope(self, c, xp):
         raise NotImplementedError
 
+    def log_end_prior(self, ends, alpha, K: int, xp=NUMPY):
+        # Stick-breaking: the stopping shares p_k / (p_k + .. + p_K) of a Dirichlet are
+        # independent Beta(a, (K - k) a): Beta(a, (K - 1) a) at the first step, Beta(a, a)
+        # at the last; each with its slope d(stop) / dc
+        stop, go = self._steps(ends, xp)
+        first = _log_beta(stop[..., 0], go[..., 0], alpha, (K - 1) * alpha, xp)
+        last = _log_beta(stop[..., 1], go[..., 1], alpha, alpha, xp)
+        return first + last + self._log_stop_slope(ends, xp).sum(axis=-1)
+
 
 class StoppingRatio(_Sequential):
     name = "sratio"
@@ -373,6 +422,15 @@ class AdjacentCategory(Family):
         slope = lk.log_pdf(-c, xp) - lk.log_cdf(-c, xp) - lk.log_sf(-c, xp)
         return self.anchor_log_probs(c, xp).sum(axis=-1) + slope.sum(axis=-1)
 
+    def log_end_prior(self, ends, alpha, K: int, xp=NUMPY):
+        # F(-c_k) = p_{k+1} / (p_k + p_{k+1}) ~ Beta(a, a); for K >= 4 the first and last
+        # pairs share no level, so the two ends are independent (ratios of independent
+        # gammas); Jacobian f(-c)
+        lk = self.link
+        up, down = lk.log_cdf(-ends, xp), lk.log_sf(-ends, xp)
+        beta = _log_beta(up, down, alpha, alpha, xp) + lk.log_pdf(-ends, xp)
+        return beta.sum(axis=-1)
+
     def thresholds_of(self, p):
         p, _ = _shares(p)
         r = np.log(p[..., 1:]) - np.log(p[..., :-1])  # g(c_k)
@@ -385,8 +443,13 @@ FAMILIES: dict[str, type[Family]] = {
 }
 
 
-def get_family(family: str | Family = "cumulative", link: str | Link | None = None) -> Family:
-    """The family object of a name with a link (a family object is returned as it is).
+def get_family(
+    family: str | Family = "cumulative",
+    link: str | Link | None = None,
+    thresholds: str | Flexible = "flexible",
+) -> Family:
+    """The family object of a name with a link and a threshold structure (a family
+    object is returned as it is).
 
     A link's name alone (``"probit"``) is the cumulative family with that link: every
     function that took a link takes a family too.
@@ -394,9 +457,9 @@ def get_family(family: str | Family = "cumulative", link: str | Link | None = No
     if isinstance(family, Family):
         return family
     if isinstance(family, Link) or (family in LINKS and link is None):
-        return Cumulative(family)
+        return Cumulative(family, thresholds)
     try:
         cls = FAMILIES[family]
     except (KeyError, TypeError):
         raise ValueError(f"family '{family}' is not one of {', '.join(FAMILIES)}") from None
-    return cls(link or "logit")
+    return cls(link or "logit", thresholds)

@@ -1,6 +1,26 @@
-"""Category-specific effects with ordered thresholds: the vertex parameterisation of the
-cumulative family's ``cs()``, written once for NumPy and PyTensor.
+"""Threshold structures, written once for NumPy and PyTensor.
 
+Two parts. First, **how the K - 1 thresholds of the average case are parameterised**
+(``thresholds = "flexible" | "equidistant"`` in a specification, brms's and clm's names),
+each a small object (:class:`Flexible`, :class:`Equidistant`):
+
+- ``flexible``: every threshold free (K - 1 parameters);
+- ``equidistant``: the first and the last free, the others evenly spaced between them,
+  ``c_k = c_1 + (k - 1) d`` with ``d = (c_{K-1} - c_1) / (K - 2)`` (two parameters;
+  ordered when ``c_1 < c_{K-1}``). With three levels or fewer every threshold vector is
+  equidistant, and the structure is the flexible one.
+
+The equidistant model's two free thresholds get the prior the flexible model gives them:
+their marginal under its prior, so choosing a structure does not also choose another
+prior for the ends of the spectrum. Under the induced Dirichlet that marginal is written
+by each family (:meth:`bayesresp.maths.families.Family.log_end_prior`); under a normal
+prior it is the density of the smallest and largest of K - 1 normal draws in the
+cumulative family (whose flexible prior is sorted normals: :func:`sorted_normal_ends`),
+two independent normals in the others. Draws come from the flexible prior, keeping
+the ends: exact by construction, and a test ties them to the densities.
+
+Second, **category-specific effects with ordered thresholds**: the vertex
+parameterisation of the cumulative family's ``cs()``.
 With category-specific columns ``x`` (J of them) a row's thresholds are linear in ``x``,
 
 ``c(x) = cbar - (x - xbar) B``,
@@ -37,6 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesresp.maths.links import get_link
 from bayesresp.maths.ops import NUMPY
 
 
@@ -113,3 +134,80 @@ class Simplex:
         """Whether each row of ``x`` (n, J) lies in the simplex (NumPy): where its
         thresholds are ordered in every draw."""
         return np.all(self.weights(x) >= -tol, axis=-1)
+
+
+# -- threshold structures ------------------------------------------------------------------
+class Flexible:
+    """Every threshold of the average case a parameter of its own."""
+
+    name = "flexible"
+
+    def n_free(self, K: int) -> int:
+        """How many thresholds are parameters."""
+        return K - 1
+
+    def expand(self, free, K: int, xp=NUMPY):
+        """The K - 1 thresholds (..., K - 1) from the free ones (..., n_free)."""
+        return free
+
+    def free_of(self, thresholds):
+        """The free thresholds of a full vector (NumPy; its inverse on this structure)."""
+        return np.asarray(thresholds, dtype=float)
+
+    def __repr__(self) -> str:
+        return f"<thresholds {self.name}>"
+
+
+class Equidistant(Flexible):
+    """The first and last threshold free, the others evenly spaced between them."""
+
+    name = "equidistant"
+
+    def n_free(self, K: int) -> int:
+        return min(K - 1, 2)
+
+    def expand(self, free, K: int, xp=NUMPY):
+        if K <= 3:  # two thresholds or fewer: always equidistant
+            return free
+        if xp is NUMPY:
+            free = np.asarray(free, dtype=float)
+        steps = np.arange(K - 1) / (K - 2)  # 0, 1 / (K - 2), ..., 1
+        first, last = free[..., 0][..., None], free[..., 1][..., None]  # (broadcastable)
+        return first + (last - first) * steps
+
+    def free_of(self, thresholds):
+        t = np.asarray(thresholds, dtype=float)
+        return t if t.shape[-1] <= 2 else t[..., [0, -1]]
+
+
+#: Every threshold structure, by name.
+STRUCTURES: dict[str, Flexible] = {s.name: s for s in (Flexible(), Equidistant())}
+
+
+def get_structure(structure: str | Flexible = "flexible") -> Flexible:
+    """The threshold structure of a name (an object is returned as it is)."""
+    if isinstance(structure, Flexible):
+        return structure
+    try:
+        return STRUCTURES[structure]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"thresholds '{structure}' is not one of {', '.join(STRUCTURES)}"
+        ) from None
+
+
+def sorted_normal_ends(ends, mu, sigma, n: int, xp=NUMPY):
+    """Log-density of the smallest and largest of ``n`` independent normal(mu, sigma)
+    draws at ``ends`` = (a, b), a < b (``n >= 2``):
+    ``n (n - 1) phi(a) phi(b) (Phi(b) - Phi(a))^(n - 2)`` in standard units, over sigma
+    squared. (The flexible cumulative model's normal prior is sorted normal draws.)"""
+    probit = get_link("probit")
+    if xp is NUMPY:
+        ends = np.asarray(ends, dtype=float)
+    z = (ends - mu) / sigma
+    za, zb = z[..., 0], z[..., 1]
+    log_between = probit.log_cdf(zb, xp) + xp.log1mexp(
+        xp.minimum(probit.log_cdf(za, xp) - probit.log_cdf(zb, xp), 0.0)
+    )
+    dens = probit.log_pdf(za, xp) + probit.log_pdf(zb, xp) - 2.0 * xp.log(sigma)
+    return float(np.log(n * (n - 1))) + dens + (n - 2) * log_between

@@ -16,7 +16,8 @@ stands for when the data are compressed to their distinct rows
 (:func:`bayesresp.model.design.compress`), else one.
 
 The cutpoints are sampled for the average case (``cutpoints_centred``: every covariate at
-its mean over the fitting rows, where the cutpoint prior is defined) and reported for the
+its mean over the fitting rows, where the cutpoint prior is defined; under equidistant
+thresholds the first and last of them, ``cutpoint_ends``) and reported for the
 reference case (``cutpoints``, which the linear predictor uses).
 
 Posterior variable names (what :class:`bayesresp.Fit` reads): ``b`` (dim ``coef``),
@@ -46,6 +47,7 @@ from bayesresp.maths.links import Link, get_link
 from bayesresp.maths.ops import TENSOR
 from bayesresp.maths.predictor import linear_predictor as maths_linear_predictor
 from bayesresp.maths.predictor import monotonic_steps
+from bayesresp.maths.thresholds import sorted_normal_ends
 from bayesresp.model.design import (
     Design,
     DesignInfo,
@@ -295,29 +297,46 @@ def cutpoint_start(K: int, link: str | Link) -> np.ndarray:
 
 
 def _cutpoint_density(prior: Prior, K: int, family: Family, scale=None):
-    """The cutpoints' prior as ``(logp, random, params, signature)`` for a CustomDist:
-    the induced Dirichlet or sorted normals (:func:`_cutpoints_rv`)."""
+    """The prior of the average case's free thresholds as ``(logp, random, params,
+    signature)`` for a CustomDist: the induced Dirichlet or (sorted) normals on all K - 1
+    (:func:`_cutpoints_rv`), or, under equidistant thresholds, those priors' marginal of
+    the first and last (:mod:`bayesresp.maths.thresholds`)."""
+    free = family.thresholds.n_free(K)
+    ends = free < K - 1
     if prior.family == "normal":
         mu, sigma = prior.param("mu"), prior.param("sigma")
 
         def base_logp(value, mu_, sigma_):
+            if ends and family.ordered:  # the smallest and largest of K - 1 draws
+                return sorted_normal_ends(value, mu_[0], sigma_, K - 1, TENSOR)
             return pt.sum(pm.logp(pm.Normal.dist(mu_, sigma_), value))
 
         def base_random(mu_, sigma_, rng=None, size=None):
             shape = (*(size or ()), K - 1) if size is not None else (K - 1,)
-            draws = rng.normal(mu_, sigma_, size=shape)
-            return np.sort(draws, axis=-1) if family.ordered else draws
+            draws = rng.normal(np.asarray(mu_)[..., :1], sigma_, size=shape)
+            draws = np.sort(draws, axis=-1) if family.ordered else draws
+            return family.thresholds.free_of(draws)
 
-        params = (np.full(K - 1, mu), sigma)
+        params = (np.full(free, mu), np.float64(sigma))  # (float64: not a float32 constant)
     else:
         alpha = prior.param("alpha")
-        base_logp, base_random = induced_dirichlet(family)
-        params = (np.full(K - 1, alpha), alpha)
+        dirichlet_logp, dirichlet_random = induced_dirichlet(family)
+
+        def base_logp(value, alpha_head, alpha_last):
+            if ends:  # the flexible prior's marginal of the first and last
+                return family.log_end_prior(value, alpha_last, K, TENSOR)
+            return dirichlet_logp(value, alpha_head, alpha_last)
+
+        def base_random(alpha_head, alpha_last, rng=None, size=None):
+            every = np.full(K - 1, np.asarray(alpha_last).item())  # (the head has n_free)
+            return family.thresholds.free_of(dirichlet_random(every, alpha_last, rng, size))
+
+        params = (np.full(free, alpha), np.float64(alpha))
     if scale is None:
         return base_logp, base_random, params, "(m),()"
 
     def logp(value, a, b, d):
-        return base_logp(value / d, a, b) - (K - 1) * pt.log(d)
+        return base_logp(value / d, a, b) - free * pt.log(d)
 
     def random(a, b, d, rng=None, size=None):
         return base_random(a, b, rng=rng, size=size) * np.asarray(d)[..., None]
@@ -335,27 +354,41 @@ def _cutpoints_rv(prior: Prior, spectrum: tuple[str, ...], family: Family, scale
     prior on ordered cutpoints is the density of sorted independent normal draws.
 
     With ``scale`` (the r2d2 prior's ``D = 1 / sqrt(1 - R2)``) the prior is that of
-    ``c / D``, with the Jacobian ``D^-(K-1)``: the cutpoints themselves are sampled (the
-    data pin them down; sampling ``c / D`` would make them slide along R2).
+    ``c / D``, with the Jacobian ``D^-m`` for the ``m`` sampled thresholds (K - 1, or the
+    two ends): the cutpoints themselves are sampled (the data pin them down; sampling
+    ``c / D`` would make them slide along R2).
+
+    Under equidistant thresholds (K >= 4) the sampled value is ``cutpoint_ends`` (dim
+    ``cutpoint_end``: the first and last threshold), with the flexible prior's marginal,
+    and ``cutpoints_centred`` is spaced evenly between them.
     """
     K = len(spectrum)
-    start = cutpoint_start(K, family.link)
+    structure = family.thresholds
+    start = structure.free_of(cutpoint_start(K, family.link))
 
     def support_point(rv, size, *params):
         return pt.full_like(rv, 0.0) + pt.as_tensor(start)
 
     logp, random, params, inputs = _cutpoint_density(prior, K, family, scale)
     constraint = {"transform": ordered} if family.ordered else {}
-    return pm.CustomDist(
-        "cutpoints_centred",
+    ends = structure.n_free(K) < K - 1
+    if ends:  # the first and last threshold's names
+        names = cutpoint_names(spectrum)
+        pm.modelcontext(None).add_coord("cutpoint_end", [names[0], names[-1]])
+    free = pm.CustomDist(
+        "cutpoint_ends" if ends else "cutpoints_centred",
         *params,
         logp=logp,
         random=random,
         support_point=support_point,
         signature=f"{inputs}->(m)",
-        dims="cutpoint",
+        dims="cutpoint_end" if ends else "cutpoint",
         **constraint,
     )
+    if not ends:
+        return free
+    centred = structure.expand(free, K, TENSOR)
+    return pm.Deterministic("cutpoints_centred", centred, dims="cutpoint")
 
 
 class _OrderedRows(Ordered):
@@ -390,6 +423,10 @@ def _ordered_cs(info: DesignInfo, priors: ResolvedPriors, family: Family, scale,
                 "has thresholds of its own, with the cutpoints' prior (set 'cutpoints'); "
                 "a prior on cs() coefficients applies in the sratio, cratio and acat families"
             )
+    if family.thresholds.name != "flexible":
+        raise ValueError(
+            f"cs() in the {family.name} family needs flexible thresholds (each level's own)"
+        )
     simplex = cs_simplex(info)
     if simplex is None:
         raise ValueError(
@@ -563,8 +600,20 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
             pm.Potential("loglik", pt.sum(data["weights"] * loglik))
         else:  # one term per response: its codes read its true level (maths.rater)
             pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, family))
-    model.bayesresp_priors = priors.table()  # type: ignore[attr-defined]
+    model.bayesresp_priors = prior_table(info, prior_overrides, family)  # type: ignore[attr-defined]
     return model
+
+
+def prior_table(info: DesignInfo, prior_overrides: dict[str, str], family: str | Family):
+    """Every parameter group with its prior, as text (summaries, fit files), under the
+    family's threshold structure."""
+    family = get_family(family)
+    table = ResolvedPriors(info, prior_overrides, family.link.name).table()
+    if family.thresholds.n_free(len(info.spectrum)) < len(info.spectrum) - 1:
+        table["cutpoints"] += (
+            "; equidistant: its marginal of the first and last, the others evenly between"
+        )
+    return table
 
 
 def _category_specific(info: DesignInfo, priors: ResolvedPriors):

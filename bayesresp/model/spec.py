@@ -10,6 +10,7 @@ A specification file is TOML::
     '''
     link = "logit"                  # or "probit", "cloglog", "cauchit"
     family = "cumulative"           # or "sratio", "cratio", "acat"
+    thresholds = "flexible"         # or "equidistant"
     coders = "auto"                 # or "model", "rows": see below
     scale_continuous = true         # centre and scale continuous covariates
 
@@ -25,14 +26,17 @@ The file is checked against a schema before anything is fitted, and every proble
 and :class:`~bayesresp.errors.PriorError`) in one line naming the file, the key, the value
 and what was expected:
 
-- ``name``, ``description``, ``formula``, ``link``, ``family`` and ``coders`` are text (in quotes);
+- ``name``, ``description``, ``formula``, ``link``, ``family``, ``thresholds`` and
+  ``coders`` are text (in quotes);
   ``scale_continuous`` is ``true`` or ``false`` without quotes (``"false"``, text, is an
   error, never read as true); ``[priors]`` and ``[blocks]`` are tables of text;
 - an unknown key is an error naming the closest known key (``lnk``: did you mean
   ``link``?);
 - ``link`` is one of the links; ``family`` one of the ordinal families
   (:mod:`bayesresp.maths.families`: ``cumulative``, the default, ``sratio``, ``cratio``,
-  ``acat``); ``coders`` is ``"auto"`` (the default), ``"model"`` or
+  ``acat``); ``thresholds`` is ``"flexible"`` (the default: every threshold a
+  parameter) or ``"equidistant"`` (the first and last, the others evenly spaced between
+  them: :mod:`bayesresp.maths.thresholds`); ``coders`` is ``"auto"`` (the default), ``"model"`` or
   ``"rows"``: with ``"model"``, the rows of a response coded by several coders are
   readings of its one true level, each coder with a leniency and a spread of their own
   (:mod:`bayesresp.maths.rater`); with ``"rows"`` every row is a response of its own (a
@@ -63,6 +67,7 @@ from bayesresp.data.tomlfile import closest, read_toml, shown
 from bayesresp.errors import PriorError, SpecError
 from bayesresp.maths.families import FAMILIES, Family, get_family
 from bayesresp.maths.links import LINKS
+from bayesresp.maths.thresholds import STRUCTURES
 from bayesresp.model.formula import Formula, parse_formula
 from bayesresp.model.priors import parse_prior, role_of_key
 
@@ -70,7 +75,7 @@ if TYPE_CHECKING:
     from bayesresp.data.codebook import Codebook
 
 # The schema of a specification: each key and what its value must be.
-_TEXT_KEYS = ("name", "description", "formula", "link", "family", "coders")
+_TEXT_KEYS = ("name", "description", "formula", "link", "family", "thresholds", "coders")
 #: How codes of one response by several coders enter the model (``coders`` key)
 CODERS = ("auto", "model", "rows")
 _FLAG_KEYS = ("scale_continuous",)
@@ -84,6 +89,7 @@ _EXAMPLE = {
     "formula": '"response ~ severity + (1 | mission)"',
     "link": '"logit"',
     "family": '"cumulative"',
+    "thresholds": '"flexible"',
     "coders": '"auto"',
     "priors": '"normal(0, 1)"',
     "blocks": '"incident"',
@@ -169,6 +175,7 @@ class ModelSpec:
     scale_continuous: bool = True
     coders: str = "auto"
     family: str = "cumulative"
+    thresholds: str = "flexible"
 
     def __post_init__(self) -> None:
         _check_types(self.to_dict())
@@ -181,6 +188,11 @@ class ModelSpec:
             raise SpecError(
                 f"family '{self.family}' is not one of {', '.join(FAMILIES)}"
                 + _did_you_mean(self.family, tuple(FAMILIES))
+            )
+        if self.thresholds not in STRUCTURES:
+            raise SpecError(
+                f"thresholds '{self.thresholds}' is not one of {', '.join(STRUCTURES)}"
+                + _did_you_mean(self.thresholds, tuple(STRUCTURES))
             )
         if self.coders not in CODERS:
             raise SpecError(
@@ -196,6 +208,13 @@ class ModelSpec:
                 "range); several at once span combinations where they could cross (a "
                 "negative probability). Keep one cs() term, or fit family = 'sratio', "
                 "'cratio' or 'acat', whose thresholds need no order"
+            )
+        if cs and self.thresholds != "flexible" and get_family(self.family).ordered:
+            raise SpecError(
+                f"{cs[0]} with thresholds = '{self.thresholds}': in the {self.family} family "
+                "a cs() covariate's levels each have thresholds of their own, kept ordered, "
+                "which no equal spacing can hold at every level; fit thresholds = "
+                "'flexible', or family = 'sratio', 'cratio' or 'acat'"
             )
         for key, text in self.priors.items():
             try:
@@ -223,14 +242,18 @@ class ModelSpec:
             if not block.strip():
                 raise SpecError(f"[blocks] '{key}' names no block (an empty text)")
 
-    def with_response(self, family: str | None = None, link: str | None = None) -> ModelSpec:
-        """The same specification with another family and/or link (None: keep its own),
-        checked as a specification's keys are. Its ``[blocks]`` keys are not checked
-        again: they were when it was made (or kept as stored, for a saved fit's)."""
+    def with_response(
+        self, family: str | None = None, link: str | None = None, thresholds: str | None = None
+    ) -> ModelSpec:
+        """The same specification with another family, link and/or threshold structure
+        (None: keep its own), checked as a specification's keys are. Its ``[blocks]``
+        keys are not checked again: they were when it was made (or kept as stored, for a
+        saved fit's)."""
         values = {
             **self.to_dict(),
             "family": self.family if family is None else family,
             "link": self.link if link is None else link,
+            "thresholds": self.thresholds if thresholds is None else thresholds,
         }
         token = _CHECK_BLOCK_TERMS.set(False)
         try:
@@ -241,9 +264,10 @@ class ModelSpec:
 
     @property
     def response(self) -> Family:
-        """The ordinal family with its link (:mod:`bayesresp.maths.families`): what
-        turns a linear predictor and thresholds into level probabilities."""
-        return get_family(self.family, self.link)
+        """The ordinal family with its link and threshold structure
+        (:mod:`bayesresp.maths.families`): what turns a linear predictor and thresholds
+        into level probabilities."""
+        return get_family(self.family, self.link, self.thresholds)
 
     @property
     def parsed(self) -> Formula:
@@ -306,6 +330,7 @@ class ModelSpec:
                 formula=" ".join(d["formula"].split()),
                 link=d.get("link", "logit"),
                 family=d.get("family", "cumulative"),
+                thresholds=d.get("thresholds", "flexible"),
                 priors=dict(d.get("priors", {})),
                 blocks=dict(d.get("blocks", {})),
                 name=d.get("name", ""),
@@ -334,8 +359,8 @@ class ModelSpec:
     @classmethod
     def from_file(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> ModelSpec:
         """A specification from a TOML file; without a ``name``, the file's stem names it.
-        ``overrides``: keys that replace the file's (``family``, ``link``) before it is
-        checked."""
+        ``overrides``: keys that replace the file's (``family``, ``link``,
+        ``thresholds``) before it is checked."""
         path = Path(path)
         values = read_toml(path, "specification", SpecError)
         if overrides and isinstance(values, dict):
@@ -351,16 +376,18 @@ class ModelSpec:
         spec: ModelSpec | str | Path | dict,
         family: str | None = None,
         link: str | None = None,
+        thresholds: str | None = None,
     ) -> ModelSpec:
         """Accept a spec object, a formula string, a dict, the path of a TOML file or the
         name of a shipped specification (``baseline``, ``hierarchical``, ``full``).
 
         ``family``, ``link``: in place of the specification's own, set before it is
         checked (a formula with several ``cs()`` terms is valid with ``family="sratio"``
-        though not in the default cumulative family)."""
-        over = {k: v for k, v in (("family", family), ("link", link)) if v is not None}
+        though not in the default cumulative family); ``thresholds`` likewise."""
+        pairs = (("family", family), ("link", link), ("thresholds", thresholds))
+        over = {k: v for k, v in pairs if v is not None}
         if isinstance(spec, ModelSpec):
-            return spec.with_response(family, link) if over else spec
+            return spec.with_response(family, link, thresholds) if over else spec
         if isinstance(spec, dict):
             return cls.from_dict({**spec, **over})
         if isinstance(spec, Path) or (isinstance(spec, str) and "~" not in spec):
@@ -376,18 +403,25 @@ class ModelSpec:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The specification as plain values (what a fit file stores)."""
-        return {
+        """The specification as plain values (what a fit file stores). ``thresholds`` is
+        there only when not the default, flexible: a specification that does not use it
+        keeps the values (and the hashes of stored comparisons and batches) it had before
+        the key existed, and its fit files stay readable by earlier versions."""
+        out = {
             "name": self.name,
             "description": self.description,
             "formula": self.formula,
             "link": self.link,
             "family": self.family,
+            "thresholds": self.thresholds,
             "scale_continuous": self.scale_continuous,
             "coders": self.coders,
             "priors": dict(self.priors) if isinstance(self.priors, dict) else self.priors,
             "blocks": dict(self.blocks) if isinstance(self.blocks, dict) else self.blocks,
         }
+        if self.thresholds == "flexible":
+            del out["thresholds"]
+        return out
 
     def to_json(self) -> str:
         """:meth:`to_dict` as JSON, keys sorted."""

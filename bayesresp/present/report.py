@@ -1015,7 +1015,9 @@ def _document(
     css = _CSS + "\n".join(rules) + "\n"  # the tables' alignment rules after the sheet
     sub = (
         f"<code>{_e(fit.spec.formula)}</code><br>{len(fit.data):,} responses \u00b7 "
-        f"{_e(fit.spec.family)} {_e(fit.spec.link)} \u00b7 convergence {_verdict_badge(verdict)}"
+        f"{_e(fit.spec.family)} {_e(fit.spec.link)}"
+        + ("" if fit.spec.thresholds == "flexible" else f" ({_e(fit.spec.thresholds)} thresholds)")
+        + f" \u00b7 convergence {_verdict_badge(verdict)}"
     )
     return (
         "<!DOCTYPE html>\n"

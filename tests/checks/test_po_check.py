@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import bayesresp
+from bayesresp.checks import proportional_odds
+from bayesresp.checks.proportional_odds import eligible_covariates
 
 FORMULA = "response ~ severity + career_security + (1 | mission)"
 # grave moves the thresholds by 4.5 .. -1.5 from the lowest to the highest (serious by
@@ -60,7 +62,9 @@ def test_a_category_specific_covariate_is_flagged_and_a_proportional_one_is_not(
 def test_text_html_dict_and_report_forms(checked, tmp_path):
     fit, result, _ = checked
     text = str(result)
-    assert text.startswith("Proportional odds, one covariate at a time (cumulative family")
+    assert text.startswith(
+        "Proportional odds, one covariate (or group) at a time (cumulative family"
+    )
     assert "[fail] severity" in text and "[  ok] career_security" in text
     assert "fit cs(severity)" in text
     assert "<table>" in result._repr_html_()
@@ -79,6 +83,10 @@ def test_refusals(checked, example):
         fit.po_check(["years"])
     with pytest.raises(bayesresp.POCheckError, match="name at least one covariate"):
         fit.po_check([])
+    with pytest.raises(bayesresp.POCheckError, match="keeps one cs\\(\\) term's thresholds"):
+        fit.po_check([("severity", "career_security")])
+    with pytest.raises(bayesresp.POCheckError, match="'mood' is not a block of the fit's terms"):
+        fit.po_check(blocks=["mood"])
     mono = bayesresp.fit(
         example.head(150),
         "response ~ mo(hierarchy_level) + severity:background",
@@ -96,6 +104,36 @@ def test_refusals(checked, example):
         mono.po_check("hierarchy_level")
 
 
+def test_a_group_is_checked_jointly_in_a_sequential_family(checked):
+    """In sratio (thresholds need no order) a tuple of covariates, or a block, is one
+    refit with all of them category-specific; its deviations are indexed by covariate.
+    The data's severity moves the thresholds apart (the fixture's), so the joint refit
+    predicts better."""
+    fit, _, _ = checked
+    seq = bayesresp.fit(
+        fit.data,
+        {"formula": FORMULA, "family": "sratio"},
+        draws=200,
+        tune=300,
+        chains=2,
+        seed=1,
+        progress=False,
+    )
+    # the block's covariates (career security alone, here) are what _chosen gives
+    chosen = proportional_odds._chosen(seq, eligible_covariates(seq), None, ["individual"])
+    assert chosen == [("career_security",)]
+    # (a group named twice in another order is one refit)
+    result = seq.po_check([("severity", "career_security"), ("career_security", "severity")])
+    assert list(result.table.index) == ["severity + career_security"]
+    joint = result.table.loc["severity + career_security"]
+    assert joint["z"] > 2 and joint["verdict"] == "fail", joint.to_dict()
+    assert "cs(severity) + cs(career_security)" in joint["advice"]
+    dev = result.deviations["severity + career_security"]
+    assert set(dev.index.get_level_values("covariate")) == {"severity", "career_security"}
+    assert joint["n_deviations"] == len(dev) == len(dev.loc["severity"]) * 5 / 3  # 3 + 2 levels
+    assert "cs(career_security)" in result.fits["severity + career_security"].spec.formula
+
+
 def test_command_line(checked, run_cli):
     _, result, path = checked
     out = run_cli("po-check", str(path), "--covariate", "career_security")
@@ -104,6 +142,10 @@ def test_command_line(checked, run_cli):
     bad = run_cli("po-check", str(path), "--covariate", "years")
     assert bad.code == 2 and "'years' is not a covariate" in bad.err
     assert "Traceback" not in bad.err
+    joint = run_cli("po-check", str(path), "--covariate", "severity+career_security")
+    assert joint.code == 2 and "checks one covariate at a time" in joint.err
+    block = run_cli("po-check", str(path), "--block", "mood")
+    assert block.code == 2 and "'mood' is not a block" in block.err
 
 
 def test_simulated_category_specific_effects_are_checked():
