@@ -340,8 +340,7 @@ def fit(
         The thresholds' structure, in place of the specification's ``thresholds``
         (:mod:`bayesresp.maths.thresholds`): every threshold a parameter (flexible), or
         the first and last, the others evenly spaced between them (equidistant; they
-        keep the flexible prior's marginal of the two ends). Equidistant thresholds
-        sample PyMC's graph.
+        keep the flexible prior's marginal of the two ends).
 
     Returns
     -------

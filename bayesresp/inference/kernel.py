@@ -109,7 +109,7 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
 )
 from bayesresp.maths import links, links_numba
 from bayesresp.maths.families import get_family
-from bayesresp.maths.links import LOGIT, get_link
+from bayesresp.maths.links import LOGIT, PROBIT, get_link
 from bayesresp.maths.links_numba import LOG_2PI, SQRT2, log1mexp
 from bayesresp.maths.links_numba import dlog_pdf as link_dlog_pdf
 from bayesresp.maths.links_numba import interval as link_interval
@@ -452,9 +452,11 @@ def log_density(
     theirs from ``tmeta``/``Zt``), sd prior family, first row in ``spar`` (sigma, nu,
     lam per term, then the group's LKJ eta and log constant), then the correlations'
     columns below. ``bpar`` rows are (mu, sigma, nu) per
-    coefficient, ``cpar`` is (mu, sigma, PAD) or (alpha, 0, PAD) for the cutpoints
-    (PAD: the link's :attr:`bayesresp.maths.links.Link.pad`, passed at run time so that
-    the compiled code follows it).
+    coefficient, ``cpar`` is (mu, sigma, PAD, K, equidistant) or (alpha, 0, PAD, K,
+    equidistant) for the cutpoints (PAD: the link's
+    :attr:`bayesresp.maths.links.Link.pad`, passed at run time so that the compiled code
+    follows it; with ``equidistant`` non-zero ``x`` holds the first and last of the K - 1
+    thresholds, ordered, with the flexible prior's marginal: :func:`_end_prior`).
 
     With ``hier`` set, the groups are nested intercepts and the innermost one is
     hierarchically centred (:func:`_centred_leaf`): ``x`` holds its level means where it
@@ -600,10 +602,19 @@ def log_density(
     # cutpoints of the average case (ordered transform; under r2d2 their prior is
     # that of c / D, D = 1 / sqrt(1 - R2) = sqrt(1 + exp(u))) and of the reference case
     oc = x.shape[0] - nc
+    equi = cpar[4] != 0.0  # equidistant: the first and last threshold in x
+    width = 1.0
+    if equi:
+        nc = np.int64(cpar[3]) - 1
     K = nc + 1
     centred = np.empty(nc)
     centred[0] = x[oc]
-    for k in range(1, nc):
+    if equi:
+        width = math.exp(x[oc + 1])  # last - first
+        lp += x[oc + 1]  # log |Jacobian| of the ordered transform
+        for k in range(1, nc):
+            centred[k] = x[oc] + width * k / (nc - 1)
+    for k in range(1, nc if not equi else 1):
         centred[k] = centred[k - 1] + math.exp(x[oc + k])
         lp += x[oc + k]  # log |Jacobian| of the ordered transform
     D = math.sqrt(1.0 + math.exp(x[np.int64(rpar[5])])) if r2d2 else 1.0
@@ -671,8 +682,29 @@ def log_density(
         gb[j] += total * X_mean[j]
 
     # prior of the average case's cutpoints; under r2d2, that of c / D, with the
-    # Jacobian D^-(K-1)
-    if r2d2:
+    # Jacobian D^-(K-1) (D^-2 for the two of equidistant thresholds)
+    if equi:
+        ends = np.empty(2)
+        gends = np.zeros(2)  # d log density / d (first, last)
+        for k in range(nc):
+            t = k / (nc - 1)
+            gends[0] += gc[k] * (1.0 - t)
+            gends[1] += gc[k] * t
+        ends[0], ends[1] = centred[0], centred[nc - 1]
+        if r2d2:
+            graw = np.zeros(2)
+            for k in range(2):
+                ends[k] = ends[k] / D
+            lp += _end_prior(ends, cfam, cpar, link, K, graw) - 2.0 * math.log(D)
+            gD -= 2.0 / D
+            for k in range(2):
+                gends[k] += graw[k] / D
+                gD -= graw[k] * ends[k] / D
+        else:
+            lp += _end_prior(ends, cfam, cpar, link, K, gends)
+        grad[oc] += gends[0] + gends[1]  # through the ordered transform
+        grad[oc + 1] += gends[1] * width + 1.0
+    elif r2d2:
         raw = np.empty(nc)
         graw = np.zeros(nc)
         for k in range(nc):
@@ -687,7 +719,7 @@ def log_density(
 
     # through the ordered transform
     acc = 0.0
-    for k in range(nc - 1, -1, -1):
+    for k in range(nc - 1 if not equi else -1, -1, -1):
         acc += gc[k]
         if k == 0:
             grad[oc] += acc
@@ -787,6 +819,44 @@ def _cutpoint_prior(c, cfam, cpar, link, gc):
             gc[k] += -d / (sigma * sigma)
         return lp
     return _induced_dirichlet(c, cpar[0], link, cpar[2], gc)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _end_prior(c, cfam, cpar, link, K, g):
+    """Log density of the first and last threshold ``c`` (2,) under the flexible prior's
+    marginal (equidistant thresholds; :mod:`bayesresp.maths.thresholds`); adds its
+    gradient to ``g``. Induced Dirichlet: (F(a), F(b) - F(a), S(b)) ~ Dirichlet(alpha,
+    (K - 2) alpha, alpha), times f(a) f(b); normal: the smallest and largest of K - 1
+    draws."""
+    pad = cpar[2]
+    if cfam == CUT_NORMAL:
+        mu, sigma = cpar[0], cpar[1]
+        n = K - 1
+        za, zb = (c[0] - mu) / sigma, (c[1] - mu) / sigma
+        v, da, db = link_interval(PROBIT, za, zb)  # log(Phi(zb) - Phi(za))
+        lp = math.log(n * (n - 1.0)) - 0.5 * (za * za + zb * zb) - LOG_2PI
+        lp += -2.0 * math.log(sigma) + (n - 2) * v
+        g[0] += (-za + (n - 2) * da) / sigma
+        g[1] += (-zb + (n - 2) * db) / sigma
+        return lp
+    alpha = cpar[0]
+    inner = (K - 2) * alpha
+    lp = math.lgamma(2.0 * alpha + inner) - 2.0 * math.lgamma(alpha) - math.lgamma(inner)
+    for k in range(2):
+        lp += link_log_pdf(link, c[k])
+        g[k] += link_dlog_pdf(link, c[k])
+    v, da, db = link_interval(link, c[0], c[1])  # log(F(b) - F(a))
+    lp += (inner - 1.0) * v
+    g[0] += (inner - 1.0) * da
+    g[1] += (inner - 1.0) * db
+    if alpha != 1.0:
+        v, _, db = link_interval(link, -pad, c[0])  # log F(a)
+        lp += (alpha - 1.0) * v
+        g[0] += (alpha - 1.0) * db
+        v, da, _ = link_interval(link, c[1], pad)  # log S(b)
+        lp += (alpha - 1.0) * v
+        g[1] += (alpha - 1.0) * da
+    return lp
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -1283,7 +1353,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     gmeta = carray(_voidptr(h[_H_GMETA]), (G, h[_H_GW]), np.int64)
     bpar = carray(_voidptr(h[_H_BPAR]), (pc, 3), np.float64)
     spar = carray(_voidptr(h[_H_SPAR]), (Qt, 5), np.float64)
-    cpar = carray(_voidptr(h[_H_CPAR]), (3,), np.float64)
+    cpar = carray(_voidptr(h[_H_CPAR]), (5,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
     anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], max(G - 1, 0)), np.int64)
     pt = h[_H_PT]

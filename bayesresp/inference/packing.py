@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from bayesresp.maths.links import get_link
+from bayesresp.maths.thresholds import get_structure
 from bayesresp.model.design import Design
 from bayesresp.model.graph import (
     ResolvedPriors,
@@ -65,9 +66,6 @@ def unsupported(info, family=None) -> str | None:
     model's ordinal family."""
     if family is not None and not family.compiled:
         return f"the {family.name} family (its log density is PyMC's graph)"
-    K = len(info.spectrum) if hasattr(info, "spectrum") else 0
-    if family is not None and family.thresholds.n_free(K) < K - 1:  # (three levels: all free)
-        return f"{family.thresholds.name} thresholds (their prior is PyMC's graph)"
     if getattr(info, "cs_columns", ()):  # (the other families returned above)
         names = ", ".join(sorted({c.term for c in info.cs_columns}))
         return f"category-specific thresholds kept ordered ({names}; the cumulative family)"
@@ -270,14 +268,19 @@ def step_coefficients(b_mo: np.ndarray, simplexes: list[np.ndarray]) -> np.ndarr
 
 
 def pack(
-    design: Design, prior_overrides: dict[str, str], link: str, centring: bool | None = None
+    design: Design,
+    prior_overrides: dict[str, str],
+    link: str,
+    centring: bool | None = None,
+    thresholds: str = "flexible",
 ) -> Packed:
     """The kernel's data for a design (rows, weights and priors).
 
     ``centring``: hierarchically centre the innermost of nested group intercepts (see
     :func:`_centred_leaf`); by default when their structure allows it
     (:func:`nesting`) and the innermost group has at least ``CENTRE_ROWS_PER_LEVEL``
-    rows per level.
+    rows per level. ``thresholds``: their structure (:mod:`bayesresp.maths.thresholds`;
+    equidistant: the vector holds the first and last, ``cutpoint_ends``).
     """
     info = design.info
     reason = unsupported(info)
@@ -436,14 +439,18 @@ def pack(
     K = len(info.spectrum)
     pad = get_link(link).pad
     cut_prior = priors.cutpoints()
+    structure = get_structure(thresholds)
+    equi = structure.n_free(K) < K - 1
     if cut_prior.family == "normal":
         cfam, cpar = CUT_NORMAL, [cut_prior.param("mu"), cut_prior.param("sigma"), pad]
     else:
         cfam, cpar = CUT_DIRICHLET, [cut_prior.param("alpha"), 0.0, pad]
-    c0 = cutpoint_start(K, link)
-    blocks.append(("cutpoints_centred_ordered__", offset, (K - 1,)))
+    cpar += [K, float(equi)]
+    c0 = structure.free_of(cutpoint_start(K, link))
+    name = "cutpoint_ends" if equi else "cutpoints_centred"
+    blocks.append((f"{name}_ordered__", offset, (len(c0),)))
     start.append(np.concatenate([c0[:1], np.log(np.diff(c0))]))
-    n_dim = offset + K - 1
+    n_dim = offset + len(c0)
 
     G = len(info.groups)
     X = np.asarray(design.X, dtype=np.float64).reshape(n, p)
@@ -639,6 +646,9 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
         else:  # the ordered transform, backwards
             steps = np.concatenate([block[..., :1], np.exp(block[..., 1:])], axis=-1)
             centred = np.cumsum(steps, axis=-1)
+            if name.startswith("cutpoint_ends"):  # equidistant: the first and last
+                out["cutpoint_ends"] = ((*sample, "cutpoint_end"), centred)
+                centred = get_structure("equidistant").expand(centred, len(packed.info.spectrum))
     if r2d2:
         b = _r2d2_draws(packed, b, u, y, zs, splits, out, effects)
     for label, chol in chols.items():  # r = z (diag(sd) L)^T
@@ -657,7 +667,9 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
         shift = shift + steps @ packed.X_mean[p:]
     out["cutpoints"] = ((*sample, "cutpoint"), centred + shift[..., None])
     dims = {d for dims_, _ in out.values() for d in dims_}
-    coords = {k: v for k, v in coords_of(packed.info).items() if k in dims}
+    coords = coords_of(packed.info)
+    coords["cutpoint_end"] = [coords["cutpoint"][0], coords["cutpoint"][-1]]
+    coords = {k: v for k, v in coords.items() if k in dims}
     coords |= {"chain": draws["chain"].values, "draw": draws["draw"].values}
     return xr.Dataset(out, coords=coords)
 

@@ -284,7 +284,7 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
                 "not parameters of their own); give b a normal or student_t prior, or fit "
                 "without centring"
             )
-    packed = packing.pack(design, spec.priors, spec.link, settings.centring)
+    packed = packing.pack(design, spec.priors, spec.link, settings.centring, spec.thresholds)
     compiled = nutpie_adapter.nutpie_model(packed)
     timings["build"] = time.perf_counter() - started - load
     timings["compile"] = load
@@ -463,7 +463,7 @@ def sample_outcomes(
         y = np.asarray(y, dtype=np.int64)
         if with_kernel:
             exact = dataclasses.replace(design, y=y, y_high=None)
-            packed = packing.pack(exact, spec.priors, spec.link)
+            packed = packing.pack(exact, spec.priors, spec.link, thresholds=spec.thresholds)
             target = nutpie_adapter.nutpie_model(packed)
             extra = nutpie_adapter.nutpie_settings(packed)
         else:

@@ -141,12 +141,16 @@ def test_kernel_is_the_model_log_density(example, case):
     design, spec = _design(example, formula, link, priors)
     model = build_model(design, spec.priors, spec.link)
     packed = packing.pack(design, spec.priors, spec.link, centring=False)
+    _assert_twins(model, packed, np.random.default_rng(case).normal(0.0, 1.0, (4, packed.n_dim)))
+
+
+def _assert_twins(model, packed, noise) -> None:
+    """The kernel's log density and gradient are the model's at ``start + noise`` (each
+    row a point), to the tolerances above."""
     assert [v.name for v in model.value_vars] == list(_as_point(packed, packed.start))
     logp, dlogp = logp_dlogp(model)
-    rng = np.random.default_rng(case)
     ours, theirs = [], []
-    for _ in range(4):
-        x = packed.start + rng.normal(0.0, 1.0, packed.n_dim)
+    for x in packed.start + noise:
         lp, grad = kernel.evaluate(packed, x)
         ref_grad = dlogp(_as_point(packed, x))
         np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-12 * np.abs(ref_grad).max())
@@ -156,6 +160,63 @@ def test_kernel_is_the_model_log_density(example, case):
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
     scale = np.abs(theirs).max()
     np.testing.assert_allclose(ours - ours[0], theirs - theirs[0], rtol=0, atol=1e-12 * scale)
+
+
+def _assert_posterior_is_the_models(model, packed, x, names=None) -> xr.Dataset:
+    """packing.posterior of the points ``x`` (3, n_dim) holds the model's variables
+    (``names``, by default every one it stores that the model has) with their values."""
+    import pytensor
+
+    draws = xr.Dataset(
+        {"unconstrained": (("chain", "draw", "d"), x[None])},
+        coords={"chain": [0], "draw": [0, 1, 2]},
+    )
+    post = packing.posterior(packed, draws)
+    names = names or [name for name in post.data_vars if name in model.named_vars]
+    graphs = model.replace_rvs_by_values([model[name] for name in names])
+    values = pytensor.function(model.value_vars, graphs, on_unused_input="ignore", mode=PY)
+    for i in range(3):
+        point = _as_point(packed, x[i])
+        computed = values(*(point[v.name] for v in model.value_vars))
+        for name, value in zip(names, computed, strict=True):
+            np.testing.assert_allclose(post[name].values[0, i], value, rtol=1e-10, atol=1e-12)
+    for name in names:  # and the model's dims
+        assert post[name].dims == ("chain", "draw", *model.named_vars_to_dims.get(name, ())), name
+    return post
+
+
+# Equidistant thresholds (the vector holds the first and last): both cutpoint priors,
+# under r2d2 (the ends' prior scaled by D) and independent priors, four links.
+EQUIDISTANT = [
+    ("models/hierarchical.toml", "logit", {}),
+    (
+        "response ~ severity + duty_location + (1 | mission)",
+        "probit",
+        {"cutpoints": "normal(0, 3)"},
+    ),
+    (
+        "response ~ severity + background + (1 | mission)",
+        "cloglog",
+        {**NORMAL_B, "cutpoints": "induced_dirichlet(2)"},
+    ),
+    ("response ~ severity + mo(hierarchy_level)", "cauchit", {"cutpoints": "normal(0.5, 2)"}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(EQUIDISTANT)))
+def test_kernel_is_the_equidistant_models_log_density(example, case):
+    """As above, for equidistant thresholds; and packing.posterior gives the model's
+    cutpoint_ends and evenly spaced cutpoints."""
+    formula, link, priors = EQUIDISTANT[case]
+    design, spec = _design(example, formula, link, priors)
+    spec = spec.with_response(thresholds="equidistant")
+    model = build_model(design, spec.priors, spec.response)
+    packed = packing.pack(design, spec.priors, spec.link, centring=False, thresholds="equidistant")
+    assert "cutpoint_ends_ordered__" in list(_as_point(packed, packed.start))
+    noise = np.random.default_rng(100 + case).normal(0.0, 1.0, (4, packed.n_dim))
+    _assert_twins(model, packed, noise)
+    names = ["cutpoint_ends", "cutpoints_centred", "cutpoints"]
+    _assert_posterior_is_the_models(model, packed, packed.start + noise[:3], names)
 
 
 def _mo_or_correlated(formula: str) -> bool:
@@ -173,7 +234,6 @@ def test_posterior_is_the_models_variables(example, case):
     centred or non-centred form; cutpoints shifted by the average case, mo() steps
     included; sds; correlations and their Cholesky factors; effects) equals the model's
     own, computed from the same values."""
-    import pytensor
 
     formula, link, priors = CASES[case]
     design, spec = _design(example, formula, link, priors)
@@ -181,22 +241,8 @@ def test_posterior_is_the_models_variables(example, case):
     packed = packing.pack(design, spec.priors, spec.link, centring=False)
     rng = np.random.default_rng(case)
     x = packed.start + rng.normal(0.0, 0.5, (3, packed.n_dim))
-    draws = xr.Dataset(
-        {"unconstrained": (("chain", "draw", "d"), x[None])},
-        coords={"chain": [0], "draw": [0, 1, 2]},
-    )
-    post = packing.posterior(packed, draws)
-    names = [name for name in post.data_vars if name in model.named_vars]
-    assert {"b_mo", "cutpoints"} <= set(names) or "mo(" not in formula
-    graphs = model.replace_rvs_by_values([model[name] for name in names])
-    values = pytensor.function(model.value_vars, graphs, on_unused_input="ignore", mode=PY)
-    for i in range(3):
-        point = _as_point(packed, x[i])
-        computed = values(*(point[v.name] for v in model.value_vars))
-        for name, value in zip(names, computed, strict=True):
-            np.testing.assert_allclose(post[name].values[0, i], value, rtol=1e-10, atol=1e-12)
-    for name in names:  # and the model's dims
-        assert post[name].dims == ("chain", "draw", *model.named_vars_to_dims.get(name, ())), name
+    post = _assert_posterior_is_the_models(model, packed, x)
+    assert {"b_mo", "cutpoints"} <= set(post.data_vars) or "mo(" not in formula
 
 
 @pytest.mark.parametrize("link", LINKS)
