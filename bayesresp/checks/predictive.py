@@ -10,6 +10,7 @@ weights, checks calibration: for a calibrated model its values are uniform on (0
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,14 @@ def draw_prior(frame: pd.DataFrame, cb: Any, spec: Any, draws: int, seed: int):
     design = design_of_spec(frame, spec, cb)
     model = build_model(design, spec.priors, spec.response)
     names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
-    with model:
+    with model, warnings.catch_warnings():
+        # The model's likelihood is a Potential, which prior draws rightly ignore (no
+        # outcome is drawn here); its cutpoints' CustomDist draws in Python (Numba's
+        # "object mode"). Neither is news to a user, so neither is shown.
+        warnings.filterwarnings("ignore", message="The effect of Potentials", category=UserWarning)
+        warnings.filterwarnings(
+            "ignore", message="Numba will use object mode", category=UserWarning
+        )
         prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, var_names=names)
     tree = xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
     return FittedModel(tree, spec, cb, frame, design.info, {"seed": seed, "sampler": "prior"})
