@@ -18,3 +18,30 @@ PY = Mode(linker="py", optimizer="fast_compile")
 def logp_dlogp(model):
     """The model's log density and its gradient, compiled with :data:`PY`."""
     return model.compile_logp(mode=PY), model.compile_dlogp(mode=PY)
+
+
+def loglik_at_random_points(model, names: list[str], points: int = 3, seed: int = 0):
+    """The model's log-likelihood (its ``loglik`` Potential) and the named variables at
+    ``points`` random points near its initial point, each as (log-likelihood, a
+    one-draw posterior Dataset of the named variables): what a test reads with
+    :class:`bayesresp.inference.arrays.PosteriorArrays` to compute the same
+    log-likelihood by the prediction path."""
+    import numpy as np
+    import xarray as xr
+
+    outs = model.replace_rvs_by_values([model["loglik"], *[model[n] for n in names]])
+    fn = model.compile_fn(outs, inputs=model.value_vars, point_fn=True, mode=PY)
+    rng = np.random.default_rng(seed)
+    for _ in range(points):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
+        loglik, *values = fn(point)
+        post = xr.Dataset(
+            {
+                n: (
+                    ("chain", "draw", *[f"{n}_{i}" for i in range(np.ndim(v))]),
+                    np.asarray(v)[None, None],
+                )
+                for n, v in zip(names, values, strict=True)
+            }
+        )
+        yield float(loglik), post

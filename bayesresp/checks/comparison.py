@@ -295,8 +295,9 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
     for j in range(len(test)):
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
-        eta = eta_from_draws(f.arrays, one, modes, np.random.default_rng(seed + j))
-        cut = thresholds_from_draws(f.arrays, one)
+        rng = np.random.default_rng(seed + j)
+        eta = eta_from_draws(f.arrays, one, modes, rng)
+        cut = thresholds_from_draws(f.arrays, one, slice(None), modes, rng)
         ll = f.spec.response.log_prob(one.y, eta, cut, y_high=one.y_high)
         if one.imputation is not None:  # its missing covariates summed out
             ll = mixed_log_lik(one, f.arrays, ll)
@@ -482,6 +483,13 @@ def group_kfold(
             "covariates are summed out (missing='model': "
             + ", ".join(m.var for m in fit.info.imputed)
             + "); compare such fits by PSIS-LOO or K-fold (folds=K)"
+        )
+    if fit.info.threshold_groups:
+        raise ComparisonError(
+            "leave-one-group-out cross-validation does not yet cover thresholds varying by "
+            f"group ((cs(1) | {fit.info.threshold_groups[0].label}): a new group's deviations "
+            "are not one shift of the linear predictor, which its integral over them "
+            "assumes); compare such fits by PSIS-LOO or K-fold (folds=K)"
         )
     codes, names = group_folds(fit, by)
     seed = int(fit.meta.get("seed", 0)) if seed is None else seed

@@ -335,9 +335,9 @@ def _rhat_advice(fit: FittedModel, worst: str) -> str:
         if f"sd({g.label})" in worst or f"cor({g.label})" in worst:
             n = len(g.levels)
             if n < 5:
-                tighter = (
-                    _R2D2_TIGHTER if "R2" in fit.posterior else f"'sd({g.label})' in the priors"
-                )
+                # the sds of thresholds varying by group are outside the r2d2 prior
+                own = g.thresholds or "R2" not in fit.posterior
+                tighter = f"'sd({g.label})' in the priors" if own else _R2D2_TIGHTER
                 advice += (
                     f"; {g.label} has only {n} level(s), so its sd is weakly "
                     f"identified: check the group with so few levels, or tighten {tighter}"

@@ -284,6 +284,13 @@ def _assumed(spec: ModelSpec, effects, sd) -> tuple[dict[str, Any], dict[str, fl
             f"effects: the specification does not use {', '.join(sorted(unused))}; add it "
             "to the formula, or leave its effect out"
         )
+    varying = [g for g in parsed.groups if g.thresholds]
+    if varying:
+        raise PlanError(
+            f"{varying[0]}: the simulator draws group intercepts, not thresholds varying "
+            "by group, so a plan's truths would not be this model's; plan with "
+            f"(1 | {varying[0].label}) in its place"
+        )
     groups = {":".join(g.factor) for g in parsed.groups}
     foreign = groups - set(DEFAULT_SD)
     if foreign:

@@ -203,6 +203,15 @@ def po_check(
             f"the fit already holds {', '.join(has_cs)}, and the {fit.spec.family} family "
             "takes one cs() term: check a fit without it"
         )
+    varying = [str(g) for g in fit.spec.parsed.groups if g.thresholds]
+    if varying and fit.spec.response.ordered:
+        raise POCheckError(
+            f"the fit holds {varying[0]}, whose deviations act on the ordered transform of "
+            f"the thresholds, which a cs() covariate's thresholds at its levels do not share "
+            f"in the {fit.spec.family} family: check a fit with (1 | "
+            f"{fit.info.threshold_groups[0].label}) in its place, or fit family = 'sratio', "
+            "'cratio' or 'acat'"
+        )
     if fit.spec.response.ordered and fit.spec.thresholds != "flexible":
         raise POCheckError(
             f"the fit's thresholds are {fit.spec.thresholds}, and in the {fit.spec.family} "

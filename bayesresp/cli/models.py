@@ -224,8 +224,16 @@ def summary_cmd(fit_file: Path, table: str | None, ci: float, fmt: str) -> None:
     if table is None:  # every table, machine-readable
         if fmt == "csv":
             raise click.UsageError("--format csv needs --table (one table per CSV)")
+        from bayesresp.queries.estimates import no_decomposition
+
+        why = no_decomposition(fit)
         payload = {
-            k: json.loads(f().reset_index().to_json(orient="records")) for k, f in frames.items()
+            k: (
+                {"not_available": why}
+                if k == "variance" and why is not None
+                else json.loads(f().reset_index().to_json(orient="records"))
+            )
+            for k, f in frames.items()
         }
         click.echo(json.dumps(payload, indent=2))
         return

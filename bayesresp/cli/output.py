@@ -116,7 +116,9 @@ def print_fit_report(fit, ci: float = 0.9) -> None:
     if fit.missing_note:
         click.echo(fit.missing_note)
     emit_table(fit.summary(ci=ci).drop(columns=["scale"]), "text", "\nParameters:")
-    if fit.spec.response.no_decomposition() is None and not fit.info.cs_columns:
+    from bayesresp.queries.estimates import no_decomposition
+
+    if no_decomposition(fit) is None:
         emit_table(
             fit.variance_decomposition(ci=ci),
             "text",

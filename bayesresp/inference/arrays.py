@@ -19,6 +19,7 @@ import xarray as xr
 
 from bayesresp.errors import UnknownGroupError, Usage
 from bayesresp.maths.predictor import linear_predictor
+from bayesresp.maths.thresholds import vary_thresholds
 from bayesresp.model.design import Design, DesignInfo, cutpoint_names
 
 
@@ -94,16 +95,76 @@ GROUP_MODES = ("known", "new", "average")
 GROUPS_NEW = Usage(python="groups='new'", cli="--groups new")
 
 
-def thresholds_from_draws(draws: PosteriorArrays, design: Design, which=slice(None)):
+def thresholds_from_draws(
+    draws: PosteriorArrays,
+    design: Design,
+    which=slice(None),
+    groups: str | dict[str, str] = "known",
+    rng: np.random.Generator | None = None,
+    shared_new: bool = False,
+):
     """Each draw's thresholds for the design's rows: (S, K - 1), shared by the rows, or
-    with category-specific effects (cs()) each row's own, ``c_k - x_cs b_cs[:, k]``,
-    (S, n, K - 1). ``which``: the draws (a slice or indices), for work in chunks."""
+    each row's own (S, n, K - 1) where category-specific effects (cs()) move them,
+    ``c_k - x_cs b_cs[:, k]``, and where they vary by group (``(cs(1) | mission)``: the
+    row's group's deviations, known, new or average as in :func:`eta_from_draws`, through
+    the family's :meth:`~bayesresp.maths.families.Family.vary`). ``which``: the draws (a
+    slice or indices), for work in chunks."""
+    info = design.info
     cut = draws.cutpoints[which]
-    if draws.b_cs is None:
+    if draws.b_cs is not None:
+        if design.X_cs is None:
+            raise ValueError("a model with cs() terms needs a design with their columns (X_cs)")
+        cut = cut[:, None, :] - np.einsum("np,spk->snk", design.X_cs, draws.b_cs[which])
+    if not info.threshold_groups:
         return cut
-    if design.X_cs is None:
-        raise ValueError("a model with cs() terms needs a design with their columns (X_cs)")
-    return cut[:, None, :] - np.einsum("np,spk->snk", design.X_cs, draws.b_cs[which])
+    part = draws if isinstance(which, slice) and which == slice(None) else draws.subset(which)
+    modes = _modes(groups, info)
+    r = sum(
+        _gathered(part, design, g, modes.get(g.label, "known"), rng, shared_new)
+        for g in info.threshold_groups
+    )
+    deviations = np.broadcast_to(r, (r.shape[0], design.n, r.shape[2]))
+    return vary_thresholds(cut, deviations, info.threshold_groups[0].ordered)
+
+
+def _modes(groups: str | dict[str, str], info: DesignInfo) -> dict[str, str]:
+    modes = groups if isinstance(groups, dict) else {g.label: groups for g in info.groups}
+    for mode in modes.values():
+        if mode not in GROUP_MODES:
+            raise ValueError(f"groups must be one of {', '.join(GROUP_MODES)}, not {mode!r}")
+    return modes
+
+
+def _gathered(
+    draws: PosteriorArrays, design: Design, g, mode: str, rng, shared_new: bool
+) -> np.ndarray:
+    """The rows' effects of the group term ``g`` per draw, (S, n, q), or (S, 1, q) for
+    one new group shared by the rows, and zeros (S, 1, q) for ``average``."""
+    idx = design.group_index[g.label]
+    if mode == "average":
+        return np.zeros((draws.n_draws, 1, len(g.columns)))
+    if mode == "known":
+        unseen = np.flatnonzero(idx < 0)
+        if unseen.size:
+            raise UnknownGroupError.spelt(
+                [
+                    f"{unseen.size} row(s) (first: row {unseen[0] + 1}) name a "
+                    f"{g.label} the fit has not seen; known {g.label} levels: "
+                    + ", ".join(g.levels[:10])
+                    + (" ..." if len(g.levels) > 10 else "")
+                    + ". Predictions for unseen groups need ",
+                    GROUPS_NEW,
+                    Usage(
+                        python=" (what-if and contrasts offer it).",
+                        cli=" (bayesresp whatif and contrast offer it).",
+                    ),
+                ]
+            )
+        return draws.r[g.label][:, idx, :]  # (S, n, q)
+    imp = design.imputation
+    if imp is not None and not shared_new:  # a row's copies: one new group
+        return _new_group_effects(draws, g.label, imp.n_rows, rng)[:, imp.row]
+    return _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
 
 
 def eta_from_draws(
@@ -125,44 +186,19 @@ def eta_from_draws(
     shared_new : bool
         With ``new``: one fresh group per posterior draw, shared by all rows (the rows
         of a contrast are then in the same new mission); otherwise a fresh one per row.
+
+    Group terms that move the thresholds (``(cs(1) | mission)``) are
+    :func:`thresholds_from_draws`'s.
     """
-    modes = groups if isinstance(groups, dict) else {g.label: groups for g in design.info.groups}
-    for mode in modes.values():
-        if mode not in GROUP_MODES:
-            raise ValueError(f"groups must be one of {', '.join(GROUP_MODES)}, not {mode!r}")
+    modes = _modes(groups, design.info)
     info = design.info
     gathered = []
-    for g in info.groups:
-        Z = design.group_Z[g.label]  # (n, q)
-        idx = design.group_index[g.label]
+    for g in info.eta_groups:
         mode = modes.get(g.label, "known")
-        if mode == "average":
-            continue
-        if mode == "known":
-            unseen = np.flatnonzero(idx < 0)
-            if unseen.size:
-                raise UnknownGroupError.spelt(
-                    [
-                        f"{unseen.size} row(s) (first: row {unseen[0] + 1}) name a "
-                        f"{g.label} the fit has not seen; known {g.label} levels: "
-                        + ", ".join(g.levels[:10])
-                        + (" ..." if len(g.levels) > 10 else "")
-                        + ". Predictions for unseen groups need ",
-                        GROUPS_NEW,
-                        Usage(
-                            python=" (what-if and contrasts offer it).",
-                            cli=" (bayesresp whatif and contrast offer it).",
-                        ),
-                    ]
-                )
-            r = draws.r[g.label][:, idx, :]  # (S, n, q)
-        else:
-            imp = design.imputation
-            if imp is not None and not shared_new:  # a row's copies: one new group
-                r = _new_group_effects(draws, g.label, imp.n_rows, rng)[:, imp.row]
-            else:
-                r = _new_group_effects(draws, g.label, 1 if shared_new else design.n, rng)
-        gathered.append((Z, r))
+        if mode != "average":
+            gathered.append(
+                (design.group_Z[g.label], _gathered(draws, design, g, mode, rng, shared_new))
+            )
     eta = linear_predictor(
         design.X,
         draws.b,
@@ -239,7 +275,7 @@ def readable_posterior(
             name = f"sd({g.label})" if names == ["Intercept"] else f"sd({g.label})[{term}]"
             out[name] = post[f"sd[{g.label}]"].isel({f"{g.label}_term": j}, drop=True)
             block[name] = "groups"
-            scale[name] = "latent scale"
+            scale[name] = _sd_scale(g, j)
         if f"cor[{g.label}]" in post:
             for a in range(len(names)):
                 for b in range(a + 1, len(names)):
@@ -288,6 +324,17 @@ def readable_posterior(
             block[name] = "coders"
             scale[name] = note
     return xr.Dataset(out), block, scale
+
+
+def _sd_scale(g, j: int) -> str:
+    """What a group term's sd is on: the latent scale, or for thresholds varying by group
+    each threshold's (in the cumulative family: the first threshold's, then each gap's
+    log, :mod:`bayesresp.maths.thresholds`)."""
+    if not g.thresholds:
+        return "latent scale"
+    if g.ordered and j > 0:
+        return "log of the gap below this threshold"
+    return "threshold deviations"
 
 
 def arviz_tree(readable: xr.Dataset) -> tuple[xr.DataTree, dict[str, str]]:

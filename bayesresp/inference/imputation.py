@@ -206,7 +206,8 @@ def row_probabilities(
     :func:`bayesresp.inference.arrays.eta_from_draws`.
     """
     eta = eta_from_draws(draws, design, groups, rng, shared_new)
-    p = get_family(link).probs(eta, thresholds_from_draws(draws, design))
+    cut = thresholds_from_draws(draws, design, slice(None), groups, rng, shared_new)
+    p = get_family(link).probs(eta, cut)
     if design.imputation is None:
         return p
     if weights is None:

@@ -1239,8 +1239,9 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`.
     """
     family = get_family(link)
-    if not family.compiled or draws.b_cs is not None:
-        # a family, or rows' own thresholds (cs()), the compiled code does not cover
+    if not family.compiled or draws.b_cs is not None or design.info.threshold_groups:
+        # a family, or rows' own thresholds (cs(), (cs(1) | g)), the compiled code does
+        # not cover
         return _numpy_log_likelihood(design, draws, family)
     link = family.link
     info = design.info

@@ -69,6 +69,9 @@ def unsupported(info, family=None) -> str | None:
     if getattr(info, "cs_columns", ()):  # (the other families returned above)
         names = ", ".join(sorted({c.term for c in info.cs_columns}))
         return f"category-specific thresholds kept ordered ({names}; the cumulative family)"
+    varying = [g.label for g in getattr(info, "groups", ()) if getattr(g, "thresholds", False)]
+    if varying:
+        return f"thresholds varying by group ((cs(1) | {varying[0]}))"
     if getattr(info, "coders", ()):
         return "the coders' layer (each coder's leniency and spread)"
     if getattr(info, "imputed", ()):

@@ -47,7 +47,7 @@ from scipy import special
 from bayesresp.maths import cumulative
 from bayesresp.maths.links import LINKS, Link, get_link
 from bayesresp.maths.ops import NUMPY, TENSOR
-from bayesresp.maths.thresholds import Flexible, get_structure
+from bayesresp.maths.thresholds import Flexible, get_structure, vary_thresholds
 
 
 def _shares(p):
@@ -205,6 +205,13 @@ class Family:
         if y_high is None:
             return _gather(lp, y, xp)
         return _logsumexp(lp + _range_mask(lp, y, y_high, xp), xp)
+
+    def vary(self, thresholds, r, xp=NUMPY):
+        """Each row's thresholds moved by its group's threshold deviations ``r``
+        (..., n, K - 1) (``(cs(1) | mission)``): additive, or in a family whose thresholds
+        must stay ordered on the ordered transform
+        (:func:`bayesresp.maths.thresholds.vary_thresholds`)."""
+        return vary_thresholds(thresholds, r, self.ordered, xp)
 
     def log_jacobian(self, c, xp=NUMPY):
         """``log |det dp/dc|`` of the anchor case's map from the K - 1 thresholds to the

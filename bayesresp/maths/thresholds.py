@@ -49,6 +49,23 @@ reads ``cbar`` and ``B`` from them (an invertible linear map,
 Several cs() covariates at once span a box, not a simplex; the cumulative family takes
 one (the sequential and adjacent-category families, whose thresholds need no order, take
 any number).
+
+Third, **thresholds varying by group** (``(cs(1) | mission)``): each level ``g`` of the
+group has deviations ``r_g`` (K - 1 of them, partially pooled: normal around zero, with
+a standard deviation per threshold and, with ``|``, their correlations), which move its
+thresholds (:func:`vary_thresholds`). The sign is that of an effect: a positive
+deviation lowers a threshold, moving that group's responses up the spectrum.
+
+- sratio, cratio, acat (no order needed): ``c_{g,k} = c_k - r_{g,k}``; the population
+  thresholds are the mean of the groups'.
+- cumulative: additive deviations would cross the thresholds of some groups, so they act
+  on the ordered transform (first threshold, log gaps), as brms's and Stan's ordered
+  vectors are built: ``c_{g,1} = c_1 - r_{g,1}`` and each later gap
+  ``c_{g,k} - c_{g,k-1} = (c_k - c_{k-1}) exp(-r_{g,k})``. Every group's thresholds are
+  ordered whatever its deviations; a positive ``r_{g,k}`` (k >= 2) narrows the gap
+  below threshold k, moving threshold k and those above it down. The population
+  thresholds are those of a group with zero deviations: the groups' median first
+  threshold and median gaps, not the median (nor the mean) of each threshold.
 """
 
 from __future__ import annotations
@@ -211,3 +228,22 @@ def sorted_normal_ends(ends, mu, sigma, n: int, xp=NUMPY):
     )
     dens = probit.log_pdf(za, xp) + probit.log_pdf(zb, xp) - 2.0 * xp.log(sigma)
     return float(np.log(n * (n - 1))) + dens + (n - 2) * log_between
+
+
+def vary_thresholds(thresholds, r, ordered: bool, xp=NUMPY):
+    """Each row's thresholds moved by its group's deviations ``r`` (..., n, K - 1)
+    (module docstring, third part): from thresholds shared by the rows (..., K - 1) or
+    each row's own (..., n, K - 1); (..., n, K - 1).
+
+    ``ordered`` (the cumulative family): the deviations act on the first threshold and
+    the log gaps, so the result is ordered when ``thresholds`` are."""
+    if xp is NUMPY:
+        thresholds, r = np.asarray(thresholds, dtype=float), np.asarray(r, dtype=float)
+    if thresholds.ndim == r.ndim - 1:  # shared: a row axis
+        thresholds = thresholds[..., None, :]
+    if not ordered:
+        return thresholds - r
+    # (indexed, then a new axis: a width PyTensor knows is 1, so that it broadcasts)
+    first = (thresholds[..., 0] - r[..., 0])[..., None]
+    gaps = (thresholds[..., 1:] - thresholds[..., :-1]) * xp.exp(-r[..., 1:])
+    return xp.concatenate([first, first + xp.cumsum(gaps, axis=-1)], axis=-1)

@@ -21,7 +21,7 @@ Coding rules:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import product
 from typing import Any
 
@@ -79,6 +79,12 @@ class Group:
     levels: tuple[str, ...]
     columns: tuple[Column, ...]  # first the intercept (parts == ()), then slopes
     correlated: bool = True
+    # (cs(1) | mission): the columns are the K - 1 thresholds (named as the cutpoints,
+    # term "cs(1)", values 1); each level's effects move its thresholds, not eta
+    # (bayesresp.maths.thresholds.vary_thresholds)
+    thresholds: bool = False
+    # ... on the ordered transform (first threshold, log gaps): the cumulative family's
+    ordered: bool = False
 
     @property
     def column_names(self) -> list[str]:
@@ -143,6 +149,17 @@ class DesignInfo:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def eta_groups(self) -> tuple[Group, ...]:
+        """The group terms whose effects enter the linear predictor (all but the
+        thresholds varying by group, ``(cs(1) | mission)``)."""
+        return tuple(g for g in self.groups if not g.thresholds)
+
+    @property
+    def threshold_groups(self) -> tuple[Group, ...]:
+        """The group terms whose effects move the thresholds (``(cs(1) | mission)``)."""
+        return tuple(g for g in self.groups if g.thresholds)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -171,6 +188,8 @@ class DesignInfo:
                     tuple(g["levels"]),
                     tuple(col(c) for c in g["columns"]),
                     g["correlated"],
+                    bool(g.get("thresholds", False)),
+                    bool(g.get("ordered", False)),
                 )
                 for g in d["groups"]
             ),
@@ -450,7 +469,7 @@ def make_design(
     blocks: dict[str, str] | None = None,
     scale_continuous: bool = True,
     impute: bool = False,
-    ordered_cs: bool = False,
+    ordered_family: bool = False,
 ) -> Design:
     """Learn the design recipe from the (complete, validated) fitting data and build arrays.
 
@@ -463,10 +482,11 @@ def make_design(
     are expanded into copies (:class:`Imputation`). Other missing values are the
     caller's to refuse.
 
-    ``ordered_cs=True`` (a family whose thresholds must stay ordered): the recipe keeps
+    ``ordered_family=True`` (a family whose thresholds must stay ordered): the recipe keeps
     the range of the cs() columns (``DesignInfo.cs_bounds``), inside which the model
     keeps each row's thresholds ordered (:func:`cs_simplex`); rows outside it are refused
-    when the recipe is applied to new data.
+    when the recipe is applied to new data. Thresholds varying by group then act on the
+    ordered transform (``Group.ordered``).
     """
     blocks = blocks or {}
     check_blocks(blocks, codebook)
@@ -500,7 +520,10 @@ def make_design(
         columns += cols
     groups = []
     for g in formula.groups:
-        groups.append(_group(g, data, codebook, codings, scale_continuous))
+        group = _group(g, data, codebook, codings, scale_continuous)
+        if group.thresholds and ordered_family:
+            group = replace(group, ordered=True)
+        groups.append(group)
     y_field = codebook.fields.get(formula.outcome)
     if y_field is None or y_field.role != "outcome":
         raise FormulaError(
@@ -521,7 +544,7 @@ def make_design(
     if impute:
         info = DesignInfo(**{**info.__dict__, "imputed": _imputed(info, data, formula)})
     design = apply_design(info, data)
-    if ordered_cs and info.cs_columns:
+    if ordered_family and info.cs_columns:
         bounds = tuple(
             (float(x.min()), float(x.max())) for x in design.X_cs[_observed_cs(design)].T
         )
@@ -560,7 +583,7 @@ def design_of_spec(data: pd.DataFrame, spec, codebook: Codebook, *, impute: bool
         blocks=spec.blocks,
         scale_continuous=spec.scale_continuous,
         impute=impute,
-        ordered_cs=spec.response.ordered,
+        ordered_family=spec.response.ordered,
     )
 
 
@@ -777,6 +800,10 @@ def _group(
             )
     labels = _group_labels(data, g.factor)
     levels = tuple(sorted(set(labels.dropna())))
+    if g.thresholds:  # one deviation per threshold, named as the cutpoint
+        names = cutpoint_names(tuple(cb.spectrum))
+        cols = tuple(Column(name, "cs(1)", g.label, ()) for name in names)
+        return Group(g.label, g.factor, levels, cols, g.correlated, thresholds=True)
     columns: list[Column] = []
     if g.intercept:
         columns.append(Column("Intercept", "1", g.label, ()))

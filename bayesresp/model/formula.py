@@ -13,6 +13,9 @@ Supported::
              + cs(background)                                  category-specific effect
                                                                (one coefficient per threshold;
                                                                sratio, cratio, acat)
+             + (cs(1) | mission)                               thresholds varying by mission
+                                                               (partially pooled; || for
+                                                               uncorrelated deviations)
 
 The cumulative-logit model has no intercept (the cutpoints take its place), so ``1``,
 ``0`` and ``- 1`` among the fixed terms are accepted and change nothing.
@@ -68,6 +71,9 @@ class GroupTerm:
     intercept: bool = True
     slopes: tuple[Term, ...] = ()
     correlated: bool = True
+    # (cs(1) | mission): each level's own deviations of the K - 1 thresholds (no intercept,
+    # no slopes: the deviations take the intercept's place)
+    thresholds: bool = False
 
     @property
     def label(self) -> str:
@@ -75,6 +81,8 @@ class GroupTerm:
         return ":".join(self.factor)
 
     def __str__(self) -> str:
+        if self.thresholds:
+            return f"(cs(1) {'|' if self.correlated else '||'} {self.label})"
         parts = (["1"] if self.intercept else ["0"]) + [str(s) for s in self.slopes]
         bar = "|" if self.correlated else "||"
         return f"({' + '.join(parts)} {bar} {self.label})"
@@ -184,9 +192,17 @@ class _Parser:
         labels = [g.label for g in groups]
         repeated = sorted({lab for lab in labels if labels.count(lab) > 1})
         if repeated:
+            both = [lab for lab in repeated if any(g.thresholds and g.label == lab for g in groups)]
             raise FormulaError(
                 f"in formula '{self.text}': the group {', '.join(repeated)} appears in more "
-                "than one group term; give each grouping one term (put its slopes together)"
+                "than one group term; "
+                + (
+                    f"(cs(1) | {both[0]}) already gives each {both[0]} thresholds of its "
+                    f"own, so (1 | {both[0]}) beside it would not be identified, and "
+                    "varying slopes by a group whose thresholds vary are not supported"
+                    if both
+                    else "give each grouping one term (put its slopes together)"
+                )
             )
         return Formula(outcome, tuple(dict.fromkeys(terms)), tuple(groups), self.text)
 
@@ -231,9 +247,9 @@ class _Parser:
             self.take("(")
             if self.peek() in ("0", "1"):
                 raise FormulaError(
-                    f"in formula '{self.text}': cs({self.peek()}) (thresholds varying by "
-                    "group) is not supported yet; cs() takes one covariate, like "
-                    "cs(background)"
+                    f"in formula '{self.text}': cs({self.peek()}) is not a term here; "
+                    "thresholds varying by group are written (cs(1) | mission), alone in "
+                    "their group term, and a category-specific covariate cs(background)"
                 )
             inner = self.name()
             if self.peek() != ")":
@@ -248,13 +264,18 @@ class _Parser:
     def group(self) -> list[GroupTerm]:
         self.take("(")
         intercept, slopes = True, []
-        first = True
+        first, thresholds, explicit = True, False, False
         while self.peek() not in ("|", "||"):
             if not first:
                 self.take("+")
             first = False
+            if self.toks[self.i : self.i + 4] == ["cs", "(", "1", ")"]:
+                self.i += 4
+                thresholds = True
+                continue
             if self.peek() in ("0", "1"):
                 intercept = self.take() == "1"
+                explicit = explicit or intercept  # a "1" anywhere in the term
                 continue
             if self.peek() == "-":
                 self.take("-")
@@ -277,6 +298,16 @@ class _Parser:
         if any(v.cs for s in slopes for v in s.vars):
             raise FormulaError(f"in formula '{self.text}': cs() is not supported in group terms")
         factors = [*nested, tuple(chain)]
+        if thresholds:
+            label = ":".join(chain)
+            if slopes or explicit:
+                raise FormulaError(
+                    f"in formula '{self.text}': (cs(1) | {label}) stands alone: its "
+                    f"deviations of every threshold already shift each {label} (an "
+                    "intercept beside them would not be identified), and varying slopes "
+                    "by a group whose thresholds vary are not supported"
+                )
+            return [GroupTerm(f, False, (), correlated, thresholds=True) for f in factors]
         return [GroupTerm(f, intercept, tuple(slopes), correlated) for f in factors]
 
 

@@ -122,7 +122,10 @@ class ResolvedPriors:
     def _check_r2d2(self, info: DesignInfo) -> None:
         """With ``b = r2d2(...)`` the coefficients and group sds take their scales from
         it: a prior of its own for one of them is refused (it would be silently unused)."""
-        clash = [k for k in self.overrides if k != "b" and role_of_key(k) in ("b", "sd")]
+        own = {f"sd({g.label})" for g in info.threshold_groups}  # outside the shares
+        clash = [
+            k for k in self.overrides if k != "b" and k not in own and role_of_key(k) in ("b", "sd")
+        ]
         if clash:
             b = self.overrides.get("b", self.defaults["b"])
             raise PriorError(
@@ -209,7 +212,11 @@ class ResolvedPriors:
                 out[m.name] = f"{joint}: share of '{m.block}'"
                 out[f"simplex({m.var})"] = str(self.simplex(m.var))
             for g in info.groups:
-                out[f"sd({g.label})"] = f"{joint}: share of 'group({g.label})'"
+                out[f"sd({g.label})"] = (
+                    f"{self.sd(g.label)} (thresholds: outside the shares)"
+                    if g.thresholds
+                    else f"{joint}: share of 'group({g.label})'"
+                )
                 if len(g.columns) > 1 and g.correlated:
                     out[f"cor({g.label})"] = str(self.cor(g.label))
             out["cutpoints"] = f"{self.cutpoints()}, scaled by 1/sqrt(1 - R2)"
@@ -431,7 +438,7 @@ def _ordered_cs(info: DesignInfo, priors: ResolvedPriors, family: Family, scale,
     if simplex is None:
         raise ValueError(
             "a design with cs() columns in the cumulative family needs the range its "
-            "thresholds are kept ordered over: make it with make_design(..., ordered_cs=True)"
+            "thresholds are kept ordered over: make it with make_design(..., ordered_family=True)"
         )
     K, J = len(info.spectrum), len(info.cs_columns)
     base_logp, base_random, params, inputs = _cutpoint_density(priors.cutpoints(), K, family, scale)
@@ -476,7 +483,7 @@ def linear_predictor(design_data: dict, params: dict, info: DesignInfo):
         simplexes=[params[f"simplex[{m.var}]"] for m in info.monotonic],
         groups=[
             (design_data[f"Z[{g.label}]"], params[f"r[{g.label}]"][design_data[f"idx[{g.label}]"]])
-            for g in info.groups
+            for g in info.eta_groups
         ],
         xp=TENSOR,
     )
@@ -592,6 +599,9 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
         eta = linear_predictor(data, params, info)
         if info.cs_columns:  # the rows' own thresholds, (n, K - 1)
             cut = cut[None, :] - pt.dot(data["X_cs"], b_cs)
+        if info.threshold_groups:  # (cs(1) | mission): each row's group moves them
+            _check_threshold_groups(info, family)
+            cut = family.vary(cut, _threshold_deviations(info, params, data), TENSOR)
         if design.imputation is not None and design.coders is None:
             # rows lacking covariates: their levels summed out
             pm.Potential("loglik", _imputed_loglik(design, priors, data, eta, cut, family))
@@ -602,6 +612,22 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
             pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, family))
     model.bayesresp_priors = prior_table(info, prior_overrides, family)  # type: ignore[attr-defined]
     return model
+
+
+def _check_threshold_groups(info: DesignInfo, family: Family) -> None:
+    """The design's threshold groups act as the family's do (additive, or on the ordered
+    transform), so that predictions from the draws read them as the model did."""
+    if any(g.ordered != family.ordered for g in info.threshold_groups):
+        raise ValueError(
+            f"the design's group thresholds were made for another family than {family.name}: "
+            f"make it with make_design(..., ordered_family={family.ordered})"
+        )
+
+
+def _threshold_deviations(info: DesignInfo, params: dict, data: dict):
+    """Each row's threshold deviations (n, K - 1): the sum of its levels' of the group
+    terms that move thresholds (``(cs(1) | mission)``)."""
+    return sum(params[f"r[{g.label}]"][data[f"idx[{g.label}]"]] for g in info.threshold_groups)
 
 
 def prior_table(info: DesignInfo, prior_overrides: dict[str, str], family: str | Family):
@@ -661,7 +687,7 @@ def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut,
     leniency, spread = coder_layer(priors)
     observed = 0.0
     if design.imputation is None:
-        own = cut[coders.first] if design.info.cs_columns else cut  # rows' thresholds
+        own = cut[coders.first] if cut.ndim == 2 else cut  # rows' own thresholds
         levels = log_levels(eta[coders.first], own, family, K, xp=TENSOR)
     else:  # a response's true level with its missing covariates summed out
         from bayesresp.maths.missing import mixed_levels
@@ -819,7 +845,9 @@ def _r2d2_priors(info: DesignInfo, priors: ResolvedPriors, r2: R2D2Layout, data:
             "b_mo", b_mo_w * (1.0 + nc * (s_mo - 1.0)), dims="mo_term"
         )
         _simplexes(info, priors, params)
-    for g, comp in zip(info.groups, r2.group_component, strict=True):
+    for g in info.threshold_groups:  # outside the shares: no part of eta's variance
+        params[f"r[{g.label}]"] = _group_effects(g, priors)
+    for g, comp in zip(info.eta_groups, r2.group_component, strict=True):
         level_dim, term_dim = f"{g.label}_level", f"{g.label}_term"
         z = pm.Normal(f"z[{g.label}]", 0.0, 1.0, dims=(level_dim, term_dim))
         unit = data[f"r2d2_z[{g.label}]"]

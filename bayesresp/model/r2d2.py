@@ -89,9 +89,10 @@ class R2D2Layout:
 
 def component_names(info: DesignInfo) -> list[str]:
     """The components of the R2D2 prior and of the variance decomposition (its
-    residual aside): blocks in order of first appearance, then group terms."""
+    residual aside): blocks in order of first appearance, then group terms (those of the
+    linear predictor: thresholds varying by group are outside it)."""
     blocks = dict.fromkeys([c.block for c in info.columns] + [m.block for m in info.monotonic])
-    return list(blocks) + [f"group({g.label})" for g in info.groups]
+    return list(blocks) + [f"group({g.label})" for g in info.eta_groups]
 
 
 def layout(info: DesignInfo, prior, link: str) -> R2D2Layout:
@@ -113,7 +114,7 @@ def layout(info: DesignInfo, prior, link: str) -> R2D2Layout:
         components=tuple(names),
         column_component=tuple(where[c.block] for c in info.columns),
         mo_component=tuple(where[m.block] for m in info.monotonic),
-        group_component=tuple(where[f"group({g.label})"] for g in info.groups),
+        group_component=tuple(where[f"group({g.label})"] for g in info.eta_groups),
     )
 
 
@@ -201,7 +202,7 @@ def scalings(design: Design) -> dict[str, np.ndarray]:
         sd = np.sqrt(var) if var > _CONSTANT else 1.0
         mo[j] = 1.0 / (sd * np.sqrt(sizes[m.block]))
     out["r2d2_mo"] = mo
-    for g in info.groups:
+    for g in info.eta_groups:
         q = len(g.columns)
         Z = np.asarray(design.group_Z[g.label], dtype=np.float64).reshape(design.n, q)
         msq = w @ (Z * Z) if design.n else np.ones(q)

@@ -216,6 +216,20 @@ class ModelSpec:
                 "which no equal spacing can hold at every level; fit thresholds = "
                 "'flexible', or family = 'sratio', 'cratio' or 'acat'"
             )
+        varying = [str(g) for g in parsed.groups if g.thresholds]
+        if varying and self.thresholds != "flexible":
+            raise SpecError(
+                f"{varying[0]} with thresholds = '{self.thresholds}': each group's deviations "
+                "move its thresholds apart from the equal spacing; fit thresholds = "
+                "'flexible' (or drop the group's thresholds and keep (1 | group))"
+            )
+        if varying and cs and get_family(self.family).ordered:
+            raise SpecError(
+                f"{varying[0]} with {cs[0]}: in the {self.family} family a group's threshold "
+                "deviations act on the ordered transform, which a cs() covariate's thresholds "
+                "at its levels do not share; fit one of them, or family = 'sratio', 'cratio' "
+                "or 'acat', where both add to the thresholds"
+            )
         for key, text in self.priors.items():
             try:
                 parse_prior(text, role_of_key(key), key)

@@ -47,7 +47,7 @@ from bayesresp.errors import ReportError
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.plots import plain, plain_all
-from bayesresp.queries.estimates import summary, variance_decomposition
+from bayesresp.queries.estimates import no_decomposition, summary, variance_decomposition
 from bayesresp.queries.whatif import what_if
 
 #: (id, heading) of every section, in order; ``whatif`` appears only with profiles.
@@ -480,7 +480,9 @@ def _model(page: _Page, fit: FittedModel) -> str:
                 ", ".join(
                     f"<code>{_e(g.label)}</code> ({len(g.levels)} levels"
                     + (
-                        f"; varying {', '.join(_e(c) for c in g.column_names[1:])}"
+                        "; thresholds varying by group"
+                        if g.thresholds
+                        else f"; varying {', '.join(_e(c) for c in g.column_names[1:])}"
                         if len(g.column_names) > 1
                         else ""
                     )
@@ -642,9 +644,7 @@ def _coders(page: _Page, fit: FittedModel, ci: float) -> str:
 
 
 def _variance(page: _Page, fit: FittedModel, ci: float) -> str:
-    why = fit.spec.response.no_decomposition()
-    if why is None and fit.info.cs_columns:
-        why = "category-specific effects (cs()) move the thresholds, not one latent scale"
+    why = no_decomposition(fit)
     if why is not None:
         return _section("variance", "", f"Not available: {_e(why)} to report.")
     table = variance_decomposition(fit, ci=ci)

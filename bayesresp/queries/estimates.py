@@ -119,7 +119,14 @@ def odds_ratios(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
 
 
 def group_effects(fit: FittedModel, group: str | None = None, ci: float = 0.9) -> pd.DataFrame:
-    """Estimated effect of each mission, department, official... on the latent scale.
+    """Estimated effect of each mission, department, official... on the latent scale
+    (but see below for thresholds varying by group).
+
+    For thresholds varying by group (``(cs(1) | mission)``) the terms are the
+    thresholds, and each value a level's deviation with the sign of an effect (positive:
+    the threshold lower, responses higher); in the cumulative family, from the second
+    threshold on, the deviation of the log of the gap below it
+    (:mod:`bayesresp.maths.thresholds`).
 
     Examples
     --------
@@ -148,6 +155,26 @@ def group_effects(fit: FittedModel, group: str | None = None, ci: float = 0.9) -
         cols = ["group", "level", "term", "mean", "sd", "median", lo, hi]
         return pd.DataFrame(columns=cols).set_index(["group", "level", "term"])
     return pd.DataFrame(frames).set_index(["group", "level", "term"])
+
+
+def no_decomposition(fit: FittedModel) -> str | None:
+    """Why the fit has no variance decomposition (None when it has one): a family or
+    link without a latent variance, or terms that move thresholds rather than the
+    latent propensity (cs() covariates, thresholds varying by group)."""
+    why = fit.spec.response.no_decomposition()
+    if why is None and fit.info.threshold_groups:
+        g = fit.info.threshold_groups[0]
+        why = (
+            f"(cs(1) | {g.label}) moves each {g.label}'s thresholds on their own, not the "
+            "latent propensity, so its spread has no share of its variance"
+        )
+    if why is None and fit.info.cs_columns:
+        terms = ", ".join(dict.fromkeys(c.term for c in fit.info.cs_columns))
+        why = (
+            f"{terms} move each threshold on its own, not the latent propensity, so they "
+            "have no share of its variance"
+        )
+    return why
 
 
 def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
@@ -182,18 +209,18 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     --------
     >>> fit.variance_decomposition()[["share", "q5", "q95"]]  # doctest: +SKIP
     """
-    why = fit.spec.response.no_decomposition()
-    if why is None and fit.info.cs_columns:
-        terms = ", ".join(dict.fromkeys(c.term for c in fit.info.cs_columns))
-        why = (
-            f"{terms} move each threshold on its own, not the latent propensity, so they "
-            "have no share of its variance"
-        )
+    why = no_decomposition(fit)
     if why is not None:
+        refit = (
+            "fit a cumulative or sequential (sratio, cratio) model with the logit, probit "
+            "or cloglog link to decompose it"
+            if fit.spec.response.no_decomposition() is not None
+            else "fit the model with common effects and group intercepts ((1 | group)) in "
+            "their place to decompose it"
+        )
         raise BayesrespError(
             f"{why}: shares of the latent variance are not defined; compare blocks with "
-            "contrasts or marginal effects, or fit a cumulative or sequential (sratio, "
-            "cratio) model with the logit, probit or cloglog link to decompose it"
+            f"contrasts or marginal effects, or {refit}"
         )
     residual = fit.spec.response.link.residual_variance
     info, d = fit.info, fit.arrays

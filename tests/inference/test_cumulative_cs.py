@@ -115,7 +115,7 @@ def test_cs_in_the_cumulative_family_refuses_what_it_cannot_keep_ordered(example
         )
     spec = bayesresp.ModelSpec.coerce("response ~ cs(years_at_station) + severity")
     cb = Codebook.default()
-    design = make_design(example, spec.parsed, cb, ordered_cs=True)
+    design = make_design(example, spec.parsed, cb, ordered_family=True)
     low, high = example["years_at_station"].min(), example["years_at_station"].max()
     c = design.info.codings["years_at_station"]
     np.testing.assert_allclose(np.array(design.info.cs_bounds[0]) * c.scale + c.center, [low, high])
@@ -153,14 +153,14 @@ def test_a_numbers_prior_draws_are_ordered_over_its_range_and_the_prior_is_per_l
 
     spec = bayesresp.ModelSpec.coerce(formula)
     keys = {
-        structure_key(make_design(rows, spec.parsed, Codebook.default(), ordered_cs=True), spec)
+        structure_key(make_design(rows, spec.parsed, Codebook.default(), ordered_family=True), spec)
         for rows in (example.head(300), example.tail(300))
     }
     assert len(keys) == 2
     spec = bayesresp.ModelSpec.coerce(
         {"formula": formula, "priors": {"b": "normal(0, 1)", "cutpoints": "induced_dirichlet(2)"}}
     )  # (independent priors: the cutpoints' prior is not scaled by R2)
-    design = make_design(example.head(300), spec.parsed, Codebook.default(), ordered_cs=True)
+    design = make_design(example.head(300), spec.parsed, Codebook.default(), ordered_family=True)
     model = build_model(design, spec.priors, "logit")
     T = np.array([np.linspace(-2, 1.5, 7), np.linspace(-1, 3, 7)])
     rv = model["cutpoints_cs"]

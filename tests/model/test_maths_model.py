@@ -3,7 +3,6 @@
 import mpmath as mp
 import numpy as np
 import pytest
-import xarray as xr
 
 import bayesresp
 from bayesresp import Codebook
@@ -12,7 +11,7 @@ from bayesresp.maths.cumulative import category_probs, log_prob
 from bayesresp.model.design import make_design
 from bayesresp.model.formula import parse_formula
 from bayesresp.model.graph import build_model, induced_dirichlet
-from tests.pymc_eval import PY
+from tests.pymc_eval import loglik_at_random_points
 
 CUTS = np.array([-2.0, -0.5, 1.0, 3.0])
 
@@ -160,25 +159,11 @@ def test_pymc_log_likelihood_equals_numpy_path(rich_design):
         "r[mission:department]",
         "sd[mission:department]",
     ]
-    outs = model.replace_rvs_by_values([model["loglik"], *[model[n] for n in names]])
-    fn = model.compile_fn(outs, inputs=model.value_vars, point_fn=True, mode=PY)
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
-        loglik, *values = fn(point)
-        post = xr.Dataset(
-            {
-                n: (
-                    ("chain", "draw", *[f"{n}_{i}" for i in range(np.ndim(v))]),
-                    np.asarray(v)[None, None],
-                )
-                for n, v in zip(names, values, strict=True)
-            }
-        )
+    for loglik, post in loglik_at_random_points(model, names):
         draws = PosteriorArrays.from_posterior(post, rich_design.info)
         eta = eta_from_draws(draws, rich_design, groups="known")
         ours = log_prob(rich_design.y, eta, draws.cutpoints, "logit").sum()
-        assert ours == pytest.approx(float(loglik), rel=1e-10)
+        assert ours == pytest.approx(loglik, rel=1e-10)
 
 
 def test_model_has_no_probability_matrix(rich_design):
