@@ -227,3 +227,17 @@ def test_notebook_runs(path, tmp_path):
         if out.get("output_type") == "error"
     ]
     assert not errors
+
+
+def test_the_parts_of_a_merged_stream_are_not_written_twice():
+    """MyST-NB's merge_streams joins a cell's prints into its first stream output and
+    leaves the later ones beside it: the later parts are dropped, other outputs kept."""
+    outputs = _outputs_module()
+
+    def stream(text, name="stdout"):
+        return {"name": name, "output_type": "stream", "text": text}
+
+    merged = [stream("converged\ntable\n"), stream("table\n"), stream("table\n", "stderr")]
+    assert outputs._without_merged_parts(merged) == [merged[0], merged[2]]
+    apart = [stream("a\n"), stream("b\n")]  # not a merge: both kept
+    assert outputs._without_merged_parts(apart) == apart

@@ -65,6 +65,26 @@ def _keep(output: dict) -> dict | None:
     return None  # errors cannot reach here (a failing notebook fails the build)
 
 
+def _without_merged_parts(outputs: list[dict]) -> list[dict]:
+    """The outputs without the parts of a merged stream: MyST-NB's ``merge_streams``
+    joins a cell's consecutive prints into its first stream output and leaves the later
+    ones beside it, so each would show twice. A stream output whose text ends the
+    previous stream output of the same name is such a part."""
+    out: list[dict] = []
+    for o in outputs:
+        last = out[-1] if out else None
+        if (
+            o["output_type"] == "stream"
+            and last is not None
+            and last["output_type"] == "stream"
+            and last["name"] == o["name"]
+            and "".join(last["text"]).endswith("".join(o["text"]))
+        ):
+            continue
+        out.append(o)
+    return out
+
+
 def with_outputs(repository_nb: dict, executed_nb: dict, package: str, version: str) -> dict:
     """The repository's notebook with the executed copy's outputs; ValueError when
     their code cells differ."""
@@ -80,7 +100,8 @@ def with_outputs(repository_nb: dict, executed_nb: dict, package: str, version: 
         if cell["cell_type"] != "code":
             continue
         source = next(cells)
-        cell["outputs"] = [k for k in map(_keep, source.get("outputs", [])) if k is not None]
+        kept = [k for k in map(_keep, source.get("outputs", [])) if k is not None]
+        cell["outputs"] = _without_merged_parts(kept)
         cell["execution_count"] = source.get("execution_count")
     metadata = out.setdefault("metadata", {})
     metadata.pop("widgets", None)
