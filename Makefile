@@ -56,6 +56,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/fit_speed.py $(BENCH_ARGS)
 	$(PY) benchmarks/full_kernel.py $(FULL_ARGS)
+	$(PY) benchmarks/full_kernel.py --spec hierarchical --family sratio $(FULL_ARGS)
 
 # The documentation site (docs/README.md): docs/_build/html/index.html opens from disk,
 # without a network. Warnings are errors; the notebooks run with the package's default

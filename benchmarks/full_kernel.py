@@ -1,6 +1,11 @@
 """The paper's model on the compiled kernel against PyMC's graph, side by side in one run.
 
 Run: .venv/bin/python benchmarks/full_kernel.py [--draws 1000] [--readme]
+     .venv/bin/python benchmarks/full_kernel.py --spec hierarchical --family sratio [--readme]
+
+With ``--spec`` and ``--family`` another shipped specification in another family (the
+sequential model through the kernel's intervals of steps); ``--readme`` then writes
+between that family's own markers.
 
 The shipped ``full`` specification on the embedded example: five ``mo()`` terms,
 mission, department and official intercepts, a varying slope correlated with the
@@ -35,15 +40,22 @@ LABELS = {"kernel": "kernel", "pytensor": "PyMC graph (`kernel=False`)"}
 FORMULA = "full"  # models/full.toml
 
 
-def worker(kernel: bool, draws: int, seed: int) -> dict:
+def markers(family: str) -> tuple[str, str]:
+    if family == "cumulative":
+        return BEGIN, END
+    return f"<!-- {family}-kernel:begin -->", f"<!-- {family}-kernel:end -->"
+
+
+def worker(kernel: bool, draws: int, seed: int, spec: str, family: str) -> dict:
     """One fit in this process; what the table reports."""
     import bayesresp
 
     data = bayesresp.load_example()
     fit_function = bayesresp.fit  # loads PyMC and Numba: not timed, as in fit_speed.py
+    model = bayesresp.ModelSpec.coerce(spec).with_response(family=family)
     started = time.perf_counter()
     fit = fit_function(
-        data, FORMULA, kernel=kernel, draws=draws, tune=draws, seed=seed, progress=False
+        data, model, kernel=kernel, draws=draws, tune=draws, seed=seed, progress=False
     )
     wall = time.perf_counter() - started
     table = fit.summary()
@@ -66,21 +78,22 @@ def worker(kernel: bool, draws: int, seed: int) -> dict:
     }
 
 
-def run(kernel: bool, draws: int, seed: int) -> dict:
+def run(kernel: bool, draws: int, seed: int, spec: str, family: str) -> dict:
     args = [sys.executable, __file__, "--worker", "kernel" if kernel else "graph"]
-    args += ["--draws", str(draws), "--seed", str(seed)]
+    args += ["--draws", str(draws), "--seed", str(seed), "--spec", spec, "--family", family]
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the {args[3]} fit failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def table(rows: list[dict], draws: int, seed: int) -> str:
+def table(rows: list[dict], draws: int, seed: int, spec: str, family: str) -> str:
     import bayesresp
 
     lines = [
         f"Run of {date.today().isoformat()}: {platform.processor() or platform.machine()}, "
-        f"bayesresp {bayesresp.__version__}; nutpie, 4 chains x {draws:,} draws after "
+        f"bayesresp {bayesresp.__version__}; the `{spec}` specification in the {family} "
+        f"family; nutpie, 4 chains x {draws:,} draws after "
         f"{draws:,} tuning steps, seed {seed}, default priors (r2d2), the example (2,000 "
         "rows). Each fit in a fresh process.",
         "",
@@ -105,17 +118,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--spec", default=FORMULA, help="a shipped specification's name")
+    parser.add_argument("--family", default="cumulative", help="sratio, cratio (symmetric link)")
     parser.add_argument("--readme", action="store_true")
     parser.add_argument("--worker", choices=("kernel", "graph"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker == "kernel", args.draws, args.seed)))
+        done = worker(args.worker == "kernel", args.draws, args.seed, args.spec, args.family)
+        print(json.dumps(done))
         return
-    rows = [run(kernel, args.draws, args.seed) for kernel in (True, False)]
-    text = table(rows, args.draws, args.seed)
+    rows = [run(k, args.draws, args.seed, args.spec, args.family) for k in (True, False)]
+    text = table(rows, args.draws, args.seed, args.spec, args.family)
     print(text)
     if args.readme:
-        write_between(README, BEGIN, END, text)
+        write_between(README, *markers(args.family), text)
 
 
 if __name__ == "__main__":

@@ -332,8 +332,10 @@ def fit(
         cut at ordered thresholds), the sequential models (a climb up the spectrum one
         step at a time, each step a choice to stop, ``sratio``, or to go on,
         ``cratio``) or the adjacent-category model (each level against the one below
-        it). The compiled kernel covers the cumulative family; the others sample
-        PyMC's graph, and ``fit.meta["log_density_why"]`` says so.
+        it). The compiled kernel covers the cumulative family, sratio, and cratio with
+        a symmetric link; the others (and what the kernel does not cover in any family:
+        :func:`bayesresp.inference.packing.unsupported`) sample PyMC's graph, and
+        ``fit.meta["log_density_why"]`` says so.
     link : {"logit", "probit", "cloglog", "cauchit"}, optional
         The link, in place of the specification's ``link``.
     thresholds : {"flexible", "equidistant"}, optional
@@ -555,7 +557,7 @@ def _why_graph(
         return None
     from bayesresp.inference.packing import unsupported
 
-    reason = unsupported(design.info, spec.response)
+    reason = unsupported(design.info, spec.response, bool(design.ranges.any()))
     if reason is not None:
         return f"the compiled kernel does not cover {reason}"
     return f"sampler='{settings.sampler}', kernel={settings.kernel}"

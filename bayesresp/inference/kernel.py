@@ -452,8 +452,10 @@ def log_density(
     theirs from ``tmeta``/``Zt``), sd prior family, first row in ``spar`` (sigma, nu,
     lam per term, then the group's LKJ eta and log constant), then the correlations'
     columns below. ``bpar`` rows are (mu, sigma, nu) per
-    coefficient, ``cpar`` is (mu, sigma, PAD, K, equidistant) or (alpha, 0, PAD, K,
-    equidistant) for the cutpoints (PAD: the link's
+    coefficient, ``cpar`` is (mu, sigma, PAD, K, equidistant, sequential) or (alpha, 0,
+    PAD, K, equidistant, sequential) for the cutpoints (sequential: the family's
+    thresholds are free, with their own induced-Dirichlet prior, and the rows are its
+    steps' terms, :func:`bayesresp.inference.packing.pack`; PAD: the link's
     :attr:`bayesresp.maths.links.Link.pad`, passed at run time so that the compiled code
     follows it; with ``equidistant`` non-zero ``x`` holds the first and last of the K - 1
     thresholds, ordered, with the flexible prior's marginal: :func:`_end_prior`).
@@ -603,6 +605,7 @@ def log_density(
     # that of c / D, D = 1 / sqrt(1 - R2) = sqrt(1 + exp(u))) and of the reference case
     oc = x.shape[0] - nc
     equi = cpar[4] != 0.0  # equidistant: the first and last threshold in x
+    seq = cpar[5] != 0.0  # a sequential family: free thresholds, no ordered transform
     width = 1.0
     if equi:
         nc = np.int64(cpar[3]) - 1
@@ -615,6 +618,9 @@ def log_density(
         for k in range(1, nc):
             centred[k] = x[oc] + width * k / (nc - 1)
     for k in range(1, nc if not equi else 1):
+        if seq:
+            centred[k] = x[oc + k]
+            continue
         centred[k] = centred[k - 1] + math.exp(x[oc + k])
         lp += x[oc + k]  # log |Jacobian| of the ordered transform
     D = math.sqrt(1.0 + math.exp(x[np.int64(rpar[5])])) if r2d2 else 1.0
@@ -717,9 +723,12 @@ def log_density(
     else:
         lp += _cutpoint_prior(centred, cfam, cpar, link, gc)
 
-    # through the ordered transform
+    # through the ordered transform (a sequential family's thresholds are x itself)
     acc = 0.0
     for k in range(nc - 1 if not equi else -1, -1, -1):
+        if seq:
+            grad[oc + k] += gc[k]
+            continue
         acc += gc[k]
         if k == 0:
             grad[oc] += acc
@@ -818,6 +827,8 @@ def _cutpoint_prior(c, cfam, cpar, link, gc):
             lp += -0.5 * (d / sigma) ** 2 - math.log(sigma) - 0.5 * LOG_2PI
             gc[k] += -d / (sigma * sigma)
         return lp
+    if cpar[5] != 0.0:
+        return _induced_dirichlet_sequential(c, cpar[0], link, cpar[2], gc)
     return _induced_dirichlet(c, cpar[0], link, cpar[2], gc)
 
 
@@ -1148,6 +1159,27 @@ def _induced_dirichlet(c, alpha, link, pad, gc):
     return lp
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _induced_dirichlet_sequential(c, alpha, link, pad, gc):
+    """The induced-Dirichlet prior of a sequential family's thresholds (stopping at step
+    k with F(c_k)): by stick-breaking, the stopping shares F(c_k) of a Dirichlet(alpha)
+    are independent Beta(alpha, (K - 1 - k) alpha), so the density is
+    ``sum_k (alpha - 1) log F(c_k) + (alpha (K - 1 - k) - 1) log S(c_k) + log f(c_k)``
+    plus ``lgamma(K alpha) - K lgamma(alpha)`` (the Betas' constants, telescoped): the
+    Dirichlet of the anchor case's probabilities times the map's Jacobian
+    (:meth:`bayesresp.maths.families.Family.log_jacobian`). Adds its gradient to ``gc``."""
+    nc = c.shape[0]
+    K = nc + 1
+    lp = math.lgamma(K * alpha) - K * math.lgamma(alpha)
+    for k in range(nc):
+        stop, _, dstop = link_interval(link, -pad, c[k])  # log F(c_k)
+        go, dgo, _ = link_interval(link, c[k], pad)  # log S(c_k)
+        after = alpha * (K - 1 - k) - 1.0
+        lp += (alpha - 1.0) * stop + after * go + link_log_pdf(link, c[k])
+        gc[k] += (alpha - 1.0) * dstop + after * dgo + link_dlog_pdf(link, c[k])
+    return lp
+
+
 # -- per-row log-likelihood of posterior draws ---------------------------------------------
 @njit(cache=True, nogil=True, error_model="numpy")
 def _pointwise(cell, cells, eta, cutpoints, link, pad, out):
@@ -1232,14 +1264,15 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     """Log-probability of each of the design's rows under each posterior draw, (S, n).
 
     ``link``: the model's ordinal family (:mod:`bayesresp.maths.families`), or a link's
-    name (the cumulative family). A family the compiled code does not cover is
-    evaluated with NumPy (:meth:`~bayesresp.maths.families.Family.log_prob`).
+    name (the cumulative family). Every other family (the kernel samples sratio as its
+    steps' terms, not per row), and rows' own thresholds, are evaluated with NumPy
+    (:meth:`~bayesresp.maths.families.Family.log_prob`).
     Otherwise: the kernel's packed rows in one compiled pass (no (S, n) linear predictor is formed),
     ``mo()`` terms as their steps' indicator columns; a test ties it to
     :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`.
     """
     family = get_family(link)
-    if not family.compiled or draws.b_cs is not None or design.info.threshold_groups:
+    if not family.ordered or draws.b_cs is not None or design.info.threshold_groups:
         # a family, or rows' own thresholds (cs(), (cs(1) | g)), the compiled code does
         # not cover
         return _numpy_log_likelihood(design, draws, family)
@@ -1354,7 +1387,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     gmeta = carray(_voidptr(h[_H_GMETA]), (G, h[_H_GW]), np.int64)
     bpar = carray(_voidptr(h[_H_BPAR]), (pc, 3), np.float64)
     spar = carray(_voidptr(h[_H_SPAR]), (Qt, 5), np.float64)
-    cpar = carray(_voidptr(h[_H_CPAR]), (5,), np.float64)
+    cpar = carray(_voidptr(h[_H_CPAR]), (6,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
     anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], max(G - 1, 0)), np.int64)
     pt = h[_H_PT]

@@ -25,14 +25,15 @@ coefficient the total times the step's share.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
 
+from bayesresp.maths.families import get_family
 from bayesresp.maths.links import get_link
 from bayesresp.maths.thresholds import get_structure
-from bayesresp.model.design import Design
+from bayesresp.model.design import Design, compress
 from bayesresp.model.graph import (
     ResolvedPriors,
     coefficient_priors,
@@ -60,14 +61,31 @@ _H_LEN = 44
 
 
 # -- packing a design -------------------------------------------------------------------------
-def unsupported(info, family=None) -> str | None:
+def unsupported(info, family=None, ranges: bool = False) -> str | None:
     """Why the kernel cannot sample this model (None when it can); ``family`` (a
     :class:`~bayesresp.maths.families.Family`; None: the cumulative family) is the
-    model's ordinal family."""
+    model's ordinal family; ``ranges``: the rows hold ambiguous codes (ranges of
+    levels)."""
     if family is not None and not family.compiled:
+        if family.name == "cratio":
+            return (
+                f"the cratio family with the asymmetric {family.link.name} link (its log "
+                "density is PyMC's graph; with a symmetric link it is sratio's model, which "
+                "the kernel covers)"
+            )
         return f"the {family.name} family (its log density is PyMC's graph)"
-    if getattr(info, "cs_columns", ()):  # (the other families returned above)
+    sequential = family is not None and not family.ordered
+    if sequential and ranges:
+        return (
+            f"ambiguous codes (ranges of levels) in the {family.name} family (a range's "
+            "probability is no product of steps)"
+        )
+    if sequential and family.thresholds.name != "flexible":
+        return f"{family.thresholds.name} thresholds in the {family.name} family"
+    if getattr(info, "cs_columns", ()):
         names = ", ".join(sorted({c.term for c in info.cs_columns}))
+        if sequential:
+            return f"category-specific effects ({names})"
         return f"category-specific thresholds kept ordered ({names}; the cumulative family)"
     varying = [g.label for g in getattr(info, "groups", ()) if getattr(g, "thresholds", False)]
     if varying:
@@ -276,8 +294,17 @@ def pack(
     link: str,
     centring: bool | None = None,
     thresholds: str = "flexible",
+    family: str = "cumulative",
 ) -> Packed:
     """The kernel's data for a design (rows, weights and priors).
+
+    ``family``: the ordinal family. A sequential one (sratio; cratio with a symmetric
+    link) is packed as the cumulative family's intervals
+    (:meth:`bayesresp.maths.families.Family.intervals`: each row one term per step it
+    goes past and one where it stops, on average the mean level plus one; equal terms of
+    different rows merged, :func:`~bayesresp.model.design.compress`), with free
+    thresholds (no ordered transform) and its own induced-Dirichlet prior; the kernel's
+    rows are those terms.
 
     ``centring``: hierarchically centre the innermost of nested group intercepts (see
     :func:`_centred_leaf`); by default when their structure allows it
@@ -286,9 +313,11 @@ def pack(
     equidistant: the vector holds the first and last, ``cutpoint_ends``).
     """
     info = design.info
-    reason = unsupported(info)
+    ordinal = get_family(family, link, thresholds)
+    reason = unsupported(info, ordinal, bool(design.ranges.any()))
     if reason is not None:
         raise ValueError(f"the kernel does not cover {reason}")
+    sequential = not ordinal.ordered
     nested = nesting(design)
     centring_asked = centring is not None
     if centring is None:
@@ -315,7 +344,13 @@ def pack(
         )
     if r2d2 is not None or info.monotonic:
         centring = False
-    values = data_values(design)
+    values = data_values(design)  # (the prior's location: the rows', not their terms')
+    if sequential:  # the rows as the terms of their steps, equal terms merged
+        rows, low, high = ordinal.intervals(design.y, len(info.spectrum))
+        terms = replace(
+            design.take(rows), y=low, y_high=high, weights=np.asarray(design.weights)[rows]
+        )
+        design, _ = compress(terms)
     n, p = design.X.shape
     blocks: list[tuple[str, int, tuple[int, ...]]] = []
     start: list[np.ndarray] = []
@@ -448,11 +483,15 @@ def pack(
         cfam, cpar = CUT_NORMAL, [cut_prior.param("mu"), cut_prior.param("sigma"), pad]
     else:
         cfam, cpar = CUT_DIRICHLET, [cut_prior.param("alpha"), 0.0, pad]
-    cpar += [K, float(equi)]
+    cpar += [K, float(equi), float(sequential)]
     c0 = structure.free_of(cutpoint_start(K, link))
     name = "cutpoint_ends" if equi else "cutpoints_centred"
-    blocks.append((f"{name}_ordered__", offset, (len(c0),)))
-    start.append(np.concatenate([c0[:1], np.log(np.diff(c0))]))
+    if sequential:  # free thresholds
+        blocks.append((name, offset, (len(c0),)))
+        start.append(c0)
+    else:
+        blocks.append((f"{name}_ordered__", offset, (len(c0),)))
+        start.append(np.concatenate([c0[:1], np.log(np.diff(c0))]))
     n_dim = offset + len(c0)
 
     G = len(info.groups)
@@ -646,6 +685,8 @@ def posterior(packed: Packed, draws: xr.Dataset) -> xr.Dataset:
             pair = (*sample, f"{label}_term", f"{label}_term_")
             out[f"cor_chol[{label}]"] = (pair, chol)
             out[f"cor[{label}]"] = (pair, chol @ np.swapaxes(chol, -1, -2))
+        elif name == "cutpoints_centred":  # free thresholds (a sequential family)
+            centred = block
         else:  # the ordered transform, backwards
             steps = np.concatenate([block[..., :1], np.exp(block[..., 1:])], axis=-1)
             centred = np.cumsum(steps, axis=-1)

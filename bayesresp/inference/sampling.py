@@ -216,7 +216,7 @@ def use_kernel(design: Design, settings: SamplerSettings, family=None) -> bool:
         return False
     from bayesresp.inference.packing import unsupported
 
-    reason = unsupported(design.info, family)
+    reason = unsupported(design.info, family, bool(design.ranges.any()))
     if reason is not None and settings.kernel:
         raise SamplerError(
             f"the compiled log density does not cover {reason}; fit with kernel=None or False"
@@ -235,7 +235,7 @@ def sample(
     if settings.centring and not kernel:
         from bayesresp.inference.packing import unsupported
 
-        why = unsupported(design.info, spec.response) or (
+        why = unsupported(design.info, spec.response, bool(design.ranges.any())) or (
             f"sampler='{settings.sampler}', kernel={settings.kernel}"
         )
         raise SamplerError(
@@ -284,7 +284,9 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
                 "not parameters of their own); give b a normal or student_t prior, or fit "
                 "without centring"
             )
-    packed = packing.pack(design, spec.priors, spec.link, settings.centring, spec.thresholds)
+    packed = packing.pack(
+        design, spec.priors, spec.link, settings.centring, spec.thresholds, spec.family
+    )
     compiled = nutpie_adapter.nutpie_model(packed)
     timings["build"] = time.perf_counter() - started - load
     timings["compile"] = load
@@ -463,7 +465,9 @@ def sample_outcomes(
         y = np.asarray(y, dtype=np.int64)
         if with_kernel:
             exact = dataclasses.replace(design, y=y, y_high=None)
-            packed = packing.pack(exact, spec.priors, spec.link, thresholds=spec.thresholds)
+            packed = packing.pack(
+                exact, spec.priors, spec.link, thresholds=spec.thresholds, family=spec.family
+            )
             target = nutpie_adapter.nutpie_model(packed)
             extra = nutpie_adapter.nutpie_settings(packed)
         else:

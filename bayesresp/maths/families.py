@@ -350,6 +350,40 @@ class _Sequential(Family):
         # (-1 where unused: log1mexp(0) = -inf would make a NaN gradient)
         return at + xp.where(top, 0.0, xp.log1mexp(xp.minimum(xp.where(top, -1.0, run), 0.0)))
 
+    @property
+    def compiled(self) -> bool:  # type: ignore[override]
+        """The kernel covers the model when each step's stopping is ``F(c_k - eta)``, an
+        interval of the cumulative family's (:meth:`intervals`): sratio with any link,
+        cratio with a symmetric one (the same model)."""
+        return self.stops_below
+
+    @property
+    def stops_below(self) -> bool:
+        """A step stops with probability ``F(c_k - eta)`` (its link's distribution
+        function below the threshold)."""
+        raise NotImplementedError
+
+    def intervals(self, y, K: int):
+        """Each row's likelihood as terms of the cumulative family's (intervals of levels
+        at the same eta and thresholds): a row at level ``y`` goes on at every step
+        ``j < y``, ``S(c_j - eta)``, the interval of levels ``j + 1 .. K - 1``, and stops
+        at ``y < K - 1``, ``F(c_y - eta)``, the levels ``0 .. y``. Exact where
+        :attr:`stops_below` (the padded outer thresholds aside, whose mass is below
+        1e-60). Returns (row, lowest level, highest level) per term, by row (NumPy): the
+        compiled kernel's sequential likelihood (:func:`bayesresp.inference.packing.pack`).
+        Exact codes only: a range's probability is no product of steps."""
+        if not self.stops_below:
+            raise ValueError(f"the {self.name} family with the {self.link.name} link stops above")
+        y = np.asarray(y, dtype=np.int64)
+        goes = np.repeat(np.arange(y.size), y)  # one term per step gone past
+        step = np.arange(goes.size) - np.repeat(np.cumsum(y) - y, y)
+        stops = np.flatnonzero(y < K - 1)
+        rows = np.concatenate([goes, stops])
+        low = np.concatenate([step + 1, np.zeros(stops.size, dtype=np.int64)])
+        high = np.concatenate([np.full(goes.size, K - 1, dtype=np.int64), y[stops]])
+        order = np.argsort(rows, kind="stable")
+        return rows[order], low[order], high[order]
+
     def log_jacobian(self, c, xp=NUMPY):
         # p_k = s_k prod_{j<k} g_j is triangular in c: det = prod_k s_k'(c_k) prod_{j<k} g_j
         _, go = self._steps(c, xp)
@@ -376,6 +410,8 @@ class StoppingRatio(_Sequential):
         "probability F(c_k - eta)"
     )
 
+    stops_below = True
+
     def _steps(self, x, xp):
         return self.link.log_cdf(x, xp), self.link.log_sf(x, xp)
 
@@ -393,6 +429,10 @@ class ContinuationRatio(_Sequential):
         "a climb up the spectrum one level at a time, going on past level k with "
         "probability F(eta - c_k)"
     )
+
+    @property
+    def stops_below(self) -> bool:
+        return self.link.symmetric  # S(-x) = F(x): the stopping-ratio model
 
     def _steps(self, x, xp):
         # go on with F(eta - c) = F(-x), stop with S(-x)
