@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--spec", default=FORMULA, help="a shipped specification's name")
-    parser.add_argument("--family", default="cumulative", help="sratio, cratio (symmetric link)")
+    parser.add_argument("--family", default="cumulative", help="cumulative, sratio or cratio")
     parser.add_argument("--readme", action="store_true")
     parser.add_argument("--worker", choices=("kernel", "graph"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -332,8 +332,8 @@ def fit(
         cut at ordered thresholds), the sequential models (a climb up the spectrum one
         step at a time, each step a choice to stop, ``sratio``, or to go on,
         ``cratio``) or the adjacent-category model (each level against the one below
-        it). The compiled kernel covers the cumulative family, sratio, and cratio with
-        a symmetric link; the others (and what the kernel does not cover in any family:
+        it). The compiled kernel covers the cumulative and sequential families; acat
+        (and what the kernel does not cover in any family:
         :func:`bayesresp.inference.packing.unsupported`) sample PyMC's graph, and
         ``fit.meta["log_density_why"]`` says so.
     link : {"logit", "probit", "cloglog", "cauchit"}, optional

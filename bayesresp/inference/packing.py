@@ -67,12 +67,6 @@ def unsupported(info, family=None, ranges: bool = False) -> str | None:
     model's ordinal family; ``ranges``: the rows hold ambiguous codes (ranges of
     levels)."""
     if family is not None and not family.compiled:
-        if family.name == "cratio":
-            return (
-                f"the cratio family with the asymmetric {family.link.name} link (its log "
-                "density is PyMC's graph; with a symmetric link it is sratio's model, which "
-                "the kernel covers)"
-            )
         return f"the {family.name} family (its log density is PyMC's graph)"
     sequential = family is not None and not family.ordered
     if sequential and ranges:
@@ -298,13 +292,13 @@ def pack(
 ) -> Packed:
     """The kernel's data for a design (rows, weights and priors).
 
-    ``family``: the ordinal family. A sequential one (sratio; cratio with a symmetric
-    link) is packed as the cumulative family's intervals
-    (:meth:`bayesresp.maths.families.Family.intervals`: each row one term per step it
-    goes past and one where it stops, on average the mean level plus one; equal terms of
-    different rows merged, :func:`~bayesresp.model.design.compress`), with free
-    thresholds (no ordered transform) and its own induced-Dirichlet prior; the kernel's
-    rows are those terms.
+    ``family``: the ordinal family. A sequential one (sratio, cratio) is packed as the
+    cumulative family's intervals under the link its steps stop with
+    (:meth:`bayesresp.maths.families.Family.intervals` and ``step_link_code``: each row
+    one term per step it goes past and one where it stops, on average the mean level
+    plus one; equal terms of different rows merged,
+    :func:`~bayesresp.model.design.compress`), with free thresholds (no ordered
+    transform) and its own induced-Dirichlet prior; the kernel's rows are those terms.
 
     ``centring``: hierarchically centre the innermost of nested group intercepts (see
     :func:`_centred_leaf`); by default when their structure allows it
@@ -549,7 +543,8 @@ def pack(
     header[_H_QT], header[_H_PB] = zcol, len(arrays["bcol"])
     header[_H_PF], header[_H_NT] = len(arrays["fcol"]), len(arrays["tmeta"])
     header[_H_NZ], header[_H_K] = len(Zt), K
-    header[_H_LINK] = get_link(link).code
+    # a sequential family's steps: intervals under the link they stop with
+    header[_H_LINK] = ordinal.step_link_code if sequential else get_link(link).code
     header[_H_BFAM] = NORMAL if family == "normal" else STUDENT_T
     header[_H_CFAM] = cfam
     header[_H_HIER], header[_H_SUML] = int(centring), len(W)

@@ -45,7 +45,7 @@ import numpy as np
 from scipy import special
 
 from bayesresp.maths import cumulative
-from bayesresp.maths.links import LINKS, Link, get_link
+from bayesresp.maths.links import LINKS, LOGLOG, Link, get_link
 from bayesresp.maths.ops import NUMPY, TENSOR
 from bayesresp.maths.thresholds import Flexible, get_structure, vary_thresholds
 
@@ -350,30 +350,28 @@ class _Sequential(Family):
         # (-1 where unused: log1mexp(0) = -inf would make a NaN gradient)
         return at + xp.where(top, 0.0, xp.log1mexp(xp.minimum(xp.where(top, -1.0, run), 0.0)))
 
-    @property
-    def compiled(self) -> bool:  # type: ignore[override]
-        """The kernel covers the model when each step's stopping is ``F(c_k - eta)``, an
-        interval of the cumulative family's (:meth:`intervals`): sratio with any link,
-        cratio with a symmetric one (the same model)."""
-        return self.stops_below
+    compiled = True  # as the cumulative family's intervals (intervals, step_link_code)
 
     @property
-    def stops_below(self) -> bool:
-        """A step stops with probability ``F(c_k - eta)`` (its link's distribution
-        function below the threshold)."""
+    def step_link_code(self) -> int:
+        """The kernel's link ``G`` with which each step stops with probability
+        ``G(c_k - eta)``, so that the steps are intervals of the cumulative family's
+        under ``G`` (:meth:`intervals`): the family's own link in sratio; in cratio,
+        whose steps stop with ``S(eta - c_k) = 1 - F(-(c_k - eta))``, the reflected
+        link: the link itself when symmetric, else the reflected cloglog
+        (:data:`bayesresp.maths.links.LOGLOG`)."""
         raise NotImplementedError
 
     def intervals(self, y, K: int):
         """Each row's likelihood as terms of the cumulative family's (intervals of levels
         at the same eta and thresholds): a row at level ``y`` goes on at every step
         ``j < y``, ``S(c_j - eta)``, the interval of levels ``j + 1 .. K - 1``, and stops
-        at ``y < K - 1``, ``F(c_y - eta)``, the levels ``0 .. y``. Exact where
-        :attr:`stops_below` (the padded outer thresholds aside, whose mass is below
-        1e-60). Returns (row, lowest level, highest level) per term, by row (NumPy): the
-        compiled kernel's sequential likelihood (:func:`bayesresp.inference.packing.pack`).
-        Exact codes only: a range's probability is no product of steps."""
-        if not self.stops_below:
-            raise ValueError(f"the {self.name} family with the {self.link.name} link stops above")
+        at ``y < K - 1``, ``F(c_y - eta)``, the levels ``0 .. y`` (``F``: the link of
+        :attr:`step_link_code`). Exact, the padded outer thresholds aside (whose mass is
+        below 1e-60). Returns (row, lowest level, highest level) per term, by row (NumPy):
+        the compiled kernel's sequential likelihood
+        (:func:`bayesresp.inference.packing.pack`). Exact codes only: a range's
+        probability is no product of steps."""
         y = np.asarray(y, dtype=np.int64)
         goes = np.repeat(np.arange(y.size), y)  # one term per step gone past
         step = np.arange(goes.size) - np.repeat(np.cumsum(y) - y, y)
@@ -410,7 +408,9 @@ class StoppingRatio(_Sequential):
         "probability F(c_k - eta)"
     )
 
-    stops_below = True
+    @property
+    def step_link_code(self) -> int:
+        return self.link.code
 
     def _steps(self, x, xp):
         return self.link.log_cdf(x, xp), self.link.log_sf(x, xp)
@@ -431,8 +431,12 @@ class ContinuationRatio(_Sequential):
     )
 
     @property
-    def stops_below(self) -> bool:
-        return self.link.symmetric  # S(-x) = F(x): the stopping-ratio model
+    def step_link_code(self) -> int:
+        if self.link.symmetric:  # S(-x) = F(x): the stopping-ratio model
+            return self.link.code
+        if self.link.name != "cloglog":
+            raise ValueError(f"no reflected form of the {self.link.name} link in the kernel")
+        return LOGLOG
 
     def _steps(self, x, xp):
         # go on with F(eta - c) = F(-x), stop with S(-x)

@@ -28,6 +28,11 @@ from bayesresp.maths.ops import NUMPY, PAD
 
 # Codes of the Numba twins (bayesresp.maths.links_numba), stored in the kernel's header.
 LOGIT, PROBIT, CLOGLOG, CAUCHIT = 0, 1, 2, 3
+# The reflected cloglog, F(x) = 1 - F_cloglog(-x) = exp(-exp(-x)) (clm's "loglog"): no
+# link of a specification, only the kernel's, for the cratio family with the cloglog
+# link, whose steps stop with S_cloglog(eta - c) = F_loglog(c - eta)
+# (bayesresp.maths.families.ContinuationRatio.step_link_code)
+LOGLOG = 4
 
 
 class Link:

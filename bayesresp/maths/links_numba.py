@@ -19,7 +19,7 @@ import math
 
 from numba import njit
 
-from bayesresp.maths.links import CAUCHIT, CLOGLOG, LOGIT, PROBIT
+from bayesresp.maths.links import CAUCHIT, CLOGLOG, LOGIT, LOGLOG, PROBIT
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_PI = math.log(math.pi)
@@ -75,6 +75,8 @@ def log_cdf(link, x):
         return log1mexp(-math.exp(x))
     if link == CAUCHIT:
         return math.log(math.atan2(1.0, -x)) - LOG_PI
+    if link == LOGLOG:  # the reflected cloglog: log S_cloglog(-x)
+        return -math.exp(-x)
     return math.nan
 
 
@@ -83,6 +85,8 @@ def log_sf(link, x):
     """log(1 - F(x))."""
     if link == CLOGLOG:
         return -math.exp(x)
+    if link == LOGLOG:
+        return log1mexp(-math.exp(-x))
     if symmetric(link):
         return log_cdf(link, -x)
     return math.nan
@@ -99,6 +103,8 @@ def log_pdf(link, x):
         return x - math.exp(x)
     if link == CAUCHIT:
         return -LOG_PI - math.log1p(x * x)
+    if link == LOGLOG:
+        return -x - math.exp(-x)
     return math.nan
 
 
@@ -113,6 +119,8 @@ def dlog_pdf(link, x):
         return 1.0 - math.exp(x)
     if link == CAUCHIT:
         return -2.0 * x / (1.0 + x * x)
+    if link == LOGLOG:
+        return math.exp(-x) - 1.0
     return math.nan
 
 
@@ -127,11 +135,24 @@ def cdf(link, x):
         return -math.expm1(-math.exp(x))
     if link == CAUCHIT:
         return math.atan2(1.0, -x) / math.pi
+    if link == LOGLOG:
+        return math.exp(-math.exp(-x))
     return math.nan
 
 
 @_jit
 def interval(link, a, b):
+    """(log(F(b) - F(a)), d/da, d/db) for a < b (:func:`_interval`); the reflected
+    cloglog (``LOGLOG``) as the cloglog's interval (-b, -a), its derivatives swapped and
+    negated."""
+    if link == LOGLOG:
+        logp, da, db = _interval(CLOGLOG, -b, -a)
+        return logp, -db, -da
+    return _interval(link, a, b)
+
+
+@_jit
+def _interval(link, a, b):
     """(log(F(b) - F(a)), d/da, d/db) for a < b, stable in both tails: through F below
     zero and through 1 - F above (a symmetric link reflects the interval instead).
 

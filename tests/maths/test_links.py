@@ -304,3 +304,41 @@ def test_induced_dirichlet_prior_in_both_tails(name, alpha):
             - kernel._induced_dirichlet(down, alpha, link.code, link.pad, scratch)
         ) / (2 * h)
         assert abs(gc[k] - slope) < 1e-5 * max(1.0, abs(slope)), (k, gc[k], slope)
+
+
+def test_the_kernels_reflected_cloglog_against_50_digits():
+    """The kernel's reflected cloglog (``LOGLOG``: F(x) = exp(-exp(-x)), the link with
+    which cratio's steps stop under the cloglog link): log F, log S, log f, its
+    derivative, F, and the interval with its derivatives, against 50-digit references
+    (1e-12 relative, or 1e-15 absolute near zero; the interval as above)."""
+    from bayesresp.maths.links import LOGLOG
+
+    def cdf(x):
+        return mpmath.exp(-mpmath.exp(-mpmath.mpf(x)))
+
+    def sf(x):
+        return -mpmath.expm1(-mpmath.exp(-mpmath.mpf(x)))
+
+    def pdf(x):
+        x = mpmath.mpf(x)
+        return mpmath.exp(-x - mpmath.exp(-x))
+
+    def close(ours, ref, tol=1e-12):
+        return _rel(float(ours), ref) < tol or abs(float(ours) - float(ref)) < 1e-15
+
+    for x in X:
+        for ours, ref in (
+            (links_numba.log_cdf(LOGLOG, x), mpmath.log(cdf(x))),
+            (links_numba.log_sf(LOGLOG, x), mpmath.log(sf(x))),
+            (links_numba.log_pdf(LOGLOG, x), mpmath.log(pdf(x))),
+            (links_numba.cdf(LOGLOG, x), cdf(x)),
+            (links_numba.dlog_pdf(LOGLOG, x), mpmath.diff(lambda t: mpmath.log(pdf(t)), x)),
+        ):
+            assert close(ours, ref), (x, float(ours), float(ref))
+    for lo, hi in INTERVALS:
+        ref = mpmath.log(cdf(hi) - cdf(lo)) if lo + hi < 0 else mpmath.log(sf(lo) - sf(hi))
+        v, da, db = links_numba.interval(LOGLOG, lo, hi)
+        tol = 1e-9 if hi - lo < 1e-5 else 1e-12
+        assert close(v, ref, tol), (lo, hi, v, float(ref))
+        p = mpmath.exp(ref)
+        assert close(da, -pdf(lo) / p, 1e-7) and close(db, pdf(hi) / p, 1e-7), (lo, hi)
