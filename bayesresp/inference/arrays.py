@@ -106,9 +106,10 @@ def thresholds_from_draws(
     """Each draw's thresholds for the design's rows: (S, K - 1), shared by the rows, or
     each row's own (S, n, K - 1) where category-specific effects (cs()) move them,
     ``c_k - x_cs b_cs[:, k]``, and where they vary by group (``(cs(1) | mission)``: the
-    row's group's deviations, known, new or average as in :func:`eta_from_draws`, through
-    the family's :meth:`~bayesresp.maths.families.Family.vary`). ``which``: the draws (a
-    slice or indices), for work in chunks."""
+    row's group's deviations, known, new or average as in :func:`eta_from_draws`, added,
+    or on the ordered transform where the design's group says so, ``Group.ordered``:
+    :func:`bayesresp.maths.thresholds.vary_thresholds`). ``which``: the draws (a slice
+    or indices), for work in chunks."""
     info = design.info
     cut = draws.cutpoints[which]
     if draws.b_cs is not None:
