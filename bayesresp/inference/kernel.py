@@ -40,6 +40,7 @@ links' Numba twins (:mod:`bayesresp.maths.links_numba`) it inlines; a guard
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import sys
@@ -1264,22 +1265,32 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     """Log-probability of each of the design's rows under each posterior draw, (S, n).
 
     ``link``: the model's ordinal family (:mod:`bayesresp.maths.families`), or a link's
-    name (the cumulative family). Every other family (the kernel samples sratio as its
-    steps' terms, not per row), and rows' own thresholds, are evaluated with NumPy
-    (:meth:`~bayesresp.maths.families.Family.log_prob`).
+    name (the cumulative family). A family the compiled code does not cover (acat), rows'
+    own thresholds (cs(), (cs(1) | g)) and ranges in a sequential family are evaluated
+    with NumPy (:meth:`~bayesresp.maths.families.Family.log_prob`).
     Otherwise: the kernel's packed rows in one compiled pass (no (S, n) linear predictor is formed),
-    ``mo()`` terms as their steps' indicator columns; a test ties it to
-    :func:`bayesresp.inference.arrays.eta_from_draws` and :func:`pointwise_log_prob`.
+    ``mo()`` terms as their steps' indicator columns; a sequential family's rows as the
+    terms of their steps (:meth:`~bayesresp.maths.families.Family.intervals`), summed
+    per row. A test ties it to :func:`bayesresp.inference.arrays.eta_from_draws` and
+    :func:`pointwise_log_prob`, and the sequential families' to the NumPy form.
     """
     family = get_family(link)
-    if not family.ordered or draws.b_cs is not None or design.info.threshold_groups:
-        # a family, or rows' own thresholds (cs(), (cs(1) | g)), the compiled code does
-        # not cover
+    sequential = not family.ordered
+    if (
+        not family.compiled
+        or draws.b_cs is not None
+        or design.info.threshold_groups
+        or (sequential and design.ranges.any())
+    ):
         return _numpy_log_likelihood(design, draws, family)
-    link = family.link
     info = design.info
     cut = np.ascontiguousarray(draws.cutpoints, dtype=np.float64)
     K = cut.shape[1] + 1
+    code = family.step_link_code if sequential else family.link.code
+    n = design.n
+    if sequential:  # the rows' steps, each an interval of the cumulative family's
+        rows, low, high = family.intervals(design.y, K)
+        design = dataclasses.replace(design.take(rows), y=low, y_high=high)
     X = np.column_stack([np.asarray(design.X, dtype=np.float64), step_columns(design)])
     a = _row_layout(design, X, K, rows_see=0)
     S = cut.shape[0]
@@ -1293,8 +1304,9 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     b = np.ascontiguousarray(b)
     out = np.empty((S, design.n))
     names = ("Xb", "bcol", "Xf", "fcol", "cells", "gT", "tmeta", "Zt", "order")
-    code = get_link(link).code
-    _pointwise_rows(b, r, cut, *(a[k] for k in names), code, get_link(link).pad, out)
+    _pointwise_rows(b, r, cut, *(a[k] for k in names), code, family.link.pad, out)
+    if sequential:  # every row has a term (a stop, or a step gone past), in row order
+        return np.add.reduceat(out, np.searchsorted(rows, np.arange(n)), axis=1)
     return out
 
 

@@ -783,6 +783,26 @@ def test_log_likelihood_is_the_numpy_one(example, case):
         np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-300)
 
 
+@pytest.mark.parametrize("case", range(len(SEQUENTIAL)))
+def test_sequential_log_likelihood_is_the_numpy_one(example, case):
+    """For the sequential families the stored per-row log-likelihood is the compiled
+    pass over the rows' steps, summed per row: it equals the family's NumPy
+    log-probability at wide draws (free thresholds, unordered), to 1e-10 relative (a
+    row's steps add up to K - 1 terms, the NumPy form's cumulative sums as many), in the
+    design's row order."""
+    from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
+
+    family, formula, link, priors, compressed = SEQUENTIAL[case]
+    design, spec = _design(example, formula, link, priors, compressed)
+    response = spec.with_response(family=family).response
+    draws = _wide_draws(design.info, 7, np.random.default_rng(case), far=6.0)
+    draws.cutpoints = np.random.default_rng(50 + case).normal(0.0, 3.0, draws.cutpoints.shape)
+    ours = kernel.log_likelihood(design, draws, response)
+    eta = eta_from_draws(draws, design, "known")
+    ref = response.log_prob(design.y, eta, thresholds_from_draws(draws, design))
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
+
+
 def _packings(example, rich_data):
     """Every layout the C callback reads: all CASES (no covariates, no groups, one to
     three groups, uncorrelated and correlated slopes), centred with one and two groups,
