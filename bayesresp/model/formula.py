@@ -296,7 +296,10 @@ class _Parser:
         if any(v.mo for s in slopes for v in s.vars):
             raise FormulaError(f"in formula '{self.text}': mo() is not supported in group terms")
         if any(v.cs for s in slopes for v in s.vars):
-            raise FormulaError(f"in formula '{self.text}': cs() is not supported in group terms")
+            raise FormulaError(
+                f"in formula '{self.text}': cs() of a covariate is not supported in group "
+                "terms; thresholds varying by group are written (cs(1) | mission)"
+            )
         factors = [*nested, tuple(chain)]
         if thresholds:
             label = ":".join(chain)

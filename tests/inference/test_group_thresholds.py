@@ -93,6 +93,10 @@ def test_formula_reads_group_thresholds():
         ("response ~ cs(1) + severity", "not a term here"),
         ("response ~ severity + (1 + 0 + cs(1) | mission)", "stands alone"),
         ("response ~ severity + (cs(0) | mission)", "not a term here"),
+        (
+            "response ~ severity + (1 + cs(background) | mission)",
+            "written \\(cs\\(1\\) \\| mission\\)",
+        ),
     ],
 )
 def test_formula_refuses_what_is_not_identified(formula, match):
