@@ -40,7 +40,6 @@ links' Numba twins (:mod:`bayesresp.maths.links_numba`) it inlines; a guard
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import sys
@@ -107,6 +106,7 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     outcome_cells,
     step_coefficients,
     step_columns,
+    step_terms,
 )
 from bayesresp.maths import links, links_numba
 from bayesresp.maths.families import get_family
@@ -1289,8 +1289,7 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     code = family.step_link_code if sequential else family.link.code
     n = design.n
     if sequential:  # the rows' steps, each an interval of the cumulative family's
-        rows, low, high = family.intervals(design.y, K)
-        design = dataclasses.replace(design.take(rows), y=low, y_high=high)
+        design, rows = step_terms(design, family)
     X = np.column_stack([np.asarray(design.X, dtype=np.float64), step_columns(design)])
     a = _row_layout(design, X, K, rows_see=0)
     S = cut.shape[0]

@@ -262,6 +262,17 @@ def outcome_cells(y: np.ndarray, y_high: np.ndarray | None, K: int):
     return cell, np.ascontiguousarray(np.concatenate([cells, pairs.astype(np.int64)]))
 
 
+def step_terms(design: Design, family) -> tuple[Design, np.ndarray]:
+    """A sequential family's rows as the terms of their steps, each an interval of the
+    cumulative family's (:meth:`bayesresp.maths.families.Family.intervals`): a plain
+    design of the terms, each weighted as its row, and each term's row (sorted). What
+    the kernel samples (:func:`pack`) and the per-row log-likelihood sums
+    (:func:`bayesresp.inference.kernel.log_likelihood`)."""
+    rows, low, high = family.intervals(design.y, len(design.info.spectrum))
+    weights = np.asarray(design.weights)[rows]
+    return replace(design.take(rows), y=low, y_high=high, weights=weights), rows
+
+
 def step_columns(design: Design) -> np.ndarray:
     """The ``mo()`` terms' steps as indicator columns (n, steps), term by term: column
     ``k`` of a term is 1 where its level is at least ``k`` (k = 1 .. levels - 1). With
@@ -340,11 +351,7 @@ def pack(
         centring = False
     values = data_values(design)  # (the prior's location: the rows', not their terms')
     if sequential:  # the rows as the terms of their steps, equal terms merged
-        rows, low, high = ordinal.intervals(design.y, len(info.spectrum))
-        terms = replace(
-            design.take(rows), y=low, y_high=high, weights=np.asarray(design.weights)[rows]
-        )
-        design, _ = compress(terms)
+        design, _ = compress(step_terms(design, ordinal)[0])
     n, p = design.X.shape
     blocks: list[tuple[str, int, tuple[int, ...]]] = []
     start: list[np.ndarray] = []
