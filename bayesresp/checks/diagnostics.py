@@ -347,7 +347,8 @@ def _rhat_advice(fit: FittedModel, worst: str) -> str:
 
 # Under the r2d2 prior the sds are not set one by one ('sd(mission)' is refused with it).
 _R2D2_TIGHTER = (
-    "the r2d2 prior (a lower 'mean' or a higher 'precision' in b = \"r2d2(...)\"), or "
+    "the r2d2 prior (a higher 'tail' in b = \"r2d2(tail=...)\", or its fixed form with a "
+    "lower 'mean', b = \"r2d2(mean=0.3, precision=5)\"), or "
     "give b an independent prior (b = \"normal(0, 1)\") and then 'sd(...)' one of its own"
 )
 

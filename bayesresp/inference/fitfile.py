@@ -85,6 +85,7 @@ from bayesresp.errors import BayesrespError, FitFileError
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.model.design import DesignInfo
+from bayesresp.model.priors import default_priors
 from bayesresp.model.spec import ModelSpec
 
 FORMAT = "bayesresp-fit"
@@ -690,19 +691,29 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
     core = xr.DataTree()
     for g in _GROUPS[:-1]:
         core[g] = xr.DataTree(groups[g])
-    spec = _pin_former_default(spec, groups["posterior"])
+    spec = _pin_former_default(spec, groups["posterior"], meta)
     return FittedModel(core, spec, codebook, data, info, meta, file_attrs=dict(attrs))
 
 
-def _pin_former_default(spec: ModelSpec, posterior: xr.Dataset) -> ModelSpec:
-    """A fit made before the r2d2 prior became the default (its posterior has no ``R2``)
-    whose specification left ``b`` to the default ran under the former default,
-    independent ``normal(0, s)`` coefficients (s: the link's scale). Pin that prior in
-    the loaded specification, so that what rebuilds the model from it (prior
-    sensitivity, exact-LOO and K-fold refits, a refit) uses the prior its draws were
-    made under."""
+def _pin_former_default(spec: ModelSpec, posterior: xr.Dataset, meta: dict) -> ModelSpec:
+    """A fit whose specification left ``b`` to the default ran under the default of its
+    day. Made before the r2d2 prior became the default (its posterior has no ``R2``), that
+    was independent ``normal(0, s)`` coefficients (s: the link's scale); made under the
+    r2d2 prior's fixed form, the default until its tied form (``r2d2(alpha=0.5,
+    tail=1)``) replaced it, its stored prior table says so (``meta["priors"]["R2,
+    shares"]``). Pin that prior in the loaded specification, so that what rebuilds the
+    model from it (prior sensitivity, exact-LOO and K-fold refits, a refit) uses the
+    prior its draws were made under."""
     link = get_link(spec.link)
-    if "b" in spec.priors or "R2" in posterior or link.residual_variance is None:
-        return spec  # an explicit b, an r2d2 fit, or the cauchit link (default unchanged)
+    if "b" in spec.priors or link.residual_variance is None:
+        return spec  # an explicit b, or the cauchit link (default unchanged)
+    if "R2" in posterior:
+        used = (meta.get("priors") or {}).get("R2, shares")  # "r2d2(...)[: R2 ~ ...]"
+        if not isinstance(used, str):
+            return spec
+        used = used.split(":", 1)[0].strip()
+        if used == str(default_priors(link.name)["b"]):
+            return spec
+        return dataclasses.replace(spec, priors={**spec.priors, "b": used})
     former = f"normal(0, {round(link.scale, 4):g})"
     return dataclasses.replace(spec, priors={**spec.priors, "b": former})

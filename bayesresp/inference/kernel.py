@@ -19,17 +19,17 @@ The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
 Tests hold the two together (``tests/inference/test_kernel.py``): at random points, for
-twenty-four models covering every link, every prior family (the r2d2 prior with several
-components, one, and none), mo() terms, uncorrelated and correlated slopes, one to three
-group terms, no covariates and no groups, the log density and the gradient equal those PyMC compiles
-from the model, to rounding, and at |eta| = 50 for every link; the hierarchically
-centred form (:func:`_centred_leaf`) is checked against the non-centred one by the
-change of variables, and the C callback nutpie calls against the kernel, bit for bit.
-Correlated varying slopes take the Cholesky factor of their correlation matrix in PyMC's
-CholeskyCorrTransform (:func:`_lkj_factor`). Models the kernel does not cover (the
-coders' layer) are sampled through PyMC's graph, as are the other samplers. ``mo()``
-terms enter the rows as indicator columns, one per step, whose coefficients are the
-total effect times the step's share.
+twenty-five models covering every link, every prior family (the r2d2 prior in both its
+forms, with several components, one, and none), mo() terms, uncorrelated and correlated
+slopes, one to three group terms, no covariates and no groups, the log density and the
+gradient equal those PyMC compiles from the model, to rounding, and at |eta| = 50 for
+every link; the hierarchically centred form (:func:`_centred_leaf`) is checked against
+the non-centred one by the change of variables, and the C callback nutpie calls against
+the kernel, bit for bit. Correlated varying slopes take the Cholesky factor of their
+correlation matrix in PyMC's CholeskyCorrTransform (:func:`_lkj_factor`). Models the
+kernel does not cover (the coders' layer) are sampled through PyMC's graph, as are the
+other samplers. ``mo()`` terms enter the rows as indicator columns, one per step, whose
+coefficients are the total effect times the step's share.
 
 The design and priors arrive packed (:mod:`bayesresp.inference.packing`, plain NumPy,
 which also holds the header layout the C callback reads); nutpie's model object is made in
@@ -468,8 +468,9 @@ def log_density(
     With ``r2d2`` set, the prior is :mod:`bayesresp.model.r2d2`'s: ``x`` holds ``R2``
     (log odds) and the ``shares`` (PyMC's simplex transform) first, then the whitened
     coefficients ``b_w ~ N(0, scale_k)`` (``b = T b_w``) where it otherwise holds ``b``,
-    and no ``log(sd)``; ``rpar`` is (Beta a, Beta b, Dirichlet alpha, residual variance, number of
-    components C, offset of R2 in ``x``), ``rcomp`` the component of each coefficient
+    and no ``log(sd)``; ``rpar`` is (Beta a, Beta b, the Dirichlet alpha of a group term's
+    split over its columns, residual variance, number of components C, offset of R2 in
+    ``x``, then the shares' C concentrations), ``rcomp`` the component of each coefficient
     then of each group term's column, ``T`` the coefficients' scaling within terms,
     ``rscale`` the group columns' and ``rnc`` which coefficients are non-centred
     (:func:`bayesresp.model.r2d2.scalings`).
@@ -508,7 +509,8 @@ def log_density(
     if r2d2:
         o_r2 = np.int64(rpar[5])
         ow = o_r2 + n_comp  # the whitened coefficients b_w, b = T b_w
-        lp += _r2d2_prior(x, o_r2, n_comp, rpar[0], rpar[1], rpar[2], rpar[3], share, scale, grad)
+        conc = rpar[6 : 6 + n_comp]  # the shares' Dirichlet concentrations
+        lp += _r2d2_prior(x, o_r2, n_comp, rpar[0], rpar[1], conc, rpar[3], share, scale, grad)
         wv = np.empty(p)  # the whitened coefficients, b = T wv
         for j in range(p):
             c = rcomp[j]
@@ -916,6 +918,26 @@ def _simplex(x, o, C, alpha, share, grad):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _simplex_of(x, o, C, conc, share, grad):
+    """:func:`_simplex` with a concentration of its own per level, ``conc`` (C,):
+    ``sum(conc_c log share_c) = sum(conc_c v_c) - A logsumexp(v)``, ``A = sum(conc)``."""
+    lse = _softmax(x, o, C, share)
+    if C == 1:
+        return 0.0
+    A = 0.0
+    lp = math.log(C)
+    for c in range(C):
+        A += conc[c]
+        lp -= math.lgamma(conc[c])
+    last = -lse  # v_C - lse, v_C = -sum(y)
+    for c in range(C - 1):
+        grad[o + c] += conc[c] - conc[C - 1] - A * (share[c] - share[C - 1])
+        last -= x[o + c]
+        lp += conc[c] * (x[o + c] - lse)
+    return lp + conc[C - 1] * last + math.lgamma(A)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _simplex_chain(o, share, k, grad):
     """Given ``k[c]``, the derivative of a function with respect to ``log share[c]``, add
     its derivative with respect to the simplex coordinates ``x[o : o + C - 1]``:
@@ -932,10 +954,10 @@ def _simplex_chain(o, share, k, grad):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _r2d2_prior(x, o, C, a, b, alpha, s2, share, scale, grad):
+def _r2d2_prior(x, o, C, a, b, conc, s2, share, scale, grad):
     """The r2d2 prior's own terms (:mod:`bayesresp.model.r2d2`): the log density of
     ``R2 ~ Beta(a, b)`` at ``R2 = 1 / (1 + exp(-u))``, ``u = x[o]``, and of
-    ``shares ~ Dirichlet(alpha)`` through PyMC's simplex transform of ``x[o + 1 : o + C]``,
+    ``shares ~ Dirichlet(conc)`` through PyMC's simplex transform of ``x[o + 1 : o + C]``,
     each with its Jacobian; adds their gradient to ``grad``. Fills ``share`` and each
     component's ``scale = sqrt(share * tau2)``, ``tau2 = s2 R2 / (1 - R2) = s2 exp(u)``."""
     u = x[o]
@@ -945,7 +967,7 @@ def _r2d2_prior(x, o, C, a, b, alpha, s2, share, scale, grad):
     # (a - 1) log R2 + (b - 1) log(1 - R2) - log B(a, b), plus log R2 + log(1 - R2)
     lp = a * log_r2 + b * log_1mr2 - (math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
     grad[o] += a * (1.0 - r2) - b * r2
-    lp += _simplex(x, o + 1, C, alpha, share, grad)
+    lp += _simplex_of(x, o + 1, C, conc, share, grad)
     root = math.sqrt(s2) * math.exp(0.5 * u)
     for c in range(C):
         scale[c] = root * math.sqrt(share[c])
@@ -1404,6 +1426,8 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     pt = h[_H_PT]
     T = carray(_voidptr(h[_H_T]), (pt, pt), np.float64)
     rpar = carray(_voidptr(h[_H_RPAR]), (6,), np.float64)
+    # then the shares' concentrations, one per component (none without r2d2)
+    rpar = carray(_voidptr(h[_H_RPAR]), (6 + np.int64(rpar[4]),), np.float64)
     rcomp = carray(_voidptr(h[_H_RCOMP]), (pt + Qt,), np.int64)
     rscale = carray(_voidptr(h[_H_RSCALE]), (Qt,), np.float64)
     rnc = carray(_voidptr(h[_H_RNC]), (pt,), np.float64)

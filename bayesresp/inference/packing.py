@@ -374,7 +374,7 @@ def pack(
         family, bpar = "normal", np.zeros((p, 3))
         C = r2d2.n_components
         blocks.append(("R2_logodds__", 0, ()))
-        start.append(np.array([math.log(r2d2.mean / (1.0 - r2d2.mean))]))
+        start.append(np.array([math.log(r2d2.prior_mean / (1.0 - r2d2.prior_mean))]))
         if C > 1:
             blocks.append(("shares_simplex__", 1, (C - 1,)))
             start.append(np.zeros(C - 1))
@@ -465,7 +465,9 @@ def pack(
         a_, b_ = r2d2.beta
         T = np.ascontiguousarray(values["r2d2_T"], dtype=np.float64).reshape(p, p)
         rnc = np.asarray(values["r2d2_nc"], dtype=np.float64).reshape(p)
-        rpar = np.array([a_, b_, r2d2.alpha, r2d2.residual_variance, C, 0], dtype=float)
+        rpar = np.array(
+            [a_, b_, r2d2.alpha, r2d2.residual_variance, C, 0, *r2d2.concentrations], dtype=float
+        )
         group_comp = [
             c for g, c in zip(info.groups, r2d2.group_component, strict=True) for _ in g.columns
         ]

@@ -206,7 +206,9 @@ class ResolvedPriors:
         info = self.info
         if self.r2d2 is not None:
             joint = str(self.overrides.get("b", self.defaults["b"]))
-            out = {"R2, shares": joint}
+            a, b = self.r2d2.beta
+            conc = ", ".join(f"{c:g}" for c in self.r2d2.concentrations)
+            out = {"R2, shares": f"{joint}: R2 ~ Beta({a:g}, {b:g}), shares ~ Dirichlet({conc})"}
             out |= {c.name: f"{joint}: share of '{c.block}'" for c in info.columns}
             for m in info.monotonic:
                 out[m.name] = f"{joint}: share of '{m.block}'"
@@ -823,7 +825,7 @@ def _r2d2_priors(info: DesignInfo, priors: ResolvedPriors, r2: R2D2Layout, data:
     a, b = r2.beta
     R2 = pm.Beta("R2", alpha=a, beta=b)
     if r2.n_components > 1:
-        shares = pm.Dirichlet("shares", a=np.full(r2.n_components, r2.alpha), dims="component")
+        shares = pm.Dirichlet("shares", a=np.asarray(r2.concentrations), dims="component")
     else:
         shares = pt.ones(1)
     # explained variance tau2 = s2 R2 / (1 - R2); each component's scale sqrt(share tau2)

@@ -2,8 +2,8 @@
 
 A prior is written as a call, ``normal(0, 1.5)``, ``student_t(3, 0, 2.5)``,
 ``halfnormal(1)``, ``exponential(2)``, ``dirichlet(1)``, ``lkj(2)``,
-``induced_dirichlet(1)`` or ``r2d2(mean=0.5, precision=2, alpha=1)``; parameters are
-given in order or by name (``normal(sigma=2, mu=0)``), and ``r2d2``'s may be left out.
+``induced_dirichlet(1)`` or ``r2d2(alpha=0.5, tail=1)``; parameters are given in order
+or by name (``normal(sigma=2, mu=0)``), and ``r2d2``'s may be left out.
 Overrides are keyed by what they apply to:
 
 ========================================  =============================================
@@ -25,14 +25,17 @@ key                                       applies to
                                           sigma)``: mu the log of the median)
 ========================================  =============================================
 
-Defaults: ``b = r2d2(mean=0.5, precision=2, alpha=1)`` (:mod:`bayesresp.model.r2d2`): a
-uniform prior on the share of latent variance that covariates and group effects explain,
-shared out over the blocks of covariates and the group terms by a flat Dirichlet, with
+Defaults: ``b = r2d2(alpha=0.5, tail=1)`` (:mod:`bayesresp.model.r2d2`): a prior on the
+share of latent variance that covariates and group effects explain, R2 ~ Beta(A, tail),
+shared out over the blocks of covariates and the group terms by a Dirichlet whose
+concentrations are ``alpha`` per coefficient and group sd (A their sum), with
 coefficients scaled within their terms by the covariance of their columns and the
-cutpoints' prior scaled by 1 / sqrt(1 - R2). Per-term, per-coefficient and ``sd`` keys
-are refused with it (it sets those scales); give ``b`` a ``normal`` or ``student_t``
-prior to set them one by one. Simplexes ``dirichlet(1)``; correlations ``lkj(2)``;
-coders (a model of coders, in levels) ``leniency_sd = halfnormal(0.5)``,
+cutpoints' prior scaled by 1 / sqrt(1 - R2). Naming ``mean`` or ``precision`` asks for
+the fixed form, ``r2d2(mean=0.5, precision=2, alpha=1)`` (the former default): R2 ~
+Beta(mean * precision, (1 - mean) * precision) and a flat Dirichlet(alpha). Per-term,
+per-coefficient and ``sd`` keys are refused with it (it sets those scales); give ``b``
+a ``normal`` or ``student_t`` prior to set them one by one. Simplexes ``dirichlet(1)``;
+correlations ``lkj(2)``; coders (a model of coders, in levels) ``leniency_sd = halfnormal(0.5)``,
 ``spread_median = lognormal(log 0.5, 0.5)``, ``spread_sd = halfnormal(0.5)``;
 cutpoints ``induced_dirichlet(1)``: a flat Dirichlet prior on the probabilities of the
 K levels for the average case (every covariate at its mean over the fitting rows, group
@@ -69,10 +72,17 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dirichlet": (("alpha",), ("simplex",)),
     "lkj": (("eta",), ("cor",)),
     "induced_dirichlet": (("alpha",), ("cutpoints",)),
-    "r2d2": (("mean", "precision", "alpha"), ("b",)),
+    "r2d2": (("mean", "precision", "alpha", "tail"), ("b",)),
 }
-# Parameters a call may leave out, with their values.
-OPTIONAL: dict[str, dict[str, float]] = {"r2d2": {"mean": 0.5, "precision": 2.0, "alpha": 1.0}}
+# Parameters a call may leave out, with their values. r2d2 has two forms
+# (:func:`_r2d2_form`): R2's Beta tied to the Dirichlet, r2d2(alpha=0.5, tail=1), the
+# default, or set by its mean and precision, r2d2(mean=0.5, precision=2, alpha=1); the
+# parameters of the other form are held as 0 (a value no call can give).
+OPTIONAL: dict[str, dict[str, float]] = {
+    "r2d2": {"mean": 0.0, "precision": 0.0, "alpha": 0.5, "tail": 1.0}
+}
+#: The fixed form's values of what its call leaves out.
+_R2D2_FIXED = {"mean": 0.5, "precision": 2.0, "alpha": 1.0}
 # Parameters that must lie strictly between 0 and 1 (the others but mu: above 0).
 _UNIT_INTERVAL = {("r2d2", "mean")}
 
@@ -85,9 +95,9 @@ class Prior:
     params: tuple[float, ...]
 
     def __str__(self) -> str:
-        if self.family in OPTIONAL:  # named: r2d2(mean=0.5, precision=2, alpha=1)
+        if self.family in OPTIONAL:  # named: r2d2(alpha=0.5, tail=1), held zeros left out
             names = FAMILIES[self.family][0]
-            args = (f"{n}={_num(p)}" for n, p in zip(names, self.params, strict=True))
+            args = (f"{n}={_num(p)}" for n, p in zip(names, self.params, strict=True) if p)
             return f"{self.family}({', '.join(args)})"
         return f"{self.family}({', '.join(_num(p) for p in self.params)})"
 
@@ -130,7 +140,12 @@ def parse_prior(text: str, role: str, key: str = "") -> Prior:
             f"{where}: '{family}' cannot be a prior for {role}; use one of {', '.join(fits)}"
         )
     params = _arguments(args, family, names, text, where)
+    held: tuple[str, ...] = ()  # r2d2: the other form's parameters, held as 0
+    if family == "r2d2":
+        params, held = _r2d2_form(dict(zip(names, params, strict=True)), args, text, where)
     for n, v in zip(names, params, strict=True):
+        if n in held:
+            continue
         if not math.isfinite(v):  # nan, inf: a density the sampler cannot evaluate
             raise PriorError(
                 f"{where}: parameter {n} of '{text}' is {_num(v)}; it must be a finite "
@@ -190,11 +205,41 @@ def _arguments(args: str, family: str, names, text: str, where: str) -> tuple[fl
     return tuple(values[n] for n in names)
 
 
+def _r2d2_form(
+    values: dict[str, float], args: str, text: str, where: str
+) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """Which of r2d2's two forms a call asks for (:mod:`bayesresp.model.r2d2`): with
+    ``mean`` or ``precision`` named, R2's Beta is set by them and the components' shares
+    are a flat ``Dirichlet(alpha)`` (``alpha`` 1 unless given); otherwise R2's Beta is
+    tied to the Dirichlet, ``Beta(alpha * units, tail)``. Parameters given in order
+    are the fixed form's (mean, precision, alpha). Returns the parameters and the names
+    of the other form's, held as 0."""
+    named = {a.split("=", 1)[0].strip() for a in args.split(",") if "=" in a}
+    given_in_order = [a for a in args.split(",") if a.strip() and "=" not in a]
+    fixed = bool(named & {"mean", "precision"}) or bool(given_in_order)
+    if not fixed:
+        return tuple(values[n] for n in ("mean", "precision", "alpha", "tail")), (
+            "mean",
+            "precision",
+        )
+    if "tail" in named or len(given_in_order) > 3:
+        raise PriorError(
+            f"{where}: in '{text}', tail belongs to the tied form r2d2(alpha=..., tail=...), "
+            "and mean and precision to the fixed one; give one form's parameters"
+        )
+    if "alpha" not in named and len(given_in_order) < 3:
+        values["alpha"] = _R2D2_FIXED["alpha"]
+    for i, n in enumerate(("mean", "precision")):  # left out: the fixed form's values
+        if n not in named and len(given_in_order) <= i:
+            values[n] = _R2D2_FIXED[n]
+    return (values["mean"], values["precision"], values["alpha"], 0.0), ("tail",)
+
+
 def default_priors(link: str = "logit") -> dict[str, Prior]:
     """The default prior of each role."""
     lk = get_link(link)
     s = lk.scale
-    joint = Prior("r2d2", (0.5, 2.0, 1.0))
+    joint = Prior("r2d2", (0.0, 0.0, 0.5, 1.0))
     return {
         "b": joint if lk.residual_variance is not None else Prior("normal", (0.0, round(s, 4))),
         "sd": Prior("halfnormal", (round(1.0 * s, 4),)),

@@ -56,8 +56,14 @@ def test_shares_recover_the_simulated_decomposition():
     """A simulation made with the hierarchical model's own terms (no official
     intercepts): the 90% interval of each component's share covers its true share for
     at least 7 of the 8 components (the nominal rate gives 7 or 8 with probability 0.81
-    if independent) and none is more than 3 posterior sds from it; the r2d2 prior's own
-    allotment (R2 times the share) is wider and covers them too."""
+    if independent) and none is more than 3 posterior sds from it.
+
+    The r2d2 prior's own allotment (R2 times the share) is its scale, not an estimate of
+    the shares: under the default (tied) form R2's Beta(A, 1), A = 18.5 here, leaves the
+    scale free below and bounds it from above, so the explained variance it allots sits
+    near the geometric mean of the realised one and the residual's (tau2^2 = V (s2 +
+    tau2) at the conditional mode: R2 0.55 for a realised 0.40). So the allotted residual
+    lies below the true residual share, and the realised shares are what to read."""
     sim = bayesresp.simulate(
         missions=12,
         rows=2000,
@@ -72,5 +78,4 @@ def test_shares_recover_the_simulated_decomposition():
     assert covered.sum() >= len(table) - 1, pd.DataFrame({"true": true, **table})
     draws_sd = (table["q95"] - table["q5"]) / (2 * 1.645)
     assert ((table["share"] - true).abs() / draws_sd).max() < 3
-    allotted = (table["allotted_q5"] <= true) & (true <= table["allotted_q95"])
-    assert allotted.sum() >= len(table) - 1, pd.DataFrame({"true": true, **table})
+    assert table.loc["residual", "allotted_q95"] < true["residual"]

@@ -4,10 +4,13 @@
 The draws are the shipped full model's on the example (session fixture): a correlated
 mission intercept and slope, nested departments, officials, ``mo()`` terms. Which levels
 are "new" is chosen here, so each case integrates one, two or three effects whatever the
-fit saw. The grid is a trapezoid rule with spacing at most a third of the integrand's
-width (its error is then far below 1e-6, the rule being spectrally accurate for smooth
-peaked integrands); the tolerance is five Monte Carlo standard errors of the estimate,
-which the estimate reports itself, plus 1e-6.
+fit saw. The grid is a trapezoid rule over six prior sds of each new effect at that draw
+(the likelihood only narrows the integrand and keeps its peak within a few prior sds),
+with spacing at most a third of the integrand's width (its error is then far below 1e-6,
+the rule being spectrally accurate for smooth peaked integrands; a fixed grid in the
+effects' own units was too coarse for a draw whose slope sd is 0.02); the tolerance is
+five Monte Carlo standard errors of the estimate, which the estimate reports itself,
+plus 1e-6.
 """
 
 from __future__ import annotations
@@ -29,25 +32,26 @@ from bayesresp.model.design import apply_design
 DRAWS = [5, 200, 777]  # posterior draws checked against the grid
 
 
-def _grid_log_density(draws, design, new, s, half=4.0, points=(161, 161, 81)):
+def _grid_log_density(draws, design, new, s, half=6.0, points=(161, 161, 81)):
     """log of the integral over the new effects, by the trapezoid rule on a grid over
-    [-half, half]^d, for posterior draw ``s`` (independent of the module: its own eta,
-    prior and sums)."""
+    ``half`` prior sds either side of zero in each, for posterior draw ``s`` (independent
+    of the module: its own eta, prior and sums)."""
     A, blocks = loadings(design, new)
     d = A.shape[1]
     r = {k: v[s].copy() for k, v in draws.r.items()}
-    prec, logdet = np.zeros((d, d)), 0.0
+    prec, logdet, sds = np.zeros((d, d)), 0.0, np.zeros(d)
     for label, level, start, q in blocks:
         r[label][level] = 0.0
         cov = draws.cor[label][s] * np.outer(draws.sd[label][s], draws.sd[label][s])
         prec[start : start + q, start : start + q] = np.linalg.inv(cov)
+        sds[start : start + q] = draws.sd[label][s]
         logdet += np.linalg.slogdet(2 * np.pi * cov)[1]
     one = draws.subset(np.array([s]))
     one.r = {k: v[None] for k, v in r.items()}
     from bayesresp.inference.arrays import eta_from_draws
 
     eta0 = eta_from_draws(one, design, "known")[0]
-    axes = [np.linspace(-half, half, points[d - 1])] * d
+    axes = [np.linspace(-half * sd, half * sd, points[d - 1]) for sd in sds]
     grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
     total = np.empty(len(grid))
     for c in range(0, len(grid), 20_000):
