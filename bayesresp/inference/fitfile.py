@@ -81,11 +81,11 @@ import xarray as xr
 
 from bayesresp._version import __version__
 from bayesresp.data.codebook import Codebook
-from bayesresp.errors import BayesrespError, FitFileError
+from bayesresp.errors import BayesrespError, FitFileError, PriorError
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.model.design import DesignInfo
-from bayesresp.model.priors import default_priors
+from bayesresp.model.priors import default_priors, parse_prior
 from bayesresp.model.spec import ModelSpec
 
 FORMAT = "bayesresp-fit"
@@ -696,24 +696,34 @@ def _read(tree: xr.DataTree, path: Path) -> FittedModel:
 
 
 def _pin_former_default(spec: ModelSpec, posterior: xr.Dataset, meta: dict) -> ModelSpec:
-    """A fit whose specification left ``b`` to the default ran under the default of its
-    day. Made before the r2d2 prior became the default (its posterior has no ``R2``), that
-    was independent ``normal(0, s)`` coefficients (s: the link's scale); made under the
-    r2d2 prior's fixed form, the default until its tied form (``r2d2(alpha=0.5,
-    tail=1)``) replaced it, its stored prior table says so (``meta["priors"]["R2,
-    shares"]``). Pin that prior in the loaded specification, so that what rebuilds the
+    """The prior a fit's draws were made under, pinned in its loaded specification where
+    today's reading of that specification would give another, so that what rebuilds the
     model from it (prior sensitivity, exact-LOO and K-fold refits, a refit) uses the
-    prior its draws were made under."""
+    prior its draws were made under.
+
+    - Made before the r2d2 prior became the default (its posterior has no ``R2``), a
+      specification that left ``b`` to the default ran under independent
+      ``normal(0, s)`` coefficients (s: the link's scale).
+    - An r2d2 fit's stored prior table says which r2d2 it ran under
+      (``meta["priors"]["R2, shares"]``). Before the tied form (``r2d2(alpha=0.5,
+      tail=1)``) became the default, a specification leaving ``b`` unset, or writing
+      ``r2d2()`` or ``r2d2(alpha=...)``, meant the fixed form: pinned as the table says.
+    """
     link = get_link(spec.link)
-    if "b" in spec.priors or link.residual_variance is None:
-        return spec  # an explicit b, or the cauchit link (default unchanged)
+    if link.residual_variance is None:
+        return spec  # the cauchit link: its default never changed
     if "R2" in posterior:
         used = (meta.get("priors") or {}).get("R2, shares")  # "r2d2(...)[: R2 ~ ...]"
         if not isinstance(used, str):
             return spec
         used = used.split(":", 1)[0].strip()
-        if used == str(default_priors(link.name)["b"]):
-            return spec
-        return dataclasses.replace(spec, priors={**spec.priors, "b": used})
+        now = spec.priors.get("b", default_priors(link.name)["b"])
+        try:
+            same = parse_prior(used, "b") == parse_prior(str(now), "b")
+        except PriorError:
+            return spec  # a table this version cannot read: leave the spec as written
+        return spec if same else dataclasses.replace(spec, priors={**spec.priors, "b": used})
+    if "b" in spec.priors:
+        return spec  # an explicit b
     former = f"normal(0, {round(link.scale, 4):g})"
     return dataclasses.replace(spec, priors={**spec.priors, "b": former})

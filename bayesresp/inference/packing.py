@@ -374,7 +374,8 @@ def pack(
         family, bpar = "normal", np.zeros((p, 3))
         C = r2d2.n_components
         blocks.append(("R2_logodds__", 0, ()))
-        start.append(np.array([math.log(r2d2.prior_mean / (1.0 - r2d2.prior_mean))]))
+        mean = min(max(r2d2.prior_mean, 1e-12), 1.0 - 1e-12)  # a tail near 0: mean near 1
+        start.append(np.array([math.log(mean / (1.0 - mean))]))
         if C > 1:
             blocks.append(("shares_simplex__", 1, (C - 1,)))
             start.append(np.zeros(C - 1))

@@ -222,7 +222,12 @@ def _r2d2_form(
             "mean",
             "precision",
         )
-    if "tail" in named or len(given_in_order) > 3:
+    if len(given_in_order) > 3:
+        raise PriorError(
+            f"{where}: '{text}': r2d2 takes at most 3 parameters in order (mean, precision, "
+            "alpha: the fixed form); name them for the tied form, r2d2(alpha=0.5, tail=1)"
+        )
+    if "tail" in named:
         raise PriorError(
             f"{where}: in '{text}', tail belongs to the tied form r2d2(alpha=..., tail=...), "
             "and mean and precision to the fixed one; give one form's parameters"

@@ -48,7 +48,7 @@ def test_syntax_names_defaults_and_errors():
         "r2d2(men=0.3)": "did you mean 'mean'",
         "r2d2(mean=0.3, mean=0.4)": "given twice",
         "normal(mu=0, 1)": "without a name follows a named one",
-        "r2d2(0.5, 2, 1, 3)": "give one form's parameters",
+        "r2d2(0.5, 2, 1, 3)": "at most 3 parameters in order",
         "r2d2(mean=0.3, tail=1)": "give one form's parameters",
         "r2d2(0.5, 2, 1, 3, 4)": "takes 4 parameter",
         "r2d2(tail=0)": "positive",
@@ -151,7 +151,8 @@ def test_expected_variance_of_each_component_is_its_share(example):
     np.testing.assert_allclose(sd[:, 0] ** 2, shares[:, k] * tau2, rtol=1e-10)
     # the default (tied) form: every coefficient and group sd a unit of concentration
     # 1/2; a component's concentration is the sum of its units', and R2 ~ Beta(sum, 1)
-    units = [sum(c.block == block for c in info.columns) for block in comps[: -len(info.groups)]]
+    blocks = comps[: len(comps) - len(info.groups)]
+    units = [sum(c.block == block for c in info.columns) for block in blocks]
     units += [len(g.columns) for g in info.groups]
     assert stats.kstest(R2, stats.beta(0.5 * sum(units), 1.0).cdf).pvalue > 1e-3
     # E[share_k] = units_k / sum(units); sd of each mean over 4,000 draws below 0.003
@@ -245,6 +246,17 @@ def test_a_fit_from_before_the_r2d2_default_keeps_its_prior(example, tmp_path):
     loaded = bayesresp.load_fit(former.save(tmp_path / "former.nc"))
     assert loaded.spec.priors == {"b": fixed}
     assert loaded.prior_sensitivity().table.loc["R2", "prior"] == pytest.approx(under_it)
+    # then, r2d2() and r2d2(alpha=...) named the fixed form too; they now name the tied one
+    for written in ("r2d2()", "r2d2(alpha=1)"):
+        former.spec = dataclasses.replace(former.spec, priors={"b": written})
+        loaded = bayesresp.load_fit(former.save(tmp_path / "written.nc"))
+        assert loaded.spec.priors == {"b": fixed}, written
+    # a fit of today's default, written or left out, loads as it was saved
+    tied = bayesresp.fit(example, "response ~ severity + (1 | mission)", **kw)
+    tied.spec = dataclasses.replace(tied.spec, priors={"b": "r2d2( alpha=0.5 )"})
+    assert bayesresp.load_fit(tied.save(tmp_path / "tied.nc")).spec.priors == {
+        "b": "r2d2( alpha=0.5 )"
+    }
 
 
 @pytest.mark.parametrize("priors", [{}, {"b": "normal(0, 1)", "sd": "halfnormal(1)"}])
