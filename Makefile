@@ -40,7 +40,7 @@ example: $(STAMP)
 	$(VENV)/bin/bayesresp simulate --missions 12 --rows 2000 --seed 20231 \
 	  --out bayesresp/data/example.csv --truth bayesresp/data/example_truth.json
 
-# Speed measurements (not tests): see benchmarks/README.md. The peers (bambi,
+# Speed measurements (not tests): see benchmarks/README.md. The peers (bambi, Stan,
 # statsmodels) come from the 'bench' extra. Pass options with BENCH_ARGS, e.g.
 # `make bench BENCH_ARGS=--quick` for a smoke run that leaves the README alone; then the
 # paper's model on the kernel against PyMC's graph (FULL_ARGS, by default writing its

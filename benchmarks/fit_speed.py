@@ -17,6 +17,13 @@ What is measured, on the embedded example (2,000 rows) and on simulated data set
   ``model.build()``; sampling is PyMC's own sampling clock
   (``posterior.attrs["sampling_time"]``); compile is the rest of ``model.fit`` (graph
   rewriting and compilation, initialisation, starting the chain processes).
+* **Stan** (pystan 3, from the ``bench`` extra) on the same data and model in brms's
+  parameterisation (``brms::make_stancode`` for ``cumulative("logit")`` with group
+  intercepts, written out here: the design matrix centred, ordered thresholds of the
+  centred predictors, ``Intercept ~ student_t(3, 0, 2.5)`` as brms, coefficients and sds
+  with bambi's priors above, group effects non-centred): compile is ``stan.build`` (a
+  C++ compile on first use; later processes find the model in httpstan's cache, as
+  bayesresp's kernel is found in Numba's), sampling is ``model.sample``.
 * For every fit: the minimum bulk ESS over the fixed-effect coefficients, cutpoints and
   group standard deviations (the same parameters for every tool), divided by the wall
   time including build and compile; divergences; the largest r_hat over those
@@ -58,12 +65,13 @@ HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"
 BEGIN, END = "<!-- fit-speed:begin -->", "<!-- fit-speed:end -->"
 SPEC, BASELINE = "hierarchical", "baseline"
-PEERS = ("bambi", "bambi-nutpie", "statsmodels")
+PEERS = ("bambi", "bambi-nutpie", "stan", "statsmodels")
 LABELS = {
     "bayesresp": "bayesresp (nutpie, kernel)",
     "bayesresp-graph": "bayesresp (nutpie, PyMC graph)",
     "bambi": "bambi (PyMC NUTS)",
     "bambi-nutpie": "bambi (nutpie)",
+    "stan": "Stan (pystan, brms's parameterisation)",
     "statsmodels": "statsmodels OrderedModel (ML)",
     "bayesresp-baseline": "bayesresp (nutpie)",
     "bayesresp-warmup": "bayesresp warm-up (300 rows, 1 chain x 20 draws)",
@@ -79,6 +87,8 @@ VERSIONS = (
     "arviz",
     "bambi",
     "formulae",
+    "pystan",
+    "httpstan",
     "statsmodels",
 )
 
@@ -102,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--peer-max-rows",
         type=int,
         default=None,
-        help="run bambi only on data sets of at most this many rows (all by default)",
+        help="run bambi and Stan only on data sets of at most this many rows (all by default)",
     )
     ap.add_argument(
         "--graph-max-rows",
@@ -180,6 +190,7 @@ def run_worker(task_path: str) -> None:
         "bayesresp-warmup": worker_bayesresp,
         "bambi": worker_bambi,
         "bambi-nutpie": worker_bambi,
+        "stan": worker_stan,
         "statsmodels": worker_statsmodels,
     }
     result = fits[task["tool"]](data, task)
@@ -282,6 +293,129 @@ def worker_bambi(data, task: dict) -> dict[str, Any]:
     return out | posterior_diagnostics(post, stats, bambi_names(post))
 
 
+# brms's cumulative("logit") model with group intercepts (brms::make_stancode's
+# parameterisation, written here): the coefficients act on the centred design matrix, the
+# ordered thresholds are those of the centred predictors (the reference case's are
+# generated: Intercept + means_X . b), group effects non-centred.
+STAN_PROGRAM = """
+data {
+  int<lower=1> N;
+  int<lower=2> K;
+  int<lower=0> P;
+  int<lower=0> G;  // group terms (intercepts)
+  int<lower=0> L;  // their levels, all terms together
+  array[N] int<lower=1, upper=K> y;
+  matrix[N, P] X;
+  array[G, N] int<lower=1, upper=L> level;  // each row's level in each term
+  array[L] int<lower=1, upper=G> term_of;  // each level's term
+}
+transformed data {
+  vector[P] means_X;
+  matrix[N, P] Xc;
+  for (i in 1:P) {
+    means_X[i] = mean(X[, i]);
+    Xc[, i] = X[, i] - means_X[i];
+  }
+}
+parameters {
+  vector[P] b;
+  ordered[K - 1] Intercept;
+  vector<lower=0>[G] sd;
+  vector[L] z;
+}
+model {
+  vector[N] mu = Xc * b;
+  vector[L] r = z .* sd[term_of];
+  for (g in 1:G) {
+    mu += r[level[g]];
+  }
+  target += ordered_logistic_lpmf(y | mu, Intercept);
+  target += normal_lpdf(b | 0, 1);
+  target += student_t_lpdf(Intercept | 3, 0, 2.5);
+  target += normal_lpdf(sd | 0, 1);
+  target += std_normal_lpdf(z);
+}
+generated quantities {
+  vector[K - 1] cutpoints = Intercept + dot_product(means_X, b);
+}
+"""
+
+
+def stan_data(data, outcome: str, covariates: list[str], groups: list[str]) -> dict[str, Any]:
+    """The peers' rows as the Stan program's data: treatment-coded covariates (the first
+    category the reference, as bayesresp codes them), each group term's levels numbered
+    one after another."""
+    import numpy as np
+    import pandas as pd
+
+    X = pd.get_dummies(data[covariates], drop_first=True, dtype=float)
+    level, term_of, offset = [], [], 0
+    for g, column in enumerate(groups):
+        codes, uniques = pd.factorize(data[column], sort=True)
+        level.append((codes + offset + 1).tolist())
+        term_of += [g + 1] * len(uniques)
+        offset += len(uniques)
+    y = data[outcome]
+    return {
+        "N": len(data),
+        "K": len(y.cat.categories),
+        "P": X.shape[1],
+        "G": len(groups),
+        "L": offset,
+        "y": (y.cat.codes.to_numpy() + 1).tolist(),
+        "X": X.to_numpy(),
+        "level": np.asarray(level, dtype=int).reshape(len(groups), len(data)).tolist(),
+        "term_of": term_of,
+    }
+
+
+def worker_stan(data, task: dict) -> dict[str, Any]:
+    import numpy as np
+    import stan
+    import xarray as xr
+
+    t0 = time.perf_counter()
+    inputs = stan_data(data, task["outcome"], task["covariates"], task["groups"])
+    t1 = time.perf_counter()
+    model = stan.build(STAN_PROGRAM, data=inputs, random_seed=task["seed"])
+    t2 = time.perf_counter()
+    fit = model.sample(
+        num_chains=task["chains"],
+        num_samples=task["draws"],
+        num_warmup=task["tune"],
+        delta=task["target_accept"],
+    )
+    t3 = time.perf_counter()
+    C, S = fit.num_chains, task["draws"]
+
+    def draws(name):  # (chain, draw, ...): pystan keeps a chain's draws together
+        values = np.asarray(fit[name])
+        return np.moveaxis(values.reshape(*values.shape[:-1], C, S), (-2, -1), (0, 1))
+
+    def dataset(names):
+        return xr.Dataset(
+            {
+                n: (("chain", "draw", *[f"{n}_dim_{i}" for i in range(v.ndim - 2)]), v)
+                for n in names
+                for v in [draws(n)]
+            }
+        )
+
+    post = dataset(["b", "cutpoints", "sd"])
+    # a sampler statistic comes as (1, chains x draws)
+    diverging = np.asarray(fit["divergent__"]).reshape(C, S) != 0
+    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)})
+    out = {
+        "build": t1 - t0,
+        "compile": t2 - t1,
+        "sampling": t3 - t2,
+        "finish": None,
+        "total": t3 - t0,
+        "rows_fitted": len(data),
+    }
+    return out | posterior_diagnostics(post, stats, ["b", "cutpoints", "sd"])
+
+
 def worker_statsmodels(data, task: dict) -> dict[str, Any]:
     """Maximum likelihood on the baseline formula's fixed-effect design (treatment-coded,
     the first category the reference, as bayesresp codes it)."""
@@ -337,6 +471,12 @@ def peer_formula() -> str:
     for g in parsed.groups:
         text = text.replace(f"| {g.label})", f"| {nested_column(g.factor)})")
     return text
+
+
+def _spec_groups():
+    import bayesresp
+
+    return bayesresp.ModelSpec.coerce(SPEC).parsed.groups
 
 
 def nested_column(factor: tuple[str, ...]) -> str:
@@ -497,12 +637,19 @@ def measure_dataset(ds: DataSet, runner: Runner, args, refit_frame=None) -> dict
     if len(ds.frame) <= args.graph_max_rows:
         results["bayesresp-graph"] = runner.run("bayesresp-graph", raw, spec=SPEC, kernel=False)
         report(ds, "bayesresp-graph", results["bayesresp-graph"])
-    for tool in ("bambi", "bambi-nutpie"):
+    _, hier_covariates, _ = formula_columns(SPEC)
+    stan_task = {
+        "outcome": outcome,
+        "covariates": hier_covariates,
+        "groups": [nested_column(g.factor) for g in _spec_groups()],
+    }
+    for tool in ("bambi", "bambi-nutpie", "stan"):
         if tool in args.peers:
             if args.peer_max_rows is not None and len(ds.frame) > args.peer_max_rows:
                 results[tool] = {"status": f"not run (over {args.peer_max_rows:,} rows)"}
             else:
-                results[tool] = runner.run(tool, peer, formula=formula)
+                extra = stan_task if tool == "stan" else {"formula": formula}
+                results[tool] = runner.run(tool, peer, **extra)
             report(ds, tool, results[tool])
     results["bayesresp-baseline"] = runner.run("bayesresp-baseline", raw, spec=BASELINE)
     report(ds, "bayesresp-baseline", results["bayesresp-baseline"])
@@ -547,7 +694,7 @@ def main_rows(ds: DataSet, results: dict[str, dict]) -> list[str]:
     """Rows of the hierarchical table for one data set."""
     ours = _ess_per_s(results["bayesresp"])
     rows = []
-    for tool in ("bayesresp", "bayesresp-graph", "bambi", "bambi-nutpie"):
+    for tool in ("bayesresp", "bayesresp-graph", "bambi", "bambi-nutpie", "stan"):
         if tool not in results:
             continue
         r = results[tool]
