@@ -19,10 +19,10 @@ multilevel models; with rstanarm's cutpoint scaling for ordinal outcomes):
   predictors). Then ``tau2 / s2 = G_A / G_tail`` and each component's explained
   variance is ``G_k / G_tail``, ``G_k ~ Gamma(conc_k)`` independent: a component's prior
   (``BetaPrime(conc_k, tail)``) does not depend on the others. Within a block the
-  coefficients share one scale (below), which the data set; the density of that scale
-  then cancels the ``p_k`` dimensions' volume (``conc_k = p_k / 2``), where a fixed
-  ``Beta(1, 1)`` pulled the block's strongest coefficient towards zero by about
-  ``(p_k - 2) z / sum(z^2)`` posterior sds (the James-Stein effect of a learned scale:
+  coefficients share one scale (below), which the data set; with ``alpha = 1/2`` the
+  density of that scale cancels the ``p_k`` dimensions' volume (``conc_k = p_k / 2``),
+  where a fixed ``Beta(1, 1)`` pulled the block's strongest coefficient towards zero by
+  about ``(p_k - 2) z / sum(z^2)`` posterior sds (the James-Stein effect of a learned scale:
   0.47 sd on ``ordinal::soup``, 0.19-0.21 under the tied form). R2's prior mean,
   ``A / (A + tail)``, grows with the number of units; the cutpoints' scaling keeps the
   prior predictive spread over the spectrum even whatever R2;
