@@ -495,10 +495,18 @@ def peer_formula() -> str:
     return text
 
 
-def _spec_groups():
+def stan_task() -> dict[str, Any]:
+    """What the Stan worker reads from a task: the hierarchical specification's outcome,
+    covariates and group columns (as the peers' frame has them)."""
     import bayesresp
 
-    return bayesresp.ModelSpec.coerce(SPEC).parsed.groups
+    outcome, covariates, _ = formula_columns(SPEC)
+    groups = bayesresp.ModelSpec.coerce(SPEC).parsed.groups
+    return {
+        "outcome": outcome,
+        "covariates": covariates,
+        "groups": [nested_column(g.factor) for g in groups],
+    }
 
 
 def nested_column(factor: tuple[str, ...]) -> str:
@@ -659,18 +667,12 @@ def measure_dataset(ds: DataSet, runner: Runner, args, refit_frame=None) -> dict
     if len(ds.frame) <= args.graph_max_rows:
         results["bayesresp-graph"] = runner.run("bayesresp-graph", raw, spec=SPEC, kernel=False)
         report(ds, "bayesresp-graph", results["bayesresp-graph"])
-    _, hier_covariates, _ = formula_columns(SPEC)
-    stan_task = {
-        "outcome": outcome,
-        "covariates": hier_covariates,
-        "groups": [nested_column(g.factor) for g in _spec_groups()],
-    }
     for tool in ("bambi", "bambi-nutpie", "stan"):
         if tool in args.peers:
             if args.peer_max_rows is not None and len(ds.frame) > args.peer_max_rows:
                 results[tool] = {"status": f"not run (over {args.peer_max_rows:,} rows)"}
             else:
-                peer_extra = stan_task if tool == "stan" else {"formula": formula}
+                peer_extra = stan_task() if tool == "stan" else {"formula": formula}
                 results[tool] = runner.run(tool, peer, **peer_extra)
             report(ds, tool, results[tool])
     results["bayesresp-baseline"] = runner.run("bayesresp-baseline", raw, spec=BASELINE)
@@ -834,23 +836,15 @@ def warm_up(runner, args) -> dict[str, Any]:
     else:
         print(f"  {LABELS['bayesresp-warmup']}: {r['status']}")
     if "stan" in args.peers:  # Stan's C++ compile, paid once per machine as the kernel's
+        import pandas as pd
+
         peer = runner.workdir / "warmup-peer.pkl"
-        peer_frame(pd_read(path)).to_pickle(peer)
-        outcome, covariates, _ = formula_columns(SPEC)
-        groups = [nested_column(g.factor) for g in _spec_groups()]
-        s = runner.run(
-            "stan-warmup", peer, outcome=outcome, covariates=covariates, groups=groups, warmup=1
-        )
+        peer_frame(pd.read_pickle(path)).to_pickle(peer)
+        s = runner.run("stan-warmup", peer, **stan_task(), warmup=1)
         r["stan"] = s
         shown = f"compile {_s(s['compile'])}" if s["status"] == "ok" else s["status"]
         print(f"  {LABELS['stan-warmup']}: {shown}")
     return r
-
-
-def pd_read(path):
-    import pandas as pd
-
-    return pd.read_pickle(path)
 
 
 def render(args, measured, whatif, warmup=None) -> str:

@@ -906,21 +906,18 @@ def _softmax(x, o, C, share):
 def _simplex(x, o, C, alpha, share, grad):
     """Log density of ``share ~ Dirichlet(alpha)`` (all C concentrations ``alpha``) through
     PyMC's simplex transform of ``x[o : o + C - 1]``, with its Jacobian; fills ``share``
-    and adds the gradient to ``grad``. The transform's log Jacobian is
-    ``log C - C logsumexp(v)``, and as ``sum(v) = 0`` the Dirichlet's
-    ``(alpha - 1) sum(log share)`` is ``-(alpha - 1) C logsumexp(v)``."""
-    lse = _softmax(x, o, C, share)
-    if C == 1:
-        return 0.0
-    for c in range(C - 1):
-        grad[o + c] += -alpha * C * (share[c] - share[C - 1])
-    return math.lgamma(C * alpha) - C * math.lgamma(alpha) + math.log(C) - alpha * C * lse
+    and adds the gradient to ``grad``: :func:`_simplex_of` with equal concentrations."""
+    return _simplex_of(x, o, C, np.full(C, alpha), share, grad)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _simplex_of(x, o, C, conc, share, grad):
-    """:func:`_simplex` with a concentration of its own per level, ``conc`` (C,):
-    ``sum(conc_c log share_c) = sum(conc_c v_c) - A logsumexp(v)``, ``A = sum(conc)``."""
+    """Log density of ``share ~ Dirichlet(conc)`` (``conc``: C concentrations) through
+    PyMC's simplex transform of ``x[o : o + C - 1]``, with its Jacobian; fills ``share``
+    and adds the gradient to ``grad``. The transform's log Jacobian is
+    ``log C + sum(log share)``, and with ``v = (y, -sum(y))``, ``log share_c = v_c -
+    logsumexp(v)``: ``sum(conc_c log share_c) = sum(conc_c v_c) - A logsumexp(v)``,
+    ``A = sum(conc)``."""
     lse = _softmax(x, o, C, share)
     if C == 1:
         return 0.0
