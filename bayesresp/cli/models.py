@@ -79,8 +79,16 @@ TABLES = ("parameters", "odds", "groups", "variance")
 @click.option(
     "--centring/--no-centring",
     default=None,
-    help="Hierarchically centre the innermost of nested group intercepts (default: with "
-    "at least 100 rows per level on average, independent priors on b and no mo() terms).",
+    help="Hierarchically centre every term of a chain of nested group intercepts, or none "
+    "(default: the whole chain where the innermost term's levels carry a strong signal).",
+)
+@click.option(
+    "--centre",
+    "centre",
+    multiple=True,
+    metavar="TERM",
+    help="Hierarchically centre this group term of nested intercepts (its label, such as "
+    "mission or mission:department); repeat for several. Instead of --centring.",
 )
 @click.option(
     "--family",
@@ -120,6 +128,7 @@ def fit_cmd(
     target_accept: float,
     kernel: bool | None,
     centring: bool | None,
+    centre: tuple[str, ...],
     family: str | None,
     link: str | None,
     thresholds: str | None,
@@ -146,6 +155,8 @@ def fit_cmd(
         raise click.BadParameter(
             f"the folder {out.absolute().parent} does not exist", param_hint="--out"
         )
+    if centre and centring is not None:
+        raise click.UsageError("give --centre TERM or --centring/--no-centring, not both")
     check_target(out, overwrite)  # before sampling, not after
     existed = out.exists()
     if delimiter is not None:  # read the file here, at the delimiter asked for
@@ -172,7 +183,7 @@ def fit_cmd(
             progress=not quiet,
             target_accept=target_accept,
             kernel=kernel,
-            centring=centring,
+            centring=centre or centring,
             family=family,
             link=link,
             thresholds=thresholds,

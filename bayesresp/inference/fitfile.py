@@ -599,6 +599,10 @@ _META = {
     ),
     "compressed": (lambda v: isinstance(v, bool), "true or false"),
     "centred": (lambda v: v is None or isinstance(v, bool), "true or false"),
+    "centred_terms": (
+        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "a list of text",
+    ),
     "compiled": (lambda v: v is None or isinstance(v, str), "text"),
     "log_density": (lambda v: v is None or isinstance(v, str), "text"),
 }

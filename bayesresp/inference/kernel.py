@@ -2,8 +2,10 @@
 
 The PyMC model (:mod:`bayesresp.model`) defines the model. For nutpie, the default
 sampler, the same log density and its gradient are also written out here by hand, in
-the same unconstrained parameters (PyMC's value variables, in PyMC's order), as Numba
-functions compiled with ``cache=True``: they are compiled once per machine and loaded
+the same unconstrained parameters (PyMC's value variables, in PyMC's order; but the
+r2d2 prior's R2 and shares, which the kernel samples as each component's log variance
+ratio, :func:`_r2d2_coordinates`, and hierarchically centred terms' level means), as
+Numba functions compiled with ``cache=True``: they are compiled once per machine and loaded
 from Numba's disk cache in a second or less by every later process, where PyMC's graph
 takes 10-15 s to compile in every process (nutpie's callbacks for a PyTensor graph
 cannot be cached).
@@ -23,7 +25,7 @@ twenty-five models covering every link, every prior family (the r2d2 prior in bo
 forms, with several components, one, and none), mo() terms, uncorrelated and correlated
 slopes, one to three group terms, no covariates and no groups, the log density and the
 gradient equal those PyMC compiles from the model, to rounding, and at |eta| = 50 for
-every link; the hierarchically centred form (:func:`_centred_leaf`) is checked against
+every link; the hierarchically centred form (:func:`_centred_level`) is checked against
 the non-centred one by the change of variables, and the C callback nutpie calls against
 the kernel, bit for bit. Correlated varying slopes take the Cholesky factor of their
 correlation matrix in PyMC's CholeskyCorrTransform (:func:`_lkj_factor`). Models the
@@ -422,7 +424,7 @@ def log_density(
     gT,
     tmeta,
     Zt,
-    X_mean,
+    X_shift,
     gmeta,
     bpar,
     spar,
@@ -461,19 +463,21 @@ def log_density(
     follows it; with ``equidistant`` non-zero ``x`` holds the first and last of the K - 1
     thresholds, ordered, with the flexible prior's marginal: :func:`_end_prior`).
 
-    With ``hier`` set, the groups are nested intercepts and the innermost one is
-    hierarchically centred (:func:`_centred_leaf`): ``x`` holds its level means where it
-    otherwise holds its ``z``, and the rows see only those means.
+    ``hier`` is a bit mask of the hierarchically centred group terms, nested intercepts
+    (:func:`_centred_level`): ``x`` holds a centred term's level means where it
+    otherwise holds its ``z``; the rows see the deepest centred term's means (its
+    outer terms are in them) and the terms inside it.
 
-    With ``r2d2`` set, the prior is :mod:`bayesresp.model.r2d2`'s: ``x`` holds ``R2``
-    (log odds) and the ``shares`` (PyMC's simplex transform) first, then the whitened
-    coefficients ``b_w ~ N(0, scale_k)`` (``b = T b_w``) where it otherwise holds ``b``,
-    and no ``log(sd)``; ``rpar`` is (Beta a, Beta b, the Dirichlet alpha of a group term's
-    split over its columns, residual variance, number of components C, offset of R2 in
-    ``x``, then the shares' C concentrations), ``rcomp`` the component of each coefficient
-    then of each group term's column, ``T`` the coefficients' scaling within terms,
-    ``rscale`` the group columns' and ``rnc`` which coefficients are non-centred
-    (:func:`bayesresp.model.r2d2.scalings`).
+    With ``r2d2`` set, the prior is :mod:`bayesresp.model.r2d2`'s: ``x`` holds each
+    component's log variance ratio ``log(tau2 share_c)`` first (C values; mapped to R2's
+    log odds and the shares' simplex coordinates by :func:`_r2d2_coordinates`), then the
+    whitened coefficients ``b_w ~ N(0, scale_k)`` (``b = T b_w``) where it otherwise
+    holds ``b``, and no ``log(sd)``; ``rpar`` is (Beta a, Beta b, the Dirichlet alpha of
+    a group term's split over its columns, residual variance, number of components C,
+    offset of the log variance ratios in ``x``, then the shares' C concentrations),
+    ``rcomp`` the component of each coefficient then of each group term's column, ``T``
+    the coefficients' scaling within terms, ``rscale`` the group columns' and ``rnc``
+    which coefficients are non-centred (:func:`bayesresp.model.r2d2.scalings`).
 
     ``mo()`` terms enter the rows as indicator columns, one per step (level >= k), after
     the design's ``p`` columns, with the total effect times the step's share as their
@@ -489,7 +493,7 @@ def log_density(
     next columns where each goes in ``L``; ``spar[srow, 3:5]`` the prior's eta and log
     constant.
     """
-    pe = X_mean.shape[0]  # the design's columns, then the mo() steps' indicator columns
+    pe = X_shift.shape[0]  # the design's columns, then the mo() steps' indicator columns
     p = bpar.shape[0]  # the design's columns
     G = gmeta.shape[0]
     grad[:] = 0.0
@@ -504,13 +508,17 @@ def log_density(
     share = np.empty(n_comp)
     scale = np.empty(n_comp)  # sqrt(share * tau2) per component
     gscale = np.zeros(n_comp)
+    ry = np.zeros(n_comp)  # R2's log odds and the shares' simplex coordinates
+    gry = np.zeros(n_comp)  # d log density / d ry
 
     # coefficients
     if r2d2:
         o_r2 = np.int64(rpar[5])
         ow = o_r2 + n_comp  # the whitened coefficients b_w, b = T b_w
         conc = rpar[6 : 6 + n_comp]  # the shares' Dirichlet concentrations
-        lp += _r2d2_prior(x, o_r2, n_comp, rpar[0], rpar[1], conc, rpar[3], share, scale, grad)
+        _r2d2_coordinates(x, o_r2, n_comp, ry)
+        lp += _r2d2_prior(ry, 0, n_comp, rpar[0], rpar[1], conc, rpar[3], share, scale, gry)
+        lp -= math.log(n_comp)  # log |d ry / d x|
         wv = np.empty(p)  # the whitened coefficients, b = T wv
         for j in range(p):
             c = rcomp[j]
@@ -562,12 +570,21 @@ def log_density(
     gr = np.zeros(r_total)
     r_off = np.empty(G, dtype=np.int64)
     pos = 0
-    # centred: the innermost group's means are in x, the outer groups are non-centred
-    n_plain = G - 1 if hier else G  # the non-centred groups
-    for g in range(n_plain):
+    w_off = 0  # the centred terms' first row in W
+    prev = -1  # the last centred term so far
+    for g in range(G):
         oz, L, q, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 2], gmeta[g, 3]
         fam, srow = gmeta[g, 5], gmeta[g, 6]
         r_off[g] = pos
+        if (hier >> g) & 1:  # centred: its level means are in x
+            lp += _centred_level(
+                x, grad, g, prev, w_off, gmeta, spar, W, anc, r, r_off, gr, b, gb, r2d2,
+                scale, gscale, rcomp, rscale,
+            )  # fmt: skip
+            w_off += L
+            prev = g
+            pos += L
+            continue
         split = np.empty(q)  # r2d2: the term's share split over its columns
         if r2d2:
             lp += _simplex(x, osd, q, rpar[2], split, grad)
@@ -601,8 +618,6 @@ def log_density(
             lp += -0.5 * zz * zz - 0.5 * LOG_2PI
             grad[oz + k] += -zz
         pos += L * q
-    if hier:
-        lp += _centred_leaf(x, grad, gmeta, spar, W, anc, r, r_off, gr)
 
     # cutpoints of the average case (ordered transform; under r2d2 their prior is
     # that of c / D, D = 1 / sqrt(1 - R2) = sqrt(1 + exp(u))) and of the reference case
@@ -626,10 +641,10 @@ def log_density(
             continue
         centred[k] = centred[k - 1] + math.exp(x[oc + k])
         lp += x[oc + k]  # log |Jacobian| of the ordered transform
-    D = math.sqrt(1.0 + math.exp(x[np.int64(rpar[5])])) if r2d2 else 1.0
+    D = math.sqrt(1.0 + math.exp(ry[0])) if r2d2 else 1.0
     shift = 0.0
     for j in range(pe):
-        shift += X_mean[j] * b[j]
+        shift += X_shift[j] * b[j]
     P = np.empty(K + 1)  # padded cutpoints of the reference case
     P[0] = -cpar[2]
     P[K] = cpar[2]
@@ -680,7 +695,7 @@ def log_density(
                 gP[lo] += dg
                 gP[hi] -= dg
 
-    # chain the cutpoints' gradient: reference = centred + X_mean . b
+    # chain the cutpoints' gradient: reference = centred + X_shift . b
     gc = np.empty(nc)
     total = 0.0
     gD = 0.0  # d log density / d D
@@ -688,7 +703,7 @@ def log_density(
         gc[k] = gP[k + 1]
         total += gP[k + 1]
     for j in range(pe):
-        gb[j] += total * X_mean[j]
+        gb[j] += total * X_shift[j]
 
     # prior of the average case's cutpoints; under r2d2, that of c / D, with the
     # Jacobian D^-(K-1) (D^-2 for the two of equidistant thresholds)
@@ -738,16 +753,16 @@ def log_density(
         else:
             grad[oc + k] += acc * math.exp(x[oc + k]) + 1.0
 
-    # group effects back to z and log(sd) (centred: to the innermost group's means;
-    # r2d2: to the components' scales)
-    if hier:
-        oz, L, base = gmeta[G - 1, 0], gmeta[G - 1, 1], r_off[G - 1]
-        for lev in range(L):
-            grad[oz + lev] += gr[base + lev]
-    for g in range(n_plain):
+    # group effects back to z and log(sd) (centred: to the level means; r2d2: to the
+    # components' scales)
+    for g in range(G):
         oz, L, q, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 2], gmeta[g, 3]
         srow = gmeta[g, 6]
         base = r_off[g]
+        if (hier >> g) & 1:
+            for lev in range(L):
+                grad[oz + lev] += gr[base + lev]
+            continue
         split = np.empty(q)
         ksplit = np.zeros(q)  # d log density / d log split
         if r2d2:
@@ -810,9 +825,10 @@ def log_density(
                 gscale[c] += acc * x[ow + i]
             else:
                 grad[ow + i] += acc
-        eu = math.exp(x[o_r2])
-        grad[o_r2] += gD * eu / (2.0 * D)
-        _r2d2_chain(x, o_r2, share, scale, gscale, grad)
+        eu = math.exp(ry[0])
+        gry[0] += gD * eu / (2.0 * D)
+        _r2d2_chain(ry, 0, share, scale, gscale, gry)
+        _r2d2_unchain(o_r2, share, gry, grad)
     else:
         for j in range(p):
             grad[j] += gb[j]
@@ -951,6 +967,44 @@ def _simplex_chain(o, share, k, grad):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _r2d2_coordinates(x, o, C, ry):
+    """The r2d2 prior's coordinates in PyMC's model from the kernel's: ``x[o : o + C]``
+    holds each component's log variance ratio ``l_c = log(tau2 share_c)``, ``tau2 = R2 /
+    (1 - R2)``; ``ry`` gets R2's log odds ``u = log sum exp(l)`` and the shares' simplex
+    coordinates ``y_c = l_c - mean(l)`` (c < C). The sampler moves each component's
+    scale along an axis of its own: where the data pin a group's sd down (a hierarchically
+    centred term), that is a narrow ridge along an axis, not a curved one across R2 and
+    every share. ``|d ry / d l| = 1 / C``."""
+    top = x[o]
+    for c in range(1, C):
+        top = max(top, x[o + c])
+    total = 0.0
+    mean = 0.0
+    for c in range(C):
+        total += math.exp(x[o + c] - top)
+        mean += x[o + c]
+    mean /= C
+    ry[0] = top + math.log(total)
+    for c in range(C - 1):
+        ry[1 + c] = x[o + c] - mean
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _r2d2_unchain(o, share, gry, grad):
+    """Chain ``gry`` (the derivative with respect to :func:`_r2d2_coordinates`' ``ry``)
+    to the log variance ratios ``x[o : o + C]``: ``d u / d l_c = share_c``,
+    ``d y_k / d l_c = delta_kc - 1 / C``."""
+    C = share.shape[0]
+    ysum = 0.0
+    for k in range(1, C):
+        ysum += gry[k]
+    for c in range(C):
+        grad[o + c] += gry[0] * share[c] - ysum / C
+        if c < C - 1:
+            grad[o + c] += gry[1 + c]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _r2d2_prior(x, o, C, a, b, conc, s2, share, scale, grad):
     """The r2d2 prior's own terms (:mod:`bayesresp.model.r2d2`): the log density of
     ``R2 ~ Beta(a, b)`` at ``R2 = 1 / (1 + exp(-u))``, ``u = x[o]``, and of
@@ -986,47 +1040,66 @@ def _r2d2_chain(x, o, share, scale, gscale, grad):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _centred_leaf(x, grad, gmeta, spar, W, anc, r, r_off, gr):
-    """The innermost of nested intercepts, hierarchically centred: its level means are
-    normal around the covariates constant within them plus the outer groups' effects,
-    ``mu[l] ~ N(W[l] . b + sum_h r_h[anc[l, h]], sd)`` (``anc``: each level's level in
-    every outer group). Adds the log density of the means and of the sd (with the log
-    transform's Jacobian) and its gradient (to ``b`` and ``log(sd)`` in ``grad``, to
-    the outer effects in ``gr``); puts the means into ``r``. The non-centred form's
-    effect is ``r[l] = mu[l] - W[l] . b - sum_h r_h[anc[l, h]]``, and ``z = r / sd``."""
-    G = gmeta.shape[0]
-    p = W.shape[1]
-    g = G - 1
+def _centred_level(
+    x, grad, g, prev, w_off, gmeta, spar, W, anc, r, r_off, gr, b, gb, r2d2, scale, gscale,
+    rcomp, rscale,
+):  # fmt: skip
+    """Group term ``g``, an intercept of nested ones, hierarchically centred: its level
+    means are normal around the covariates constant within them plus the outer terms'
+    part, ``mu[l] ~ N(W[l] . b + m[l], sd)``: ``m[l]`` is the last centred outer term's
+    mean (``prev``; -1: none) at level ``l``'s ancestor plus the effects of the
+    non-centred terms between (all outer terms' effects when none is centred). ``W``'s
+    rows from ``w_off`` are the term's, with the columns constant within its levels but
+    not within ``prev``'s; ``anc[w_off + l, h]`` is level ``l``'s level in term ``h``;
+    ``b`` the coefficients of the design's columns and of the ``mo()`` steps' indicator
+    columns. Adds the log density of the means, and of the sd (with the log transform's
+    Jacobian) where it is a parameter of its own, and its gradient: to ``b`` in ``gb``,
+    to the outer terms' values in ``gr``, to ``log(sd)`` in ``grad``, or under r2d2
+    (the sd is the component's scale times the column's unit) to that scale in
+    ``gscale``. Puts the means into ``r`` (the rows and inner terms read them there).
+    The non-centred form's effect is ``r[l] = mu[l] - W[l] . b - m[l]``, ``z = r / sd``."""
+    pe = W.shape[1]
     oz, L, osd = gmeta[g, 0], gmeta[g, 1], gmeta[g, 3]
     fam, srow = gmeta[g, 5], gmeta[g, 6]
-    pos = 0
-    for h in range(g):
-        pos += gmeta[h, 1]
-    r_off[g] = pos
-    u = x[osd]
-    sd = math.exp(u)
-    lp, dv = _sd_prior(sd, fam, spar[srow, 0], spar[srow, 1], spar[srow, 2])
-    lp += u
-    grad[osd] += dv * sd + 1.0
-    gu = 0.0
+    pos = r_off[g]
+    first = prev if prev >= 0 else 0  # the outer terms the mean reads
+    lp = 0.0
+    comp, unit = 0, 1.0
+    if r2d2:  # the sd from the shares: its prior is the r2d2 prior's
+        # rcomp: the coefficients' components, then the group columns' (as rscale)
+        comp = rcomp[rcomp.shape[0] - rscale.shape[0] + srow]
+        unit = rscale[srow]
+        sd = scale[comp] * unit
+        u = math.log(sd)
+    else:
+        u = x[osd]
+        sd = math.exp(u)
+        lp, dv = _sd_prior(sd, fam, spar[srow, 0], spar[srow, 1], spar[srow, 2])
+        lp += u
+        grad[osd] += dv * sd + 1.0
+    gu = 0.0  # d log density / d log(sd)
     for lev in range(L):
+        row = w_off + lev
         mu_l = x[oz + lev]
         r[pos + lev] = mu_l
         mean = 0.0
-        for j in range(p):
-            mean += W[lev, j] * x[j]
-        for h in range(g):
-            mean += r[r_off[h] + anc[lev, h]]
+        for j in range(pe):
+            mean += W[row, j] * b[j]
+        for h in range(first, g):
+            mean += r[r_off[h] + anc[row, h]]
         t = (mu_l - mean) / sd
         lp += -0.5 * t * t - u - 0.5 * LOG_2PI
         gt = t / sd  # d lp / d mean = -d lp / d mu_l
         grad[oz + lev] -= gt
-        for j in range(p):
-            grad[j] += gt * W[lev, j]
-        for h in range(g):
-            gr[r_off[h] + anc[lev, h]] += gt
+        for j in range(pe):
+            gb[j] += gt * W[row, j]
+        for h in range(first, g):
+            gr[r_off[h] + anc[row, h]] += gt
         gu += t * t - 1.0
-    grad[osd] += gu
+    if r2d2:
+        gscale[comp] += gu / sd * unit
+    else:
+        grad[osd] += gu
     return lp
 
 
@@ -1413,13 +1486,13 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
     gT = carray(_voidptr(h[_H_GT]), (nt, n), np.int32)
     tmeta = carray(_voidptr(h[_H_TMETA]), (nt, 3), np.int64)
     Zt = carray(_voidptr(h[_H_ZT]), (nz, n), np.float64)
-    X_mean = carray(_voidptr(h[_H_XMEAN]), (p,), np.float64)
+    X_shift = carray(_voidptr(h[_H_XMEAN]), (p,), np.float64)
     gmeta = carray(_voidptr(h[_H_GMETA]), (G, h[_H_GW]), np.int64)
     bpar = carray(_voidptr(h[_H_BPAR]), (pc, 3), np.float64)
     spar = carray(_voidptr(h[_H_SPAR]), (Qt, 5), np.float64)
     cpar = carray(_voidptr(h[_H_CPAR]), (6,), np.float64)
     W = carray(_voidptr(h[_H_WMAT]), (h[_H_SUML], p), np.float64)
-    anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], max(G - 1, 0)), np.int64)
+    anc = carray(_voidptr(h[_H_PARENT]), (h[_H_SUML], G), np.int64)
     pt = h[_H_PT]
     T = carray(_voidptr(h[_H_T]), (pt, pt), np.float64)
     rpar = carray(_voidptr(h[_H_RPAR]), (6,), np.float64)
@@ -1444,7 +1517,7 @@ def _c_log_density(dim, x_, grad_, logp_, user_data):
             gT,
             tmeta,
             Zt,
-            X_mean,
+            X_shift,
             gmeta,
             bpar,
             spar,

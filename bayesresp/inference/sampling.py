@@ -46,6 +46,19 @@ def _check_flag(name: str, value: Any) -> None:
         raise SamplerError(f"{name} must be True, False or None, not {value!r}")
 
 
+def _centring(value: Any) -> bool | tuple[str, ...] | None:
+    """``centring`` checked: True, False, None, or group term labels as a tuple."""
+    if value is None or isinstance(value, bool):
+        return value
+    labels = (value,) if isinstance(value, str) else value
+    if isinstance(labels, list | tuple) and labels and all(isinstance(v, str) for v in labels):
+        return tuple(labels)
+    raise SamplerError(
+        "centring must be True, False, None, or the labels of group terms to centre "
+        f"(such as 'mission' or ['mission', 'mission:department']), not {value!r}"
+    )
+
+
 @dataclass(frozen=True)
 class SamplerSettings:
     """How to sample; every value is checked when the settings are made.
@@ -65,9 +78,13 @@ class SamplerSettings:
         number of chains, by default).
     progress : bool
         Show progress bars.
-    compress, kernel, centring : bool or None
-        Fit the distinct rows with counts; sample the compiled kernel; hierarchically
-        centre nested intercepts. None chooses by the data (see :func:`bayesresp.fit`).
+    compress, kernel : bool or None
+        Fit the distinct rows with counts; sample the compiled kernel. None chooses by
+        the data (see :func:`bayesresp.fit`).
+    centring : bool, group term labels, or None
+        Which of nested group intercepts to centre hierarchically: all (True), none
+        (False), the terms named (a label or a sequence of them, kept as a tuple), or as
+        the data suggest (None; :func:`bayesresp.inference.packing.centred_terms`).
     """
 
     sampler: str = "nutpie"
@@ -80,7 +97,7 @@ class SamplerSettings:
     progress: bool = True
     compress: bool | None = None
     kernel: bool | None = None
-    centring: bool | None = None
+    centring: bool | tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -101,8 +118,9 @@ class SamplerSettings:
             raise SamplerError(f"target_accept must be a number in (0, 1), not {accept!r}")
         if not isinstance(self.progress, bool):
             raise SamplerError(f"progress must be True or False, not {self.progress!r}")
-        for name in ("compress", "kernel", "centring"):
+        for name in ("compress", "kernel"):
             _check_flag(name, getattr(self, name))
+        object.__setattr__(self, "centring", _centring(self.centring))
         if self.kernel and self.sampler != "nutpie":
             raise SamplerError(f"kernel=True needs sampler='nutpie' (not '{self.sampler}')")
 
@@ -146,7 +164,7 @@ class Sampled:
     tree: xr.DataTree
     log_density: str  # "kernel" or "pytensor"
     compiled: str  # "kernel", "new" or "reused"
-    centred: bool
+    centred: tuple[str, ...]  # the hierarchically centred group terms
     timings: dict[str, float | None]
 
 
@@ -239,7 +257,8 @@ def sample(
             f"sampler='{settings.sampler}', kernel={settings.kernel}"
         )
         raise SamplerError(
-            f"centring=True needs the compiled kernel, which is not used here ({why})"
+            f"centring={settings.centring!r} needs the compiled kernel, which is not used "
+            f"here ({why})"
         )
     timings: dict[str, float | None] = {}
     if kernel:
@@ -254,10 +273,10 @@ def sample(
     reusable = design.coders is None and design.imputation is None
     structure = structure_key(design, spec) if reusable else None
     tree, how = _sample_model(model, settings, structure, data_values(design), timings)
-    return Sampled(tree, "pytensor", how, False, timings)
+    return Sampled(tree, "pytensor", how, (), timings)
 
 
-def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTree, bool]:
+def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTree, tuple[str, ...]]:
     """Sample with nutpie from the compiled kernel; the posterior has the PyMC model's
     variables. Centred fits use nutpie's low-rank modified mass matrix: the common level
     of the group means and the cutpoints form a ridge a diagonal one cannot follow."""
@@ -266,24 +285,10 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
     t = time.perf_counter()
     kernel.callbacks()  # compiled once per machine, then loaded from Numba's disk cache
     load = time.perf_counter() - t
-    if settings.centring and packing.nesting(design) is None:
-        raise SamplerError(
-            "centring=True needs nested group intercepts, such as (1 | mission/department), "
-            "with every level present in the data"
-        )
-    if settings.centring and design.info.monotonic:
-        raise SamplerError(
-            "centring=True does not combine with mo() terms yet; fit without centring"
-        )
-    if settings.centring:
-        from bayesresp.model.graph import ResolvedPriors
-
-        if ResolvedPriors(design.info, spec.priors, spec.link).r2d2 is not None:
-            raise SamplerError(
-                "centring=True does not combine with the r2d2 prior yet (its group sds are "
-                "not parameters of their own); give b a normal or student_t prior, or fit "
-                "without centring"
-            )
+    try:
+        packing.centred_terms(design, settings.centring)
+    except ValueError as exc:
+        raise SamplerError(f"centring={settings.centring!r}: {exc}") from None
     packed = packing.pack(
         design, spec.priors, spec.link, settings.centring, spec.thresholds, spec.family
     )

@@ -434,6 +434,8 @@ def test_cli_fit_and_summary(tmp_path, run_cli):
     for flags, message in [
         (["--centring"], "needs nested group intercepts"),
         (["--no-kernel", "--centring"], "needs the compiled kernel"),
+        (["--centre", "mission"], "needs nested group intercepts"),
+        (["--centre", "mission", "--no-centring"], "not both"),
     ]:
         bad = run_cli("fit", tmp_path / "d.csv", "--spec", "baseline", "--out", new, *flags)
         assert bad.code == 2 and message in bad.err and len(bad.err.strip().splitlines()) == 1

@@ -122,12 +122,44 @@ def _design(example, formula, link, priors, compressed=False):
 
 
 def _as_point(packed, x):
-    """The kernel's vector as PyMC's dict of value variables."""
-    return {
-        name: x[offset : offset + int(np.prod(shape))].reshape(shape)
-        for name, offset, shape in packed.blocks
-        if not (name in ("b", "b_w") and shape == (0,))
-    }
+    """The kernel's vector as PyMC's dict of value variables (the r2d2 prior's log
+    variance ratios as R2's log odds and the shares' simplex coordinates)."""
+    point = {}
+    for name, offset, shape in packed.blocks:
+        value = x[offset : offset + int(np.prod(shape))].reshape(shape)
+        if name == "r2d2_log_variance":
+            u, y = packing.r2d2_coordinates(value)
+            point["R2_logodds__"] = np.asarray(u)
+            if shape[0] > 1:
+                point["shares_simplex__"] = y
+        elif not (name in ("b", "b_w") and shape == (0,)):
+            point[name] = value
+    return point
+
+
+def _r2d2_map(packed, x):
+    """d (PyMC's coordinates) / d (the kernel's) at ``x``: the identity but for the r2d2
+    prior's block, (u, y) of its log variance ratios l (u = log sum exp l: d u / d l =
+    softmax(l); y_k = l_k - mean(l)), written out here from the definitions; and the log
+    |determinant| of that block, computed numerically."""
+    J = np.eye(packed.n_dim)
+    for name, offset, shape in packed.blocks:
+        if name == "r2d2_log_variance":
+            (C,) = shape
+            v = x[offset : offset + C]
+            share = np.exp(v - v.max()) / np.exp(v - v.max()).sum()
+            J[offset : offset + C, offset : offset + C] = np.vstack(
+                [share, np.eye(C)[:-1] - 1.0 / C]
+            )
+    return J, np.linalg.slogdet(J)[1]
+
+
+def _model_at(packed, x, logp, dlogp):
+    """PyMC's model's log density and gradient at the kernel's ``x``, in the kernel's
+    coordinates (chain rule and log |Jacobian| through :func:`_r2d2_map`)."""
+    point = _as_point(packed, x)
+    J, log_det = _r2d2_map(packed, x)
+    return float(logp(point)) + log_det, J.T @ dlogp(point)
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))
@@ -158,10 +190,10 @@ def _assert_twins(model, packed, noise) -> None:
     ours, theirs = [], []
     for x in packed.start + noise:
         lp, grad = kernel.evaluate(packed, x)
-        ref_grad = dlogp(_as_point(packed, x))
+        ref, ref_grad = _model_at(packed, x, logp, dlogp)
         np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-12 * np.abs(ref_grad).max())
         ours.append(lp)
-        theirs.append(float(logp(_as_point(packed, x))))
+        theirs.append(ref)
     ours, theirs = np.array(ours), np.array(theirs)
     # far from the mode (1e12) a sum of thousands of terms rounds at 1e-13 of itself
     np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-6)
@@ -285,7 +317,7 @@ def test_kernel_is_the_sequential_models_log_density(example, case):
         c = packing.pack(design, spec.priors, spec.link, centring=True, family=family)
         assert c.centred
         for x in packed.start + noise[:2]:
-            xc, log_jac = _centre(packed, c, x)
+            xc, log_jac = _centre(design, packed, c, x)
             lp_c = kernel.evaluate(c, xc)[0]
             assert lp_c == pytest.approx(kernel.evaluate(packed, x)[0] - log_jac, rel=1e-12)
     names = ["cutpoints_centred", "cutpoints"] + (["b"] if design.info.columns else [])
@@ -395,10 +427,10 @@ def _pymc_agrees(design, spec, packed, seed, b_scale=1.0):
         x = packed.start + rng.normal(0.0, 0.5, packed.n_dim)
         x[:p] *= b_scale
         lp, grad = kernel.evaluate(packed, x)
-        ref_grad = dlogp(_as_point(packed, x))
+        ref, ref_grad = _model_at(packed, x, logp, dlogp)
         assert np.isfinite(ref_grad).all() and np.isfinite(grad).all()
         np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-12 * np.abs(ref_grad).max())
-        values.append((lp, float(logp(_as_point(packed, x)))))
+        values.append((lp, ref))
     (a0, r0), *rest = values
     for a, ref in rest:
         assert a - a0 == pytest.approx(ref - r0, rel=1e-12, abs=1e-9)
@@ -564,48 +596,103 @@ def test_kernels_lkj_density_is_a_normalised_lkj_prior(eta):
 # -- hierarchical centring ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rich_data():
-    """Few missions, many rows per department: where centring is chosen."""
+    """Few missions, many rows per department (centred layouts are asked for)."""
     return bayesresp.validate(bayesresp.simulate(missions=4, rows=3000, seed=3).data)
 
 
-def _centre(nc, c, x):
-    """The centred point of a non-centred one: the innermost group's means
-    mu = W b + sum of the outer effects r_h[anc] + z sd, with r = z sd; and the log
-    |Jacobian| of z -> mu (L log sd)."""
-    W, anc = c.arrays["W"], c.arrays["anc"]
-    b = x[: nc.arrays["X_mean"].shape[0]]
-    blocks = {name: (offset, shape) for name, offset, shape in nc.blocks}
-    *outer, leaf = nc.info.groups
-    mean = W @ b
-    for h, g in enumerate(outer):
-        (oz, (L, _)), (osd, _) = blocks[f"z[{g.label}]"], blocks[f"sd[{g.label}]_log__"]
-        mean = mean + (x[oz : oz + L] * np.exp(x[osd]))[anc[:, h]]
-    (oz, (L, _)), (osd, _) = blocks[f"z[{leaf.label}]"], blocks[f"sd[{leaf.label}]_log__"]
-    out = x.copy()
-    out[oz : oz + L] = mean + x[oz : oz + L] * np.exp(x[osd])
-    return out, L * x[osd]
+def _one_draw(v):
+    return xr.Dataset(
+        {"unconstrained": (("chain", "draw", "d"), v[None, None, :])},
+        coords={"chain": [0], "draw": [0]},
+    )
 
 
-@pytest.mark.parametrize("link", LINKS)
-def test_centring_is_a_change_of_variables(example, rich_data, link):
+def _centre(design, nc, c, x):
+    """The centred point of a non-centred one: each centred term's level means, its
+    level's total of every effect at or above it (r = z sd, the non-centred model's, so
+    r2d2's sds from the shares too) plus the columns constant within it (the design's
+    and the mo() steps', at a row of the level, less their average case); and the log
+    |Jacobian| of z -> mu (L log sd per centred term)."""
+    post = packing.posterior(nc, _one_draw(x)).isel(chain=0, draw=0)
+    owner = packing.nesting(design)[1]
+    X = np.column_stack([design.X, packing.step_columns(design)])
+    coef = post["b"].values if "b" in post else np.zeros(0)
+    for m in nc.info.monotonic:  # each step's coefficient: the total times its share
+        total = float(post["b_mo"].sel(mo_term=m.name))
+        coef = np.concatenate([coef, total * post[f"simplex[{m.var}]"].values])
+    out, log_jac = x.copy(), 0.0
+    groups = nc.info.groups
+    for g, group in enumerate(groups):
+        if group.label not in c.centred:
+            continue
+        rows = np.unique(design.group_index[group.label], return_index=True)[1]
+        own = (owner >= 0) & (owner <= g)
+        # the sampled means leave out the moved columns' average case
+        mean = (X[rows][:, own] - c.X_mean[own]) @ coef[own]
+        for outer in groups[: g + 1]:
+            level = design.group_index[outer.label][rows]
+            mean = mean + post[f"r[{outer.label}]"].values[level, 0]
+        oz, (L, _) = next((o, s) for n, o, s in nc.blocks if n == f"z[{group.label}]")
+        out[oz : oz + L] = mean
+        log_jac += L * np.log(float(post[f"sd[{group.label}]"].values[0]))
+    return out, log_jac
+
+
+# Centring under independent priors (every link), under the r2d2 default (the sd from the
+# shares), and with mo() terms (their steps' indicator columns, some constant within a
+# department, some within a mission, some varying within it); every term of the chain,
+# the inner or the outer one alone.
+CENTRED = [
+    *[("models/hierarchical.toml", link, NORMAL_B, True) for link in LINKS],
+    ("models/hierarchical.toml", "logit", {}, True),
+    ("models/hierarchical.toml", "cloglog", {"b": "r2d2(mean=0.4, precision=3)"}, True),
+    (
+        "response ~ severity + mo(host_consent_leverage) + mo(hierarchy_level) "
+        "+ professional_composition + (1 | mission/department)",
+        "probit",
+        {},
+        True,
+    ),
+    (
+        "response ~ mo(politicization) + mo(career_security) + (1 | mission/department)",
+        "logit",
+        NORMAL_B,
+        ["mission:department"],
+    ),
+    ("models/hierarchical.toml", "logit", {}, ["mission:department"]),
+    ("models/hierarchical.toml", "probit", NORMAL_B, ["mission"]),
+    ("models/hierarchical.toml", "logit", {}, "mission"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CENTRED)))
+def test_centring_is_a_change_of_variables(example, rich_data, case):
     """Centred density = non-centred density - log |d mu / d z| at the mapped point (the
     non-centred one is tied to PyMC above, for both links); the gradient matches central
     differences; both give the same posterior variables."""
-    design, spec = _design(rich_data, "models/hierarchical.toml", link, NORMAL_B)
-    assert design.n / len(design.info.groups[-1].levels) >= packing.CENTRE_ROWS_PER_LEVEL
+    formula, link, priors, centring = CENTRED[case]
+    design, spec = _design(rich_data, formula, link, priors)
     nc = packing.pack(design, spec.priors, spec.link, centring=False)
-    c = packing.pack(design, spec.priors, spec.link)  # chosen by default here
-    assert c.centred and not nc.centred
-    # Mission context and department covariates predict the department means.
+    c = packing.pack(design, spec.priors, spec.link, centring=centring)
+    expected = [g.label for g in design.info.groups] if centring is True else centring
+    assert c.centred == tuple([expected] if isinstance(expected, str) else expected)
+    assert not nc.centred
+    # Covariates constant within missions or departments predict the level means.
     owner = packing.nesting(design)[1]
-    names = np.array(design.info.column_names)
-    assert any(n.startswith("host_consent_leverage") for n in names[owner == 0])
-    assert (owner == 1).any() and (owner == -1).any()
-    np.testing.assert_array_equal(c.arrays["W"][:, owner < 0], 0.0)
+    assert owner.shape == (c.X_mean.shape[0],)
+    if formula.startswith("models/"):
+        names = np.array(design.info.column_names)
+        assert any(n.startswith("host_consent_leverage") for n in names[owner[: len(names)] == 0])
+        assert (owner == 1).any() and (owner == -1).any()
+    else:  # some mo() steps move to the level means, some stay in the rows
+        steps = owner[len(design.info.columns) :]
+        assert (steps >= 0).any() and (steps == -1).any(), steps
+    moved = (owner >= 0) & (owner <= (1 if "mission:department" in c.centred else 0))
+    np.testing.assert_array_equal(c.arrays["W"][:, ~moved], 0.0)
     rng = np.random.default_rng(5)
     for _ in range(3):
         x = nc.start + rng.normal(0.0, 0.7, nc.n_dim)
-        xc, log_jac = _centre(nc, c, x)
+        xc, log_jac = _centre(design, nc, c, x)
         lp_nc, _ = kernel.evaluate(nc, x)
         lp_c, grad_c = kernel.evaluate(c, xc)
         assert lp_c == pytest.approx(lp_nc - log_jac, rel=1e-12, abs=1e-9)
@@ -622,28 +709,26 @@ def test_centring_is_a_change_of_variables(example, rich_data, link):
     )
     np.testing.assert_allclose(grad_c, numeric, rtol=1e-6, atol=1e-6)
     # The same posterior variables from either form.
-    draws = lambda v: xr.Dataset(  # noqa: E731
-        {"unconstrained": (("chain", "draw", "d"), v[None, None, :])},
-        coords={"chain": [0], "draw": [0]},
-    )
-    a, b = packing.posterior(nc, draws(x)), packing.posterior(c, draws(xc))
+    a, b = packing.posterior(nc, _one_draw(x)), packing.posterior(c, _one_draw(xc))
     assert list(a.data_vars) == list(b.data_vars)
     for name in a.data_vars:
         np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-10, atol=1e-10)
 
 
-def test_centred_and_non_centred_fits_agree(example):
+@pytest.mark.parametrize("priors", [NORMAL_B, {}], ids=["normal", "r2d2"])
+def test_centred_and_non_centred_fits_agree(priors):
     """Same posterior within Monte Carlo error (as in test_kernel_and_graph_fits_agree),
     on data where both forms converge without divergences: 12 missions, 94 rows per
-    department (just under the default rule's 100, so centring is forced). With 50 rows
-    per department the centred form has an occasional divergence (1 in 1,600 draws
-    here), one reason the rule does not centre there."""
+    department (centring forced on both terms; the default rule would centre them too,
+    signal 4.7), under independent priors and the r2d2 default (its sds from the
+    shares)."""
     data = bayesresp.validate(bayesresp.simulate(missions=12, rows=6000, seed=3).data)
     settings = dict(draws=400, tune=400, chains=4, seed=9, progress=False)
-    spec = dataclasses.replace(ModelSpec.coerce("hierarchical"), priors=NORMAL_B)
+    spec = dataclasses.replace(ModelSpec.coerce("hierarchical"), priors=priors)
     centred = bayesresp.fit(data, spec, centring=True, **settings)
-    plain = bayesresp.fit(data, spec, **settings)
-    assert centred.meta["centred"] and not plain.meta["centred"]
+    plain = bayesresp.fit(data, spec, centring=False, **settings)
+    assert centred.meta["centred_terms"] == ["mission", "mission:department"]
+    assert not plain.meta["centred"] and plain.meta["centred_terms"] == []
     for fit in (centred, plain):
         assert int(fit.tree["sample_stats"]["diverging"].sum()) == 0
     sa, sb = centred.summary(), plain.summary()
@@ -659,17 +744,48 @@ def test_centring_needs_nested_intercepts(example):
         )
     with pytest.raises(SamplerError, match="needs the compiled kernel"):
         bayesresp.fit(example, "hierarchical", centring=True, kernel=False)
-    with pytest.raises(SamplerError, match="does not combine with the r2d2 prior"):
-        bayesresp.fit(example, "hierarchical", centring=True)
-    with pytest.raises(SamplerError, match="does not combine with mo\\(\\) terms"):
-        bayesresp.fit(
-            example,
-            bayesresp.ModelSpec(
-                "response ~ severity + mo(hierarchy_level) + (1 | mission/department)",
-                priors={"b": "normal(0, 1)"},
-            ),
-            centring=True,
-        )
+    with pytest.raises(SamplerError, match="'nope', not a group term.*mission, mission:dep"):
+        bayesresp.fit(example, "hierarchical", centring=["mission", "nope"])
+    with pytest.raises(SamplerError, match="centring must be True, False, None, or the"):
+        bayesresp.fit(example, "hierarchical", centring=3)
+
+
+def test_centring_rule(example, rich_data):
+    """The default centres the whole chain of nested intercepts where the innermost
+    term's signal (between-level variance over a level mean's noise, after the
+    covariates) reaches CENTRE_SIGNAL, and nothing otherwise; the signal of simulated
+    levels follows their true spread."""
+    design, _ = _design(example, "models/hierarchical.toml", "logit", {})
+    assert packing.level_signal(design) < packing.CENTRE_SIGNAL
+    assert packing.centred_terms(design, None) == ()
+    assert packing.centred_terms(_design(rich_data, "hierarchical", "logit", {})[0], None) == ()
+    strong = bayesresp.validate(bayesresp.simulate(missions=12, rows=6000, seed=3).data)
+    rich, _ = _design(strong, "models/hierarchical.toml", "logit", {})
+    assert packing.level_signal(rich) >= packing.CENTRE_SIGNAL
+    assert packing.centred_terms(rich, None) == ("mission", "mission:department")
+    assert packing.centred_terms(rich, "mission") == ("mission",)
+    assert packing.centred_terms(rich, False) == ()
+    # Compressed rows (weights) give the same signal.
+    assert packing.level_signal(compress(rich)[0]) == pytest.approx(packing.level_signal(rich))
+    # Known truth: levels drawn with spread tau around outer levels' means and a
+    # covariate's effect, n rows each, unit noise: the signal estimates n tau^2 (less
+    # the 1/40 of it the outer means take), its se about sqrt(2 / L) (n tau^2 + 1):
+    # 9% of it at tau = 0.5, 10% at 0.3, 0.07 at 0. So 30% (0.3 at 0) is 3 se or more.
+    rng = np.random.default_rng(4)
+    n, L = 40, 400
+    inner = np.repeat(np.arange(L), n)
+    outer = inner // 40
+    x = rng.normal(0.0, 1.0, n * L)
+    for tau in (0.0, 0.3, 0.5):
+        y = rng.normal(0.0, 2.0, 10)[outer] + rng.normal(0.0, tau, L)[inner] + 1.5 * x
+        y = y + rng.normal(0.0, 1.0, n * L)
+        signal = packing.signal_of(y, np.ones(n * L), x[:, None], [(outer, 10), (inner, L)])
+        assert signal == pytest.approx(n * tau**2, rel=0.3, abs=0.3)
+    # One row per level (an observation-level term): nothing pins a level's mean down,
+    # and the rule must not read the zero within-level residual as a perfect signal.
+    single, _ = _design(example, "response ~ severity + (1 | response_id)", "logit", {})
+    assert packing.level_signal(single) == 0.0
+    assert packing.centred_terms(single, None) == ()
 
 
 @pytest.mark.parametrize("link", LINKS)
@@ -812,15 +928,18 @@ def test_sequential_log_likelihood_is_the_numpy_one(example, case):
 
 def _packings(example, rich_data):
     """Every layout the C callback reads: all CASES (no covariates, no groups, one to
-    three groups, uncorrelated and correlated slopes), centred with one and two groups,
-    compressed."""
+    three groups, uncorrelated and correlated slopes), and CENTRED's centred layouts
+    (one and two centred terms, the inner or the outer one, r2d2, mo() steps), with one
+    group and compressed."""
     out = []
     for formula, link, priors in CASES:
         design, spec = _design(example, formula, link, priors)
         out.append(packing.pack(design, spec.priors, spec.link, centring=False))
-    for formula in ("models/hierarchical.toml", "response ~ 1 + (1 | mission)"):
-        design, spec = _design(rich_data, formula, "logit", NORMAL_B)
-        out.append(packing.pack(design, spec.priors, spec.link, centring=True))
+    for formula, link, priors, centring in CENTRED:
+        design, spec = _design(rich_data, formula, link, priors)
+        out.append(packing.pack(design, spec.priors, spec.link, centring=centring))
+    design, spec = _design(rich_data, "response ~ 1 + (1 | mission)", "logit", NORMAL_B)
+    out.append(packing.pack(design, spec.priors, spec.link, centring=True))
     design, spec = _design(
         rich_data, "models/hierarchical.toml", "probit", NORMAL_B, compressed=True
     )
