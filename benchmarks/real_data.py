@@ -8,7 +8,7 @@ Run: .venv/bin/python benchmarks/real_data.py [--readme] [--seeds 1,2]
   items on verbal aggression, three ordered levels no < perhaps < yes):
   ``resp ~ Anger + Gender + btype + situ + mode + (1 | id)``. Anger and Gender are
   respondent-level covariates, confounded with the respondent intercepts in the
-  non-centred form; the kernel's centring rule (``packing.level_signal``, 7.1 here)
+  non-centred form; the kernel's centring rule (``packing.level_signal``, 7.0 here)
   samples the respondent means instead.
 - ``ordinal::soup`` (Christensen; 1,847 sureness ratings, six levels, by 185
   respondents): ``SURENESS ~ PROD + DAY + SOUPTYPE + (1 | RESP)``, one strong effect

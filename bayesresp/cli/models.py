@@ -80,7 +80,8 @@ TABLES = ("parameters", "odds", "groups", "variance")
     "--centring/--no-centring",
     default=None,
     help="Hierarchically centre every term of a chain of nested group intercepts, or none "
-    "(default: the whole chain where the innermost term's levels carry a strong signal).",
+    "(default: from the innermost term outward while each term's levels carry a strong "
+    "signal).",
 )
 @click.option(
     "--centre",

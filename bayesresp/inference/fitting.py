@@ -322,13 +322,14 @@ def fit(
         effects ``z``. The same model and the same posterior variables (under the r2d2
         prior too, whose sds come from the shares); where the data pin each level's
         mean down it samples several times faster (15 leapfrog steps per draw instead
-        of 90 at 10,000 rows). By default the whole chain of nested intercepts is
-        centred when the innermost term's levels carry a strong signal
+        of 90 at 10,000 rows). By default the terms are centred from the innermost one
+        outward while each carries a strong signal
         (:func:`bayesresp.inference.packing.level_signal`: between-level variance over
         a level mean's noise, after the covariates, at least
-        ``bayesresp.inference.packing.CENTRE_SIGNAL``), and nothing otherwise;
-        ``True`` centres every term of the chain, ``False`` none, and a label or a list
-        of labels (``"mission"``, ``["mission", "mission:department"]``) those terms.
+        ``bayesresp.inference.packing.CENTRE_SIGNAL``; never an outer term over a
+        non-centred inner one); ``True`` centres every term of the chain, ``False``
+        none, and a label or a list of labels (``"mission"``,
+        ``["mission", "mission:department"]``) those terms.
         ``fit.meta["centred_terms"]`` records which.
     family : {"cumulative", "sratio", "cratio", "acat"}, optional
         The ordinal family, in place of the specification's ``family``

@@ -120,19 +120,19 @@ _SD_FAMILIES = {
 # Hierarchical centring pays when the data pin each level's mean down relative to the
 # spread of the levels (Papaspiliopoulos, Roberts & Skold 2007: the centred form mixes
 # well when a level's data precision times the group variance is large, the non-centred
-# form when it is small). :func:`level_signal` estimates that ratio for the innermost
-# term before fitting: the levels' between-variance over a level mean's noise, on the
-# outcome's codes less a least-squares fit of the covariates. Measured on the
-# benchmark's data (12 missions, about 4.7 departments each, the r2d2 default), both
-# terms centred against neither, min bulk ESS and time: 10,000 rows (signal 7.0) 2,025
-# in 13.7 s against 1,353 in 65 s (15 leapfrog steps per draw against 90); 5,000 rows
-# (1.6) 990 in 8.9 s against 653 in 17.4 s, with 4 divergences; 3,000 rows (0.8) 321
-# against 871; the 2,000-row example (1.6) 163 with 17 divergences against 1,026; lme4's
-# VerbAgg (316 respondents, 24 rows each, signal 7.1) 970 in 9 s against 348 with an
-# r_hat of 1.022. Centring the missions alone, below a non-centred inner term, mixed
-# worse than neither on the example (531). So the rule centres the whole chain of nested
-# intercepts or nothing, at a signal of at least CENTRE_SIGNAL.
-CENTRE_SIGNAL = 3.0
+# form when it is small). :func:`level_signal` estimates that ratio for every term
+# before fitting, by a nested analysis of variance of the outcome's codes less a
+# least-squares fit of the covariates. Measured on the benchmark's data (12 missions,
+# about 4.7 departments each, the r2d2 default; min bulk ESS; signals of missions and
+# departments): 10,000 rows, seed 11 (2.8, 9.0): both centred 2,025 in 13.7 s,
+# departments only 598, neither 1,353 in 65 s; seed 1 (0.9, 9.7): both 540 with 5
+# divergences and r_hat 1.011, departments only 638 in 13.7 s, neither 923 in 77 s;
+# 3,000 rows (5.2, 1.2): both 321 against 871 for neither; the example (0, 2.2): both
+# 163 with 17 divergences, missions only 531, neither 1,026; lme4's VerbAgg (one term,
+# 7.0): 970 in 9 s against 348 with an r_hat of 1.022. So the rule centres from the
+# innermost term outward while each term's signal is at least CENTRE_SIGNAL (set by
+# these cases, not by a sweep), never an outer term over a non-centred inner one.
+CENTRE_SIGNAL = 2.5
 
 
 def nesting(design: Design) -> tuple[list[np.ndarray], np.ndarray] | None:
@@ -178,10 +178,10 @@ def nesting(design: Design) -> tuple[list[np.ndarray], np.ndarray] | None:
     return parents, owner
 
 
-def level_signal(design: Design) -> float:
-    """The innermost group term's signal, :func:`signal_of` the design's outcome codes (a
-    range's midpoint), weights, columns and group terms: the hierarchical-centring
-    rule's measure (``CENTRE_SIGNAL``)."""
+def level_signal(design: Design) -> list[float]:
+    """Each group term's signal (outermost first), :func:`signal_of` the design's outcome
+    codes (a range's midpoint), weights, columns and group terms: the
+    hierarchical-centring rule's measure (``CENTRE_SIGNAL``)."""
     y = np.asarray(design.y, dtype=np.float64)
     if design.y_high is not None:
         y = 0.5 * (y + np.asarray(design.y_high, dtype=np.float64))
@@ -189,43 +189,55 @@ def level_signal(design: Design) -> float:
     return signal_of(y, np.asarray(design.weights, dtype=np.float64), design.X, terms)
 
 
-def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> float:
-    """The last of nested ``terms`` (level index, number of levels) as a signal: its
-    levels' between-variance over the noise of a level's mean, ``n * between /
-    within`` (``n`` the average weight per level), on ``y`` less its weighted
-    least-squares fit on ``X`` and a constant, after each outer term's level means are
-    taken out (one-way analysis of variance); inf when ``y`` does not vary within the
-    levels, 0 when they leave no within-level degrees of freedom (one row each: an
-    observation-level term, whose means the data do not pin down) or there is no term."""
+def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
+    """Each of nested ``terms``' (level index, number of levels; outermost first) signal:
+    its levels' between-variance over the noise variance of a level's mean, by nested
+    analysis of variance of ``y`` less its weighted least-squares fit on ``X`` and a
+    constant (a term's level means are deviations from the outer term's, with as many
+    degrees of freedom as it has levels beyond the outer term's). The innermost term's
+    noise is the within-level variance over the average
+    weight per level; an outer term's is its child term's between-variance plus noise,
+    over the children per level. inf where the noise is 0 and the levels differ; all 0
+    when the innermost levels leave no within-level degrees of freedom (one row each: an
+    observation-level term, whose means the data do not pin down)."""
     if not terms:
-        return 0.0
+        return []
     X = np.column_stack([np.ones(len(y)), np.asarray(X, dtype=np.float64).reshape(len(y), -1)])
     root = np.sqrt(w)
     beta = np.linalg.lstsq(X * root[:, None], y * root, rcond=None)[0]
     e = y - X @ beta
+    means = []  # each term's level means (deviations from the outer terms'), levels present
     for idx, L in terms:
         total = np.bincount(idx, weights=w, minlength=L)
         mean = np.bincount(idx, weights=w * e, minlength=L) / np.maximum(total, 1e-300)
         e = e - mean[idx]  # within the level; the next (inner) term sees this
-    present = total > 0
-    dof = float(w.sum()) - present.sum()
+        means.append(mean[total > 0])
+    levels = len(means[-1])
+    dof = float(w.sum()) - levels
     if dof <= 0.0:
-        return 0.0
-    within = float((w * e * e).sum() / dof)
-    if within <= 0.0:
-        return math.inf
-    n = float(w.sum()) / present.sum()
-    between = float(np.var(mean[present], ddof=1)) - within / n if present.sum() > 1 else 0.0
-    return n * max(between, 0.0) / within
+        return [0.0] * len(terms)
+    noise = float((w * e * e).sum() / dof) / (float(w.sum()) / levels)
+    signals = []
+    for g in range(len(terms) - 1, -1, -1):
+        m = means[g]
+        # deviations from the outer term's means: as many degrees of freedom as levels
+        # beyond the outer term's (the outermost: beyond the constant)
+        dof = len(m) - (len(means[g - 1]) if g else 1)
+        between = max(float(m @ m) / dof - noise, 0.0) if dof > 0 else 0.0
+        signals.append(between / noise if noise > 0.0 else (math.inf if between > 0.0 else 0.0))
+        if g:  # the outer term's level mean averages its children's
+            noise = (between + noise) / (len(m) / len(means[g - 1]))
+    return signals[::-1]
 
 
 def centred_terms(design: Design, centring: bool | Sequence[str] | None) -> tuple[str, ...]:
     """The group terms to centre hierarchically (their labels, outermost first).
 
-    ``centring``: None chooses by the data: every term of a chain of nested intercepts
-    (:func:`nesting`) when the innermost one's :func:`level_signal` is at least
-    ``CENTRE_SIGNAL``, else none; True centres every term of the chain, False none,
-    and a label or a sequence of labels those terms.
+    ``centring``: None chooses by the data: in a chain of nested intercepts
+    (:func:`nesting`), the innermost term when its :func:`level_signal` is at least
+    ``CENTRE_SIGNAL``, and each term above it while its own signal is too (never an outer
+    term over a non-centred inner one); True centres every term of the chain, False
+    none, and a label or a sequence of labels those terms.
     """
     info = design.info
     labels = [g.label for g in info.groups]
@@ -235,7 +247,11 @@ def centred_terms(design: Design, centring: bool | Sequence[str] | None) -> tupl
     if centring is None:
         if nested is None:
             return ()
-        return tuple(labels) if level_signal(design) >= CENTRE_SIGNAL else ()
+        signal = level_signal(design)
+        strong = len(labels)
+        while strong and signal[strong - 1] >= CENTRE_SIGNAL:
+            strong -= 1
+        return tuple(labels[strong:])
     if nested is None:
         raise ValueError(
             "hierarchical centring needs nested group intercepts, such as "

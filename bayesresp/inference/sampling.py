@@ -278,8 +278,9 @@ def sample(
 
 def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTree, tuple[str, ...]]:
     """Sample with nutpie from the compiled kernel; the posterior has the PyMC model's
-    variables. Centred fits use nutpie's low-rank modified mass matrix: the common level
-    of the group means and the cutpoints form a ridge a diagonal one cannot follow."""
+    variables. Centred fits of up to ``nutpie_adapter.LOW_RANK_MAX_DIM`` dimensions use
+    nutpie's low-rank modified mass matrix: the common level of the group means and the
+    cutpoints form a ridge a diagonal one cannot follow."""
     from bayesresp.inference import kernel, nutpie_adapter, packing
 
     t = time.perf_counter()

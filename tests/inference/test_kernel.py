@@ -719,9 +719,8 @@ def test_centring_is_a_change_of_variables(example, rich_data, case):
 def test_centred_and_non_centred_fits_agree(priors):
     """Same posterior within Monte Carlo error (as in test_kernel_and_graph_fits_agree),
     on data where both forms converge without divergences: 12 missions, 94 rows per
-    department (centring forced on both terms; the default rule would centre them too,
-    signal 4.7), under independent priors and the r2d2 default (its sds from the
-    shares)."""
+    department (centring forced on both terms), under independent priors and the r2d2
+    default (its sds from the shares)."""
     data = bayesresp.validate(bayesresp.simulate(missions=12, rows=6000, seed=3).data)
     settings = dict(draws=400, tune=400, chains=4, seed=9, progress=False)
     spec = dataclasses.replace(ModelSpec.coerce("hierarchical"), priors=priors)
@@ -751,40 +750,53 @@ def test_centring_needs_nested_intercepts(example):
 
 
 def test_centring_rule(example, rich_data):
-    """The default centres the whole chain of nested intercepts where the innermost
+    """The default centres nested intercepts from the innermost term outward while each
     term's signal (between-level variance over a level mean's noise, after the
-    covariates) reaches CENTRE_SIGNAL, and nothing otherwise; the signal of simulated
-    levels follows their true spread."""
+    covariates) reaches CENTRE_SIGNAL; the signals of simulated levels follow their
+    true spreads."""
     design, _ = _design(example, "models/hierarchical.toml", "logit", {})
-    assert packing.level_signal(design) < packing.CENTRE_SIGNAL
+    assert packing.level_signal(design)[-1] < packing.CENTRE_SIGNAL
     assert packing.centred_terms(design, None) == ()
     assert packing.centred_terms(_design(rich_data, "hierarchical", "logit", {})[0], None) == ()
-    strong = bayesresp.validate(bayesresp.simulate(missions=12, rows=6000, seed=3).data)
-    rich, _ = _design(strong, "models/hierarchical.toml", "logit", {})
-    assert packing.level_signal(rich) >= packing.CENTRE_SIGNAL
-    assert packing.centred_terms(rich, None) == ("mission", "mission:department")
+    # strong departments, weaker missions (signals about 2.0 and 5.9): departments only
+    inner = bayesresp.validate(bayesresp.simulate(missions=12, rows=6000, seed=3).data)
+    rich, _ = _design(inner, "models/hierarchical.toml", "logit", {})
+    outer_signal, inner_signal = packing.level_signal(rich)
+    assert outer_signal < packing.CENTRE_SIGNAL <= inner_signal
+    assert packing.centred_terms(rich, None) == ("mission:department",)
     assert packing.centred_terms(rich, "mission") == ("mission",)
+    assert packing.centred_terms(rich, True) == ("mission", "mission:department")
     assert packing.centred_terms(rich, False) == ()
-    # Compressed rows (weights) give the same signal.
-    assert packing.level_signal(compress(rich)[0]) == pytest.approx(packing.level_signal(rich))
-    # Known truth: levels drawn with spread tau around outer levels' means and a
-    # covariate's effect, n rows each, unit noise: the signal estimates n tau^2 (less
-    # the 1/40 of it the outer means take), its se about sqrt(2 / L) (n tau^2 + 1):
-    # 9% of it at tau = 0.5, 10% at 0.3, 0.07 at 0. So 30% (0.3 at 0) is 3 se or more.
+    # Compressed rows (weights) give the same signals.
+    np.testing.assert_allclose(
+        packing.level_signal(compress(rich)[0]), [outer_signal, inner_signal]
+    )
+    # both strong (about 2.8 and 9.0): both
+    both = bayesresp.validate(bayesresp.simulate(missions=12, rows=10000, seed=11).data)
+    strong, _ = _design(both, "models/hierarchical.toml", "logit", {})
+    assert min(packing.level_signal(strong)) >= packing.CENTRE_SIGNAL
+    assert packing.centred_terms(strong, None) == ("mission", "mission:department")
+    # Known truth: 100 outer levels of spread tau_o, each with 4 inner levels of spread
+    # tau, n = 40 rows each, a covariate's effect and unit noise. The inner signal
+    # estimates n tau^2 (se about sqrt(2 / 300) (1 + 1 / signal): 10% at 3.6), the
+    # outer one tau_o^2 / ((tau^2 + 1 / n) / 4) (se about sqrt(2 / 99) (1 + 1 / signal):
+    # 15% at 14); 45% (0.3 near 0) is 3 se or more.
     rng = np.random.default_rng(4)
-    n, L = 40, 400
-    inner = np.repeat(np.arange(L), n)
-    outer = inner // 40
+    n, L, K = 40, 400, 100
+    inner_level = np.repeat(np.arange(L), n)
+    outer_level = inner_level // (L // K)
     x = rng.normal(0.0, 1.0, n * L)
-    for tau in (0.0, 0.3, 0.5):
-        y = rng.normal(0.0, 2.0, 10)[outer] + rng.normal(0.0, tau, L)[inner] + 1.5 * x
-        y = y + rng.normal(0.0, 1.0, n * L)
-        signal = packing.signal_of(y, np.ones(n * L), x[:, None], [(outer, 10), (inner, L)])
-        assert signal == pytest.approx(n * tau**2, rel=0.3, abs=0.3)
+    for tau, tau_o in ((0.0, 0.3), (0.3, 0.5), (0.5, 0.2), (0.3, 0.0)):
+        y = rng.normal(0.0, tau_o, K)[outer_level] + rng.normal(0.0, tau, L)[inner_level]
+        y = y + 1.5 * x + rng.normal(0.0, 1.0, n * L)
+        terms = [(outer_level, K), (inner_level, L)]
+        signal = packing.signal_of(y, np.ones(n * L), x[:, None], terms)
+        expected = [tau_o**2 / ((tau**2 + 1.0 / n) / (L // K)), n * tau**2]
+        np.testing.assert_allclose(signal, expected, rtol=0.45, atol=0.3)
     # One row per level (an observation-level term): nothing pins a level's mean down,
     # and the rule must not read the zero within-level residual as a perfect signal.
     single, _ = _design(example, "response ~ severity + (1 | response_id)", "logit", {})
-    assert packing.level_signal(single) == 0.0
+    assert packing.level_signal(single) == [0.0]
     assert packing.centred_terms(single, None) == ()
 
 
