@@ -44,10 +44,13 @@ example: $(STAMP)
 # statsmodels) come from the 'bench' extra. Pass options with BENCH_ARGS, e.g.
 # `make bench BENCH_ARGS=--quick` for a smoke run that leaves the README alone; then the
 # paper's model on the kernel against PyMC's graph (FULL_ARGS, by default writing its
-# table into benchmarks/README.md; FULL_ARGS="--draws 200" for a smoke run).
+# table into benchmarks/README.md; FULL_ARGS="--draws 200" for a smoke run); then real data
+# at default settings and the gradient's cost per link (TABLE_ARGS, by default writing
+# their tables; TABLE_ARGS= to leave the README alone).
 BENCH_STAMP := $(VENV)/.bench-stamp
 BENCH_ARGS  ?=
 FULL_ARGS   ?= --readme
+TABLE_ARGS  ?= --readme
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
@@ -57,6 +60,8 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/fit_speed.py $(BENCH_ARGS)
 	$(PY) benchmarks/full_kernel.py $(FULL_ARGS)
 	$(PY) benchmarks/full_kernel.py --spec hierarchical --family sratio $(FULL_ARGS)
+	$(PY) benchmarks/real_data.py $(TABLE_ARGS)
+	$(PY) benchmarks/gradient_cost.py $(TABLE_ARGS)
 
 # The documentation site (docs/README.md): docs/_build/html/index.html opens from disk,
 # without a network. Warnings are errors; the notebooks run with the package's default

@@ -14,9 +14,12 @@ The rows are packed for speed (:func:`bayesresp.inference.packing.pack`): in blo
 outcome level, so that a level's cutpoint terms are constants of its block; the design by
 column, dummies as int8. Each block is processed in chunks of rows that stay in the L1 cache: linear
 predictors, likelihood and derivatives, the coefficients' gradient. LLVM vectorises
-these loops (the ``exp`` and ``log1p`` are branch-free versions written here, within 2
-ulp of NumPy's), so a gradient costs about 16 ns per row, a third of PyMC's compiled
-graph (on the development machine, with AVX-512), the same at 10,000 and 50,000 rows.
+these loops (their ``exp``, ``log``, ``log1p`` and ``erfcx`` are branch-free versions,
+:mod:`bayesresp.maths.vector_numba`, within 2 ulp of NumPy's), so a logit gradient costs
+about 16 ns per row, a third of PyMC's compiled graph (on the development machine, with
+AVX-512), the same at 10,000 and 50,000 rows; a probit one about twice as much
+(:func:`bayesresp.maths.links_numba.probit_interval`), the other links' more (their
+intervals call libm one row at a time).
 The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
 
@@ -36,7 +39,8 @@ coefficients are the total effect times the step's share.
 The design and priors arrive packed (:mod:`bayesresp.inference.packing`, plain NumPy,
 which also holds the header layout the C callback reads); nutpie's model object is made in
 :mod:`bayesresp.inference.nutpie_adapter`. Only this module compiles Numba code, with the
-links' Numba twins (:mod:`bayesresp.maths.links_numba`) it inlines; a guard
+links' Numba twins (:mod:`bayesresp.maths.links_numba`) and the branch-free elementary
+functions (:mod:`bayesresp.maths.vector_numba`) it inlines; a guard
 (:mod:`bayesresp.inference.kernel_cache`) recompiles when any of those files changed.
 """
 
@@ -110,13 +114,15 @@ from bayesresp.inference.packing import (  # the layout the compiled code reads
     step_columns,
     step_terms,
 )
-from bayesresp.maths import links, links_numba
+from bayesresp.maths import links, links_numba, vector_numba
 from bayesresp.maths.families import get_family
 from bayesresp.maths.links import LOGIT, PROBIT, get_link
-from bayesresp.maths.links_numba import LOG_2PI, SQRT2, log1mexp
+from bayesresp.maths.links_numba import LOG_2PI, log1mexp, probit_interval
 from bayesresp.maths.links_numba import dlog_pdf as link_dlog_pdf
 from bayesresp.maths.links_numba import interval as link_interval
 from bayesresp.maths.links_numba import log_pdf as link_log_pdf
+from bayesresp.maths.vector_numba import vexp as _vexp
+from bayesresp.maths.vector_numba import vlog1p as _vlog1p
 from bayesresp.model.design import Design
 
 
@@ -161,115 +167,6 @@ def _logit_terms(P, cells, A, B, C, gap):
         B[k] = math.exp(lo)
         C[k] = math.exp(lo - hi)
         gap[k] = log1mexp(min(lo - hi, 0.0))
-
-
-# -- vectorisable exp and log1p ---------------------------------------------------------------
-# Numba calls libm's exp and log1p one value at a time (without Intel's SVML no vector
-# versions exist), which keeps the loop over rows scalar. These two are branch-free
-# arithmetic that LLVM vectorises; tests hold them within 2 ulp of NumPy's over the whole
-# range, within 3e-16 of 50-digit values, and exact at the edges (overflow, underflow,
-# nan, inf). Numba compiles a callee with its caller's fast-math flags unless the callee
-# sets its own, and reassociation could undo their rounding steps: so these two allow
-# contraction into fused multiply-adds only (which rounds less, never more), and every
-# other scalar helper the row loops call sets fastmath=False.
-_EXACT_FMA = {"contract"}
-
-
-@intrinsic
-def _as_int(typingctx, value):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _as_float(typingctx, bits):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return types.float64(types.int64), codegen
-
-
-_LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 in two parts: the first times any k is exact
-_LN2_LO = 1.90821492927058770002e-10
-_EXP_MAX = 709.8  # above: inf (exp(709.79) is the largest finite double)
-_EXP_MIN = -745.2  # below: 0
-# Taylor coefficients 1/n!, n = 2 .. 13: on |r| <= ln(2)/2 the first term left out,
-# r^14/14!, is below 1.3e-17 relative.
-_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = (
-    1.0 / math.factorial(k) for k in range(2, 14)
-)
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_EXACT_FMA)
-def _vexp(x):
-    """exp(x) as 2^k exp(r), with r = x - k ln 2 (|r| <= ln(2)/2, exact in two steps) and
-    exp(r) by Horner's rule; 2^k is built in the exponent bits, in two halves so that
-    subnormal results come out."""
-    xc = min(max(x, _EXP_MIN), _EXP_MAX)
-    kf = np.float64(math.floor(xc * _LOG2E + 0.5))
-    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
-    q = _E13
-    q = q * r + _E12
-    q = q * r + _E11
-    q = q * r + _E10
-    q = q * r + _E9
-    q = q * r + _E8
-    q = q * r + _E7
-    q = q * r + _E6
-    q = q * r + _E5
-    q = q * r + _E4
-    q = q * r + _E3
-    q = q * r + _E2
-    q = q * r + 1.0
-    q = q * r + 1.0
-    k = np.int64(kf)
-    half = k >> 1
-    out = (q * _as_float((half + 1023) << 52)) * _as_float((k - half + 1023) << 52)
-    if x > _EXP_MAX:
-        out = math.inf
-    if x != x:
-        out = x
-    return out
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath=_EXACT_FMA)
-def _vlog1p(s):
-    """log(1 + s) for s >= 0 (the row loops' s is a sum of exponentials): m = 1 + s
-    rounded, log(m) from its exponent e and mantissa f in [sqrt(1/2), sqrt(2)) as
-    e ln 2 + 2 atanh((f - 1) / (f + 1)) (series to t^23, |t| <= 0.172: remainder below
-    1e-19 relative), plus the rounding of 1 + s, (s - (m - 1)) / m, which keeps tiny s
-    exact."""
-    m = 1.0 + s
-    c = (s - (m - 1.0)) / m
-    bits = _as_int(m)
-    e = ((bits >> 52) & 0x7FF) - 1023
-    f = _as_float((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)
-    if f > SQRT2:
-        f = 0.5 * f
-        e = e + 1
-    t = (f - 1.0) / (f + 1.0)
-    t2 = t * t
-    q = 1.0 / 23.0
-    q = q * t2 + 1.0 / 21.0
-    q = q * t2 + 1.0 / 19.0
-    q = q * t2 + 1.0 / 17.0
-    q = q * t2 + 1.0 / 15.0
-    q = q * t2 + 1.0 / 13.0
-    q = q * t2 + 1.0 / 11.0
-    q = q * t2 + 1.0 / 9.0
-    q = q * t2 + 1.0 / 7.0
-    q = q * t2 + 1.0 / 5.0
-    q = q * t2 + 1.0 / 3.0
-    ef = np.float64(e)
-    out = ef * _LN2_HI + ((2.0 * t + 2.0 * t * t2 * q) + (c + ef * _LN2_LO))
-    if m == math.inf:
-        out = m
-    if s != s:
-        out = s
-    return out
 
 
 # -- the rows ------------------------------------------------------------------------------
@@ -367,6 +264,15 @@ def _rows(x, r, Xb, bcol, Xf, fcol, w, cells, gT, tmeta, Zt, link, P, A, B, C, g
                     s1 += u * inv
                     s2 += inv * iu
                     s3 += inv
+                    sw += wi
+            elif link == PROBIT:  # branch-free, so that this loop vectorises too
+                for i in range(m):
+                    wi = ww[i]
+                    v, da, db = probit_interval(lo - eta[i], hi - eta[i])
+                    deta[i] = -wi * (da + db)
+                    s0 += wi * v
+                    s1 += wi * da
+                    s2 += wi * db
                     sw += wi
             else:
                 for i in range(m):
@@ -1346,6 +1252,9 @@ def _pointwise_rows(
                     for i in range(m):
                         u = _vexp(eta[i])
                         val[i] = g_ - _vlog1p(u * a_ + b_ / u + c_)
+                elif link == PROBIT:
+                    for i in range(m):
+                        val[i] = probit_interval(lo - eta[i], hi - eta[i])[0]
                 else:
                     for i in range(m):
                         val[i] = link_interval(link, lo - eta[i], hi - eta[i])[0]
@@ -1585,4 +1494,6 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
 # Numba's cache would keep this module's compiled code after an edit of the Numba
 # functions it inlines from other files: recompile when any of them changed.
 #: Whether this process found the cache stale and removed it.
-CACHE_REFRESHED = kernel_cache.guard([sys.modules[__name__], links_numba, links, packing])
+CACHE_REFRESHED = kernel_cache.guard(
+    [sys.modules[__name__], links_numba, vector_numba, links, packing]
+)

@@ -5,6 +5,8 @@ for the PyMC model, Numba for the compiled kernel.
 ``links``         the link functions, each one object (logit, probit, cloglog, cauchit)
 ``links_numba``   the links' Numba twins, for the kernel (imports Numba: only the kernel
                   imports it)
+``vector_numba``  branch-free exp, log, log1p and erfcx that vectorise in the kernel's
+                  loops over rows (Numba too)
 ``cumulative``    the cumulative-link model: category probabilities, the log-likelihood
                   of the observed category, expected position
 ``predictor``     the linear predictor, one body for NumPy and PyTensor

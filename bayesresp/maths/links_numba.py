@@ -3,8 +3,10 @@
 Scalar functions of a link code (:data:`bayesresp.maths.links.LOGIT` ...) and ``x``:
 ``log_cdf``, ``log_sf``, ``log_pdf`` and its derivative, ``cdf``, and ``interval``, the
 log-probability of ``a < Z <= b`` with its derivatives. They follow the NumPy/PyTensor
-forms in :mod:`bayesresp.maths.links` formula for formula (except the probit's lower
-tail, where an asymptotic series replaces ``erfcx``, which Numba lacks);
+forms in :mod:`bayesresp.maths.links` formula for formula, except the probit's: its
+``log_ndtr``'s lower tail is an asymptotic series, and its interval
+(:func:`probit_interval`) a branch-free form on the scaled complementary error function
+of :mod:`bayesresp.maths.vector_numba`, so that the kernel's loop over rows vectorises.
 ``tests/maths/test_links.py`` checks each against the NumPy form and against 50-digit
 arithmetic. Only the kernel imports this module: it loads Numba.
 
@@ -20,10 +22,12 @@ import math
 from numba import njit
 
 from bayesresp.maths.links import CAUCHIT, CLOGLOG, LOGIT, LOGLOG, PROBIT
+from bayesresp.maths.vector_numba import erf_small, erfcx, vexp, vlog, vlog1p
 
 LOG_2PI = math.log(2.0 * math.pi)
 LOG_PI = math.log(math.pi)
 SQRT2 = math.sqrt(2.0)
+SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 _jit = njit(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -148,7 +152,55 @@ def interval(link, a, b):
     if link == LOGLOG:
         logp, da, db = _interval(CLOGLOG, -b, -a)
         return logp, -db, -da
+    if link == PROBIT:
+        return probit_interval(a, b)
     return _interval(link, a, b)
+
+
+# Inlined by Numba itself (LLVM's inliner leaves a function of this size a call, which
+# keeps the kernel's row loop scalar).
+@njit(cache=True, nogil=True, error_model="numpy", fastmath=False, inline="always")
+def probit_interval(a, b):
+    """(log(Phi(b) - Phi(a)), d/da, d/db) for a < b, in arithmetic and selects only, so
+    that a loop over rows calling it vectorises (:mod:`bayesresp.maths.vector_numba`).
+
+    The interval is reflected to (lo, hi) with lo + hi <= 0, so lo < 0 and |lo| >= |hi|.
+    With E(x) = exp(-x^2/2) and Q(x) = erfcx(|x| / sqrt 2) / 2, Phi(-|x|) = E(x) Q(x);
+    and d = E(lo) / E(hi) = exp((hi^2 - lo^2) / 2) <= 1.
+
+    - hi <= 0: ``p = E(hi) (Q(hi) - d Q(lo))``, taken in logs (E(hi) may underflow, the
+      bracket does not).
+    - hi > 0: ``p = M(hi) + M(lo)``, with M(x) = Phi(|x|) - 1/2 = erf(|x| / sqrt 2) / 2,
+      two positive terms: ``1/2 - E(x) Q(x)``, or below |x| = 1/2 erf's series, so that
+      a narrow interval around zero keeps its precision; and where the tails beyond the
+      interval, ``E(hi) (Q(hi) + d Q(lo))``, are below 1/4, log p is log1p of minus
+      them, so that log p near 0 keeps its relative precision.
+
+    The derivatives are the densities over p: ``phi(hi) / p = E(hi) / (sqrt(2 pi) p)``,
+    which for hi <= 0 is ``1 / (sqrt(2 pi) (Q(hi) - d Q(lo)))``, and
+    ``phi(lo) / p = d phi(hi) / p``. Only the first form loses precision, to the
+    subtraction of two close probabilities, as any form of a narrow interval's mass
+    away from zero does."""
+    flip = a + b > 0.0
+    lo = -b if flip else a
+    hi = -a if flip else b
+    upper = hi > 0.0
+    h2 = 0.5 * hi * hi
+    q_lo = 0.5 * erfcx(-lo / SQRT2)
+    q_hi = 0.5 * erfcx(abs(hi) / SQRT2)
+    d = vexp(0.5 * (hi - lo) * (hi + lo))  # exact difference: no cancellation of squares
+    e_hi = vexp(-h2)
+    m_lo = 0.5 * erf_small(-lo / SQRT2) if lo > -0.5 else 0.5 - d * e_hi * q_lo
+    m_hi = 0.5 * erf_small(hi / SQRT2) if hi < 0.5 else 0.5 - e_hi * q_hi
+    bracket = m_hi + m_lo if upper else q_hi - d * q_lo
+    tails = e_hi * (q_hi + d * q_lo)  # 1 - p when upper
+    logp = vlog(bracket) - h2
+    if upper:
+        logp = vlog1p(-tails) if tails < 0.25 else vlog(bracket)
+    k = (e_hi if upper else 1.0) / (SQRT_2PI * bracket)  # phi(hi) / p
+    da = -k if flip else -d * k
+    db = d * k if flip else k
+    return logp, da, db
 
 
 @_jit

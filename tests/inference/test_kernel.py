@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import mpmath as mp
-import numba
 import numpy as np
 import pytest
 import xarray as xr
@@ -18,6 +16,7 @@ import xarray as xr
 import bayesresp
 from bayesresp.errors import SamplerError
 from bayesresp.inference import fitting, kernel, packing
+from bayesresp.maths import vector_numba
 from bayesresp.model.design import compress, make_design
 from bayesresp.model.graph import build_model
 from bayesresp.model.spec import ModelSpec
@@ -822,62 +821,13 @@ def test_pointwise_log_prob_is_the_numpy_one(link):
     np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-300)
 
 
-@numba.njit(fastmath=kernel._ROW_MATH)
-def _exp_log1p_in_a_row_loop(x, s, out_exp, out_log1p):
-    """The two functions as the row loops call them: inlined into a loop compiled with
-    the kernel's reassociation and contraction flags."""
-    total = 0.0
-    for i in range(x.shape[0]):
-        e = kernel._vexp(x[i])
-        v = kernel._vlog1p(s[i])
-        out_exp[i], out_log1p[i] = e, v
-        total += e + v
-    return total
-
-
-def test_vectorised_exp_and_log1p():
-    """The branch-free exp and log1p of the row loops are within 2 ulp of NumPy's over
-    their whole range (each within 1 ulp of the truth: Cody-Waite reduction and a
-    degree-13 Taylor polynomial, atanh series to t^23 with the rounding of 1 + s
-    restored), within 3e-16 relative of 50-digit mpmath values, and exact at the edges:
-    overflow to inf, gradual underflow to subnormals and 0, nan and inf passed on."""
-    for helper in (kernel._vexp, kernel._vlog1p, kernel.link_interval, kernel._logit_terms):
-        # Numba would otherwise compile them with their callers' reassociation.
+def test_the_row_loops_helpers_keep_their_own_fast_math_flags():
+    """Numba would otherwise compile them with their callers' reassociation, which could
+    undo the rounding steps of the branch-free exp, log and erfcx
+    (tests/maths/test_vector_numba.py holds them to their accuracy inside such a loop)."""
+    helpers = (kernel._vexp, kernel._vlog1p, kernel.link_interval, kernel.probit_interval)
+    for helper in (*helpers, kernel._logit_terms, vector_numba.vlog, vector_numba.erfcx):
         assert helper.targetoptions["fastmath"] in (False, {"contract"})
-    rng = np.random.default_rng(3)
-    x = np.concatenate(
-        [
-            rng.uniform(-745.0, 709.7, 200_000),
-            rng.uniform(-60.0, 60.0, 200_000),
-            rng.normal(0, 1e-9, 1000),
-        ]
-    )
-    s = np.concatenate([10.0 ** rng.uniform(-320, 308, 200_000), rng.uniform(0.0, 3.0, 201_000)])
-    e, v = np.empty_like(x), np.empty_like(s)
-    _exp_log1p_in_a_row_loop(x, s, e, v)
-    ref_e, ref_v = np.exp(x), np.log1p(s)
-    normal = ref_e > np.finfo(float).tiny
-    assert np.all(np.abs(e - ref_e)[normal] <= 2 * np.spacing(ref_e[normal]))
-    assert np.all(np.abs(e - ref_e)[~normal] <= 5e-324)  # subnormals: within one step
-    assert np.all(np.abs(v - ref_v) <= 2 * np.spacing(ref_v))
-    mp.mp.dps = 50
-    for i in rng.choice(len(x), 300, replace=False):
-        if normal[i]:
-            assert abs(mp.mpf(e[i]) / mp.exp(mp.mpf(x[i])) - 1) < 3e-16
-    for i in rng.choice(len(s), 300, replace=False):
-        truth = mp.log1p(mp.mpf(s[i]))
-        assert abs((mp.mpf(v[i]) - truth) / truth) < 3e-16
-
-    edges_x = np.array([709.78, 709.79, 800.0, np.inf, -745.1, -746.0, -np.inf, np.nan, 0.0])
-    edges_s = np.array([0.0, 5e-324, 1e-300, 1e-17, 1.0, 1.7e308, np.inf, np.nan, 2.0**-52])
-    e, v = np.empty(9), np.empty(9)
-    with np.errstate(over="ignore"):
-        _exp_log1p_in_a_row_loop(edges_x, edges_s, e, v)
-        ref_e, ref_v = np.exp(edges_x), np.log1p(edges_s)
-    for ours, ref in ((e, ref_e), (v, ref_v)):
-        special = ~np.isfinite(ref) | (ref == 0.0) | (np.abs(ref) < np.finfo(float).tiny)
-        np.testing.assert_array_equal(ours[special], ref[special])
-        np.testing.assert_array_max_ulp(ours[~special], ref[~special], maxulp=2)
 
 
 def _wide_draws(info, S, rng, far=None):

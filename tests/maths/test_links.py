@@ -342,3 +342,55 @@ def test_the_kernels_reflected_cloglog_against_50_digits():
         assert close(v, ref, tol), (lo, hi, v, float(ref))
         p = mpmath.exp(ref)
         assert close(da, -pdf(lo) / p, 1e-7) and close(db, pdf(hi) / p, 1e-7), (lo, hi)
+
+
+def test_the_kernels_branch_free_probit_interval_in_a_row_loop():
+    """The probit's interval as the kernel's loop over rows evaluates it
+    (links_numba.probit_interval inlined into a loop with the kernel's reassociation,
+    contraction and error model, where it vectorises), against 50-digit values on 8,000
+    intervals from the far lower tail to the far upper one, of widths 1e-8 to 300,
+    straddling zero or not.
+
+    The tolerance is the form's error bound. Its terms carry a few ulp each (erfcx,
+    exp, products), and away from zero p is the difference of two of them, each at
+    most T = min(Phi(b), 1 - Phi(a)): p's relative error is at most about 4 eps T / p,
+    the subtraction's, which no form of the interval avoids; and a density
+    exp(-x^2 / 2) carries the rounding of x^2 / 2, a relative (x^2 / 2) eps. So log p
+    is held to 8 eps (T / p + |log p|) absolute, and the derivatives to
+    8 eps (T / p + 1 + (a^2 + b^2) / 2) relative.
+    Around zero the form adds two positive terms instead: (-1e-9, 1e-9) is held to
+    1e-15 relative, where the general form through libm's erfc (links_numba._interval)
+    is 1.9e-9 off."""
+    import numba
+
+    from bayesresp.inference import kernel
+
+    @numba.njit(fastmath=kernel._ROW_MATH, error_model="numpy")
+    def rows(a, b, out):
+        for i in range(a.shape[0]):
+            out[0, i], out[1, i], out[2, i] = links_numba.probit_interval(a[i], b[i])
+
+    rng = np.random.default_rng(11)
+    centre = np.concatenate([rng.normal(0.0, 3.0, 4_000), rng.uniform(-60.0, 60.0, 4_000)])
+    width = 10.0 ** rng.uniform(-8.0, 2.5, 8_000)
+    a = np.concatenate([centre - width / 2, [i[0] for i in INTERVALS], [-250.0, 0.5, -1e-9]])
+    b = np.concatenate([centre + width / 2, [i[1] for i in INTERVALS], [-0.5, 250.0, 1e-9]])
+    out = np.empty((3, len(a)))
+    rows(a, b, out)
+    assert np.isfinite(out).all()
+    eps = np.finfo(float).eps
+    for i in range(len(a)):
+        lo, hi = mpmath.mpf(a[i]), mpmath.mpf(b[i])
+        p = (
+            mpmath.ncdf(-lo) - mpmath.ncdf(-hi)
+            if lo + hi > 0
+            else mpmath.ncdf(hi) - mpmath.ncdf(lo)
+        )
+        log_p = mpmath.log(p)
+        ratio = float(min(mpmath.ncdf(hi), mpmath.ncdf(-lo)) / p)
+        da, db = -mpmath.npdf(lo) / p, mpmath.npdf(hi) / p
+        assert abs(out[0, i] - float(log_p)) <= 8 * eps * (ratio + abs(float(log_p))), (a[i], b[i])
+        for ours, ref in ((out[1, i], da), (out[2, i], db)):
+            bound = 8 * eps * (ratio + 1 + (a[i] ** 2 + b[i] ** 2) / 2) * abs(float(ref))
+            assert abs(ours - float(ref)) <= bound + 1e-300, (a[i], b[i])
+    assert abs(out[0, -1] / float(mpmath.log(mpmath.ncdf(1e-9) - mpmath.ncdf(-1e-9))) - 1) < 1e-15
