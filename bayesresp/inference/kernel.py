@@ -12,13 +12,14 @@ cannot be cached).
 
 The rows are packed for speed (:func:`bayesresp.inference.packing.pack`): in blocks by
 outcome level, so that a level's cutpoint terms are constants of its block; the design by
-column, dummies as int8. Each block is processed in chunks of rows that stay in the L1 cache: linear
-predictors, likelihood and derivatives, the coefficients' gradient. LLVM vectorises
-these loops (their ``exp``, ``log``, ``log1p`` and ``erfcx`` are branch-free versions,
-:mod:`bayesresp.maths.vector_numba`, within 2 ulp of NumPy's), so a logit gradient costs
-about 16 ns per row, a third of PyMC's compiled graph (on the development machine, with
-AVX-512), the same at 10,000 and 50,000 rows; a probit one about twice as much
-(:func:`bayesresp.maths.links_numba.probit_interval`), the other links' more (their
+column, dummies as int8. Each block is processed in chunks of rows that stay in the L1
+cache: linear predictors, likelihood and derivatives, the coefficients' gradient. LLVM
+vectorises these loops (their ``exp``, ``log``, ``log1p`` and ``erfcx`` are branch-free
+versions, :mod:`bayesresp.maths.vector_numba`; ``erfcx`` within 6e-16, the others within
+2 ulp of NumPy's), so a logit gradient costs about 16 ns per row, a third of PyMC's
+compiled graph (on the development machine, with AVX-512), the same at 10,000 and 50,000
+rows; a probit one about 2.4 times as much
+(:func:`bayesresp.maths.links_numba.probit_interval_wide`), the other links' more (their
 intervals call libm one row at a time).
 The per-row log-likelihood stored with a fit goes through the same packed rows
 (:func:`log_likelihood`).
@@ -121,6 +122,7 @@ from bayesresp.maths.links_numba import LOG_2PI, log1mexp, probit_interval
 from bayesresp.maths.links_numba import dlog_pdf as link_dlog_pdf
 from bayesresp.maths.links_numba import interval as link_interval
 from bayesresp.maths.links_numba import log_pdf as link_log_pdf
+from bayesresp.maths.links_numba import probit_interval_wide as probit_wide
 from bayesresp.maths.vector_numba import vexp as _vexp
 from bayesresp.maths.vector_numba import vlog1p as _vlog1p
 from bayesresp.model.design import Design
@@ -265,7 +267,16 @@ def _rows(x, r, Xb, bcol, Xf, fcol, w, cells, gT, tmeta, Zt, link, P, A, B, C, g
                     s2 += inv * iu
                     s3 += inv
                     sw += wi
-            elif link == PROBIT:  # branch-free, so that this loop vectorises too
+            elif link == PROBIT and hi - lo > 0.02:  # branch-free: vectorises too
+                for i in range(m):
+                    wi = ww[i]
+                    v, da, db = probit_wide(lo - eta[i], hi - eta[i])
+                    deta[i] = -wi * (da + db)
+                    s0 += wi * v
+                    s1 += wi * da
+                    s2 += wi * db
+                    sw += wi
+            elif link == PROBIT:  # a narrow cell: with the series about the midpoint
                 for i in range(m):
                     wi = ww[i]
                     v, da, db = probit_interval(lo - eta[i], hi - eta[i])
@@ -1252,6 +1263,9 @@ def _pointwise_rows(
                     for i in range(m):
                         u = _vexp(eta[i])
                         val[i] = g_ - _vlog1p(u * a_ + b_ / u + c_)
+                elif link == PROBIT and hi - lo > 0.02:
+                    for i in range(m):
+                        val[i] = probit_wide(lo - eta[i], hi - eta[i])[0]
                 elif link == PROBIT:
                     for i in range(m):
                         val[i] = probit_interval(lo - eta[i], hi - eta[i])[0]
@@ -1494,6 +1508,5 @@ def evaluate(packed: Packed, x: np.ndarray) -> tuple[float, np.ndarray]:
 # Numba's cache would keep this module's compiled code after an edit of the Numba
 # functions it inlines from other files: recompile when any of them changed.
 #: Whether this process found the cache stale and removed it.
-CACHE_REFRESHED = kernel_cache.guard(
-    [sys.modules[__name__], links_numba, vector_numba, links, packing]
-)
+GUARDED = (sys.modules[__name__], links_numba, vector_numba, links, packing)
+CACHE_REFRESHED = kernel_cache.guard(list(GUARDED))

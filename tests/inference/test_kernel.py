@@ -824,10 +824,14 @@ def test_pointwise_log_prob_is_the_numpy_one(link):
 def test_the_row_loops_helpers_keep_their_own_fast_math_flags():
     """Numba would otherwise compile them with their callers' reassociation, which could
     undo the rounding steps of the branch-free exp, log and erfcx
-    (tests/maths/test_vector_numba.py holds them to their accuracy inside such a loop)."""
-    helpers = (kernel._vexp, kernel._vlog1p, kernel.link_interval, kernel.probit_interval)
-    for helper in (*helpers, kernel._logit_terms, vector_numba.vlog, vector_numba.erfcx):
+    (tests/maths/test_vector_numba.py holds them to their accuracy inside such a loop).
+    The probit's intervals are inlined by Numba itself, so their own bodies take the
+    loop's flags whatever they set: tests/maths/test_links.py checks them so compiled."""
+    helpers = (kernel._vexp, kernel._vlog1p, kernel.link_interval, kernel._logit_terms)
+    for helper in (*helpers, vector_numba.vlog, vector_numba.erfcx, vector_numba.erf_small):
         assert helper.targetoptions["fastmath"] in (False, {"contract"})
+    for inlined in (kernel.probit_interval, kernel.probit_wide):
+        assert inlined.targetoptions["inline"] == "always"
 
 
 def _wide_draws(info, S, rng, far=None):

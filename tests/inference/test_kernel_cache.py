@@ -62,15 +62,27 @@ def test_the_digest_covers_every_listed_source(tmp_path):
 
 
 def test_the_kernel_guards_its_callees():
-    """The kernel's guard lists the Numba files it inlines."""
+    """The kernel's guard lists every file of Numba code it inlines: the modules it
+    imports that load Numba, and theirs in turn (links_numba inlines vector_numba)."""
     from bayesresp.inference import kernel
-    from bayesresp.maths import links_numba
 
-    source = Path(kernel.__file__).read_text()
-    assert "kernel_cache.guard([sys.modules[__name__], links_numba, links, packing])" in source
-    imported = {
-        m.__name__
-        for m in vars(kernel).values()
-        if isinstance(m, types.ModuleType) and hasattr(m, "njit")
-    }
-    assert imported <= {links_numba.__name__}, imported
+    guarded = {m.__name__ for m in kernel.GUARDED}
+    assert kernel.__name__ in guarded
+
+    def numba_modules(module):
+        return {
+            m
+            for m in vars(module).values()
+            if isinstance(m, types.ModuleType)
+            and hasattr(m, "njit")
+            and m.__name__.startswith("bayesresp")
+        }
+
+    seen, todo = set(), numba_modules(kernel)
+    while todo:
+        module = todo.pop()
+        if module.__name__ not in seen:
+            seen.add(module.__name__)
+            todo |= numba_modules(module)
+    assert {"bayesresp.maths.links_numba", "bayesresp.maths.vector_numba"} <= seen
+    assert seen <= guarded, seen - guarded

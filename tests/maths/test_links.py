@@ -4,6 +4,8 @@ cloglog and cauchit links fitted to real data against maximum likelihood."""
 
 from __future__ import annotations
 
+import math
+
 import mpmath
 import numpy as np
 import pytest
@@ -345,38 +347,75 @@ def test_the_kernels_reflected_cloglog_against_50_digits():
 
 
 def test_the_kernels_branch_free_probit_interval_in_a_row_loop():
-    """The probit's interval as the kernel's loop over rows evaluates it
-    (links_numba.probit_interval inlined into a loop with the kernel's reassociation,
-    contraction and error model, where it vectorises), against 50-digit values on 8,000
-    intervals from the far lower tail to the far upper one, of widths 1e-8 to 300,
-    straddling zero or not.
+    """The probit's interval as the kernel's loops over rows evaluate it
+    (links_numba.probit_interval and probit_interval_wide inlined into a loop with the
+    kernel's reassociation, contraction and error model, where they vectorise), against
+    50-digit values: 8,000 intervals from the far lower tail to the far upper one, of
+    widths 1e-14 to 300, straddling zero or not, with one-ulp intervals, intervals from
+    zero, intervals within 1/2 of zero on both sides, and intervals whose log p is near 0.
 
-    The tolerance is the form's error bound. Its terms carry a few ulp each (erfcx,
-    exp, products), and away from zero p is the difference of two of them, each at
-    most T = min(Phi(b), 1 - Phi(a)): p's relative error is at most about 4 eps T / p,
-    the subtraction's, which no form of the interval avoids; and a density
-    exp(-x^2 / 2) carries the rounding of x^2 / 2, a relative (x^2 / 2) eps. So log p
-    is held to 8 eps (T / p + |log p|) absolute, and the derivatives to
-    8 eps (T / p + 1 + (a^2 + b^2) / 2) relative.
-    Around zero the form adds two positive terms instead: (-1e-9, 1e-9) is held to
-    1e-15 relative, where the general form through libm's erfc (links_numba._interval)
-    is 1.9e-9 off."""
+    The tolerances are the forms' error bounds. Their terms carry a few ulp each (erfcx,
+    exp, products); a density exp(-x^2 / 2) carries the rounding of x^2 / 2, a relative
+    (x^2 / 2) eps.
+    - Wide (half-width times max(|midpoint|, 1) over 0.01): on one side of zero p is the
+      difference of two terms, each at most T = min(Phi(b), 1 - Phi(a)), so p's relative
+      error is at most about 4 eps T / p; straddling zero it is a sum (T / p taken as 1,
+      which needs erf's series below |x| = 1/2). log p is held to 8 eps (T / p + |log p|)
+      absolute, the derivatives to 8 eps (T / p + 1 + (a^2 + b^2) / 2) relative.
+    - Narrow: the series about the midpoint subtracts nothing: log p to
+      8 eps (1 + |log p|) absolute, the derivatives to 16 eps relative.
+    - log p near 0 (p above 1/2, with tails beyond both ends) goes through log1p of the
+      tails: held to 8 eps (1 + (a^2 + b^2) / 2) relative (the tails' density rounding),
+      where log of the rounded p would be off by up to 1e-16 absolute, that is
+      entirely, once log p is below 1e-16.
+    - Around zero, (-1e-9, 1e-9) to 1e-15 relative, where the general form through
+      libm's erfc (links_numba._interval) is 1.9e-9 off; (0, 1e-300), beyond 50 digits,
+      against log(1e-300 phi(0)).
+    - The wide form is the full one, bit for bit, on intervals wider than 0.02, where the
+      kernel calls it; a == b gives (-inf, -inf, inf), as the general form does."""
     import numba
 
     from bayesresp.inference import kernel
 
     @numba.njit(fastmath=kernel._ROW_MATH, error_model="numpy")
-    def rows(a, b, out):
+    def rows(a, b, out, wide):
         for i in range(a.shape[0]):
             out[0, i], out[1, i], out[2, i] = links_numba.probit_interval(a[i], b[i])
+            wide[0, i], wide[1, i], wide[2, i] = links_numba.probit_interval_wide(a[i], b[i])
 
     rng = np.random.default_rng(11)
     centre = np.concatenate([rng.normal(0.0, 3.0, 4_000), rng.uniform(-60.0, 60.0, 4_000)])
-    width = 10.0 ** rng.uniform(-8.0, 2.5, 8_000)
-    a = np.concatenate([centre - width / 2, [i[0] for i in INTERVALS], [-250.0, 0.5, -1e-9]])
-    b = np.concatenate([centre + width / 2, [i[1] for i in INTERVALS], [-0.5, 250.0, 1e-9]])
-    out = np.empty((3, len(a)))
-    rows(a, b, out)
+    width = 10.0 ** rng.uniform(-14.0, 2.5, 8_000)
+    ulp = np.array([-0.15105991226761262, 0.09660896678280295, -3.0, 7.5, 0.5, -0.5])
+    near_one = [(-250.0, 10.0), (-60.0, 3.0), (-40.0, 8.0), (-9.0, 30.0), (-5.0, 250.0)]
+    # straddling zero with both ends within 1/2 of it: where erf's series is needed
+    around = (-(10.0 ** rng.uniform(-3.0, -0.3, 300)), 10.0 ** rng.uniform(-3.0, -0.3, 300))
+    a = np.concatenate(
+        [
+            centre - width / 2,
+            [i[0] for i in INTERVALS],
+            ulp,
+            np.zeros(5),
+            [lo for lo, _ in near_one],
+            [-hi for _, hi in near_one],
+            around[0],
+            [-1e-9],
+        ]
+    )
+    b = np.concatenate(
+        [
+            centre + width / 2,
+            [i[1] for i in INTERVALS],
+            np.nextafter(ulp, np.inf),
+            [1e-12, 1e-9, 1e-3, 0.3, 2.0],
+            [hi for _, hi in near_one],
+            [-lo for lo, _ in near_one],
+            around[1],
+            [1e-9],
+        ]
+    )
+    out, wide = np.empty((3, len(a))), np.empty((3, len(a)))
+    rows(a, b, out, wide)
     assert np.isfinite(out).all()
     eps = np.finfo(float).eps
     for i in range(len(a)):
@@ -386,11 +425,26 @@ def test_the_kernels_branch_free_probit_interval_in_a_row_loop():
             if lo + hi > 0
             else mpmath.ncdf(hi) - mpmath.ncdf(lo)
         )
-        log_p = mpmath.log(p)
-        ratio = float(min(mpmath.ncdf(hi), mpmath.ncdf(-lo)) / p)
+        # near 1, p's tails beyond both ends (50 digits of p would round them away)
+        log_p = mpmath.log1p(-(mpmath.ncdf(lo) + mpmath.ncdf(-hi))) if p > 0.5 else mpmath.log(p)
         da, db = -mpmath.npdf(lo) / p, mpmath.npdf(hi) / p
-        assert abs(out[0, i] - float(log_p)) <= 8 * eps * (ratio + abs(float(log_p))), (a[i], b[i])
+        half, mid = (b[i] - a[i]) / 2, (a[i] + b[i]) / 2
+        if half * max(abs(mid), 1.0) <= 0.01:
+            bound, dbound = 8 * eps * (1 + abs(float(log_p))), 16 * eps
+        else:
+            # straddling zero, p is a sum of two positive terms: nothing to lose
+            ratio = 1.0 if a[i] < 0 < b[i] else float(min(mpmath.ncdf(hi), mpmath.ncdf(-lo)) / p)
+            bound = 8 * eps * (ratio + abs(float(log_p)))
+            dbound = 8 * eps * (ratio + 1 + (a[i] ** 2 + b[i] ** 2) / 2)
+            assert tuple(wide[:, i]) == tuple(out[:, i]), (a[i], b[i])
+        assert abs(out[0, i] - float(log_p)) <= bound, (a[i], b[i])
         for ours, ref in ((out[1, i], da), (out[2, i], db)):
-            bound = 8 * eps * (ratio + 1 + (a[i] ** 2 + b[i] ** 2) / 2) * abs(float(ref))
-            assert abs(ours - float(ref)) <= bound + 1e-300, (a[i], b[i])
+            assert abs(ours - float(ref)) <= dbound * abs(float(ref)) + 1e-300, (a[i], b[i])
+        if p > 0.5:
+            relative = 8 * eps * (1 + (a[i] ** 2 + b[i] ** 2) / 2)  # a tail's density rounding
+            assert abs(out[0, i] - float(log_p)) <= relative * abs(float(log_p)), (a[i], b[i])
+    assert sum(abs(v) < 1e-16 for v in out[0]) >= 5  # log p near 0 was reached
     assert abs(out[0, -1] / float(mpmath.log(mpmath.ncdf(1e-9) - mpmath.ncdf(-1e-9))) - 1) < 1e-15
+    tiny = links_numba.probit_interval(0.0, 1e-300)
+    assert abs(tiny[0] - (math.log(1e-300) - 0.5 * math.log(2 * math.pi))) < 1e-12
+    assert links_numba.probit_interval(1.0, 1.0) == (-math.inf, -math.inf, math.inf)
