@@ -44,9 +44,9 @@ example: $(STAMP)
 # statsmodels) come from the 'bench' extra. Pass options with BENCH_ARGS, e.g.
 # `make bench BENCH_ARGS=--quick` for a smoke run that leaves the README alone; then the
 # paper's model on the kernel against PyMC's graph (FULL_ARGS, by default writing its
-# table into benchmarks/README.md; FULL_ARGS="--draws 200" for a smoke run); then real data
-# at default settings and the gradient's cost per link (TABLE_ARGS, by default writing
-# their tables; TABLE_ARGS= to leave the README alone).
+# table into benchmarks/README.md; FULL_ARGS="--draws 200" for a smoke run); then real
+# data at default settings, the gradient's cost per link and the centring grid
+# (TABLE_ARGS, by default writing their tables; TABLE_ARGS= to leave the README alone).
 BENCH_STAMP := $(VENV)/.bench-stamp
 BENCH_ARGS  ?=
 FULL_ARGS   ?= --readme
@@ -62,6 +62,7 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/full_kernel.py --spec hierarchical --family sratio $(FULL_ARGS)
 	$(PY) benchmarks/real_data.py $(TABLE_ARGS)
 	$(PY) benchmarks/gradient_cost.py $(TABLE_ARGS)
+	$(PY) benchmarks/centring_grid.py $(TABLE_ARGS)
 
 # The documentation site (docs/README.md): docs/_build/html/index.html opens from disk,
 # without a network. Warnings are errors; the notebooks run with the package's default

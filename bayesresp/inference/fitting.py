@@ -325,9 +325,10 @@ def fit(
         of 90 at 10,000 rows). By default the terms are centred from the innermost one
         outward while each carries a strong signal
         (:func:`bayesresp.inference.packing.level_signal`: between-level variance over
-        a level mean's noise, after the covariates, at least
-        ``bayesresp.inference.packing.CENTRE_SIGNAL``; never an outer term over a
-        non-centred inner one); ``True`` centres every term of the chain, ``False``
+        a level mean's noise, stratum by stratum after the covariates varying there:
+        at least ``bayesresp.inference.packing.CENTRE_SIGNAL``, 2.0, for the innermost
+        term, ``CENTRE_SIGNAL_OUTER``, 2.5, for those above it; never an outer term
+        over a non-centred inner one); ``True`` centres every term of the chain, ``False``
         none, and a label or a list of labels (``"mission"``,
         ``["mission", "mission:department"]``) those terms.
         ``fit.meta["centred_terms"]`` records which.

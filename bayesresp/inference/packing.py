@@ -121,18 +121,24 @@ _SD_FAMILIES = {
 # spread of the levels (Papaspiliopoulos, Roberts & Skold 2007: the centred form mixes
 # well when a level's data precision times the group variance is large, the non-centred
 # form when it is small). :func:`level_signal` estimates that ratio for every term
-# before fitting, by a nested analysis of variance of the outcome's codes less a
-# least-squares fit of the covariates. Measured on the benchmark's data (12 missions,
-# about 4.7 departments each, the r2d2 default; min bulk ESS; signals of missions and
-# departments): 10,000 rows, seed 11 (2.8, 9.0): both centred 2,025 in 13.7 s,
-# departments only 598, neither 1,353 in 65 s; seed 1 (0.9, 9.7): both 540 with 5
-# divergences and r_hat 1.011, departments only 638 in 13.7 s, neither 923 in 77 s;
-# 3,000 rows (5.2, 1.2): both 321 against 871 for neither; the example (0, 2.2): both
-# 163 with 17 divergences, missions only 531, neither 1,026; lme4's VerbAgg (one term,
-# 7.0): 970 in 9 s against 348 with an r_hat of 1.022. So the rule centres from the
-# innermost term outward while each term's signal is at least CENTRE_SIGNAL (set by
-# these cases, not by a sweep), never an outer term over a non-centred inner one.
-CENTRE_SIGNAL = 2.5
+# before fitting, by an analysis of variance of the outcome's codes stratum by stratum
+# (:func:`signal_of`). Measured (min bulk ESS; benchmarks/README.md, "Hierarchical
+# centring"), on the benchmark's data (12 missions, about 4.7 departments each, the r2d2
+# default; signals of missions and departments): 10,000 rows, seed 11 (10.5, 4.9): both
+# centred 2,025 in 13.7 s, departments only 598, neither 1,353 in 65 s; seed 1 (2.3,
+# 7.3): both 540 with 5 divergences and r_hat 1.011, departments only 638 in 13.7 s,
+# neither 923 in 77 s; 3,000 rows (13.8, 0.3): both 321 against 871 for neither; the
+# example (0.5, 1.3): both 163 with 17 divergences, missions only 531, neither 1,026;
+# 4 missions of 3,000 rows (0, 4.0): departments only 130 per second of sampling,
+# neither 32, both 66. A single term: the example's missions (2.4) 3,646 against 652;
+# lme4's VerbAgg (7.1) 970 in 9 s against 348 with an r_hat of 1.022; a grid of 200
+# levels (benchmarks/centring_grid.py) gained at 2.1 and above (2x to 8x in ESS per
+# second), lost at 0.9 and below, was as poor either way at 1.1. So the rule centres
+# the innermost term when its signal is at least CENTRE_SIGNAL, and each term above it
+# while its own signal is at least CENTRE_SIGNAL_OUTER (an outer term lost at 2.3,
+# gained at 10.5), never an outer term over a non-centred inner one.
+CENTRE_SIGNAL = 2.0
+CENTRE_SIGNAL_OUTER = 2.5
 
 
 def nesting(design: Design) -> tuple[list[np.ndarray], np.ndarray] | None:
@@ -181,7 +187,7 @@ def nesting(design: Design) -> tuple[list[np.ndarray], np.ndarray] | None:
 def level_signal(design: Design) -> list[float]:
     """Each group term's signal (outermost first), :func:`signal_of` the design's outcome
     codes (a range's midpoint), weights, columns and group terms: the
-    hierarchical-centring rule's measure (``CENTRE_SIGNAL``)."""
+    hierarchical-centring rule's measure (``CENTRE_SIGNAL``, ``CENTRE_SIGNAL_OUTER``)."""
     y = np.asarray(design.y, dtype=np.float64)
     if design.y_high is not None:
         y = 0.5 * (y + np.asarray(design.y_high, dtype=np.float64))
@@ -191,43 +197,132 @@ def level_signal(design: Design) -> list[float]:
 
 def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
     """Each of nested ``terms``' (level index, number of levels; outermost first) signal:
-    its levels' between-variance over the noise variance of a level's mean, by nested
-    analysis of variance of ``y`` less its weighted least-squares fit on ``X`` and a
-    constant (a term's level means are deviations from the outer term's, with as many
-    degrees of freedom as it has levels beyond the outer term's). The innermost term's
-    noise is the within-level variance over the average
-    weight per level; an outer term's is its child term's between-variance plus noise,
-    over the children per level. inf where the noise is 0 and the levels differ; all 0
-    when the innermost levels leave no within-level degrees of freedom (one row each: an
-    observation-level term, whose means the data do not pin down)."""
+    its levels' between-variance over the average noise variance of a level's mean, by
+    an analysis of variance of ``y`` stratum by stratum, each with the columns of ``X``
+    that vary there (:func:`_owners`), so that no stratum's estimate carries another's
+    variation.
+
+    - Rows: ``y`` and the columns varying within the innermost levels, less their level
+      means; weighted least squares gives those columns' coefficients and the noise
+      variance, with the degrees of freedom the levels and columns leave.
+    - Each term, innermost first: its level means of ``y`` (less the row columns' fit and
+      the inner terms' columns' fits) less their parent's weighted mean (the outermost's
+      parent: the grand mean), regressed on the columns first constant within its levels
+      (their level means, likewise less their parent's); the residuals' sum of squares
+      has expectation ``A tau^2 + B``, from each level's share of its parent's weight
+      (its leverage) and its mean's noise, less what the columns took.
+    - The noise of an innermost level's mean is the noise variance over its weight; of
+      an outer level's mean, the sum over its children of (child weight / its weight)^2
+      (child between-variance + child noise). The signal is tau^2 over the term's
+      average noise, so that unequal sizes average the noise, not the sizes.
+
+    inf where the noise is 0 and the levels differ; all 0 when the innermost levels leave
+    no within-level degrees of freedom (one row each: an observation-level term, whose
+    means the data do not pin down)."""
     if not terms:
         return []
-    X = np.column_stack([np.ones(len(y)), np.asarray(X, dtype=np.float64).reshape(len(y), -1)])
-    root = np.sqrt(w)
-    beta = np.linalg.lstsq(X * root[:, None], y * root, rcond=None)[0]
-    e = y - X @ beta
-    means = []  # each term's level means (deviations from the outer terms'), levels present
-    for idx, L in terms:
-        total = np.bincount(idx, weights=w, minlength=L)
-        mean = np.bincount(idx, weights=w * e, minlength=L) / np.maximum(total, 1e-300)
-        e = e - mean[idx]  # within the level; the next (inner) term sees this
-        means.append(mean[total > 0])
-    levels = len(means[-1])
-    dof = float(w.sum()) - levels
+    n = len(y)
+    X = np.asarray(X, dtype=np.float64).reshape(n, -1)
+    y = np.asarray(y, dtype=np.float64)
+    owner = _owners(X, w, terms)
+    sizes, parents = [], []
+    for t, (idx, L) in enumerate(terms):
+        sizes.append(np.bincount(idx, weights=w, minlength=L))
+        parent = np.zeros(L, dtype=np.int64)  # the outermost's parent: the grand mean
+        if t:
+            parent[idx] = terms[t - 1][0]
+        parents.append(parent)
+    inner, inner_size = terms[-1][0], sizes[-1]
+    rows = owner < 0
+    e = y - _means_by_level(y, w, inner, inner_size)[inner]
+    Xw = X[:, rows] - _means_by_level(X[:, rows], w, inner, inner_size)[inner]
+    e, beta, rank = _fit(e, Xw, w)
+    dof = float(w.sum()) - int((inner_size > 0).sum()) - rank
     if dof <= 0.0:
         return [0.0] * len(terms)
-    noise = float((w * e * e).sum() / dof) / (float(w.sum()) / levels)
+    sigma2 = float((w * e * e).sum() / dof)
+    y = y - X[:, rows] @ beta  # less the row columns' fit, by their within-level slopes
+    noise = sigma2 / np.maximum(inner_size, 1e-300)  # of each innermost level's mean
     signals = []
     for g in range(len(terms) - 1, -1, -1):
-        m = means[g]
-        # deviations from the outer term's means: as many degrees of freedom as levels
-        # beyond the outer term's (the outermost: beyond the constant)
-        dof = len(m) - (len(means[g - 1]) if g else 1)
-        between = max(float(m @ m) / dof - noise, 0.0) if dof > 0 else 0.0
-        signals.append(between / noise if noise > 0.0 else (math.inf if between > 0.0 else 0.0))
-        if g:  # the outer term's level mean averages its children's
-            noise = (between + noise) / (len(m) / len(means[g - 1]))
+        idx = terms[g][0]
+        present = sizes[g] > 0
+        parent, v, n_g = parents[g][present], noise[present], sizes[g][present]
+        groups = int(parent.max()) + 1
+        weight = np.bincount(parent, weights=n_g, minlength=groups)
+        share = n_g / weight[parent]  # of its parent's weight
+        children = np.bincount(parent, minlength=groups)[parent]
+
+        def less_parent(a, parent=parent, share=share, groups=groups):
+            """Each level's values less its parent's weighted mean of them."""
+            out = a.copy()
+            for j in range(a.shape[1]):
+                out[:, j] -= np.bincount(parent, weights=share * a[:, j], minlength=groups)[parent]
+            return out
+
+        m = less_parent(_means_by_level(y, w, idx, sizes[g])[present][:, None])[:, 0]
+        owned = owner == g
+        C = less_parent(_means_by_level(X[:, owned], w, idx, sizes[g])[present])
+        m, beta, _ = _fit(m, C, np.ones(len(m)))
+        y = y - X[:, owned] @ beta  # the outer terms see y less these columns' fit
+        # The level means are a + noise, independent across levels with variances tau^2
+        # and v; the residuals are Q M (a + noise), M taking each parent's weighted mean
+        # off, Q the projection off C's columns: E[sum m^2] = A tau^2 + B, with
+        # A = tr(M'M) - tr(U' M M' U) and B the same weighted by v (U: C's basis).
+        lever = 1.0 - 2.0 * share + children * share**2  # diagonal of M'M
+        a, b = float(lever.sum()), float((v * lever).sum())
+        if C.shape[1]:
+            u, sv, _ = np.linalg.svd(C, full_matrices=False)
+            u = u[:, sv > sv.max() * max(C.shape) * np.finfo(float).eps]
+            # M'u: each u less its parent's sum times the level's share
+            mu = u.copy()
+            for j in range(u.shape[1]):
+                mu[:, j] -= share * np.bincount(parent, weights=u[:, j], minlength=groups)[parent]
+            a -= float((mu**2).sum())
+            b -= float((v[:, None] * mu**2).sum())
+        tau2 = max((float(m @ m) - b) / a, 0.0) if a > 0.0 else 0.0
+        average = float(v.mean())
+        signals.append(tau2 / average if average > 0.0 else (math.inf if tau2 > 0.0 else 0.0))
+        if g:  # the outer term's level means: weighted means of their children's rows
+            noise = np.zeros(len(sizes[g - 1]))
+            np.add.at(noise, parent, share**2 * (tau2 + v))
     return signals[::-1]
+
+
+def _means_by_level(a, w, idx, total):
+    """Weighted means of ``a``'s values (a vector, or a matrix's columns) per level."""
+    scale = np.maximum(total, 1e-300)
+    if a.ndim == 1:
+        return np.bincount(idx, weights=w * a, minlength=len(total)) / scale
+    out = np.zeros((len(total), a.shape[1]))
+    for j in range(a.shape[1]):
+        out[:, j] = np.bincount(idx, weights=w * a[:, j], minlength=len(total)) / scale
+    return out
+
+
+def _fit(target, C, weights):
+    """Weighted least squares of ``target`` on ``C``'s columns (no constant): the
+    residuals, the coefficients and ``C``'s rank."""
+    if C.shape[1] == 0:
+        return target, np.zeros(0), 0
+    root = np.sqrt(weights)
+    beta, _, rank, _ = np.linalg.lstsq(C * root[:, None], target * root, rcond=None)
+    return target - C @ beta, beta, int(rank)
+
+
+def _owners(X, w, terms) -> np.ndarray:
+    """Each column's stratum: the outermost term within whose levels its weighted spread
+    is nil (a mission's context, a department's composition), -1 when it varies within
+    the innermost levels."""
+    owner = np.full(X.shape[1], -1)
+    if X.shape[1] == 0:
+        return owner
+    scale = np.maximum(np.abs(X).max(axis=0), 1.0)
+    for idx_level, (idx, L) in enumerate(terms):
+        total = np.bincount(idx, weights=w, minlength=L)
+        spread = np.abs(X - _means_by_level(X, w, idx, total)[idx]).max(axis=0)
+        owner[(owner < 0) & (spread <= 1e-9 * scale)] = idx_level
+    return owner
 
 
 def centred_terms(design: Design, centring: bool | Sequence[str] | None) -> tuple[str, ...]:
@@ -235,21 +330,24 @@ def centred_terms(design: Design, centring: bool | Sequence[str] | None) -> tupl
 
     ``centring``: None chooses by the data: in a chain of nested intercepts
     (:func:`nesting`), the innermost term when its :func:`level_signal` is at least
-    ``CENTRE_SIGNAL``, and each term above it while its own signal is too (never an outer
-    term over a non-centred inner one); True centres every term of the chain, False
-    none, and a label or a sequence of labels those terms.
+    ``CENTRE_SIGNAL``, and each term above it while its own signal is at least
+    ``CENTRE_SIGNAL_OUTER`` (never an outer term over a non-centred inner one); True
+    centres every term of the chain, False none, and a label or a sequence of labels
+    those terms.
     """
     info = design.info
     labels = [g.label for g in info.groups]
-    if centring is False:
-        return ()
+    if centring is False or (not isinstance(centring, bool | str | None) and not centring):
+        return ()  # False, or an empty list of terms (a resolved default that chose none)
     nested = nesting(design) if labels else None
     if centring is None:
         if nested is None:
             return ()
         signal = level_signal(design)
         strong = len(labels)
-        while strong and signal[strong - 1] >= CENTRE_SIGNAL:
+        while strong and signal[strong - 1] >= (
+            CENTRE_SIGNAL if strong == len(labels) else CENTRE_SIGNAL_OUTER
+        ):
             strong -= 1
         return tuple(labels[strong:])
     if nested is None:

@@ -286,13 +286,11 @@ def _sample_kernel(design, spec, settings, timings, started) -> tuple[xr.DataTre
     t = time.perf_counter()
     kernel.callbacks()  # compiled once per machine, then loaded from Numba's disk cache
     load = time.perf_counter() - t
-    try:
-        packing.centred_terms(design, settings.centring)
+    try:  # resolved once (the default reads the data's signal), refused as the user's
+        centred = packing.centred_terms(design, settings.centring)
     except ValueError as exc:
         raise SamplerError(f"centring={settings.centring!r}: {exc}") from None
-    packed = packing.pack(
-        design, spec.priors, spec.link, settings.centring, spec.thresholds, spec.family
-    )
+    packed = packing.pack(design, spec.priors, spec.link, centred, spec.thresholds, spec.family)
     compiled = nutpie_adapter.nutpie_model(packed)
     timings["build"] = time.perf_counter() - started - load
     timings["compile"] = load
