@@ -16,3 +16,11 @@ def write_between(path: Path, begin: str, end: str, block: str) -> None:
     else:
         text = text.rstrip("\n") + f"\n\n{begin}\n{block}\n{end}\n"
     path.write_text(text, encoding="utf-8")
+
+
+def publish(table: str, begin: str, end: str, write: bool) -> None:
+    """Print a benchmark's table, and with ``write`` put it between its markers in
+    benchmarks/README.md."""
+    print(table)
+    if write:
+        write_between(Path(__file__).resolve().parent / "README.md", begin, end, table)

@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _readme import write_between  # benchmarks/_readme.py, beside this script
+from _readme import publish  # benchmarks/_readme.py, beside this script
 
 import bayesresp
 
-HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- centring-grid:begin -->", "<!-- centring-grid:end -->"
 FORMULA = "resp ~ x + z + (1 | id)"
 GRID = [(5, 0.4), (5, 0.8), (5, 1.6), (15, 0.4), (15, 0.8), (15, 1.6), (40, 0.4), (40, 0.8)]
@@ -99,10 +97,7 @@ def main() -> None:
             f" | {plain['div']}, {centred['div']} | {plain['r_hat']:.3f}, {centred['r_hat']:.3f}"
             f" | {rule} |"
         )
-    table = "\n".join(lines)
-    print(table)
-    if args.readme:
-        write_between(HERE / "README.md", BEGIN, END, table)
+    publish("\n".join(lines), BEGIN, END, args.readme)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
-from _readme import write_between  # benchmarks/_readme.py, beside this script
+from _readme import publish  # benchmarks/_readme.py, beside this script
 from real_data import verbagg
 
-HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- gradient-cost:begin -->", "<!-- gradient-cost:end -->"
 FORMULA = "resp ~ Anger + Gender + btype + situ + mode + (1 | id)"
 LINKS = ("logit", "probit", "cloglog", "cauchit")
@@ -66,10 +64,7 @@ def main() -> None:
     ]
     for link, (n, s) in cost.items():
         lines.append(f"| {link} | {s * 1e6:.1f} | {s * 1e9 / n:.1f} | {s / logit:.2f}x |")
-    table = "\n".join(lines)
-    print(table)
-    if args.readme:
-        write_between(HERE / "README.md", BEGIN, END, table)
+    publish("\n".join(lines), BEGIN, END, args.readme)
 
 
 if __name__ == "__main__":

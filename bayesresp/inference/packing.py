@@ -262,7 +262,8 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
 
         m = less_parent(_means_by_level(y, w, idx, sizes[g])[present][:, None])[:, 0]
         owned = owner == g
-        C = less_parent(_means_by_level(X[:, owned], w, idx, sizes[g])[present])
+        raw = _means_by_level(X[:, owned], w, idx, sizes[g])[present]
+        C = less_parent(raw)
         m, beta, _ = _fit(m, C, np.ones(len(m)))
         y = y - X[:, owned] @ beta  # the outer terms see y less these columns' fit
         # The level means are a + noise, independent across levels with variances tau^2
@@ -271,16 +272,24 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
         # A = tr(M'M) - tr(U' M M' U) and B the same weighted by v (U: C's basis).
         lever = 1.0 - 2.0 * share + children * share**2  # diagonal of M'M
         a, b = float(lever.sum()), float((v * lever).sum())
+        rank = 0
         if C.shape[1]:
             u, sv, _ = np.linalg.svd(C, full_matrices=False)
-            u = u[:, sv > sv.max() * max(C.shape) * np.finfo(float).eps]
+            # rounding noise of the columns' own size is no direction (a constant that
+            # floats cannot hold leaves it in C)
+            size = max(float(sv.max()), float(np.abs(raw).max()) * np.sqrt(len(raw)))
+            u = u[:, sv > size * max(C.shape) * 1e-12]
+            rank = u.shape[1]
             # M'u: each u less its parent's sum times the level's share
             mu = u.copy()
             for j in range(u.shape[1]):
                 mu[:, j] -= share * np.bincount(parent, weights=u[:, j], minlength=groups)[parent]
             a -= float((mu**2).sum())
             b -= float((v[:, None] * mu**2).sum())
-        tau2 = max((float(m @ m) - b) / a, 0.0) if a > 0.0 else 0.0
+        # no degrees of freedom left (the columns took them all): nothing to estimate,
+        # where A's rounding could leave 1e-16 and a power of 2 for tau^2
+        free = len(m) - len(np.unique(parent)) - rank > 0 and a > 1e-9 * float(lever.sum())
+        tau2 = max((float(m @ m) - b) / a, 0.0) if free else 0.0
         average = float(v.mean())
         signals.append(tau2 / average if average > 0.0 else (math.inf if tau2 > 0.0 else 0.0))
         if g:  # the outer term's level means: weighted means of their children's rows
@@ -317,7 +326,7 @@ def _owners(X, w, terms) -> np.ndarray:
     owner = np.full(X.shape[1], -1)
     if X.shape[1] == 0:
         return owner
-    scale = np.maximum(np.abs(X).max(axis=0), 1.0)
+    scale = np.abs(X - X.mean(axis=0)).max(axis=0)  # the column's own spread
     for idx_level, (idx, L) in enumerate(terms):
         total = np.bincount(idx, weights=w, minlength=L)
         spread = np.abs(X - _means_by_level(X, w, idx, total)[idx]).max(axis=0)
@@ -337,8 +346,10 @@ def centred_terms(design: Design, centring: bool | Sequence[str] | None) -> tupl
     """
     info = design.info
     labels = [g.label for g in info.groups]
-    if centring is False or (not isinstance(centring, bool | str | None) and not centring):
-        return ()  # False, or an empty list of terms (a resolved default that chose none)
+    if not isinstance(centring, bool | str | None):
+        centring = tuple(centring)  # a list, tuple or array of labels
+    if centring is False or centring == ():
+        return ()  # False, or no terms (a resolved default that chose none)
     nested = nesting(design) if labels else None
     if centring is None:
         if nested is None:

@@ -763,8 +763,9 @@ def test_centring_rule(example, rich_data):
     assert packing.CENTRE_SIGNAL <= packing.level_signal(missions)[0] < packing.CENTRE_SIGNAL_OUTER
     assert packing.centred_terms(missions, None) == ("mission",)
     assert packing.centred_terms(design, None) == ()
-    # 4 missions, 20 departments of about 150 rows, 8 department-level columns (signals
-    # 0 and 4.0): departments only. Measured: 130 min bulk ESS per second sampling
+    # 4 missions, 20 departments of about 150 rows, 9 department-level columns and 3
+    # mission-level ones (signals 0, the missions' stratum left without degrees of
+    # freedom, and 4.0): departments only. Measured: 130 min bulk ESS per second sampling
     # against 32 for neither (30 divergences) and 66 for both (50).
     few = _design(rich_data, "hierarchical", "logit", {})[0]
     assert packing.centred_terms(few, None) == ("mission:department",)
@@ -778,8 +779,12 @@ def test_centring_rule(example, rich_data):
     assert packing.centred_terms(rich, True) == ("mission", "mission:department")
     assert packing.centred_terms(rich, False) == ()
     # An empty list is none (the sampler passes the rule's resolved choice on), with or
-    # without group terms.
+    # without group terms; an array of labels is a list.
     assert packing.centred_terms(rich, ()) == ()
+    assert packing.centred_terms(rich, np.array(["mission:department", "mission"])) == (
+        "mission",
+        "mission:department",
+    )
     assert packing.centred_terms(_design(example, "response ~ severity", "logit", {})[0], ()) == ()
     # Compressed rows (weights) give the same signals.
     np.testing.assert_allclose(
@@ -815,6 +820,25 @@ def test_centring_rule(example, rich_data):
     single, _ = _design(example, "response ~ severity + (1 | response_id)", "logit", {})
     assert packing.level_signal(single) == [0.0]
     assert packing.centred_terms(single, None) == ()
+
+
+def test_level_signal_of_a_stratum_without_degrees_of_freedom_is_zero():
+    """Where a term's own columns take all its degrees of freedom (6 outer levels, 5
+    independent columns constant within them), nothing is left to estimate its spread
+    from: the signal is 0 on every draw, not the quotient of two rounding errors (which
+    read up to 2.6, above both thresholds, on 9% of such draws before)."""
+    rng = np.random.default_rng(8)
+    K, per = 6, 3
+    sizes = rng.integers(5, 40, K * per)
+    inner = np.repeat(np.arange(K * per), sizes)
+    outer = (np.arange(K * per) // per)[inner]
+    for _ in range(40):
+        Z = rng.normal(size=(K, K - 1))
+        y = rng.normal(0, 1.0, K)[outer] + rng.normal(0, 0.3, K * per)[inner]
+        y = y + rng.normal(size=len(inner))
+        X = np.column_stack([rng.normal(size=len(inner)), Z[outer]])
+        signal = packing.signal_of(y, np.ones(len(inner)), X, [(outer, K), (inner, K * per)])
+        assert signal[0] == 0.0 and np.isfinite(signal[1])
 
 
 def test_level_signal_on_known_truth_with_unequal_sizes_and_level_columns():
