@@ -127,7 +127,7 @@ _SD_FAMILIES = {
 # default; signals of missions and departments): 10,000 rows, seed 11 (10.5, 4.9): both
 # centred 2,025 in 13.7 s, departments only 598, neither 1,353 in 65 s; seed 1 (2.3,
 # 7.3): both 540 with 5 divergences and r_hat 1.011, departments only 638 in 13.7 s,
-# neither 923 in 77 s; 3,000 rows (13.8, 0.3): both 321 against 871 for neither; the
+# neither 923 in 77 s; 3,000 rows (14.3, 0.3): both 321 against 871 for neither; the
 # example (0.5, 1.3): both 163 with 17 divergences, missions only 531, neither 1,026;
 # 4 missions of 3,000 rows (0, 4.0): departments only 130 per second of sampling,
 # neither 32, both 66. A single term: the example's missions (2.4) 3,646 against 652;
@@ -210,7 +210,9 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
       parent: the grand mean), regressed on the columns first constant within its levels
       (their level means, likewise less their parent's); the residuals' sum of squares
       has expectation ``A tau^2 + B``, from each level's share of its parent's weight
-      (its leverage) and its mean's noise, less what the columns took.
+      (its leverage) and its mean's noise, less what the columns took, plus what the
+      row columns' fitted slopes' sampling error adds (the inner terms' columns'
+      slopes are taken as known: a small upward bias for the outer terms).
     - The noise of an innermost level's mean is the noise variance over its weight; of
       an outer level's mean, the sum over its children of (child weight / its weight)^2
       (child between-variance + child noise). The signal is tau^2 over the term's
@@ -242,6 +244,8 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
         return [0.0] * len(terms)
     sigma2 = float((w * e * e).sum() / dof)
     y = y - X[:, rows] @ beta  # less the row columns' fit, by their within-level slopes
+    # the slopes' sampling covariance: their error reaches every term's level means
+    slopes = sigma2 * np.linalg.pinv(Xw.T @ (Xw * w[:, None])) if rows.any() else None
     noise = sigma2 / np.maximum(inner_size, 1e-300)  # of each innermost level's mean
     signals = []
     for g in range(len(terms) - 1, -1, -1):
@@ -286,6 +290,11 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
                 mu[:, j] -= share * np.bincount(parent, weights=u[:, j], minlength=groups)[parent]
             a -= float((mu**2).sum())
             b -= float((v[:, None] * mu**2).sum())
+        if slopes is not None:  # + E|Q M xbar (slopes' error)|^2, xbar the row columns'
+            G = less_parent(_means_by_level(X[:, rows], w, idx, sizes[g])[present])
+            if C.shape[1]:
+                G = G - u @ (u.T @ G)
+            b += float(np.einsum("ij,jk,ik->", G, slopes, G))
         # no degrees of freedom left (the columns took them all): nothing to estimate,
         # where A's rounding could leave 1e-16 and a power of 2 for tau^2
         free = len(m) - len(np.unique(parent)) - rank > 0 and a > 1e-9 * float(lever.sum())
