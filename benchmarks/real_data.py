@@ -150,7 +150,11 @@ def main() -> None:
     args = ap.parse_args()
     bayesresp.fit(bayesresp.load_example(), "baseline", draws=50, tune=50, progress=False)
     rows = []
-    for name in args.data.split(","):
+    names = args.data.split(",")
+    unknown = [n for n in names if n not in DATA]
+    if unknown:
+        ap.error(f"unknown data set {', '.join(unknown)} (known: {', '.join(DATA)})")
+    for name in names:
         for link in ("logit", "probit"):
             for seed in (int(s) for s in args.seeds.split(",")):
                 row = one(name, link, seed)

@@ -268,8 +268,6 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
         owned = owner == g
         raw = _means_by_level(X[:, owned], w, idx, sizes[g])[present]
         C = less_parent(raw)
-        m, beta, _ = _fit(m, C, np.ones(len(m)))
-        y = y - X[:, owned] @ beta  # the outer terms see y less these columns' fit
         # The level means are a + noise, independent across levels with variances tau^2
         # and v; the residuals are Q M (a + noise), M taking each parent's weighted mean
         # off, Q the projection off C's columns: E[sum m^2] = A tau^2 + B, with
@@ -278,12 +276,17 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
         a, b = float(lever.sum()), float((v * lever).sum())
         rank = 0
         if C.shape[1]:
-            u, sv, _ = np.linalg.svd(C, full_matrices=False)
-            # rounding noise of the columns' own size is no direction (a constant that
-            # floats cannot hold leaves it in C)
+            # one decomposition for the fit and for A and B, so that both see the same
+            # directions; rounding noise of the columns' own size is none (a constant
+            # that floats cannot hold leaves it in C)
+            u, sv, vt = np.linalg.svd(C, full_matrices=False)
             size = max(float(sv.max()), float(np.abs(raw).max()) * np.sqrt(len(raw)))
-            u = u[:, sv > size * max(C.shape) * 1e-12]
+            keep = sv > size * max(C.shape) * 1e-12
+            u, sv, vt = u[:, keep], sv[keep], vt[keep]
             rank = u.shape[1]
+            along = u.T @ m
+            m = m - u @ along
+            y = y - X[:, owned] @ (vt.T @ (along / sv))  # outer terms: less this fit
             # M'u: each u less its parent's sum times the level's share
             mu = u.copy()
             for j in range(u.shape[1]):
