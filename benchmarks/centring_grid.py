@@ -1,16 +1,17 @@
-"""Where hierarchical centring pays: a grid of one group term's signal.
+"""Where hierarchical centring pays: a grid of one group term's signal and levels.
 
 Run: .venv/bin/python benchmarks/centring_grid.py [--readme]
 
-Simulated three-level outcomes (cutpoints -0.8 and 0.8 on a logistic latent scale), 200
-groups of 0.5 to 1.5 times ``n`` rows each (so sizes differ), a row covariate and a
-group-level one (each with effect 0.5), group intercepts of sd ``tau``:
-``resp ~ x + z + (1 | id)``. Each data set is fitted non-centred and centred
-(``centring=False`` / ``True``, seed 1, 4 x 1,000 draws) and the table gives the term's
-signal (:func:`bayesresp.inference.packing.level_signal`), min bulk ESS per second of
-sampling, divergences, max r_hat, and what the default rule chooses
-(``packing.CENTRE_SIGNAL`` for an innermost term). ``--readme`` writes the table between
-the markers in benchmarks/README.md.
+Simulated three-level outcomes (cutpoints -0.8 and 0.8 on a logistic latent scale),
+``groups`` levels of 0.5 to 1.5 times ``n`` rows each (so sizes differ), a row covariate
+and a group-level one (each with effect 0.5), group intercepts of sd ``tau``:
+``resp ~ x + z + (1 | id)``; then nested terms, ``resp ~ x + (1 | lea/school)``, outer
+levels of sd ``tau_outer`` over ``per`` inner levels each of sd ``tau``. Each data set is
+fitted non-centred and with its innermost term centred (seed 1, 4 x 1,000 draws) and the
+tables give the terms' signals (:func:`bayesresp.inference.packing.level_signal`), min
+bulk ESS per second of sampling, divergences, max r_hat, and what the default rule
+chooses (:func:`bayesresp.inference.packing.centre_threshold` of the innermost term's
+levels). ``--readme`` writes the tables between the markers in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ import bayesresp
 
 BEGIN, END = "<!-- centring-grid:begin -->", "<!-- centring-grid:end -->"
 FORMULA = "resp ~ x + z + (1 | id)"
-GRID = [(5, 0.4), (5, 0.8), (5, 1.6), (15, 0.4), (15, 0.8), (15, 1.6), (40, 0.4), (40, 0.8)]
-GRID += [(40, 1.6), (10, 1.0), (25, 0.6)]
+NESTED = "resp ~ x + (1 | lea/school)"
+# (levels, rows per level, tau): 200 levels over rows and spreads, then the levels' axis
+GRID = [(200, 5, 0.4), (200, 5, 0.8), (200, 5, 1.6), (200, 15, 0.4), (200, 15, 0.8)]
+GRID += [(200, 15, 1.6), (200, 40, 0.4), (200, 40, 0.8), (200, 40, 1.6), (200, 10, 1.0)]
+GRID += [(200, 25, 0.6), (50, 8, 0.837), (50, 8, 1.0), (50, 8, 1.225), (50, 8, 1.6)]
+GRID += [(500, 8, 0.707), (500, 8, 0.837), (500, 8, 1.0)]
+GRID += [(1000, 6, t) for t in (0.683, 0.816, 0.966, 1.155)]
+GRID += [(2500, 6, t) for t in (0.683, 0.816, 0.966, 1.155)]
+# (outer levels, inner levels per outer one, rows per inner level, tau_outer, tau)
+NESTED_GRID = [(12, 5, 40, 0.3, 0.4), (40, 15, 13, 0.15, 0.72), (130, 18, 13, 0.15, 0.72)]
 LEVELS = ["no", "perhaps", "yes"]
 
 
@@ -49,19 +58,42 @@ def simulate(groups: int, n: int, tau: float, seed: int = 7) -> pd.DataFrame:
     )
 
 
-def signal(frame: pd.DataFrame) -> tuple[float, tuple[str, ...]]:
+def simulate_nested(
+    outer: int, per: int, n: int, tau_outer: float, tau: float, seed: int = 3
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    inner = outer * per
+    sizes = rng.integers(max(2, n // 2), n * 3 // 2 + 1, inner)
+    school = np.repeat(np.arange(inner), sizes)
+    lea = school // per
+    x = rng.normal(size=len(school))
+    latent = 0.5 * x + rng.normal(0.0, tau_outer, outer)[lea]
+    latent = latent + rng.normal(0.0, tau, inner)[school] + rng.logistic(size=len(school))
+    y = np.digitize(latent, [-0.8, 0.8])
+    return pd.DataFrame(
+        {
+            "resp": pd.Categorical(np.array(LEVELS)[y], categories=LEVELS, ordered=True),
+            "x": x,
+            "lea": lea.astype(str),
+            "school": school.astype(str),
+        }
+    )
+
+
+def signal(frame: pd.DataFrame, formula: str = FORMULA) -> tuple[list[float], tuple[str, ...]]:
+    """The terms' signals (outermost first) and the terms the default rule centres."""
     from bayesresp.inference import fitting, packing
     from bayesresp.model.design import make_design
     from bayesresp.model.spec import ModelSpec
 
-    spec = ModelSpec.coerce(FORMULA)
+    spec = ModelSpec.coerce(formula)
     data, codebook = fitting.prepare_data(frame, spec, None)
     design = make_design(data, spec.parsed, codebook, blocks=spec.blocks)
-    return packing.level_signal(design)[0], packing.centred_terms(design, None)
+    return packing.level_signal(design), packing.centred_terms(design, None)
 
 
-def run(frame: pd.DataFrame, centring: bool) -> dict:
-    fit = bayesresp.fit(frame, FORMULA, seed=1, progress=False, centring=centring)
+def run(frame: pd.DataFrame, centring: bool | str, formula: str = FORMULA) -> dict:
+    fit = bayesresp.fit(frame, formula, seed=1, progress=False, centring=centring)
     table = fit.summary()
     sampling = fit.meta["timings"]["sampling"]
     return {
@@ -71,32 +103,62 @@ def run(frame: pd.DataFrame, centring: bool) -> dict:
     }
 
 
+def cells(frame: pd.DataFrame, formula: str, inner: str) -> tuple:
+    signals, chosen = signal(frame, formula)
+    plain, centred = run(frame, False, formula), run(frame, inner, formula)
+    rule = "centred" if inner in chosen else "non-centred"
+    return signals, plain, centred, rule
+
+
+def row(head: str, signals: list[float], plain: dict, centred: dict, rule: str) -> str:
+    return (
+        f"| {head} | {', '.join(f'{v:.2f}' for v in signals)} | {plain['ess_s']:.0f}"
+        f" | {centred['ess_s']:.0f} | {centred['ess_s'] / plain['ess_s']:.2f}"
+        f" | {plain['div']}, {centred['div']} | {plain['r_hat']:.3f}, {centred['r_hat']:.3f}"
+        f" | {rule} |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     rows = []
-    for n, tau in GRID:
-        frame = simulate(200, n, tau)
-        s, chosen = signal(frame)
-        plain, centred = run(frame, False), run(frame, True)
-        rows.append((n, tau, len(frame), s, plain, centred, "centred" if chosen else "non-centred"))
+    for groups, n, tau in GRID:
+        frame = simulate(groups, n, tau)
+        rows.append(((groups, n, tau, len(frame)), *cells(frame, FORMULA, "id")))
         print(rows[-1], flush=True)
-    rows.sort(key=lambda r: r[3])
+    rows.sort(key=lambda r: (r[0][0], r[1][0]))
+    head = (
+        "| divergences (non-centred, centred) | max r_hat (non-centred, centred) | rule |",
+        "|---:|---|---|---|",
+    )
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} (200 groups; sorted by signal).",
+        f"Measured {time.strftime('%Y-%m-%d')} (one term; sorted by levels, then signal).",
         "",
-        "| rows per group | tau | rows | signal | non-centred ESS/s | centred ESS/s | "
-        "divergences (non-centred, centred) | max r_hat (non-centred, centred) | rule |",
-        "|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| levels | rows per level | tau | rows | signal | non-centred ESS/s | centred ESS/s"
+        " | centred / non-centred " + head[0],
+        "|---:|---:|---:|---:|---:|---:|---:" + head[1],
     ]
-    for n, tau, size, s, plain, centred, rule in rows:
-        lines.append(
-            f"| {n} | {tau} | {size:,} | {s:.2f} | {plain['ess_s']:.0f} | {centred['ess_s']:.0f}"
-            f" | {plain['div']}, {centred['div']} | {plain['r_hat']:.3f}, {centred['r_hat']:.3f}"
-            f" | {rule} |"
-        )
+    for (groups, n, tau, size), *rest in rows:
+        lines.append(row(f"{groups:,} | {n} | {tau} | {size:,}", *rest))
+    lines += [
+        "",
+        "Nested terms, `resp ~ x + (1 | lea/school)`, the schools centred or not (the"
+        " outer term non-centred in both):",
+        "",
+        "| outer levels | inner levels | rows per inner level | tau outer, inner | rows"
+        " | signals (outer, inner) | non-centred ESS/s | inner centred ESS/s"
+        " | centred / non-centred " + head[0],
+        "|---:|---:|---:|---|---:|---|---:|---:" + head[1],
+    ]
+    for outer, per, n, tau_outer, tau in NESTED_GRID:
+        frame = simulate_nested(outer, per, n, tau_outer, tau)
+        result = cells(frame, NESTED, "lea:school")
+        print((outer, per, n, *result), flush=True)
+        head_cells = f"{outer} | {outer * per:,} | {n} | {tau_outer}, {tau} | {len(frame):,}"
+        lines.append(row(head_cells, *result))
     publish("\n".join(lines), BEGIN, END, args.readme)
 
 

@@ -326,9 +326,11 @@ def fit(
         outward while each carries a strong signal
         (:func:`bayesresp.inference.packing.level_signal`: between-level variance over
         a level mean's noise, stratum by stratum after the covariates varying there:
-        at least ``bayesresp.inference.packing.CENTRE_SIGNAL``, 2.0, for the innermost
-        term, ``CENTRE_SIGNAL_OUTER``, 2.5, for those above it; never an outer term
-        over a non-centred inner one); ``True`` centres every term of the chain, ``False``
+        for the innermost term at least
+        :func:`bayesresp.inference.packing.centre_threshold` of its number of levels,
+        2.0 up to 100 levels, falling linearly in their logarithm to 1.2 from 1,000,
+        and ``CENTRE_SIGNAL_OUTER``, 2.5, for those above it; never an outer term over
+        a non-centred inner one); ``True`` centres every term of the chain, ``False``
         none, and a label or a list of labels (``"mission"``,
         ``["mission", "mission:department"]``) those terms.
         ``fit.meta["centred_terms"]`` records which.

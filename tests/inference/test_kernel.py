@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -820,6 +821,37 @@ def test_centring_rule(example, rich_data):
     single, _ = _design(example, "response ~ severity + (1 | response_id)", "logit", {})
     assert packing.level_signal(single) == [0.0]
     assert packing.centred_terms(single, None) == ()
+
+
+def test_centring_threshold_falls_with_the_number_of_levels():
+    """The innermost term's threshold is CENTRE_SIGNAL up to CENTRE_FEW levels,
+    CENTRE_SIGNAL_MANY from CENTRE_MANY, monotone between; and the rule applies it to the
+    innermost term's own levels: a moderate signal (1.67 and 1.76 here, between the two)
+    centres a term of 1,500 levels and leaves one of 90 non-centred."""
+    assert packing.centre_threshold(2) == packing.centre_threshold(packing.CENTRE_FEW) == 2.0
+    assert packing.centre_threshold(packing.CENTRE_MANY) == pytest.approx(1.2)
+    assert packing.centre_threshold(10**6) == pytest.approx(1.2)
+    steps = [packing.centre_threshold(j) for j in range(100, 1001, 50)]
+    assert np.all(np.diff(steps) < 0)
+    # half way in log levels (316), half way in threshold
+    assert packing.centre_threshold(10**2.5) == pytest.approx(1.6)
+    rng = np.random.default_rng(5)
+    levels_of = ["no", "perhaps", "yes"]
+
+    def design_of(groups):
+        g = np.repeat(np.arange(groups), 8)
+        x = rng.normal(size=len(g))
+        latent = 0.5 * x + rng.normal(0.0, 0.875, groups)[g] + rng.logistic(size=len(g))
+        y = np.digitize(latent, [-0.8, 0.8])
+        codes = pd.Categorical(np.array(levels_of)[y], categories=levels_of, ordered=True)
+        frame = pd.DataFrame({"resp": codes, "x": x, "id": g.astype(str)})
+        return _design(frame, "resp ~ x + (1 | id)", "logit", {})[0]
+
+    many, few = design_of(1500), design_of(90)
+    assert 1.3 < packing.level_signal(many)[0] < 1.9
+    assert packing.centred_terms(many, None) == ("id",)
+    assert 1.3 < packing.level_signal(few)[0] < 1.9
+    assert packing.centred_terms(few, None) == ()
 
 
 def test_level_signal_of_a_stratum_without_degrees_of_freedom_is_zero():
