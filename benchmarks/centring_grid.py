@@ -1,4 +1,4 @@
-"""Where hierarchical centring pays: a grid of one group term's signal and levels.
+"""Where hierarchical centring pays: a grid of signals and numbers of levels, one term and nested.
 
 Run: .venv/bin/python benchmarks/centring_grid.py [--readme]
 
@@ -121,7 +121,7 @@ def row(head: str, signals: list[float], plain: dict, centred: dict, rule: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    parser.add_argument("--readme", action="store_true", help="write the tables into README.md")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     rows = []

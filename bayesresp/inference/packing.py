@@ -132,27 +132,33 @@ _SD_FAMILIES = {
 # 4 missions of 3,000 rows (0, 4.0): departments only 130 per second of sampling,
 # neither 32, both 66. A single term: the example's missions (2.4) 3,646 against 652;
 # lme4's VerbAgg (7.1) 970 in 9 s against 348 with an r_hat of 1.022; a grid of 200
-# levels (benchmarks/centring_grid.py) gained at 2.1 and above (2x to 8x in ESS per
-# second), lost at 0.9 and below, was as poor either way at 1.1.
+# levels (benchmarks/centring_grid.py) gained at 2.1 and above (1.7x to 5.1x in ESS per
+# second), lost or was even at 1.1 and below (0.24x to 1.07x).
 #
 # The number of levels moves the innermost term's crossover. The centred form's
-# trouble is the funnel where a term's sd nears zero, and the sd's posterior narrows
-# as the levels grow (its relative width about (1 + 1 / signal) / sqrt(2 levels)), so
-# with many levels the centred form loses little where the signal is low and gains
-# where outer terms or level-constant covariates sit on the level means. On the grid's
-# simulator, 50 levels lost by centring at 0.7 to 1.4 (1.4x to 3x); 500 to 2,500
-# levels sampled about as well either way from 0.9 to 1.8 (ESS per second ratios 0.8
-# to 1.3, single seeds); nested terms of 13 rows a level gained by centring the inner
-# one at 1.5 with 600 levels (2.2x) and at 1.4 with 2,340 (1.2x), were even at 1.3
-# with 60; mlmRev's Chem97 (2,410 schools, 1.4) misses the convergence targets
-# non-centred (r_hat 1.019, ESS 141 on the authorities' sd) and meets them with its
-# schools centred (3.7x), while the example's 56 departments (1.3) lose by it (1.2x
-# and 2.3x). So the innermost term is centred from CENTRE_SIGNAL up to
-# CENTRE_FEW levels, from CENTRE_SIGNAL_MANY from CENTRE_MANY levels, and between
-# the two from a threshold linear in the logarithm of the levels
-# (:func:`centre_threshold`); each term above it while its own signal is at least
-# CENTRE_SIGNAL_OUTER (an outer term lost at 2.3, gained at 10.5; no evidence yet that
-# its levels move it), never an outer term over a non-centred inner one.
+# trouble is the funnel where a term's sd nears zero; with many levels the data hold
+# the sd away from zero (the standard error of its analysis-of-variance estimate is
+# about (1 + 1 / signal) / sqrt(2 levels) relative), so the funnel, and with it the
+# centred form's loss at a low signal, fades, while centring still gains where outer
+# terms or level-constant covariates sit on the level means (Chem97's slowest
+# parameter was the authorities' sd). On the grid's simulator (single seeds; the same
+# cell's ratio moved by up to 45% between runs), 50 levels lost by centring at 0.7 to
+# 1.4 (1.4x to 3.3x) and gained at 2.7; 1,000 levels crossed between 1.1 and 1.6, 2,500
+# between 0.9 and 1.3; nested terms gained by centring the inner one at 1.5 with 600
+# levels (2.2x) and at 1.4 with 2,340 (1.2x), both of 13 rows a level, and were even
+# at 1.3 with 60 of 40 rows; mlmRev's Chem97 (2,410 schools, 1.4) misses the
+# convergence targets non-centred (r_hat 1.019, bulk ESS 141 on the authorities' sd)
+# and meets them with its schools centred (4.0x the min bulk ESS per second of
+# sampling), while the example's 56 departments (1.3) lose by it (1.2x and 2.3x). So
+# the innermost term is centred from CENTRE_SIGNAL up to CENTRE_FEW levels, from
+# CENTRE_SIGNAL_MANY from CENTRE_MANY levels, and between the two from a threshold
+# linear in the logarithm of the levels (:func:`centre_threshold`). The constants were
+# set on the same cells they are judged by (26 of 29 picks the faster form, 22 under
+# the former 2.0), and CENTRE_SIGNAL_MANY is provisional: more seeds at 1,000 levels
+# and above would place it better. Each term above the innermost is centred while its
+# own signal is at least CENTRE_SIGNAL_OUTER (an outer term lost at 2.3, gained at
+# 10.5; no evidence yet that its levels move it), never an outer term over a
+# non-centred inner one.
 CENTRE_SIGNAL = 2.0
 CENTRE_SIGNAL_MANY = 1.2
 CENTRE_FEW = 100
@@ -164,7 +170,7 @@ def centre_threshold(levels: int) -> float:
     """The signal from which the innermost of nested intercepts is centred, given its
     number of levels: ``CENTRE_SIGNAL`` up to ``CENTRE_FEW`` levels,
     ``CENTRE_SIGNAL_MANY`` from ``CENTRE_MANY``, linear in ``log(levels)`` between."""
-    where = np.log(levels / CENTRE_FEW) / np.log(CENTRE_MANY / CENTRE_FEW)
+    where = np.log(max(levels, 1) / CENTRE_FEW) / np.log(CENTRE_MANY / CENTRE_FEW)
     where = min(max(float(where), 0.0), 1.0)
     return CENTRE_SIGNAL + where * (CENTRE_SIGNAL_MANY - CENTRE_SIGNAL)
 

@@ -852,6 +852,25 @@ def test_centring_threshold_falls_with_the_number_of_levels():
     assert packing.centred_terms(many, None) == ("id",)
     assert 1.3 < packing.level_signal(few)[0] < 1.9
     assert packing.centred_terms(few, None) == ()
+    # Nested: 20 outer levels over 1,500 inner ones (75 each, 8 rows each). The inner
+    # signal (1.59) is judged by the inner term's 1,500 levels (threshold 1.2), not the
+    # outer term's 20 (2.0); the outer one (1.13) stays below 2.5.
+    nested = np.random.default_rng(3)
+    sizes = nested.integers(4, 13, 1500)
+    school = np.repeat(np.arange(1500), sizes)
+    x = nested.normal(size=len(school))
+    latent = 0.5 * x + nested.normal(0.0, 0.3, 20)[school // 75]
+    latent = latent + nested.normal(0.0, 0.95, 1500)[school] + nested.logistic(size=len(school))
+    codes = pd.Categorical(
+        np.array(levels_of)[np.digitize(latent, [-0.8, 0.8])], categories=levels_of, ordered=True
+    )
+    frame = pd.DataFrame(
+        {"resp": codes, "x": x, "lea": (school // 75).astype(str), "school": school.astype(str)}
+    )
+    two = _design(frame, "resp ~ x + (1 | lea/school)", "logit", {})[0]
+    outer_signal, inner_signal = packing.level_signal(two)
+    assert outer_signal < packing.CENTRE_SIGNAL_OUTER and 1.3 < inner_signal < 1.9
+    assert packing.centred_terms(two, None) == ("lea:school",)
 
 
 def test_level_signal_of_a_stratum_without_degrees_of_freedom_is_zero():
