@@ -1,6 +1,6 @@
 """Where hierarchical centring pays: a grid of signals and numbers of levels, one term and nested.
 
-Run: .venv/bin/python benchmarks/centring_grid.py [--readme]
+Run: .venv/bin/python benchmarks/centring_grid.py [--readme] [--only grid|seeds]
 
 Simulated three-level outcomes (cutpoints -0.8 and 0.8 on a logistic latent scale),
 ``groups`` levels of 0.5 to 1.5 times ``n`` rows each (so sizes differ), a row covariate
@@ -11,7 +11,9 @@ fitted non-centred and with its innermost term centred (seed 1, 4 x 1,000 draws)
 tables give the terms' signals (:func:`bayesresp.inference.packing.level_signal`), min
 bulk ESS per second of sampling, divergences, max r_hat, and what the default rule
 chooses (:func:`bayesresp.inference.packing.centre_threshold` of the innermost term's
-levels). ``--readme`` writes the tables between the markers in benchmarks/README.md.
+levels); then the cells of many levels near the rule's lowest threshold again, at two
+more data seeds (``--only grid`` or ``--only seeds`` runs one part). ``--readme``
+writes the tables between their markers in benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from _readme import publish  # benchmarks/_readme.py, beside this script
 import bayesresp
 
 BEGIN, END = "<!-- centring-grid:begin -->", "<!-- centring-grid:end -->"
+SEEDS_BEGIN, SEEDS_END = "<!-- centring-seeds:begin -->", "<!-- centring-seeds:end -->"
 FORMULA = "resp ~ x + z + (1 | id)"
 NESTED = "resp ~ x + (1 | lea/school)"
 # (levels, rows per level, tau): 200 levels over rows and spreads, then the levels' axis
@@ -38,6 +41,10 @@ GRID += [(1000, 6, t) for t in (0.683, 0.816, 0.966, 1.155)]
 GRID += [(2500, 6, t) for t in (0.683, 0.816, 0.966, 1.155)]
 # (outer levels, inner levels per outer one, rows per inner level, tau_outer, tau)
 NESTED_GRID = [(12, 5, 40, 0.3, 0.4), (40, 15, 13, 0.15, 0.72), (130, 18, 13, 0.15, 0.72)]
+# (levels, rows per level, tau) at two more data seeds each: many levels near the
+# threshold CENTRE_SIGNAL_MANY
+SEEDS = (8, 9)
+SEEDS_GRID = [(levels, 6, tau) for levels in (1000, 2500) for tau in (0.8, 0.9, 1.05)]
 LEVELS = ["no", "perhaps", "yes"]
 
 
@@ -110,6 +117,12 @@ def cells(frame: pd.DataFrame, formula: str, inner: str) -> tuple:
     return signals, plain, centred, rule
 
 
+HEAD = (
+    "| divergences (non-centred, centred) | max r_hat (non-centred, centred) | rule |",
+    "|---:|---|---|---|",
+)
+
+
 def row(head: str, signals: list[float], plain: dict, centred: dict, rule: str) -> str:
     return (
         f"| {head} | {', '.join(f'{v:.2f}' for v in signals)} | {plain['ess_s']:.0f}"
@@ -119,27 +132,19 @@ def row(head: str, signals: list[float], plain: dict, centred: dict, rule: str) 
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="write the tables into README.md")
-    args = parser.parse_args()
-    warnings.filterwarnings("ignore")
+def grid(write: bool) -> None:
     rows = []
     for groups, n, tau in GRID:
         frame = simulate(groups, n, tau)
         rows.append(((groups, n, tau, len(frame)), *cells(frame, FORMULA, "id")))
         print(rows[-1], flush=True)
     rows.sort(key=lambda r: (r[0][0], r[1][0]))
-    head = (
-        "| divergences (non-centred, centred) | max r_hat (non-centred, centred) | rule |",
-        "|---:|---|---|---|",
-    )
     lines = [
         f"Measured {time.strftime('%Y-%m-%d')} (one term; sorted by levels, then signal).",
         "",
         "| levels | rows per level | tau | rows | signal | non-centred ESS/s | centred ESS/s"
-        " | centred / non-centred " + head[0],
-        "|---:|---:|---:|---:|---:|---:|---:" + head[1],
+        " | centred / non-centred " + HEAD[0],
+        "|---:|---:|---:|---:|---:|---:|---:" + HEAD[1],
     ]
     for (groups, n, tau, size), *rest in rows:
         lines.append(row(f"{groups:,} | {n} | {tau} | {size:,}", *rest))
@@ -150,8 +155,8 @@ def main() -> None:
         "",
         "| outer levels | inner levels | rows per inner level | tau outer, inner | rows"
         " | signals (outer, inner) | non-centred ESS/s | inner centred ESS/s"
-        " | centred / non-centred " + head[0],
-        "|---:|---:|---:|---|---:|---|---:|---:" + head[1],
+        " | centred / non-centred " + HEAD[0],
+        "|---:|---:|---:|---|---:|---|---:|---:" + HEAD[1],
     ]
     for outer, per, n, tau_outer, tau in NESTED_GRID:
         frame = simulate_nested(outer, per, n, tau_outer, tau)
@@ -159,7 +164,37 @@ def main() -> None:
         print((outer, per, n, *result), flush=True)
         head_cells = f"{outer} | {outer * per:,} | {n} | {tau_outer}, {tau} | {len(frame):,}"
         lines.append(row(head_cells, *result))
-    publish("\n".join(lines), BEGIN, END, args.readme)
+    publish("\n".join(lines), BEGIN, END, write)
+
+
+def seeds(write: bool) -> None:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d')} (one term, data seeds {SEEDS}).",
+        "",
+        "| levels | tau | data seed | signal | non-centred ESS/s | centred ESS/s"
+        " | centred / non-centred " + HEAD[0],
+        "|---:|---:|---:|---:|---:|---:" + HEAD[1],
+    ]
+    for groups, n, tau in SEEDS_GRID:
+        for seed in SEEDS:
+            result = cells(simulate(groups, n, tau, seed=seed), FORMULA, "id")
+            print((groups, tau, seed, *result), flush=True)
+            lines.append(row(f"{groups:,} | {tau} | {seed}", *result))
+    publish("\n".join(lines), SEEDS_BEGIN, SEEDS_END, write)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", action="store_true", help="write the tables into README.md")
+    parser.add_argument(
+        "--only", choices=["grid", "seeds"], help="run one part (default: both)", default=None
+    )
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    if args.only in (None, "grid"):
+        grid(args.readme)
+    if args.only in (None, "seeds"):
+        seeds(args.readme)
 
 
 if __name__ == "__main__":
