@@ -48,21 +48,19 @@ SEEDS_GRID = [(levels, 6, tau) for levels in (1000, 2500) for tau in (0.8, 0.9, 
 LEVELS = ["no", "perhaps", "yes"]
 
 
+def _codes(latent: np.ndarray) -> pd.Categorical:
+    """Three ordered levels cut from the latent scale at -0.8 and 0.8."""
+    y = np.digitize(latent, [-0.8, 0.8])
+    return pd.Categorical(np.array(LEVELS)[y], categories=LEVELS, ordered=True)
+
+
 def simulate(groups: int, n: int, tau: float, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     sizes = rng.integers(max(2, n // 2), n * 3 // 2 + 1, groups)
     g = np.repeat(np.arange(groups), sizes)
     z, x = rng.normal(size=groups), rng.normal(size=len(g))
     latent = 0.5 * x + 0.5 * z[g] + rng.normal(0.0, tau, groups)[g] + rng.logistic(size=len(g))
-    y = np.digitize(latent, [-0.8, 0.8])
-    return pd.DataFrame(
-        {
-            "resp": pd.Categorical(np.array(LEVELS)[y], categories=LEVELS, ordered=True),
-            "x": x,
-            "z": z[g],
-            "id": g.astype(str),
-        }
-    )
+    return pd.DataFrame({"resp": _codes(latent), "x": x, "z": z[g], "id": g.astype(str)})
 
 
 def simulate_nested(
@@ -76,14 +74,8 @@ def simulate_nested(
     x = rng.normal(size=len(school))
     latent = 0.5 * x + rng.normal(0.0, tau_outer, outer)[lea]
     latent = latent + rng.normal(0.0, tau, inner)[school] + rng.logistic(size=len(school))
-    y = np.digitize(latent, [-0.8, 0.8])
     return pd.DataFrame(
-        {
-            "resp": pd.Categorical(np.array(LEVELS)[y], categories=LEVELS, ordered=True),
-            "x": x,
-            "lea": lea.astype(str),
-            "school": school.astype(str),
-        }
+        {"resp": _codes(latent), "x": x, "lea": lea.astype(str), "school": school.astype(str)}
     )
 
 
