@@ -195,6 +195,16 @@ class Fit(FittedModel):
         """
         return estimates.imputed(self, ci)
 
+    def imputed_values(self, ci: float = 0.9) -> pd.DataFrame:
+        """The posterior of each missing cell of a number (a fit with ``missing="model"``,
+        where it is a latent value); see :func:`bayesresp.queries.estimates.imputed_values`.
+
+        Examples
+        --------
+        >>> fit.imputed_values().xs("years_at_station", level="variable")  # doctest: +SKIP
+        """
+        return estimates.imputed_values(self, ci)
+
     # -- what-if -------------------------------------------------------------------------
     def what_if(
         self,

@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayesresp.errors import ComparisonError
-from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
+from bayesresp.inference.arrays import eta_and_fresh, integrate_fresh, thresholds_from_draws
 from bayesresp.inference.imputation import mixed_log_lik
 from bayesresp.inference.newgroups import (
     IMPORTANCE,
@@ -280,7 +280,7 @@ def _refit_without(fit: FittedModel, test: np.ndarray, draws: int, seed: int) ->
         centring=None if fit.meta.get("centred") else False,
     )
     full = prior_values(apply_design(fit.info, fit.data, coders=coded))
-    design = replace(apply_design(fit.info, train, coders=coded), prior_values=full)
+    design = replace(apply_design(fit.info, train, coders=coded, own=True), prior_values=full)
     with warnings.catch_warnings():  # the full data's recipe: the fit has said it already
         warnings.simplefilter("ignore", UserWarning)
         return fit_design(design, train, fit.spec, fit.codebook, settings)
@@ -296,9 +296,14 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         one = apply_design(f.info, fit.data.iloc[[test[j]]])
         modes = {g: ("known" if one.group_index[g][0] >= 0 else "new") for g in one.group_index}
         rng = np.random.default_rng(seed + j)
-        eta = eta_from_draws(f.arrays, one, modes, rng)
+        eta, fresh = eta_and_fresh(f.arrays, one, modes, rng)
         cut = thresholds_from_draws(f.arrays, one, slice(None), modes, rng)
-        ll = f.spec.response.log_prob(one.y, eta, cut, y_high=one.y_high)
+
+        def log_prob(e, one=one, cut=cut):
+            return f.spec.response.log_prob(one.y, e, cut, y_high=one.y_high)
+
+        # a number the held-out row lacks: integrated over its model (the refit's)
+        ll = log_prob(eta) if fresh is None else integrate_fresh(log_prob, eta, fresh, log=True)
         if one.imputation is not None:  # its missing covariates summed out
             ll = mixed_log_lik(one, f.arrays, ll)
         ll = ll[:, 0]
@@ -477,11 +482,11 @@ def group_kfold(
 
     from bayesresp.inference.batches import BatchStore, InProcess, run_batch, versions
 
-    if fit.info.imputed:
+    if fit.info.modelled_missing:
         raise ComparisonError(
             "leave-one-group-out cross-validation does not yet cover a fit whose missing "
-            "covariates are summed out (missing='model': "
-            + ", ".join(m.var for m in fit.info.imputed)
+            "covariates are modelled (missing='model': "
+            + ", ".join(fit.info.modelled_missing)
             + "); compare such fits by PSIS-LOO or K-fold (folds=K)"
         )
     if fit.info.threshold_groups:

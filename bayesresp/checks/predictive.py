@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
+from bayesresp.inference.arrays import (
+    PosteriorArrays,
+    eta_and_fresh,
+    eta_from_draws,
+    integrate_fresh,
+    thresholds_from_draws,
+)
 from bayesresp.inference.imputation import copy_weights, mix, row_probabilities
 from bayesresp.inference.record import FittedModel
 from bayesresp.model.design import apply_design
@@ -89,17 +95,23 @@ def replicate(
 
     A row whose covariates the fit sums out (``missing="model"``) is replicated from its
     predictive distribution given its observed covariates, the missing ones averaged
-    over their model: the distribution whose log-density the fit stores for the row.
+    over their model: the distribution whose log-density the fit stores for the row. A
+    number the fit gives latent values is averaged over its model alike (not held at
+    the row's posterior draws of it, which have seen the row's outcome); under the model
+    of coders a response's codes are replicated from its fitted values.
     """
     from bayesresp.progress import bar
 
-    design = fit.design if data is None else apply_design(fit.info, data)
+    if data is None and fit.info.latent and not fit.info.coders:
+        design = apply_design(fit.info, fit.data)  # (the latent values: from their model)
+    else:
+        design = fit.design if data is None else apply_design(fit.info, data)
     if design.coders is not None:  # codes: coders' readings of the true levels
         return _replicate_codes(fit, design, draws, seed, complete)
     d = _subset(fit.arrays, draws)
     seed = fit.meta.get("seed", 0) if seed is None else seed
     rng = np.random.default_rng(seed)
-    eta = eta_from_draws(d, design, "known")
+    eta, fresh = eta_and_fresh(d, design, "known")
     imp = design.imputation
     y, y_high = design.of_rows(design.y), design.of_rows(design.y_high)
     weights = None if imp is None else copy_weights(design, d)
@@ -120,7 +132,13 @@ def replicate(
         for start in range(0, len(eta), step):
             stop = min(start + step, len(eta))
             cut = thresholds_from_draws(d, design, slice(start, stop))
-            p = fit.spec.response.probs(eta[start:stop], cut)
+            if fresh is None:
+                p = fit.spec.response.probs(eta[start:stop], cut)
+            else:  # latent numbers the rows lack: their model integrated out
+                part = tuple(a[start:stop] for a in fresh)
+                p = integrate_fresh(
+                    lambda e, cut=cut: fit.spec.response.probs(e, cut), eta[start:stop], part
+                )
             if weights is not None:  # copies mixed into their rows
                 p = mix(p, design, weights[start:stop])
             out[start:stop] = draw_levels(p, rng)

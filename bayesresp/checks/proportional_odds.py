@@ -128,9 +128,15 @@ class POCheckResult:
 def eligible_covariates(fit: FittedModel) -> dict[str, str | None]:
     """Each covariate of the fit's common terms, with why it cannot be made
     category-specific (None when it can): not in an interaction (its coefficient per
-    threshold would trade against the interaction's), not a ``mo()`` term."""
+    threshold would trade against the interaction's), not a ``mo()`` term, not a number
+    whose missing cells are latent values."""
     terms = fit.spec.parsed.terms
-    out: dict[str, str | None] = {}
+    latent = {m.var for m in fit.info.latent}
+    out: dict[str, str | None] = {
+        v: f"{v}'s missing cells are latent values (missing='model'), and cs() of such a "
+        "number is refused"
+        for v in sorted(latent)
+    }
     for term in terms:
         if term.cs:
             continue
@@ -226,7 +232,7 @@ def po_check(
         "seed": meta.get("seed") if seed is None else seed,
         "sampler": meta.get("sampler", "nutpie"),
         "target_accept": float(meta.get("target_accept", 0.9)),
-        "missing": "model" if fit.info.imputed else "error",
+        "missing": "model" if fit.info.modelled_missing else "error",
     }
     rows, deviations, fits, comparisons = [], {}, {}, {}
     for group in chosen:

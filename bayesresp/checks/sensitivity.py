@@ -76,7 +76,7 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     # design (its layer and priors)
     design = (
         fit.design
-        if fit.info.coders or fit.info.imputed
+        if fit.info.coders or fit.info.modelled_missing
         else design_of_spec(fit.data, fit.spec, fit.codebook)
     )
     model = build_model(design, fit.spec.priors, fit.spec.response)
@@ -99,13 +99,14 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     # way: its prior is R2's Beta and the shares' Dirichlet, which are scaled (scaling
     # the 35 normals too would move R2 by their product of scales alone).
     # The coders' standardised leniencies and spreads likewise (their sds and median
-    # are the priors).
+    # are the priors), and a latent number's standardised cells (mi_e[x]: their prior is
+    # the number's model, part of the likelihood of the data as the group effects are).
     conditional = ("b_w", "b_mo_w") if "R2" in fit.posterior else ()
     conditional += ("leniency_z", "spread_z")
     chosen = [
         name
         for name in log_prior.data_vars
-        if not name.startswith(("z[", "mi_z[")) and name not in conditional
+        if not name.startswith(("z[", "mi_z[", "mi_e[")) and name not in conditional
     ]
     joint = sum(
         log_prior[name].sum([d for d in log_prior[name].dims if d not in sample_dims])

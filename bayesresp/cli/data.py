@@ -161,8 +161,9 @@ def describe_cmd(
     "blanks",
     multiple=True,
     metavar="COLUMN=SHARE",
-    help="Leave a covariate with levels empty in a share of the rows, at random given "
-    "the mission and the official's hierarchy level (repeatable): background=0.3.",
+    help="Leave a covariate (with levels, or a number) empty in a share of the rows, at "
+    "random given the mission and the official's hierarchy level (repeatable): "
+    "background=0.3, years_at_station=0.2.",
 )
 def simulate_cmd(
     missions: int,

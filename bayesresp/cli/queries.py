@@ -242,19 +242,34 @@ def effects_cmd(fit_file: Path, draws: int, ci: float, fmt: str) -> None:
 @cli.command("imputed", epilog=EXIT_STATUS_HELP)
 @click.argument("fit_file", type=click.Path(path_type=Path))
 @_ci_option
+@click.option(
+    "--numbers",
+    is_flag=True,
+    help="The numbers' missing cells (latent values: mean, sd, interval) in place of the "
+    "levels' (the default, unless the fit's missing covariates are all numbers).",
+)
 @format_option
-def imputed_cmd(fit_file: Path, ci: float, fmt: str) -> None:
+def imputed_cmd(fit_file: Path, ci: float, numbers: bool, fmt: str) -> None:
     """The posterior of each missing covariate cell of a fit made with --missing model:
     per row, covariate and level, the probability of that level given the row's outcome,
-    other covariates and mission.
+    other covariates and mission; with --numbers (or when every missing covariate is a
+    number), each number's latent value: its posterior mean, sd and interval.
 
     \b
     Example:
       bayesresp imputed fit.nc --format csv > imputed.csv
+      bayesresp imputed fit.nc --numbers
     """
     from bayesresp.api import load_fit
 
     fit = load_fit(fit_file)
+    if numbers or (fit.info.latent and not fit.info.imputed):
+        emit_table(
+            fit.imputed_values(ci=ci),
+            fmt,
+            "Missing numbers: the posterior of each latent value, in the number's units",
+        )
+        return
     emit_table(
         fit.imputed(ci=ci),
         fmt,

@@ -328,15 +328,16 @@ def simulate(
         independently of the response, so the ranges are coarsened at random: the
         likelihood P(low <= y <= high) is then the right one.
     missing : dict, optional
-        Covariates with levels to leave empty in a share of the rows, ``{"background":
-        0.3}``: missing at random given observed values, never given the response or the
-        value itself. A row's chance of a blank is a logistic function of its mission (a
-        normal shift of sd 0.7 per mission) and of its ``hierarchy_level`` (its
-        ``severity`` for ``hierarchy_level`` itself), its intercept set so that the
-        expected share is the one asked. Drawn from a random stream of their own, so
-        the other values are those of the same call without ``missing``. The truth
-        records, per covariate, the responses left without it and their values
-        (``truth["missing"]``); the data are what ``missing="model"`` fits.
+        Covariates (with levels, or numbers) to leave empty in a share of the rows,
+        ``{"background": 0.3, "years_at_station": 0.2}``: missing at random given observed
+        values, never given the response or the value itself. A row's chance of a blank
+        is a logistic function of its mission (a normal shift of sd 0.7 per mission) and
+        of its ``hierarchy_level`` (its ``severity`` for ``hierarchy_level`` itself), its
+        intercept set so that the expected share is the one asked. Drawn from a random
+        stream of their own, so the other values are those of the same call without
+        ``missing``. The truth records, per covariate, the responses left without it and
+        their values (levels, or numbers) (``truth["missing"]``); the data are what
+        ``missing="model"`` fits.
     category_specific : dict, optional
         Effects that break proportional odds: ``{"severity": {"grave": [s_1, ...,
         s_{K-1}], ...}}`` moves the thresholds of rows at that level to ``c_k - s_k``, on
@@ -365,8 +366,13 @@ def simulate(
         raise ValueError(f"ambiguous must be a share from 0 to 1, not {ambiguous}")
     for var, share in (missing or {}).items():
         field_ = Codebook.default().fields.get(var)
-        if field_ is None or field_.role != "covariate" or field_.categories is None:
-            raise ValueError(f"missing: '{var}' is not a covariate with levels of the codebook")
+        number = field_ is not None and field_.kind in ("continuous", "integer")
+        if (
+            field_ is None
+            or field_.role != "covariate"
+            or (field_.categories is None and not number)
+        ):
+            raise ValueError(f"missing: '{var}' is not a covariate of the codebook")
         if not 0.0 <= share < 1.0:
             raise ValueError(
                 f"missing: the share of '{var}' must be from 0 to below 1, not {share}"
@@ -476,7 +482,11 @@ def _blank(rng, frame: pd.DataFrame, shares: dict[str, float]):
             "depends_on": ["mission", driver],
             # by response (a response coded twice lacks the cell in both its rows)
             "response_ids": frame["response_id"].astype(str).to_numpy()[rows].tolist(),
-            "values": frame[var].astype(str).to_numpy()[rows].tolist(),
+            "values": (
+                frame[var].astype(str).to_numpy()[rows].tolist()
+                if isinstance(frame[var].dtype, pd.CategoricalDtype)
+                else frame[var].to_numpy(dtype=float)[rows].tolist()
+            ),
         }
         frame[var] = frame[var].where(~blank)
     return frame, truth

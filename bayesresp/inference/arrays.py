@@ -39,6 +39,8 @@ class PosteriorArrays:
     missing: dict[str, tuple] = field(default_factory=dict)
     # (S, p_cs, K - 1) the category-specific coefficients (cs() terms), or None
     b_cs: np.ndarray | None = None
+    # latent number -> its model's draws and its missing cells' values (LatentDraws)
+    latent: dict[str, LatentDraws] = field(default_factory=dict)
 
     @property
     def n_draws(self) -> int:
@@ -73,7 +75,18 @@ class PosteriorArrays:
             for m in info.imputed
         }
         b_cs = flat("b_cs") if info.cs_columns else None
-        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor, missing, b_cs)
+        latent = {
+            m.var: LatentDraws(
+                flat(f"mi_intercept[{m.var}]"),
+                flat(f"mi_b[{m.var}]") if m.predictors else None,
+                flat(f"mi_r[{m.var}]") if m.group is not None else None,
+                flat(f"mi_sd[{m.var}]") if m.group is not None else None,
+                flat(f"mi_sigma[{m.var}]"),
+                (flat(f"mi_x[{m.var}]") - m.center) / m.scale if m.n_cells else np.zeros((S, 0)),
+            )
+            for m in info.latent
+        }
+        return cls(b, b_mo, simplex, flat("cutpoints"), r, sd, cor, missing, b_cs, latent)
 
     def subset(self, idx: np.ndarray) -> PosteriorArrays:
         """The draws at positions ``idx``."""
@@ -87,6 +100,30 @@ class PosteriorArrays:
             {k: v[idx] for k, v in self.cor.items()},
             {k: tuple(None if a is None else a[idx] for a in v) for k, v in self.missing.items()},
             None if self.b_cs is None else self.b_cs[idx],
+            {k: v.subset(idx) for k, v in self.latent.items()},
+        )
+
+
+@dataclass
+class LatentDraws:
+    """A latent number's draws (:class:`bayesresp.model.design.Latent`), on its own
+    standard scale: its model's intercept (S,), coefficients (S, P) or None, mission
+    effects (S, levels) and their sd (S,) or None, residual sd (S,), and the fitted rows'
+    missing cells' values (S, n_cells)."""
+
+    intercept: np.ndarray
+    coef: np.ndarray | None
+    r: np.ndarray | None
+    sd: np.ndarray | None
+    sigma: np.ndarray
+    values: np.ndarray
+
+    def subset(self, idx: np.ndarray) -> LatentDraws:
+        return LatentDraws(
+            *(None if a is None else a[idx] for a in (self.intercept, self.coef, self.r)),
+            None if self.sd is None else self.sd[idx],
+            self.sigma[idx],
+            self.values[idx],
         )
 
 
@@ -175,7 +212,12 @@ def eta_from_draws(
     rng: np.random.Generator | None = None,
     shared_new: bool = False,
 ) -> np.ndarray:
-    """Linear predictor for every draw and row, shape ``(S, n)``.
+    """Linear predictor for every draw and row, shape ``(S, n)``; a fitted row's latent
+    numbers (:class:`bayesresp.model.design.Latent`) at the fit's draws of them. A row
+    lacking a latent number that is not a fitted row's cell has no one linear predictor
+    per draw (its value is unknown, its distribution the number's model): such designs
+    are refused here, and :func:`eta_and_fresh` gives the part those values add as a
+    normal distribution to integrate over (:func:`integrate_fresh`).
 
     Parameters
     ----------
@@ -191,15 +233,41 @@ def eta_from_draws(
     Group terms that move the thresholds (``(cs(1) | mission)``) are
     :func:`thresholds_from_draws`'s.
     """
+    eta, fresh = eta_and_fresh(draws, design, groups, rng, shared_new)
+    if fresh is not None:
+        raise ValueError(
+            "rows lack a latent number and are not the fit's own: their linear predictor "
+            "is a distribution (eta_and_fresh and integrate_fresh integrate over it)"
+        )
+    return eta
+
+
+def eta_and_fresh(
+    draws: PosteriorArrays,
+    design: Design,
+    groups: str | dict[str, str] = "known",
+    rng: np.random.Generator | None = None,
+    shared_new: bool = False,
+):
+    """:func:`eta_from_draws` for designs whose rows may lack a latent number without
+    being a fitted row's cell (a what-if profile leaving it unknown, new data): returns
+    ``eta`` (S, n) without those values' part, and that part's distribution given each
+    draw, normal with mean ``m`` and sd ``tau`` (each (S, n), zero where a row has no
+    such value), or None where no row has one. The values are independent normals under
+    their models (:func:`bayesresp.maths.missing.number_means`, ``sigma``) and ``eta``
+    is linear in each (their slopes), so their sum is normal: one quadrature integrates
+    over any number of them (:func:`integrate_fresh`). The numbers' models' group effects
+    follow ``groups``: ``new`` draws them fresh (one per row, or per draw with
+    ``shared_new``) from ``rng``."""
     modes = _modes(groups, design.info)
     info = design.info
-    gathered = []
+    gathered, labelled = [], []
     for g in info.eta_groups:
         mode = modes.get(g.label, "known")
         if mode != "average":
-            gathered.append(
-                (design.group_Z[g.label], _gathered(draws, design, g, mode, rng, shared_new))
-            )
+            r = _gathered(draws, design, g, mode, rng, shared_new)
+            gathered.append((design.group_Z[g.label], r))
+            labelled.append((g.label, r))
     eta = linear_predictor(
         design.X,
         draws.b,
@@ -208,7 +276,91 @@ def eta_from_draws(
         simplexes=[draws.simplex[m.var] for m in info.monotonic],
         groups=gathered,
     )
-    return eta
+    mean = var = None
+    for j, lat in enumerate(design.latent):  # numbers' latent values times their slopes
+        if not lat.missing.any():
+            continue
+        slope = linear_predictor(lat.dX, draws.b, groups=[(lat.dZ[g], r) for g, r in labelled])
+        eta = eta + np.where(lat.missing, latent_values(draws, design, j), 0.0) * slope
+        fresh = lat.missing & (lat.cell < 0)
+        if fresh.any():
+            mu, sigma = _fresh_model(draws, design, j, fresh, modes, rng, shared_new)
+            mean = (0.0 if mean is None else mean) + np.where(fresh, mu * slope, 0.0)
+            spread = np.where(fresh, (sigma[:, None] * slope) ** 2, 0.0)
+            var = spread if var is None else var + spread
+    if mean is None:
+        return eta, None
+    return eta, (mean, np.sqrt(var))
+
+
+def latent_values(draws: PosteriorArrays, design: Design, j: int) -> np.ndarray:
+    """The ``j``-th latent number's value at every draw and design row, on its own
+    standard scale, (S, n): a fitted row's cell from the fit's draws of it; zero where
+    the row gives the number, or lacks it without being a fitted row (a fresh value:
+    :func:`eta_and_fresh`)."""
+    lat = design.latent[j]
+    values = draws.latent[design.info.latent[j].var].values
+    out = np.zeros((draws.n_draws, design.n))
+    fitted = lat.missing & (lat.cell >= 0)
+    if fitted.any():
+        out[:, fitted] = values[:, lat.cell[fitted]]
+    return out
+
+
+def _fresh_model(draws, design, j, fresh, modes, rng, shared_new):
+    """The ``j``-th latent number's model at the rows ``fresh`` (bool (n,)): its mean
+    (S, n) (zero elsewhere) and sd (S,), on its own standard scale. Its group effects
+    follow the group's mode in ``modes``: ``known`` the row's group's (an unseen group:
+    their mean, zero), ``new`` a fresh one per data row (a row's copies share it), or per
+    draw with ``shared_new``, ``average`` zero."""
+    from bayesresp.maths.missing import number_means
+    from bayesresp.model.design import predictor_values
+
+    m, lat = design.info.latent[j], design.latent[j]
+    d = draws.latent[m.var]
+    rows = np.flatnonzero(fresh)
+    effects = None
+    mode = modes.get(m.group, "known") if m.group is not None else "average"
+    if d.r is not None and mode == "known":
+        idx = design.group_index[m.group][rows]
+        effects = d.r[:, np.maximum(idx, 0)] * (idx >= 0)[None, :]
+    elif d.r is not None and mode == "new":
+        rng = np.random.default_rng() if rng is None else rng
+        sources, first = np.unique(lat.source[rows], return_inverse=True)
+        z = rng.standard_normal((draws.n_draws, 1 if shared_new else len(sources)))
+        effects = (z * d.sd[:, None])[:, 0 if shared_new else first]
+        effects = np.broadcast_to(effects, (draws.n_draws, len(rows)))
+    mu = np.zeros((draws.n_draws, design.n))
+    mu[:, rows] = number_means(d.intercept, d.coef, predictor_values(design, m, rows), effects)
+    return mu, d.sigma
+
+
+#: Gauss-Hermite nodes for a fresh latent value's part of eta (:func:`integrate_fresh`):
+#: for a cumulative-logit probability whose slope times the value's sd is up to 2 logits
+#: the quadrature's relative error is below 1e-9, and below 2e-4 up to 4 (a strong
+#: effect: 4 logits per sd of the number left unexplained by its model), checked against
+#: adaptive quadrature in tests/inference/test_missing_numbers.py.
+FRESH_NODES = 64
+
+
+def integrate_fresh(function, eta: np.ndarray, fresh, log: bool = False) -> np.ndarray:
+    """``E[function(eta + w)]`` over ``w ~ Normal(m, tau)`` per draw and row (``fresh``,
+    from :func:`eta_and_fresh`), by Gauss-Hermite quadrature (:data:`FRESH_NODES`).
+    ``function`` maps (S, n) linear predictors to (S, n, ...) values (probabilities);
+    with ``log=True`` it gives log-probabilities and the result is the log of the
+    expectation (computed in logs, without underflow)."""
+    m, tau = fresh
+    nodes, weights = np.polynomial.hermite.hermgauss(FRESH_NODES)
+    weights = weights / np.sqrt(np.pi)
+    if log:  # a running log-sum (a stack of every node's terms would be large)
+        out = -np.inf
+        for t, w in zip(nodes, weights, strict=True):
+            out = np.logaddexp(out, np.log(w) + function(eta + m + np.sqrt(2.0) * tau * t))
+        return out
+    out = 0.0
+    for t, w in zip(nodes, weights, strict=True):
+        out = out + w * function(eta + m + np.sqrt(2.0) * tau * t)
+    return out
 
 
 def _new_group_effects(draws: PosteriorArrays, label: str, n: int, rng) -> np.ndarray:

@@ -44,10 +44,13 @@ def _check_missing(missing: object) -> None:
 
 
 def _modelled(cb: Codebook, name: str, outcome: str, groups: set[str]) -> bool:
-    """Whether missing="model" sums out this column's missing cells: a covariate with
-    levels (nominal or ordinal), not the outcome and not a group."""
+    """Whether missing="model" models this column's missing cells: a covariate with
+    levels (nominal or ordinal: summed out) or a number (latent values), not the outcome
+    and not a group."""
     f = cb.fields.get(name)
-    return name != outcome and name not in groups and f is not None and f.categories is not None
+    if name == outcome or name in groups or f is None:
+        return False
+    return f.categories is not None or f.kind in ("continuous", "integer")
 
 
 def prepare_data(
@@ -101,10 +104,10 @@ def prepare_data(
             raise MissingDataError.spelt(
                 [
                     f"{len(rows)} row(s) have missing values in column(s) the model cannot "
-                    f"sum out ({', '.join(cols)}): rows {shown}. ",
+                    f"model ({', '.join(cols)}): rows {shown}. ",
                     MISSING_MODEL,
-                    " sums out covariates with levels (nominal or ordinal); the outcome, "
-                    "groups and numbers must be given. Fill them in, or pass ",
+                    " models missing covariates (levels summed out, numbers as latent "
+                    "values); the outcome and groups must be given. Fill them in, or pass ",
                     MISSING_DROP,
                     " to leave these rows out of the fit.",
                 ],
@@ -118,7 +121,7 @@ def prepare_data(
                     MISSING_DROP,
                     " to leave these rows out of the fit, or ",
                     MISSING_MODEL,
-                    " to sum out missing covariates with levels in the model.",
+                    " to model missing covariates (levels summed out, numbers as latent values).",
                 ],
                 rows,
             )
@@ -162,11 +165,12 @@ def _fill_constant(frame: pd.DataFrame, cb: Codebook, columns: list[str]):
             frame = frame.copy()
             column = frame[c].astype(object)
             column[gaps] = lookup[gaps]
-            frame[c] = (
-                pd.Categorical(column, dtype=frame[c].dtype)
-                if isinstance(frame[c].dtype, pd.CategoricalDtype)
-                else column
-            )
+            if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                frame[c] = pd.Categorical(column, dtype=frame[c].dtype)
+            elif pd.api.types.is_numeric_dtype(frame[c].dtype):
+                frame[c] = column.astype(frame[c].dtype)
+            else:
+                frame[c] = column
         within = ", ".join(keys)
         filled[c] = {"filled": int(gaps.sum()), "within": within, "whole_groups": multi}
         if gaps.any():
@@ -176,9 +180,9 @@ def _fill_constant(frame: pd.DataFrame, cb: Codebook, columns: list[str]):
             )
         if multi:
             notes.append(
-                f"{multi} {within} group(s) lack {c} in all their rows: those rows are summed "
-                "out one by one, as if each could have its own level (one level per group is "
-                "not modelled yet)"
+                f"{multi} {within} group(s) lack {c} in all their rows: those rows are "
+                "modelled one by one, as if each could have its own value (one value per "
+                "group is not modelled yet)"
             )
     if notes:
         warnings.warn("missing='model': " + "; ".join(notes), UserWarning, stacklevel=4)
@@ -407,7 +411,7 @@ def fit(
     if columns is not None:
         names = tuple(sorted(frame[columns[1]].astype(str).unique()))
         info = dataclasses.replace(design.info, coder_columns=columns, coders=names)
-        design = apply_design(info, frame, coders=True)
+        design = apply_design(info, frame, coders=True, own=True)
     return fit_design(design, frame, spec, cb, settings, started=started)
 
 
@@ -551,6 +555,8 @@ def _missing_meta(design: Design, filled: dict) -> dict:
         m.var: {"cells": int(imp.missing[:, j].sum()), "levels": list(m.levels)}
         for j, m in enumerate(design.info.imputed)
     }
+    for m in design.info.latent:  # numbers: their cells are latent values
+        out[m.var] = {"cells": m.n_cells, "levels": [], "latent": True}
     for var, what in filled.items():  # (every gap filled: nothing left to sum out)
         if what["filled"] or var in out:
             out.setdefault(var, {"cells": 0, "levels": []})["filled"] = what
@@ -580,7 +586,12 @@ COMPRESS_BELOW = 0.9
 def _maybe_compress(design, compress: bool | None):
     """The design to fit (its distinct rows with counts, when that pays or is asked for)
     and the map from every row to its distinct row (None when not compressed)."""
-    if compress is False or design.coders is not None or design.imputation is not None:
+    if (
+        compress is False
+        or design.coders is not None
+        or design.imputation is not None
+        or design.latent
+    ):
         # (codes of responses, or copies of rows: never)
         return design, None
     compressed, inverse = compress_design(design)

@@ -12,7 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
+from bayesresp.inference.arrays import (
+    PosteriorArrays,
+    eta_and_fresh,
+    integrate_fresh,
+    thresholds_from_draws,
+)
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.maths.families import get_family
 from bayesresp.maths.missing import (
@@ -197,6 +202,11 @@ def row_probabilities(
     covariates' predictive ones (:func:`held_weights`: a counterfactual keeps the actual
     rows' distribution of their missing levels).
 
+    A row lacking a latent number (not one of the fitted rows' cells: a profile leaving
+    it unknown) has its probabilities averaged over the number's model for that row and
+    draw (:func:`~bayesresp.inference.arrays.integrate_fresh`), as a missing level's are
+    over its covariate's model.
+
     For a design of copies (rows lacking imputed covariates), the copies' probabilities
     mixed with the covariates' predictive weights (their own models, given the row's
     observed covariates and group, not its outcome): ``sum_l P(x = l) P(y = k | x = l)``;
@@ -205,9 +215,13 @@ def row_probabilities(
     :func:`bayesresp.maths.cumulative.category_probs` of
     :func:`bayesresp.inference.arrays.eta_from_draws`.
     """
-    eta = eta_from_draws(draws, design, groups, rng, shared_new)
+    eta, fresh = eta_and_fresh(draws, design, groups, rng, shared_new)
     cut = thresholds_from_draws(draws, design, slice(None), groups, rng, shared_new)
-    p = get_family(link).probs(eta, cut)
+    family = get_family(link)
+    if fresh is None:
+        p = family.probs(eta, cut)
+    else:  # a latent number the rows lack: averaged over its model, per draw
+        p = integrate_fresh(lambda e: family.probs(e, cut), eta, fresh)
     if design.imputation is None:
         return p
     if weights is None:

@@ -1294,6 +1294,7 @@ def log_likelihood(design: Design, draws, link) -> np.ndarray:
     if (
         not family.compiled
         or draws.b_cs is not None
+        or any(lat.missing.any() for lat in design.latent)  # (each draw's own design)
         or design.info.threshold_groups
         or (sequential and design.ranges.any())
     ):
@@ -1333,16 +1334,22 @@ def _numpy_log_likelihood(design: Design, draws, family) -> np.ndarray:
     """(S, n) log-likelihood of a family the compiled code does not cover, in chunks of
     draws: its maths holds a few (draws, n, K) arrays at once, which for every draw of a
     large fit would take gigabytes."""
-    from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
+    from bayesresp.inference.arrays import eta_and_fresh, integrate_fresh, thresholds_from_draws
 
     S, K = draws.n_draws, len(design.info.spectrum)
     step = max(1, _CHUNK_CELLS // max(design.n * K, 1))
     out = np.empty((S, design.n))
     for start in range(0, S, step):
         part = draws.subset(np.arange(start, min(start + step, S)))
-        eta = eta_from_draws(part, design, "known")
+        eta, fresh = eta_and_fresh(part, design, "known")
         cut = thresholds_from_draws(part, design)
-        out[start : start + step] = family.log_prob(design.y, eta, cut, y_high=design.y_high)
+
+        def log_prob(e, cut=cut):
+            return family.log_prob(design.y, e, cut, y_high=design.y_high)
+
+        # a latent number a row lacks outside the fitted rows: its model integrated out
+        chunk = log_prob(eta) if fresh is None else integrate_fresh(log_prob, eta, fresh, log=True)
+        out[start : start + step] = chunk
     return out
 
 

@@ -90,6 +90,9 @@ def unsupported(info, family=None, ranges: bool = False) -> str | None:
     if getattr(info, "imputed", ()):
         names = ", ".join(m.var for m in info.imputed)
         return f"missing covariates summed out in the model ({names}; missing='model')"
+    if getattr(info, "latent", ()):
+        names = ", ".join(m.var for m in info.latent)
+        return f"numbers' missing cells as latent values ({names}; missing='model')"
     return None
 
 

@@ -79,7 +79,7 @@ class FittedModel:
     @cached_property
     def design(self) -> Design:
         """The fitted rows' design arrays (with the coders' layer, for such a fit)."""
-        return apply_design(self.info, self.data, coders=True)
+        return apply_design(self.info, self.data, coders=True, own=True)
 
     @cached_property
     def responses(self) -> pd.DataFrame:
@@ -88,7 +88,16 @@ class FittedModel:
         typical values and scenarios read, so that a response coded twice counts once)."""
         if not self.info.coders:
             return self.data
-        return self.data.iloc[np.sort(self.design.coders.first)]
+        return self.data.iloc[self.response_positions]
+
+    @property
+    def response_positions(self) -> np.ndarray:
+        """The positions of :attr:`responses`' rows in the fitted data (to apply the
+        design to them with ``positions=``: a fitted row's latent values are then the
+        fit's draws of them)."""
+        if not self.info.coders:
+            return np.arange(len(self.data))
+        return np.sort(self.design.coders.first)
 
     @property
     def missing_note(self) -> str | None:
@@ -99,7 +108,8 @@ class FittedModel:
         if not cells:
             return None
         parts = []
-        summed = {var: c["cells"] for var, c in cells.items() if c["cells"]}
+        summed = {var: c["cells"] for var, c in cells.items() if c["cells"] and not c.get("latent")}
+        latent = {var: c["cells"] for var, c in cells.items() if c["cells"] and c.get("latent")}
         if summed:
             counts = ", ".join(f"{var} {n:,}" for var, n in summed.items())
             imp = self.design.imputation
@@ -108,6 +118,13 @@ class FittedModel:
                 f"Missing covariate cells summed out in the model (missing='model'): {counts} "
                 f"(in {rows:,} of {len(self.data):,} rows); each row keeps its outcome, "
                 "averaged over its missing levels (fit.imputed() gives their posterior)."
+            )
+        if latent:
+            counts = ", ".join(f"{var} {n:,}" for var, n in latent.items())
+            parts.append(
+                f"Missing numbers as latent values in the model (missing='model'): {counts} "
+                "cell(s), each drawn under the number's own model (a normal regression within "
+                "mission) and the row's outcome (fit.imputed_values() gives their posterior)."
             )
         filled = [
             f"{c['filled']['filled']:,} of {var} from the same {c['filled']['within']}"

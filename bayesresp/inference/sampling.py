@@ -270,7 +270,7 @@ def sample(
     timings["build"] = time.perf_counter() - started
     # the coders' layer and summed-out covariates read their rows' layout (codes and
     # coders, copies of rows) as constants: never reused for other rows
-    reusable = design.coders is None and design.imputation is None
+    reusable = design.coders is None and design.imputation is None and not design.latent
     structure = structure_key(design, spec) if reusable else None
     tree, how = _sample_model(model, settings, structure, data_values(design), timings)
     return Sampled(tree, "pytensor", how, (), timings)

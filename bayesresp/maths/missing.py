@@ -17,6 +17,11 @@ exact, since the levels are finitely many (no imputation draws, no Monte Carlo e
 row with the covariate observed adds ``log P(x_i = observed level)``, which is what
 informs the covariate's model; the outcome's term of such a row is its usual one.
 
+A number that some rows lack (``missing="model"``) is not summed out: each missing cell
+is a latent value, a parameter whose prior is the number's own model, a normal regression
+on the same predictors with partially pooled mission effects
+(:func:`number_means`, :func:`normal_log_density`); the observed cells inform that model.
+
 Each function takes ``xp`` (:data:`~bayesresp.maths.ops.NUMPY` or
 :data:`~bayesresp.maths.ops.TENSOR`); the NumPy form also takes leading draw dimensions.
 A test ties the two.
@@ -132,11 +137,35 @@ def copy_log_weights(log_terms, slots, mask, row, xp=NUMPY):
     return log_terms - total[..., np.asarray(row)]
 
 
+def number_means(intercept, coef, predictors, effects, xp=NUMPY):
+    """A latent number's model's mean for each row, ``a + z_i' g + u_{m(i)}`` (on the
+    number's own standard scale; :class:`bayesresp.model.design.Latent`).
+
+    ``intercept`` (...,); ``coef`` (..., P) or None; ``predictors`` (n, P); ``effects``
+    (..., n) each row's group effect, or None. Returns (..., n)."""
+    predictors = xp.asarray(predictors)
+    mu = intercept[..., None] + xp.zeros_like(predictors.sum(axis=-1))
+    if coef is not None:
+        mu = mu + xp.dot(coef, predictors.T)
+    if effects is not None:
+        mu = mu + effects
+    return mu
+
+
+def normal_log_density(value, mean, sigma, xp=NUMPY):
+    """``log Normal(value | mean, sigma)``, elementwise: an observed cell of a latent
+    number under its model."""
+    z = (value - mean) / sigma
+    return -0.5 * z * z - xp.log(sigma) - 0.5 * np.log(2.0 * np.pi)
+
+
 __all__ = [
     "TENSOR",
     "copy_log_weights",
     "covariate_log_probs",
     "mixed_levels",
+    "normal_log_density",
+    "number_means",
     "pick_levels",
     "row_mixture",
 ]

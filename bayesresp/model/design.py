@@ -114,6 +114,34 @@ class Imputed:
 
 
 @dataclass(frozen=True)
+class Latent:
+    """A number whose missing cells are latent values of the model
+    (:mod:`bayesresp.maths.missing`; ``missing="model"``): each missing cell is a parameter
+    with the number's own model as its prior, a normal regression within mission,
+
+    ``v_i ~ Normal(a + z_i' g + u_{m(i)}, sigma)``, ``v = (x - center) / scale``,
+
+    on the number's own standard scale (``center``, ``scale``: its observed values' mean and
+    sd), whatever the design's scaling. Every design column is linear in the number, so a
+    row's design is its columns at ``v = 0`` plus ``v`` times their change per unit of
+    ``v`` (:class:`LatentColumns`)."""
+
+    var: str
+    predictors: tuple[str, ...]  # as Imputed.predictors
+    group: str | None
+    center: float
+    scale: float
+    # The fitted data's cells: the positions (0-based, in the fitted rows) of the rows that
+    # lack the number, and each one's cell (the codes of one response share a cell).
+    rows: tuple[int, ...] = ()
+    cells: tuple[int, ...] = ()
+
+    @property
+    def n_cells(self) -> int:
+        return max(self.cells) + 1 if self.cells else 0
+
+
+@dataclass(frozen=True)
 class DesignInfo:
     """The recipe learnt from the fitting data (JSON-serialisable)."""
 
@@ -144,6 +172,14 @@ class DesignInfo:
     # region where its thresholds are kept ordered (cs_simplex); rows outside it are
     # refused. Empty otherwise.
     cs_bounds: tuple[tuple[float, float], ...] = field(default=())
+    # Numbers whose missing cells are latent values of the model (missing="model").
+    latent: tuple[Latent, ...] = field(default=())
+
+    @property
+    def modelled_missing(self) -> tuple[str, ...]:
+        """The covariates whose missing cells the model handles (missing="model"): those
+        with levels summed out, then the numbers with latent values."""
+        return tuple(m.var for m in self.imputed) + tuple(m.var for m in self.latent)
 
     @property
     def column_names(self) -> list[str]:
@@ -204,6 +240,18 @@ class DesignInfo:
             ),
             cs_columns=tuple(col(c) for c in d.get("cs_columns", ())),
             cs_bounds=tuple((float(a), float(b)) for a, b in d.get("cs_bounds", ())),
+            latent=tuple(
+                Latent(
+                    m["var"],
+                    tuple(m["predictors"]),
+                    m["group"],
+                    float(m["center"]),
+                    float(m["scale"]),
+                    tuple(int(r) for r in m["rows"]),
+                    tuple(int(c) for c in m["cells"]),
+                )
+                for m in d.get("latent", ())
+            ),
         )
 
 
@@ -282,6 +330,48 @@ class Imputation:
         return self.mask.sum(axis=1)
 
 
+@dataclass(frozen=True)
+class LatentColumns:
+    """One latent number's arrays (:class:`Latent`) over a design's rows."""
+
+    missing: np.ndarray  # (n,) bool: the row's value of the number is latent
+    # (n,) the fitted model's cell of that value (an index into its latent values), -1
+    # where the value is observed or is not one of the fitted rows' (a fresh value, drawn
+    # from the number's model given the row's predictors and group)
+    cell: np.ndarray
+    value: np.ndarray  # (n,) the observed value on the number's own scale (NaN where latent)
+    # (n, p) each common column's change per unit of the value on the number's own scale
+    # (zero where the value is observed: the column holds it); ``dZ`` the same for each
+    # group term's columns
+    dX: np.ndarray
+    dZ: dict[str, np.ndarray]
+    source: np.ndarray  # (n,) each design row's data row (a row's copies share its value)
+    # (n,) bool: the design rows whose observed value (or latent cell) the number's model
+    # counts: one per data row, or under the coders' layer one per response
+    counted: np.ndarray
+
+    def take(self, idx: np.ndarray) -> LatentColumns:
+        return LatentColumns(
+            self.missing[idx],
+            self.cell[idx],
+            self.value[idx],
+            self.dX[idx],
+            {k: v[idx] for k, v in self.dZ.items()},
+            self.source[idx],
+            self.counted[idx],
+        )
+
+    def cell_rows(self) -> np.ndarray:
+        """(n_cells,) the design row that carries each fitted cell's predictors and group
+        (the first row of the cell)."""
+        cells = self.cell[self.counted & self.missing]
+        rows = np.flatnonzero(self.counted & self.missing)
+        order = np.argsort(cells, kind="stable")
+        if not np.array_equal(cells[order], np.arange(len(cells))):
+            raise ValueError("a design's latent cells must be its own (apply_design(own=True))")
+        return rows[order]
+
+
 @dataclass
 class Design:
     """Model arrays for a set of rows."""
@@ -309,6 +399,9 @@ class Design:
     imputation: Imputation | None = None
     # (n, p_cs) the category-specific columns (DesignInfo.cs_columns); None without any
     X_cs: np.ndarray | None = None
+    # Numbers with latent missing cells (DesignInfo.latent), in order: X holds them at the
+    # value 0 of their own scale where latent, and these arrays the change per unit
+    latent: tuple[LatentColumns, ...] = ()
 
     @property
     def n(self) -> int:
@@ -326,6 +419,7 @@ class Design:
             None if self.y is None else self.y[idx],
             np.ones(len(idx)),
             X_cs=None if self.X_cs is None else self.X_cs[idx],
+            latent=tuple(lat.take(idx) for lat in self.latent),
         )
 
     def of_rows(self, values: np.ndarray | None) -> np.ndarray | None:
@@ -438,7 +532,8 @@ def _term_columns(
     full = {
         n: len(names) > 1 and frozenset(m for m in names if m != n) not in others for n in names
     }
-    if len(names) > 1 and all(full[n] for n in names if codings[n].kind == "factor"):
+    factors = [n for n in names if codings[n].kind == "factor"]
+    if factors and len(names) > 1 and all(full[n] for n in factors):
         full = dict.fromkeys(names, True)  # a:b alone: all cells but the reference cell
         drop_reference_cell = True
     else:
@@ -542,8 +637,10 @@ def make_design(
         cs_columns=tuple(cs_columns),
     )
     if impute:
-        info = DesignInfo(**{**info.__dict__, "imputed": _imputed(info, data, formula)})
-    design = apply_design(info, data)
+        levels, latent = _imputed(info, data, formula)
+        info = DesignInfo(**{**info.__dict__, "imputed": levels, "latent": latent})
+    design = apply_design(info, data, own=True)
+    info = design.info  # (with the latent numbers' cells)
     if ordered_family and info.cs_columns:
         bounds = tuple(
             (float(x.min()), float(x.max())) for x in design.X_cs[_observed_cs(design)].T
@@ -569,6 +666,7 @@ def make_design(
             }
         )
         design.info, design.X = info, design.X[:, keep]
+        design.latent = tuple(replace(lat, dX=lat.dX[:, keep]) for lat in design.latent)
     return design
 
 
@@ -667,18 +765,25 @@ def _observed_copies(design: Design, column: Column) -> np.ndarray | slice:
     """The design rows whose values of ``column`` the data give: every row, or for a design
     of copies the first copy of each row that lacks none of the column's variables."""
     imp = design.imputation
-    if imp is None:
-        return slice(None)
     names = {n for n, _ in column.parts}
+    seen = np.ones(design.n, dtype=bool)
+    for m, lat in zip(design.info.latent, design.latent, strict=True):
+        if m.var in names:
+            seen &= ~lat.missing
+    if imp is None:
+        return seen
     lacking = [j for j, m in enumerate(design.info.imputed) if m.var in names]
     rows = ~imp.missing[:, lacking].any(axis=1) if lacking else np.ones(imp.n_rows, bool)
-    return imp.first[rows]
+    return imp.first[rows & seen[imp.first]]
 
 
-def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Imputed, ...]:
-    """The covariates with levels that some rows lack, each with its own model's
-    predictors (the main-effect columns of the covariates no row lacks) and group (the
-    formula's first group term of one factor: the mission, in the shipped models)."""
+def _imputed(
+    info: DesignInfo, data: pd.DataFrame, formula: Formula
+) -> tuple[tuple[Imputed, ...], tuple[Latent, ...]]:
+    """The covariates that some rows lack, each with its own model's predictors (the
+    main-effect columns of the covariates no row lacks) and group (the formula's first
+    group term of one factor: the mission, in the shipped models): those with levels
+    (summed out), then the numbers (latent values)."""
     grouping = {n for g in formula.groups for n in g.factor}
     lacking = [
         v
@@ -686,17 +791,52 @@ def _imputed(info: DesignInfo, data: pd.DataFrame, formula: Formula) -> tuple[Im
         if v != formula.outcome and v not in grouping and v in data and data[v].isna().any()
     ]
     kinds = {k[3:-1] if k.startswith("mo(") else k: c for k, c in info.codings.items()}
-    plain = [v for v in lacking if kinds[v].kind == "continuous"]
-    if plain:
-        raise BayesrespError(
-            f"missing='model' sums out covariates with levels; {', '.join(plain)} "
-            "is a number: fill its missing cells, or fit with missing='drop'"
-        )
     predictors = tuple(
         c.name for c in info.columns if len(c.parts) == 1 and c.parts[0][0] not in lacking
     ) + tuple(m.name for m in info.monotonic if m.var not in lacking)
     group = next((g.label for g in info.groups if len(g.factor) == 1), None)
-    return tuple(Imputed(v, kinds[v].observed, predictors, group) for v in lacking)
+    numbers = [v for v in lacking if kinds[v].kind == "continuous"]
+    _check_latent_columns(info, numbers)
+    levels = tuple(
+        Imputed(v, kinds[v].observed, predictors, group) for v in lacking if v not in numbers
+    )
+    latent = []
+    for v in numbers:
+        x = pd.to_numeric(data[v], errors="raise").astype(float)
+        sd = float(x.std(ddof=0))
+        if x.notna().sum() < 2 or not np.isfinite(sd) or sd == 0:
+            raise BayesrespError(
+                f"missing='model' gives a number's missing cells a model of its own, fitted "
+                f"to its observed cells; {v} has {int(x.notna().sum())} observed cell(s)"
+                + ("" if x.notna().sum() < 2 else ", all equal")
+                + ": fill its missing cells, or fit with missing='drop'"
+            )
+        latent.append(Latent(v, predictors, group, float(x.mean()), sd))
+    return levels, tuple(latent)
+
+
+def _check_latent_columns(info: DesignInfo, numbers: list[str]) -> None:
+    """Each design column is linear in a latent number: refuse a column of two of them
+    (their product) and cs() of one (its thresholds would move with a latent value)."""
+    numbers_set = set(numbers)
+    columns = [*info.columns, *(c for g in info.groups for c in g.columns)]
+    for c in columns:
+        both = [n for n, _ in c.parts if n in numbers_set]
+        if len(both) > 1:
+            raise BayesrespError(
+                f"missing='model': the term {c.term} multiplies {' and '.join(both)}, numbers "
+                "that both have missing cells; the model gives each a latent value and keeps "
+                "every column linear in it. Fill one of them, drop the product, or fit with "
+                "missing='drop'"
+            )
+    for c in info.cs_columns:
+        if c.parts[0][0] in numbers_set:
+            raise BayesrespError(
+                f"missing='model': {c.term} moves the thresholds by a number with missing "
+                f"cells ({c.parts[0][0]}); the model does not give such a number latent "
+                "values. Fill its missing cells, use it as a common term, or fit with "
+                "missing='drop'"
+            )
 
 
 #: The most copies of rows (one per combination of a row's missing levels) a design may
@@ -862,11 +1002,25 @@ def _column_values(col: Column, data: pd.DataFrame, codings: dict[str, Coding]) 
     return x
 
 
-def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> Design:
+def apply_design(
+    info: DesignInfo,
+    data: pd.DataFrame,
+    coders: bool = False,
+    *,
+    own: bool = False,
+    positions: np.ndarray | None = None,
+) -> Design:
     """Arrays for ``data`` with the recipe ``info`` (rows must be complete and valid).
 
     ``coders=True`` (the fitted rows, for a fit with the coders' layer) also reads each
     row's response and coder (:class:`Coders`); predictions never need them.
+
+    A recipe with latent numbers (``info.latent``, :class:`Latent`): where a row lacks
+    one, its value is the model's. ``own=True``: ``data`` are the rows a model is fitted
+    to, whose missing cells are its parameters (the cells are numbered here and recorded
+    in the returned design's ``info``); ``positions``: the rows' positions in the fitted
+    rows, so that a fitted row's missing cell is read from the fit's draws of it;
+    otherwise a missing cell is a fresh value from the number's model.
 
     Group levels the fit has not seen, and rows without the group's columns, get index
     ``-1``; the caller decides what that means (an error for ``groups="known"``, a new
@@ -876,6 +1030,8 @@ def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> 
     rows' copies (:func:`expand`, :class:`Imputation`), each copy weighted by its share
     of its row.
     """
+    if info.latent:
+        return _apply_latent(info, data, coders, own, positions)
     if info.cs_bounds:  # rows outside the range where the thresholds stay ordered
         X_cs = np.column_stack([_column_values(c, data, info.codings) for c in info.cs_columns])
         _check_cs_rows(info, data, X_cs)
@@ -888,6 +1044,91 @@ def apply_design(info: DesignInfo, data: pd.DataFrame, coders: bool = False) -> 
             design.coders = make_coders(data, info.coder_columns, info.coders)
         return design
     return _apply(info, data, coders)
+
+
+def _number_values(data: pd.DataFrame, var: str) -> np.ndarray:
+    """A number's values (NaN where missing, and everywhere when the data lack it)."""
+    if var not in data:
+        return np.full(len(data), np.nan)
+    return pd.to_numeric(data[var], errors="raise").to_numpy(dtype=float)
+
+
+def _apply_latent(
+    info: DesignInfo,
+    data: pd.DataFrame,
+    coders: bool,
+    own: bool,
+    positions: np.ndarray | None,
+) -> Design:
+    """:func:`apply_design` for a recipe with latent numbers: the design at each latent
+    value 0 (the number's own mean), and per number the change of its columns per unit
+    (the design at value 1 less that at 0: exact, as every column is linear in it)."""
+    plain = replace(info, latent=())
+    values = {m.var: _number_values(data, m.var) for m in info.latent}
+    at = {m.var: np.where(np.isnan(values[m.var]), m.center, values[m.var]) for m in info.latent}
+    design = apply_design(plain, data.assign(**at), coders)
+    n = design.n
+    src = design.imputation.row if design.imputation is not None else np.arange(n)
+    # one value per unit: a data row, or under the coders' layer a response
+    if design.coders is not None:
+        unit = design.coders.response
+        unit_row = design.coders.first
+    else:
+        unit = np.arange(len(data))
+        unit_row = np.arange(len(data))
+    first = design.imputation.first if design.imputation is not None else np.arange(n)
+    counted = np.zeros(n, dtype=bool)
+    counted[first[unit_row]] = True
+    columns, recorded = [], []
+    for m in info.latent:
+        lacking = np.isnan(values[m.var])
+        up = apply_design(
+            plain,
+            data.assign(**{**at, m.var: np.where(lacking, m.center + m.scale, at[m.var])}),
+            coders,
+        )
+        missing = lacking[src]
+        dX = np.where(missing[:, None], up.X - design.X, 0.0)
+        dZ = {
+            k: np.where(missing[:, None], up.group_Z[k] - z, 0.0) for k, z in design.group_Z.items()
+        }
+        cell_of_row = np.full(len(data), -1, dtype=np.int64)
+        if own:
+            unit_lacks = lacking[unit_row]
+            if np.any(lacking != unit_lacks[unit]):  # (validation refuses such codes)
+                raise BayesrespError(
+                    f"the codes of one response disagree on whether {m.var} is given"
+                )
+            rank = np.cumsum(unit_lacks) - 1
+            cell_of_row = np.where(lacking, rank[unit], -1)
+            rows = np.flatnonzero(lacking)
+            m = replace(m, rows=tuple(map(int, rows)), cells=tuple(map(int, cell_of_row[rows])))
+        elif positions is not None and m.rows:
+            pos = np.asarray(positions, dtype=np.int64)
+            fitted = np.asarray(m.rows, dtype=np.int64)
+            at_pos = np.clip(np.searchsorted(fitted, pos), 0, len(fitted) - 1)
+            hit = lacking & (fitted[at_pos] == pos)
+            cell_of_row = np.where(hit, np.asarray(m.cells)[at_pos], -1)
+        recorded.append(m)
+        value = (values[m.var] - m.center) / m.scale
+        columns.append(LatentColumns(missing, cell_of_row[src], value[src], dX, dZ, src, counted))
+    design.info = replace(info, latent=tuple(recorded))
+    design.latent = tuple(columns)
+    return design
+
+
+def shift_latent(design: Design, var: str, step: float) -> Design:
+    """The design with the latent number ``var``'s missing values moved by ``step`` (on
+    its own standard scale): each such row's columns moved by ``step`` times their change
+    per unit (exact: they are linear in it). An intervention that moves a number moves
+    the values the model holds for its missing cells too."""
+    j = [m.var for m in design.info.latent].index(var)
+    lat = design.latent[j]
+    return replace(
+        design,
+        X=design.X + step * lat.dX,
+        group_Z={k: z + step * lat.dZ[k] for k, z in design.group_Z.items()},
+    )
 
 
 def _apply(info: DesignInfo, data: pd.DataFrame, coders: bool) -> Design:
@@ -976,6 +1217,8 @@ def compress(design: Design) -> tuple[Design, np.ndarray]:
         raise ValueError("a design with the coders' layer is not compressed (rows are codes)")
     if design.imputation is not None:
         raise ValueError("a design with imputed covariates is not compressed (rows are copies)")
+    if any(lat.missing.any() for lat in design.latent):
+        raise ValueError("a design with latent values is not compressed (each row has its own)")
     info = design.info
     parts = [design.X, design.mono.astype(float), design.y[:, None].astype(float)]
     if design.X_cs is not None:

@@ -58,6 +58,7 @@ from bayesresp.model.design import (
 from bayesresp.model.priors import (
     CODER_DEFAULTS,
     MISSING_DEFAULTS,
+    NUMBER_DEFAULTS,
     Prior,
     PriorError,
     default_priors,
@@ -81,6 +82,10 @@ def coords_of(info: DesignInfo) -> dict[str, list[str]]:
     for m in info.imputed:
         coords[f"{m.var}_mi_level"] = list(m.free_levels)
         coords["mi_predictor"] = list(m.predictors)  # (the same for every imputed covariate)
+    for m in info.latent:  # each cell named by its first row (1-based) in the fitted rows
+        coords["mi_predictor"] = list(m.predictors)
+        first = dict(zip(reversed(m.cells), reversed(m.rows), strict=True))
+        coords[f"{m.var}_mi_cell"] = [str(first[c] + 1) for c in range(m.n_cells)]
     for g in info.groups:
         coords[f"{g.label}_level"] = list(g.levels)
         coords[f"{g.label}_term"] = g.column_names
@@ -146,8 +151,10 @@ class ResolvedPriors:
         keys |= {f"sd({g.label})" for g in info.groups} | {f"cor({g.label})" for g in info.groups}
         if info.coders:
             keys |= set(CODER_DEFAULTS)
-        if info.imputed:
+        if info.imputed or info.latent:
             keys |= set(MISSING_DEFAULTS)
+        if info.latent:
+            keys |= set(NUMBER_DEFAULTS)
         return keys
 
     def _pick(self, *keys: str) -> Prior:
@@ -175,14 +182,16 @@ class ResolvedPriors:
 
     def _layers_table(self) -> dict[str, str]:
         out = {k: str(self.coder(k)) for k in CODER_DEFAULTS} if self.info.coders else {}
-        if self.info.imputed:
+        if self.info.imputed or self.info.latent:
             out |= {k: str(self.missing(k)) for k in MISSING_DEFAULTS}
+        if self.info.latent:
+            out |= {k: str(self.missing(k)) for k in NUMBER_DEFAULTS}
         return out
 
     def missing(self, key: str) -> Prior:
         """A prior of the missing covariates' own models (``mi_intercept``, ``mi_b``,
-        ``mi_sd``)."""
-        return self.overrides.get(key, MISSING_DEFAULTS[key])
+        ``mi_sd``; ``mi_sigma`` of a latent number's)."""
+        return self.overrides.get(key, {**MISSING_DEFAULTS, **NUMBER_DEFAULTS}[key])
 
     def cor(self, label: str) -> Prior:
         return self._pick(f"cor({label})", "cor")
@@ -526,7 +535,8 @@ def data_values(design: Design) -> dict[str, np.ndarray]:
     values |= scalings(design)  # read by models with the r2d2 prior only
     if design.prior_values is not None:
         values |= design.prior_values
-    elif design.imputation is not None:  # the prior's arrays from the complete rows
+    elif design.imputation is not None or any(lat.missing.any() for lat in design.latent):
+        # the prior's arrays from the complete rows
         complete = _complete_rows(design)
         if complete is not None:
             values |= prior_values(complete)
@@ -539,10 +549,14 @@ def _complete_rows(design: Design) -> Design | None:
     the r2d2 scalings are read from them: the copies of the other rows spread each such
     row evenly over levels, which would move the prior with the share of missing cells."""
     imp = design.imputation
-    rows = np.flatnonzero(~imp.missing.any(axis=1))
+    first = imp.first if imp is not None else np.arange(design.n)
+    complete = ~imp.missing.any(axis=1) if imp is not None else np.ones(design.n, bool)
+    for lat in design.latent:  # (a latent number's value: none observed)
+        complete &= ~lat.missing[first]
+    rows = np.flatnonzero(complete)
     if rows.size == 0:
         return None
-    return design.take(imp.first[rows])
+    return design.take(first[rows])
 
 
 def prior_values(design: Design) -> dict[str, np.ndarray]:
@@ -599,6 +613,9 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
             shift = shift + pt.dot(data["X_cs_mean"], b_cs)  # (K - 1,)
         cut = pm.Deterministic("cutpoints", centred + shift, dims="cutpoint")
         eta = linear_predictor(data, params, info)
+        if design.latent:  # numbers' missing cells: latent values under their own models
+            eta, numbers = _latent_numbers(design, priors, data, params, eta)
+            pm.Potential("observed_numbers", numbers)
         if info.cs_columns:  # the rows' own thresholds, (n, K - 1)
             cut = cut[None, :] - pt.dot(data["X_cs"], b_cs)
         if info.threshold_groups:  # (cs(1) | mission): each row's group moves them
@@ -731,6 +748,58 @@ def missing_layer(info: DesignInfo, priors: ResolvedPriors) -> dict:
             effects = pm.Deterministic(f"mi_r[{m.var}]", z * sd, dims=(f"{m.group}_level", lv))
         out[m.var] = (a, coef, effects)
     return out
+
+
+def _latent_numbers(design: Design, priors: ResolvedPriors, data: dict, params: dict, eta):
+    """The numbers whose missing cells are latent values (:class:`~bayesresp.model.design.
+    Latent`): per number ``x``, its model's ``mi_intercept[x]``, ``mi_b[x]`` (dim
+    ``mi_predictor``), ``mi_sigma[x]`` and, by mission, ``mi_sd[x]``, ``mi_z[x]`` and
+    ``mi_r[x]``; each missing cell's value, non-centred, ``mi_e[x]`` (dim ``x_mi_cell``)
+    and on the number's own units ``mi_x[x]``. Returns ``eta`` with each latent value
+    times its row's slope in it added, and the observed cells' log density under their
+    models (each unit once: a row, or under the coders' layer a response)."""
+    from bayesresp.maths.missing import normal_log_density, number_means
+
+    info = design.info
+    observed = 0.0
+    for m, lat in zip(info.latent, design.latent, strict=True):
+        a = _mi_coef(f"mi_intercept[{m.var}]", priors.missing("mi_intercept"), None)
+        coef = None
+        if m.predictors:
+            coef = _mi_coef(f"mi_b[{m.var}]", priors.missing("mi_b"), "mi_predictor")
+        sigma = _positive_rv(f"mi_sigma[{m.var}]", priors.missing("mi_sigma"))
+        units = np.flatnonzero(lat.counted)  # design rows, one per unit
+        effects = None
+        if m.group is not None:
+            sd = _positive_rv(f"mi_sd[{m.var}]", priors.missing("mi_sd"))
+            z = pm.Normal(f"mi_z[{m.var}]", 0.0, 1.0, dims=f"{m.group}_level")
+            r = pm.Deterministic(f"mi_r[{m.var}]", z * sd, dims=f"{m.group}_level")
+            idx = data[f"idx[{m.group}]"][units]
+            effects = r[pt.maximum(idx, 0)] * pt.ge(idx, 0)  # unseen group: 0
+        mu = number_means(a, coef, predictor_values(design, m, units, data), effects, TENSOR)
+        seen = ~lat.missing[units]
+        if seen.any():
+            observed = observed + pt.sum(
+                normal_log_density(lat.value[units][seen], mu[seen], sigma, TENSOR)
+            )
+        cells = np.searchsorted(units, lat.cell_rows())  # each cell's unit
+        if cells.size == 0:
+            continue
+        e = pm.Normal(f"mi_e[{m.var}]", 0.0, 1.0, dims=f"{m.var}_mi_cell")
+        value = mu[cells] + sigma * e
+        pm.Deterministic(f"mi_x[{m.var}]", m.center + m.scale * value, dims=f"{m.var}_mi_cell")
+        slope = maths_linear_predictor(
+            lat.dX,
+            params["b"] if info.columns else None,
+            groups=[
+                (lat.dZ[g.label], params[f"r[{g.label}]"][data[f"idx[{g.label}]"]])
+                for g in info.eta_groups
+            ],
+            xp=TENSOR,
+        )
+        rows_value = pt.switch(lat.missing, value[np.maximum(lat.cell, 0)], 0.0)
+        eta = eta + rows_value * slope
+    return eta, observed
 
 
 def _mi_coef(name: str, prior: Prior, dims):

@@ -270,12 +270,16 @@ CODER_DEFAULTS = {
 #: The keys of the priors of the missing covariates' own models (missing="model",
 #: :mod:`bayesresp.maths.missing`), their roles and defaults (on the log-odds of a level
 #: against the covariate's reference level).
-MISSING_KEYS = {"mi_intercept": "mi_b", "mi_b": "mi_b", "mi_sd": "mi_sd"}
+MISSING_KEYS = {"mi_intercept": "mi_b", "mi_b": "mi_b", "mi_sd": "mi_sd", "mi_sigma": "mi_sd"}
 MISSING_DEFAULTS = {
     "mi_intercept": Prior("normal", (0.0, 2.5)),
     "mi_b": Prior("normal", (0.0, 1.0)),
     "mi_sd": Prior("halfnormal", (1.0,)),
 }
+#: The prior of a latent number's residual sd (missing="model" with a number lacking
+#: cells; on the number's own standard scale, where the model's other parameters take
+#: MISSING_DEFAULTS: its mean's intercept, coefficients and mission sd).
+NUMBER_DEFAULTS = {"mi_sigma": Prior("halfnormal", (1.0,))}
 
 
 def role_of_key(key: str) -> str:

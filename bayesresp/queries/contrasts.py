@@ -11,7 +11,7 @@ import pandas as pd
 from bayesresp.inference.arrays import eta_from_draws, thresholds_from_draws
 from bayesresp.inference.imputation import actual_weights, held_weights, row_probabilities
 from bayesresp.inference.record import FittedModel
-from bayesresp.model.design import apply_design
+from bayesresp.model.design import apply_design, shift_latent
 from bayesresp.queries.whatif import (
     PROFILE_LABEL,
     ProfileError,
@@ -182,11 +182,15 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
     data, info, family = fit.responses, fit.info, fit.spec.response
     lo, hi = interval_names(ci)
 
-    actual = apply_design(info, data) if info.imputed else None
+    # the fitted rows' latent numbers: the fit's draws of them (positions)
+    positions = fit.response_positions
+    actual = apply_design(info, data, positions=positions) if info.imputed else None
     held = None if actual is None else actual_weights(actual, d, family)
 
-    def mean_position(frame: pd.DataFrame) -> np.ndarray:
-        design = apply_design(info, frame)
+    def mean_position(frame: pd.DataFrame, shift: float = 0.0, var: str = "") -> np.ndarray:
+        design = apply_design(info, frame, positions=positions)
+        if shift:  # a latent number's missing cells moved as its observed ones are
+            design = shift_latent(design, var, shift)
         if design.imputation is not None:  # rows' missing covariates averaged over, with
             # the actual rows' weights (a change of another covariate does not move them)
             w = held_weights(actual, design, held, d)
@@ -210,7 +214,9 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
             )
             x = data[var].astype(float)
             high = _bounded_high(info, var)
-            if high is None:
+            latent = {m.var: m for m in info.latent}
+            step = coding.scale / latent[var].scale if var in latent else 0.0
+            if high is None:  # (a latent number's missing cells move by the same step)
                 base, up = data, data.assign(**{var: x + coding.scale})
             else:  # a cs() number of the cumulative family: ordered inside its range only,
                 # so rows within a step of its largest value step down instead (the range
@@ -219,7 +225,7 @@ def marginal_effects(fit: FittedModel, *, draws: int = 1000, ci: float = 0.9) ->
                 base = data.assign(**{var: x.where(~over, x - coding.scale)})
                 up = data.assign(**{var: x.where(over, x + coding.scale)})
                 label += ", steps inside the fitted range"
-            comparisons = [(label, mean_position(up) - mean_position(base))]
+            comparisons = [(label, mean_position(up, step, var) - mean_position(base))]
         else:
             present = set(data[var].dropna().astype(str))
             levels = [lv for lv in coding.levels if lv in present]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayesresp.errors import BayesrespError
-from bayesresp.inference.arrays import arviz_tree, readable_posterior
+from bayesresp.inference.arrays import arviz_tree, latent_values, readable_posterior
 from bayesresp.inference.record import FittedModel
 from bayesresp.maths.links import get_link
 from bayesresp.maths.predictor import linear_predictor
@@ -224,7 +224,8 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
         )
     residual = fit.spec.response.link.residual_variance
     info, d = fit.info, fit.arrays
-    design = apply_design(info, fit.responses)  # a response coded twice counts once
+    # a response coded twice counts once; a fitted row's latent values are the fit's
+    design = apply_design(info, fit.responses, positions=fit.response_positions)
     # Each row's weight per draw; a row lacking covariates the fit sums out is spread over
     # its copies by their posterior given its outcome (under the model of coders, by the
     # covariates' own models): the variance over rows is then that of the mixture, by
@@ -238,6 +239,11 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
         W = copy_weights(design, d, link) / design.imputation.n_rows
     comps: dict[str, np.ndarray] = {}
     kinds: dict[str, str] = {}
+    # each latent number's value per draw and row (zero where observed: X holds it)
+    values = [
+        np.where(lat.missing, latent_values(d, design, j), 0.0)
+        for j, lat in enumerate(design.latent)
+    ]
     blocks = list(
         dict.fromkeys([c.block for c in info.columns] + [m.block for m in info.monotonic])
     )
@@ -251,12 +257,22 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             b_mo=d.b_mo[:, mo],
             simplexes=[d.simplex[info.monotonic[j].var] for j in mo],
         )
+        for v, lat in zip(values, design.latent, strict=True):  # latent numbers' part
+            part = part + v * (d.b[:, cols] @ lat.dX[:, cols].T)
         mean = (W * part).sum(axis=1)
         comps[block], kinds[block] = (W * part**2).sum(axis=1) - mean**2, "block"
     for g in info.groups:
         Z = design.group_Z[g.label]
         cov = d.cor[g.label] * d.sd[g.label][:, :, None] * d.sd[g.label][:, None, :]
-        comps[f"group({g.label})"] = np.einsum("sn,nq,sqr,nr->s", W, Z, cov, Z, optimize=True)
+        slopes = [
+            (v, lat.dZ[g.label])
+            for v, lat in zip(values, design.latent, strict=True)
+            if lat.dZ[g.label].any()
+        ]
+        if slopes:  # a slope on a latent number: each draw's Z is Z + sum_j v_j dZ_j
+            comps[f"group({g.label})"] = _latent_slope_variance(W, Z, cov, slopes)
+        else:
+            comps[f"group({g.label})"] = np.einsum("sn,nq,sqr,nr->s", W, Z, cov, Z, optimize=True)
         kinds[f"group({g.label})"] = "group"
     comps["residual"] = np.full(d.n_draws, residual)
     kinds["residual"] = "residual"
@@ -293,6 +309,71 @@ def variance_decomposition(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     return out
 
 
+def _latent_slope_variance(W, Z, cov, slopes) -> np.ndarray:
+    """``sum_n W[s, n] Z_sn' cov_s Z_sn`` per draw, for rows whose group columns are
+    ``Z_sn = Z_n + sum_j v_j[s, n] dZ_j[n]`` (slopes on latent numbers, ``slopes`` the
+    pairs (v_j, dZ_j)): the quadratic form expanded into (S, n) pieces, never an
+    (S, n, q) array."""
+    parts = [(None, Z), *slopes]
+    out = 0.0
+    for a, (va, Za) in enumerate(parts):
+        for b in range(a, len(parts)):
+            vb, Zb = parts[b]
+            form = np.einsum("nq,sqr,nr->sn", Za, cov, Zb, optimize=True)
+            if va is not None:
+                form = form * va
+            if vb is not None:
+                form = form * vb
+            out = out + (1.0 if a == b else 2.0) * (W * form).sum(axis=1)
+    return out
+
+
+def imputed_values(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
+    """The posterior of each missing cell of a number in a fit with ``missing="model"``
+    (a latent value of the model, :class:`bayesresp.model.design.Latent`): its mean, sd
+    and central ``ci`` interval in the number's units, given everything the row says (its
+    outcome, its other covariates, its mission), beside the number's observed mean.
+
+    Indexed by row (the data's row key, else its 1-based position) and covariate; under
+    the model of coders, by response (one value per response, given all its codes). A
+    fit without latent numbers is refused.
+
+    Examples
+    --------
+    >>> imputed_values(fit).loc[("17", "years_at_station"), "mean"]  # doctest: +SKIP
+    """
+    if not fit.info.latent:
+        raise BayesrespError(
+            "this fit has no number with latent missing cells (it was fitted without "
+            "missing='model', or no number in its data lacked a value): nothing to show"
+            + (" (its missing covariates have levels: fit.imputed())" if fit.info.imputed else "")
+        )
+    if not 0 < ci < 1:
+        raise BayesrespError(f"ci must lie strictly between 0 and 1, not {ci}")
+    ids = fit.tree["observed_data"]["row"].values
+    name = "row"
+    if fit.info.coders:
+        design = fit.design
+        ids = np.empty(len(fit.data), dtype=object)
+        ids[design.coders.first] = design.coders.labels
+        name = fit.info.coder_columns[0]
+    a = (1 - ci) / 2
+    lo, hi = f"q{a * 100:g}", f"q{100 - a * 100:g}"
+    records = []
+    for m in fit.info.latent:
+        if not m.n_cells:
+            continue
+        x = fit.posterior[f"mi_x[{m.var}]"].values.reshape(-1, m.n_cells)
+        q = np.quantile(x, [a, 1 - a], axis=0)
+        first = dict(zip(reversed(m.cells), reversed(m.rows), strict=True))
+        for c in range(m.n_cells):
+            records.append(
+                (ids[first[c]], m.var, x[:, c].mean(), x[:, c].std(), q[0, c], q[1, c], m.center)
+            )
+    columns = [name, "variable", "mean", "sd", lo, hi, "observed_mean"]
+    return pd.DataFrame(records, columns=columns).set_index([name, "variable"])
+
+
 def imputed(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     """The posterior of each missing covariate cell of a fit with ``missing="model"``:
     per cell and level, the probability that the row has that level given everything the
@@ -306,6 +387,13 @@ def imputed(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
     """
     from bayesresp.inference.imputation import imputed_probabilities
 
+    if not fit.info.imputed and fit.info.latent:
+        raise BayesrespError(
+            "this fit's missing cells are numbers ("
+            + ", ".join(m.var for m in fit.info.latent)
+            + "), latent values of the model: fit.imputed_values() gives their posterior "
+            "(bayesresp imputed FIT --numbers)"
+        )
     if not fit.info.imputed:
         raise BayesrespError(
             "this fit sums out no missing covariate (it was fitted without "

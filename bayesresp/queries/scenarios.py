@@ -219,6 +219,15 @@ def apply_rules(
             if not pd.api.types.is_numeric_dtype(out[rule.column]):
                 raise ScenarioError(f"rule '{rule.describe()}': '{rule.column}' is not numeric")
             x = out[rule.column].astype(float).to_numpy().copy()
+            gaps = np.flatnonzero(mask & np.isnan(x))
+            if gaps.size and rule.column in {m.var for m in fit.info.latent}:
+                raise ScenarioError(
+                    f"rule '{rule.describe()}': {gaps.size} row(s) it applies to (first: row "
+                    f"{gaps[0] + 1}) lack {rule.column}, whose missing cells are the fit's "
+                    "latent values (missing='model'); a cap cannot act on a value the model "
+                    "holds per draw. 'set' it, or restrict the rule by other columns to rows "
+                    "that give it"
+                )
             if rule.max is not None:
                 x[mask] = np.minimum(x[mask], rule.max)
             if rule.min is not None:
@@ -377,12 +386,12 @@ def scenario(
     from bayesresp.data.validation import validate
 
     rules = read_rules(intervention)
-    imputed = {m.var for m in fit.info.imputed}
+    imputed = set(fit.info.modelled_missing)
     for rule in rules:
         summed = sorted(imputed & set(rule.where))
         if summed:
             raise ScenarioError(
-                f"{rule.describe()}: 'where' on {', '.join(summed)}, which the fit sums out "
+                f"{rule.describe()}: 'where' on {', '.join(summed)}, which the fit models "
                 "where it is missing (missing='model'): the rule would skip the rows that "
                 "lack it, whatever their level; restrict it by other columns"
             )
@@ -401,8 +410,12 @@ def scenario(
     labels = before_data[by].astype(str).to_numpy()
     names = sorted(set(labels))
     index = np.searchsorted(names, labels)
-    before = _group_shares(fit, before_data, index, len(names), chunk)
-    after = _group_shares(fit, after_data, index, len(names), chunk, before_data)
+    # the fitted rows' latent numbers: the fit's draws of them
+    positions = fit.response_positions if data is None else None
+    before = _group_shares(fit, before_data, index, len(names), chunk, positions=positions)
+    after = _group_shares(
+        fit, after_data, index, len(names), chunk, before_data, positions=positions
+    )
     return ScenarioResult(
         names + ["overall"], list(fit.info.spectrum), before, after, rules, notes, changed, by, ci
     )
@@ -411,7 +424,7 @@ def scenario(
 def _usable(fit: FittedModel, data: pd.DataFrame) -> pd.DataFrame:
     """Scenario data must be complete in the model's columns and use levels it knows (a
     covariate the fit sums out, missing="model", may be missing)."""
-    imputed = {m.var for m in fit.info.imputed}
+    imputed = set(fit.info.modelled_missing)
     used = [v for v in fit.info.variables if v in data and v != fit.info.outcome]
     missing = data[[v for v in used if v not in imputed]].isna()
     if missing.any(axis=None):
@@ -436,6 +449,7 @@ def _group_shares(
     n_groups: int,
     chunk: int,
     actual: pd.DataFrame | None = None,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """(S, n_groups + 1, K): mean probability of each level per group and overall.
 
@@ -447,11 +461,14 @@ def _group_shares(
     sums = np.zeros((d.n_draws, n_groups + 1, K))
     for start in range(0, len(data), chunk):
         part = data.iloc[start : start + chunk]
-        design = apply_design(info, part)
+        at = None if positions is None else positions[start : start + chunk]
+        design = apply_design(info, part, positions=at)
         w = None
         if design.imputation is not None:  # (missing="model"): the actual rows' weights
             real = (
-                design if actual is None else apply_design(info, actual.iloc[start : start + chunk])
+                design
+                if actual is None
+                else apply_design(info, actual.iloc[start : start + chunk], positions=at)
             )
             w = held_weights(real, design, actual_weights(real, d, fit.spec.response), d)
         p = row_probabilities(d, design, fit.spec.response, weights=w)  # (S, n, K)

@@ -126,7 +126,7 @@ def check_profiles(
         present = all(n in frame for n in g.factor)
         modes[g.label] = groups if present else ("new" if groups == "known" else groups)
     # a covariate whose missing cells the fit sums out may be left unknown (None)
-    optional = {m.var for m in info.imputed}
+    optional = set(info.modelled_missing)
     sub = _profile_codebook(cb, needed, [n for n in group_cols if n in frame], optional)
     report = check(frame[[c for c in frame.columns if c != PROFILE_LABEL]], sub)
     if not report.ok:

@@ -166,18 +166,16 @@ def test_a_rows_term_is_the_mixture_over_its_levels_by_hand(gappy):
     assert stored[j] == pytest.approx(usual, rel=1e-12)
 
 
-def test_what_the_model_cannot_sum_out_is_refused_by_row(gappy):
-    data = gappy.data.copy()
-    data["years_at_station"] = data["years_at_station"].astype(float)
-    data.loc[[3, 9], "years_at_station"] = np.nan
-    with pytest.raises(MissingDataError, match=r"cannot sum out \(years_at_station\): rows 4, 10"):
-        bayesresp.fit(data, "response ~ background + years_at_station", missing="model")
+def test_a_missing_outcome_is_refused_by_row(gappy):
+    """missing='model' models covariates (a number's gaps: tests/inference/
+    test_missing_numbers.py); a missing outcome is refused by validation, naming the row
+    and column, and without the option the error names it."""
     blank = gappy.data.copy()
     blank["response"] = blank["response"].astype(object)
     blank.loc[5, "response"] = None
     with pytest.raises(DataValidationError, match=r"row 6, column 'response'"):
         bayesresp.fit(blank, "response ~ background", missing="model")  # (the codebook's)
-    with pytest.raises(MissingDataError, match="missing='model' to sum out"):
+    with pytest.raises(MissingDataError, match="missing='model' to model missing covariates"):
         bayesresp.fit(gappy.data, "response ~ background")  # the error names the option
 
 
@@ -379,7 +377,7 @@ def test_downstream_of_a_fit_with_missing_covariates(recovery, run_cli, tmp_path
     assert promoted.changed_rows > 0 and np.all(np.isfinite(promoted.shift))
     from bayesresp.errors import ScenarioError
 
-    with pytest.raises(ScenarioError, match="'where' on background, which the fit sums out"):
+    with pytest.raises(ScenarioError, match="'where' on background, which the fit models"):
         modelled.scenario(
             {"column": "severity", "set": "grave", "where": {"background": "humanitarian"}}
         )

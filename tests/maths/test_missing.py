@@ -99,3 +99,36 @@ def test_pick_levels_reads_each_rows_level():
     m = pt.dmatrix()
     f = pytensor.function([m], pick_levels(m, np.array([1, 0, 3])), mode=PY)
     np.testing.assert_array_equal(f(lp), [1.0, 4.0, 11.0])
+
+
+def test_a_latent_numbers_model_numpy_tensor_and_scipy_agree():
+    """number_means is a + z'g + u per row (by hand), and normal_log_density scipy's
+    normal log density, in both dialects; with draws in front (NumPy), each draw its
+    own case."""
+    from scipy import stats
+
+    from bayesresp.maths.missing import normal_log_density, number_means
+
+    rng = np.random.default_rng(3)
+    n, P, G = 9, 3, 4
+    a, g = rng.normal(), rng.normal(0, 1, P)
+    z, u = rng.normal(0, 1, (n, P)), rng.normal(0, 0.7, G)[rng.integers(0, G, n)]
+    value, sigma = rng.normal(0, 1, n), 0.8
+    mu = np.array([a + z[i] @ g + u[i] for i in range(n)])
+    np.testing.assert_allclose(number_means(np.float64(a), g, z, u), mu, rtol=1e-12)
+    expected = stats.norm.logpdf(value, mu, sigma)
+    np.testing.assert_allclose(normal_log_density(value, mu, sigma), expected, rtol=1e-12)
+    ta, tg, te, ts = pt.dscalar(), pt.dvector(), pt.dvector(), pt.dscalar()
+    means = number_means(ta, tg, pt.as_tensor(z), te, xp=TENSOR)
+    f = pytensor.function(
+        [ta, tg, te, ts],
+        [means, normal_log_density(pt.as_tensor(value), means, ts, xp=TENSOR)],
+        mode=PY,
+    )
+    got_mu, got_lp = f(a, g, u, sigma)
+    np.testing.assert_allclose(got_mu, mu, rtol=1e-12)
+    np.testing.assert_allclose(got_lp, expected, rtol=1e-12)
+    # no predictors, no group: the intercept for every row
+    np.testing.assert_allclose(number_means(np.float64(a), None, np.zeros((n, 0)), None), a)
+    stacked = number_means(np.array([a, -a]), np.stack([g, 2 * g]), z, np.stack([u, 0 * u]))
+    np.testing.assert_allclose(stacked[1], [-a + z[i] @ (2 * g) for i in range(n)], rtol=1e-12)

@@ -165,6 +165,23 @@ def test_interaction_columns_are_products(small):
     assert {c.block for c in d.info.columns} == {"interactions"}
 
 
+def test_the_product_of_two_numbers_is_a_column():
+    """x1:x2 of two numbers is their product (of the standardised values), with and
+    without the main effects: a product without factors has no reference cell to drop."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"grade": rng.choice([1, 2, 3], 60), "x1": rng.normal(size=60), "x2": rng.normal(size=60)}
+    )
+    cb = Codebook.infer(frame, "grade", ["grade", "x1", "x2"])
+    typed = bayesresp.validate(cb.prepare(frame), cb)
+    for formula in ("grade ~ x1 * x2", "grade ~ x1:x2"):
+        d = make_design(typed, parse_formula(formula), cb)
+        assert "x1:x2" in d.info.column_names, formula
+        z1, z2 = ((frame[v] - frame[v].mean()) / frame[v].std(ddof=0) for v in ("x1", "x2"))
+        got = d.X[:, d.info.column_names.index("x1:x2")]
+        np.testing.assert_allclose(got, (z1 * z2).to_numpy())
+
+
 def test_monotonic_codes(small):
     d = _design(small, "response ~ mo(hierarchy_level)")
     assert d.X.shape[1] == 0 and d.info.monotonic[0].name == "mo(hierarchy_level)"
