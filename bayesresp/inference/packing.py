@@ -127,11 +127,11 @@ _SD_FAMILIES = {
 # before fitting, by an analysis of variance of the outcome's codes stratum by stratum
 # (:func:`signal_of`). Measured (min bulk ESS; benchmarks/README.md, "Hierarchical
 # centring"), on the benchmark's data (12 missions, about 4.7 departments each, the r2d2
-# default; signals of missions and departments): 10,000 rows, seed 11 (10.5, 4.9): both
-# centred 2,025 in 13.7 s, departments only 598, neither 1,353 in 65 s; seed 1 (2.3,
+# default; signals of missions and departments): 10,000 rows, seed 11 (10.2, 4.9): both
+# centred 2,025 in 13.7 s, departments only 598, neither 1,353 in 65 s; seed 1 (2.1,
 # 7.3): both 540 with 5 divergences and r_hat 1.011, departments only 638 in 13.7 s,
-# neither 923 in 77 s; 3,000 rows (14.3, 0.3): both 321 against 871 for neither; the
-# example (0.5, 1.3): both 163 with 17 divergences, missions only 531, neither 1,026;
+# neither 923 in 77 s; 3,000 rows (13.8, 0.3): both 321 against 871 for neither; the
+# example (0.3, 1.3): both 163 with 17 divergences, missions only 531, neither 1,026;
 # 4 missions of 3,000 rows (0, 4.0): departments only 130 per second of sampling,
 # neither 32, both 66. A single term: the example's missions (2.4) 3,646 against 652;
 # lme4's VerbAgg (7.1) 970 in 9 s against 348 with an r_hat of 1.022; a grid of 200
@@ -159,8 +159,8 @@ _SD_FAMILIES = {
 # set on the same cells they are judged by (26 of 29 picks the faster form, 22 under
 # the former 2.0), and CENTRE_SIGNAL_MANY is provisional: more seeds at 1,000 levels
 # and above would place it better. Each term above the innermost is centred while its
-# own signal is at least CENTRE_SIGNAL_OUTER (an outer term lost at 2.3, gained at
-# 10.5; no evidence yet that its levels move it), never an outer term over a
+# own signal is at least CENTRE_SIGNAL_OUTER (an outer term lost at 2.1, gained at
+# 10.2; no evidence yet that its levels move it), never an outer term over a
 # non-centred inner one.
 CENTRE_SIGNAL = 2.0
 CENTRE_SIGNAL_MANY = 1.2
@@ -248,8 +248,10 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
       (their level means, likewise less their parent's); the residuals' sum of squares
       has expectation ``A tau^2 + B``, from each level's share of its parent's weight
       (its leverage) and its mean's noise, less what the columns took, plus what the
-      row columns' fitted slopes' sampling error adds (the inner terms' columns'
-      slopes are taken as known: a small upward bias for the outer terms).
+      row columns' fitted slopes' and the inner terms' columns' fitted coefficients'
+      sampling errors add (their covariances carried through the term's level means).
+      A term whose own columns take every degree of freedom its levels leave reads 0,
+      and its columns are fitted in the term above instead.
     - The noise of an innermost level's mean is the noise variance over its weight; of
       an outer level's mean, the sum over its children of (child weight / its weight)^2
       (child between-variance + child noise). The signal is tau^2 over the term's
@@ -285,6 +287,7 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
     slopes = sigma2 * np.linalg.pinv(Xw.T @ (Xw * w[:, None])) if rows.any() else None
     noise = sigma2 / np.maximum(inner_size, 1e-300)  # of each innermost level's mean
     signals = []
+    fitted = []  # (columns, their fitted coefficients' covariance) of the inner terms
     for g in range(len(terms) - 1, -1, -1):
         idx = terms[g][0]
         present = sizes[g] > 0
@@ -323,22 +326,35 @@ def signal_of(y, w, X, terms: list[tuple[np.ndarray, int]]) -> list[float]:
             rank = u.shape[1]
             along = u.T @ m
             m = m - u @ along
-            y = y - X[:, owned] @ (vt.T @ (along / sv))  # outer terms: less this fit
+            if len(m) - len(np.unique(parent)) - rank > 0:  # outer terms: less this fit
+                y = y - X[:, owned] @ (vt.T @ (along / sv))
+            elif g:  # the columns take every degree of freedom the levels leave (this
+                # term reads 0, below): their fit would be the noise's; the term above
+                # fits them instead
+                owner[owned] = g - 1
             # M'u: each u less its parent's sum times the level's share
             mu = u.copy()
             for j in range(u.shape[1]):
                 mu[:, j] -= share * np.bincount(parent, weights=u[:, j], minlength=groups)[parent]
             a -= float((mu**2).sum())
             b -= float((v[:, None] * mu**2).sum())
-        if slopes is not None:  # + E|Q M xbar (slopes' error)|^2, xbar the row columns'
-            G = less_parent(_means_by_level(X[:, rows], w, idx, sizes[g])[present])
+        # + E|Q M xbar (error)|^2 for every fit taken off y below this stratum: the row
+        # columns' slopes, and the inner terms' columns' coefficients (xbar: their means
+        # at this term's levels, less the parent's)
+        for columns, cov in ([(rows, slopes)] if slopes is not None else []) + fitted:
+            G = less_parent(_means_by_level(X[:, columns], w, idx, sizes[g])[present])
             if C.shape[1]:
                 G = G - u @ (u.T @ G)
-            b += float(np.einsum("ij,jk,ik->", G, slopes, G))
+            b += float(np.einsum("ij,jk,ik->", G, cov, G))
         # no degrees of freedom left (the columns took them all): nothing to estimate,
         # where A's rounding could leave 1e-16 and a power of 2 for tau^2
         free = len(m) - len(np.unique(parent)) - rank > 0 and a > 1e-9 * float(lever.sum())
         tau2 = max((float(m @ m) - b) / a, 0.0) if free else 0.0
+        if C.shape[1] and len(m) - len(np.unique(parent)) - rank > 0:
+            # this fit's coefficients' covariance, for the terms
+            # above: (vt' S^-1 u') M D M' (u S^-1 vt), D the level means' variances
+            k = (vt.T / sv) @ (mu.T * (tau2 + v))
+            fitted.append((owned, k @ (mu / sv) @ vt))
         average = float(v.mean())
         signals.append(tau2 / average if average > 0.0 else (math.inf if tau2 > 0.0 else 0.0))
         if g:  # the outer term's level means: weighted means of their children's rows
