@@ -13,7 +13,13 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from bayesresp.inference.arrays import PosteriorArrays, eta_from_draws, thresholds_from_draws
+from bayesresp.inference.arrays import (
+    PosteriorArrays,
+    eta_and_fresh,
+    eta_from_draws,
+    integrate_fresh,
+    thresholds_from_draws,
+)
 from bayesresp.maths.rater import (
     codes_by_response,
     log_codes,
@@ -63,24 +69,35 @@ def response_levels(design: Design, draws: PosteriorArrays, link: str):
 
     From the linear predictor of the row that carries the response's covariates; for a
     design of copies (missing covariates summed out, :mod:`bayesresp.maths.missing`)
-    mixed over that row's copies with the probabilities of their levels."""
+    mixed over that row's copies with the probabilities of their levels. A latent number
+    the design takes as unknown (:func:`bayesresp.model.design.unfitted`) is integrated
+    out of the level probabilities (the codes' likelihood is linear in them: exact)."""
     coders, K = design.coders, len(design.info.spectrum)
+
+    def level_probs(eta, fresh, part, rows):
+        """log P(xi = j) of ``rows``' linear predictors for the draws ``part``."""
+        cut = thresholds_from_draws(draws, rows, part)
+        if fresh is None:
+            return log_levels(eta[part], cut, link, K)
+        within = tuple(a[part] for a in fresh)
+        p = integrate_fresh(lambda e: np.exp(log_levels(e, cut, link, K)), eta[part], within)
+        return np.log(p)
+
     if design.imputation is None:
         rows = response_rows(design)
-        eta = eta_from_draws(draws, rows, "known")
+        eta, fresh = eta_and_fresh(draws, rows, "known")
         # thresholds (per row with cs() terms) chunk by chunk, as the caller asks
-        return lambda part: log_levels(eta[part], thresholds_from_draws(draws, rows, part), link, K)
+        return lambda part: level_probs(eta, fresh, part, rows)
     from bayesresp.inference.imputation import level_log_probs
     from bayesresp.maths.missing import mixed_levels
 
     imp = design.imputation
-    eta = eta_from_draws(draws, design, "known")  # every copy
+    eta, fresh = eta_and_fresh(draws, design, "known")  # every copy
     copy_lp = level_log_probs(design, draws)
     slots, mask = imp.slots[coders.first], imp.mask[coders.first]
 
     def levels(part):
-        every = log_levels(eta[part], thresholds_from_draws(draws, design, part), link, K)
-        return mixed_levels(every, copy_lp[part], slots, mask)
+        return mixed_levels(level_probs(eta, fresh, part, design), copy_lp[part], slots, mask)
 
     return levels
 

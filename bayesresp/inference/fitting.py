@@ -25,7 +25,7 @@ from bayesresp.inference.arrays import PosteriorArrays
 from bayesresp.inference.kernel import log_likelihood
 from bayesresp.inference.record import FittedModel
 from bayesresp.inference.sampling import SamplerSettings, sample
-from bayesresp.model.design import Design, DesignInfo, apply_design, design_of_spec
+from bayesresp.model.design import Design, DesignInfo, apply_design, design_of_spec, unfitted
 from bayesresp.model.design import compress as compress_design
 from bayesresp.model.formula import Formula
 from bayesresp.model.graph import coords_of, prior_table
@@ -296,8 +296,11 @@ def fit(
         pooled effects of the first group term (the mission), and a row that lacks it
         contributes ``log sum_l P(x = l) p(y | x = l)``: exact, no imputation draws
         (:mod:`bayesresp.maths.missing`). Its posterior for each missing cell is
-        ``Fit.imputed()``. A missing outcome, group or number is still refused, naming
-        its rows. ``fit.meta["missing"]`` counts the cells summed out per covariate.
+        ``Fit.imputed()``. A number that some rows lack gets a normal model of its own
+        on the same covariates and mission, and each missing cell a latent value under
+        it, sampled with the rest (:class:`bayesresp.model.design.Latent`; its posterior:
+        ``Fit.imputed_values()``). A missing outcome or group is still refused, naming
+        its rows. ``fit.meta["missing"]`` counts the cells modelled per covariate.
     target_accept : float
         NUTS's target acceptance rate. 0.9 by default (PyMC's is 0.8): with a dozen
         missions and mission-level covariates, the smaller steps avoid divergences and
@@ -625,6 +628,10 @@ def finish_tree(
     out["sample_stats"] = xr.DataTree(tree["sample_stats"].to_dataset())
     draws = PosteriorArrays.from_posterior(post, design.info)
     row_ids = _row_ids(frame, cb)
+    # a row's missing numbers integrated out of its stored term (as its missing levels
+    # are summed out): the term is log p(y_i | its observed covariates), whose PSIS-LOO
+    # weights are steadier than those of the outcome given each draw's latent value
+    design = unfitted(design)
     if design.coders is not None:  # one term per response (all its codes), not per row
         from bayesresp.inference.coders import response_log_likelihood
 

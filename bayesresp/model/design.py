@@ -1117,6 +1117,18 @@ def _apply_latent(
     return design
 
 
+def unfitted(design: Design) -> Design:
+    """The design with its rows' latent values taken as unknown (every cell fresh): what
+    a row's likelihood with its missing numbers integrated over their models reads (the
+    log-likelihood a fit stores, as a missing level's is summed out)."""
+    if not design.latent:
+        return design
+    return replace(
+        design,
+        latent=tuple(replace(lat, cell=np.full_like(lat.cell, -1)) for lat in design.latent),
+    )
+
+
 def shift_latent(design: Design, var: str, step: float) -> Design:
     """The design with the latent number ``var``'s missing values moved by ``step`` (on
     its own standard scale): each such row's columns moved by ``step`` times their change
