@@ -15,7 +15,12 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bayesresp.errors import ComparisonError
-from bayesresp.inference.arrays import eta_and_fresh, integrate_fresh, thresholds_from_draws
+from bayesresp.inference.arrays import (
+    eta_and_fresh,
+    integrate_fresh,
+    row_thresholds,
+    thresholds_from_draws,
+)
 from bayesresp.inference.imputation import mixed_log_lik
 from bayesresp.inference.newgroups import (
     IMPORTANCE,
@@ -299,11 +304,15 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
         eta, fresh = eta_and_fresh(f.arrays, one, modes, rng)
         cut = thresholds_from_draws(f.arrays, one, slice(None), modes, rng)
 
-        def log_prob(e, one=one, cut=cut):
-            return f.spec.response.log_prob(one.y, e, cut, y_high=one.y_high)
+        def log_prob(e, c, one=one, cut=cut):
+            high = None if one.y_high is None else one.y_high[c]
+            return f.spec.response.log_prob(one.y[c], e, row_thresholds(cut, c), y_high=high)
 
         # a number the held-out row lacks: integrated over its model (the refit's)
-        ll = log_prob(eta) if fresh is None else integrate_fresh(log_prob, eta, fresh, log=True)
+        if fresh is None:
+            ll = log_prob(eta, slice(None))
+        else:
+            ll = integrate_fresh(log_prob, eta, fresh, log=True)
         if one.imputation is not None:  # its missing covariates summed out
             ll = mixed_log_lik(one, f.arrays, ll)
         ll = ll[:, 0]

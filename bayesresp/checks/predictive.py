@@ -23,11 +23,12 @@ from bayesresp.inference.arrays import (
     eta_and_fresh,
     eta_from_draws,
     integrate_fresh,
+    row_thresholds,
     thresholds_from_draws,
 )
 from bayesresp.inference.imputation import copy_weights, mix, row_probabilities
 from bayesresp.inference.record import FittedModel
-from bayesresp.model.design import apply_design
+from bayesresp.model.design import apply_design, unfitted
 
 
 def _subset(draws: PosteriorArrays, n: int | None) -> PosteriorArrays:
@@ -97,15 +98,14 @@ def replicate(
     predictive distribution given its observed covariates, the missing ones averaged
     over their model: the distribution whose log-density the fit stores for the row. A
     number the fit gives latent values is averaged over its model alike (not held at
-    the row's posterior draws of it, which have seen the row's outcome); under the model
-    of coders a response's codes are replicated from its fitted values.
+    the row's posterior draws of it, which have seen the row's outcome), under the model
+    of coders too.
     """
     from bayesresp.progress import bar
 
-    if data is None and fit.info.latent and not fit.info.coders:
-        design = apply_design(fit.info, fit.data)  # (the latent values: from their model)
-    else:
-        design = fit.design if data is None else apply_design(fit.info, data)
+    design = fit.design if data is None else apply_design(fit.info, data)
+    if data is None:  # the latent numbers' values: from their models, integrated out
+        design = unfitted(design)
     if design.coders is not None:  # codes: coders' readings of the true levels
         return _replicate_codes(fit, design, draws, seed, complete)
     d = _subset(fit.arrays, draws)
@@ -135,9 +135,10 @@ def replicate(
             if fresh is None:
                 p = fit.spec.response.probs(eta[start:stop], cut)
             else:  # latent numbers the rows lack: their model integrated out
-                part = tuple(a[start:stop] for a in fresh)
                 p = integrate_fresh(
-                    lambda e, cut=cut: fit.spec.response.probs(e, cut), eta[start:stop], part
+                    lambda e, c, cut=cut: fit.spec.response.probs(e, row_thresholds(cut, c)),
+                    eta[start:stop],
+                    fresh.draws(slice(start, stop)),
                 )
             if weights is not None:  # copies mixed into their rows
                 p = mix(p, design, weights[start:stop])
@@ -425,7 +426,9 @@ def _coder_pit(fit: FittedModel, seed: int | None) -> np.ndarray:
 
     from bayesresp.inference.coders import chunk_of
 
-    design = fit.design
+    # the latent numbers integrated out, as in the stored terms whose PSIS weights these
+    # are (each draw's fitted value has seen the response's own codes)
+    design = unfitted(fit.design)
     coders, K = design.coders, len(fit.info.spectrum)
     unit = fit.info.coder_columns[0]
     log_w = fit.loo().log_weights.transpose(unit, "chain", "draw").values

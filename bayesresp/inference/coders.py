@@ -18,6 +18,7 @@ from bayesresp.inference.arrays import (
     eta_and_fresh,
     eta_from_draws,
     integrate_fresh,
+    row_thresholds,
     thresholds_from_draws,
 )
 from bayesresp.maths.rater import (
@@ -79,9 +80,12 @@ def response_levels(design: Design, draws: PosteriorArrays, link: str):
         cut = thresholds_from_draws(draws, rows, part)
         if fresh is None:
             return log_levels(eta[part], cut, link, K)
-        within = tuple(a[part] for a in fresh)
-        p = integrate_fresh(lambda e: np.exp(log_levels(e, cut, link, K)), eta[part], within)
-        return np.log(p)
+        return integrate_fresh(
+            lambda e, c: log_levels(e, row_thresholds(cut, c), link, K),
+            eta[part],
+            fresh.draws(part),
+            log=True,
+        )
 
     if design.imputation is None:
         rows = response_rows(design)

@@ -16,6 +16,7 @@ from bayesresp.inference.arrays import (
     PosteriorArrays,
     eta_and_fresh,
     integrate_fresh,
+    row_thresholds,
     thresholds_from_draws,
 )
 from bayesresp.inference.kernel import log_likelihood
@@ -221,7 +222,7 @@ def row_probabilities(
     if fresh is None:
         p = family.probs(eta, cut)
     else:  # a latent number the rows lack: averaged over its model, per draw
-        p = integrate_fresh(lambda e: family.probs(e, cut), eta, fresh)
+        p = integrate_fresh(lambda e, c: family.probs(e, row_thresholds(cut, c)), eta, fresh)
     if design.imputation is None:
         return p
     if weights is None:

@@ -1334,7 +1334,12 @@ def _numpy_log_likelihood(design: Design, draws, family) -> np.ndarray:
     """(S, n) log-likelihood of a family the compiled code does not cover, in chunks of
     draws: its maths holds a few (draws, n, K) arrays at once, which for every draw of a
     large fit would take gigabytes."""
-    from bayesresp.inference.arrays import eta_and_fresh, integrate_fresh, thresholds_from_draws
+    from bayesresp.inference.arrays import (
+        eta_and_fresh,
+        integrate_fresh,
+        row_thresholds,
+        thresholds_from_draws,
+    )
 
     S, K = draws.n_draws, len(design.info.spectrum)
     step = max(1, _CHUNK_CELLS // max(design.n * K, 1))
@@ -1344,11 +1349,15 @@ def _numpy_log_likelihood(design: Design, draws, family) -> np.ndarray:
         eta, fresh = eta_and_fresh(part, design, "known")
         cut = thresholds_from_draws(part, design)
 
-        def log_prob(e, cut=cut):
-            return family.log_prob(design.y, e, cut, y_high=design.y_high)
+        def log_prob(e, c, cut=cut):
+            high = None if design.y_high is None else design.y_high[c]
+            return family.log_prob(design.y[c], e, row_thresholds(cut, c), y_high=high)
 
         # a latent number a row lacks outside the fitted rows: its model integrated out
-        chunk = log_prob(eta) if fresh is None else integrate_fresh(log_prob, eta, fresh, log=True)
+        if fresh is None:
+            chunk = log_prob(eta, slice(None))
+        else:
+            chunk = integrate_fresh(log_prob, eta, fresh, log=True)
         out[start : start + step] = chunk
     return out
 
