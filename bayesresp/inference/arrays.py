@@ -252,8 +252,8 @@ def eta_and_fresh(
     """:func:`eta_from_draws` for designs whose rows may lack a latent number without
     being a fitted row's cell (a what-if profile leaving it unknown, new data): returns
     ``eta`` (S, n) without those values' part, and that part's distribution given each
-    draw, normal with mean ``m`` and sd ``tau`` (each (S, n), zero where a row has no
-    such value), or None where no row has one. The values are independent normals under
+    draw at the rows that have one, normal (:class:`Fresh`: mean ``m`` and sd ``tau``
+    at the columns ``cols``), or None where no row has one. The values are independent normals under
     their models (:func:`bayesresp.maths.missing.number_means`, ``sigma``) and ``eta``
     is linear in each (their slopes), so their sum is normal: one quadrature integrates
     over any number of them (:func:`integrate_fresh`). The numbers' models' group effects
@@ -359,7 +359,7 @@ def _fresh_model(draws, design, j, fresh, modes, rng, shared_new):
 #: strong effect: 4 logits per sd of the number left unexplained by its model). A wider
 #: part (prior draws, say), whose probabilities the fixed nodes would miss by percents,
 #: takes the trapezoid rule on a grid of at most 0.25 logits over 8 sds either side,
-#: exact to about 1e-9 there (both checked against adaptive quadrature in
+#: exact to 1e-8 there (both checked against adaptive quadrature in
 #: tests/inference/test_missing_numbers.py).
 FRESH_NODES = 64
 FRESH_WIDE = 4.0
