@@ -563,3 +563,36 @@ def test_downstream_of_a_fit_with_latent_numbers(recovery, run_cli, tmp_path):
     pd.DataFrame([profile]).to_csv(profile_file, index=False)
     out = run_cli("whatif", path, profile_file)
     assert out.code == 0 and "averaged_over" in out.out and X in out.out
+
+
+def test_a_number_constant_within_a_group_is_filled_from_its_other_rows():
+    """A codebook of one's own may declare a number constant within a group (here the
+    years within an official): missing='model' first fills a gap from the group's other
+    rows, as for a covariate with levels, and the column stays a number; only a group
+    lacking it in every row keeps latent cells (warned)."""
+    import json
+    from pathlib import Path
+
+    raw = json.loads((Path(__file__).parents[2] / "data_schema" / "codebook.json").read_text())
+    for f in raw["fields"]:
+        if f["name"] == X:
+            f["constantWithin"] = ["official_id"]
+    data = bayesresp.simulate(missions=4, rows=200, seed=3).data
+    data[X] = data.groupby("official_id", observed=True)[X].transform("first")
+    sizes = data["official_id"].map(data["official_id"].value_counts())
+    gaps = np.flatnonzero((sizes > 1).to_numpy())[:6]  # officials with other rows
+    alone = data["official_id"].iloc[np.flatnonzero((sizes > 1).to_numpy())[-1]]
+    blank = data.copy()
+    blank.loc[blank.index[gaps], X] = np.nan
+    blank.loc[blank["official_id"] == alone, X] = np.nan  # (one official lacks it entirely)
+    spec = ModelSpec("response ~ severity + years_at_station")
+    with pytest.warns(UserWarning, match=r"filled from the other rows of the same official_id"):
+        frame, cb = prepare_data(blank, spec, raw, missing="model")
+    assert pd.api.types.is_float_dtype(frame[X])
+    others = frame["official_id"] != alone
+    np.testing.assert_allclose(frame.loc[others, X], data.loc[others, X])
+    assert frame.loc[~others, X].isna().all()
+    filled = frame.attrs["bayesresp_filled"][X]
+    assert filled["within"] == "official_id" and filled["filled"] == int(others.iloc[gaps].sum())
+    design = make_design(frame, spec.parsed, cb, impute=True)
+    assert design.info.latent[0].n_cells == int((~others).sum())
