@@ -309,10 +309,7 @@ def _heldout_elpd(fit: FittedModel, test: np.ndarray, draws: int, seed: int) -> 
             return f.spec.response.log_prob(one.y[c], e, row_thresholds(cut, c), y_high=high)
 
         # a number the held-out row lacks: integrated over its model (the refit's)
-        if fresh is None:
-            ll = log_prob(eta, slice(None))
-        else:
-            ll = integrate_fresh(log_prob, eta, fresh, log=True)
+        ll = integrate_fresh(log_prob, eta, fresh, log=True)
         if one.imputation is not None:  # its missing covariates summed out
             ll = mixed_log_lik(one, f.arrays, ll)
         ll = ll[:, 0]

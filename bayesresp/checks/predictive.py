@@ -22,6 +22,7 @@ from bayesresp.inference.arrays import (
     PosteriorArrays,
     eta_and_fresh,
     eta_from_draws,
+    fresh_draws,
     integrate_fresh,
     row_thresholds,
     thresholds_from_draws,
@@ -132,14 +133,12 @@ def replicate(
         for start in range(0, len(eta), step):
             stop = min(start + step, len(eta))
             cut = thresholds_from_draws(d, design, slice(start, stop))
-            if fresh is None:
-                p = fit.spec.response.probs(eta[start:stop], cut)
-            else:  # latent numbers the rows lack: their model integrated out
-                p = integrate_fresh(
-                    lambda e, c, cut=cut: fit.spec.response.probs(e, row_thresholds(cut, c)),
-                    eta[start:stop],
-                    fresh.draws(slice(start, stop)),
-                )
+            # latent numbers the rows lack: their model integrated out
+            p = integrate_fresh(
+                lambda e, c, cut=cut: fit.spec.response.probs(e, row_thresholds(cut, c)),
+                eta[start:stop],
+                fresh_draws(fresh, slice(start, stop)),
+            )
             if weights is not None:  # copies mixed into their rows
                 p = mix(p, design, weights[start:stop])
             out[start:stop] = draw_levels(p, rng)

@@ -311,6 +311,11 @@ class Fresh:
         return Fresh(self.m[part], self.tau[part], self.cols)
 
 
+def fresh_draws(fresh: Fresh | None, part) -> Fresh | None:
+    """``fresh`` at the draws ``part`` (None stays None)."""
+    return None if fresh is None else fresh.draws(part)
+
+
 def latent_values(draws: PosteriorArrays, design: Design, j: int) -> np.ndarray:
     """The ``j``-th latent number's value at every draw and design row, on its own
     standard scale, (S, n): a fitted row's cell from the fit's draws of it; zero where
@@ -382,7 +387,9 @@ def _fresh_rule(widest: float) -> tuple[np.ndarray, np.ndarray]:
     return z, weights / weights.sum()
 
 
-def integrate_fresh(function, eta: np.ndarray, fresh: Fresh, log: bool = False) -> np.ndarray:
+def integrate_fresh(
+    function, eta: np.ndarray, fresh: Fresh | None, log: bool = False
+) -> np.ndarray:
     """``E[function(eta + w)]`` over ``w ~ Normal(m, tau)`` per draw and row (``fresh``,
     from :func:`eta_and_fresh`), by Gauss-Hermite quadrature (:data:`FRESH_NODES`), or
     the trapezoid rule where the part is wider than :data:`FRESH_WIDE`. ``function(e,
@@ -390,11 +397,12 @@ def integrate_fresh(function, eta: np.ndarray, fresh: Fresh, log: bool = False) 
     ``slice(None)`` for all) to their values (S, c, ...), probabilities; only the columns
     with a fresh part are integrated, the others evaluated once. With ``log=True`` it
     gives log-probabilities and the result is the log of the expectation (a running
-    log-sum: no underflow)."""
-    out = np.array(function(eta, slice(None)), dtype=float)
-    cols = fresh.cols
-    if cols.size == 0:
+    log-sum: no underflow). ``fresh`` None (no row has a fresh part): ``function`` of
+    ``eta`` itself."""
+    out = np.asarray(function(eta, slice(None)), dtype=float)  # (a new array: written in)
+    if fresh is None or fresh.cols.size == 0:
         return out
+    cols = fresh.cols
     e = eta[:, cols] + fresh.m
     z, weights = _fresh_rule(float(fresh.tau.max()))
     acc = -np.inf if log else 0.0

@@ -17,6 +17,7 @@ from bayesresp.inference.arrays import (
     PosteriorArrays,
     eta_and_fresh,
     eta_from_draws,
+    fresh_draws,
     integrate_fresh,
     row_thresholds,
     thresholds_from_draws,
@@ -78,12 +79,10 @@ def response_levels(design: Design, draws: PosteriorArrays, link: str):
     def level_probs(eta, fresh, part, rows):
         """log P(xi = j) of ``rows``' linear predictors for the draws ``part``."""
         cut = thresholds_from_draws(draws, rows, part)
-        if fresh is None:
-            return log_levels(eta[part], cut, link, K)
         return integrate_fresh(
             lambda e, c: log_levels(e, row_thresholds(cut, c), link, K),
             eta[part],
-            fresh.draws(part),
+            fresh_draws(fresh, part),
             log=True,
         )
 

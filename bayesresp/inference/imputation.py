@@ -219,10 +219,8 @@ def row_probabilities(
     eta, fresh = eta_and_fresh(draws, design, groups, rng, shared_new)
     cut = thresholds_from_draws(draws, design, slice(None), groups, rng, shared_new)
     family = get_family(link)
-    if fresh is None:
-        p = family.probs(eta, cut)
-    else:  # a latent number the rows lack: averaged over its model, per draw
-        p = integrate_fresh(lambda e, c: family.probs(e, row_thresholds(cut, c)), eta, fresh)
+    # a latent number the rows lack: averaged over its model, per draw
+    p = integrate_fresh(lambda e, c: family.probs(e, row_thresholds(cut, c)), eta, fresh)
     if design.imputation is None:
         return p
     if weights is None:

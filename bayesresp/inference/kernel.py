@@ -1354,11 +1354,7 @@ def _numpy_log_likelihood(design: Design, draws, family) -> np.ndarray:
             return family.log_prob(design.y[c], e, row_thresholds(cut, c), y_high=high)
 
         # a latent number a row lacks outside the fitted rows: its model integrated out
-        if fresh is None:
-            chunk = log_prob(eta, slice(None))
-        else:
-            chunk = integrate_fresh(log_prob, eta, fresh, log=True)
-        out[start : start + step] = chunk
+        out[start : start + step] = integrate_fresh(log_prob, eta, fresh, log=True)
     return out
 
 

@@ -140,6 +140,12 @@ class Latent:
     def n_cells(self) -> int:
         return max(self.cells) + 1 if self.cells else 0
 
+    def first_rows(self) -> list[int]:
+        """Each cell's first row among the fitted rows (0-based), in cell order: the row
+        that names it (the first code of a response under the coders' layer)."""
+        first = dict(zip(reversed(self.cells), reversed(self.rows), strict=True))
+        return [first[c] for c in range(self.n_cells)]
+
 
 @dataclass(frozen=True)
 class DesignInfo:

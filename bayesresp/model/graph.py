@@ -84,8 +84,7 @@ def coords_of(info: DesignInfo) -> dict[str, list[str]]:
         coords["mi_predictor"] = list(m.predictors)  # (the same for every imputed covariate)
     for m in info.latent:  # each cell named by its first row (1-based) in the fitted rows
         coords["mi_predictor"] = list(m.predictors)
-        first = dict(zip(reversed(m.cells), reversed(m.rows), strict=True))
-        coords[f"{m.var}_mi_cell"] = [str(first[c] + 1) for c in range(m.n_cells)]
+        coords[f"{m.var}_mi_cell"] = [str(r + 1) for r in m.first_rows()]
     for g in info.groups:
         coords[f"{g.label}_level"] = list(g.levels)
         coords[f"{g.label}_term"] = g.column_names

@@ -365,10 +365,9 @@ def imputed_values(fit: FittedModel, ci: float = 0.9) -> pd.DataFrame:
             continue
         x = fit.posterior[f"mi_x[{m.var}]"].values.reshape(-1, m.n_cells)
         q = np.quantile(x, [a, 1 - a], axis=0)
-        first = dict(zip(reversed(m.cells), reversed(m.rows), strict=True))
-        for c in range(m.n_cells):
+        for c, row in enumerate(m.first_rows()):
             records.append(
-                (ids[first[c]], m.var, x[:, c].mean(), x[:, c].std(), q[0, c], q[1, c], m.center)
+                (ids[row], m.var, x[:, c].mean(), x[:, c].std(), q[0, c], q[1, c], m.center)
             )
     columns = [name, "variable", "mean", "sd", lo, hi, "observed_mean"]
     return pd.DataFrame(records, columns=columns).set_index([name, "variable"])
