@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 
 def write_between(path: Path, begin: str, end: str, block: str) -> None:
     """Replace what lies between ``begin`` and ``end`` in ``path`` with ``block`` (both
@@ -24,3 +26,10 @@ def publish(table: str, begin: str, end: str, write: bool) -> None:
     print(table)
     if write:
         write_between(Path(__file__).resolve().parent / "README.md", begin, end, table)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A table in Markdown (a parameter's name may hold "|": escaped)."""
+    cells = [[str(v).replace("|", "\\|") for v in row] for row in table.itertuples(index=False)]
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])

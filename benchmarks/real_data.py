@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-from _readme import write_between  # benchmarks/_readme.py, beside this script
+from _readme import markdown, write_between  # benchmarks/_readme.py, beside this script
 
 import bayesresp
 
@@ -133,13 +133,6 @@ def one(name: str, link: str, seed: int) -> dict:
         "leapfrog/draw": round(float(stats["n_steps"].mean()), 1),
         "group sd": round(float(table.loc[f"sd({group})", "median"]), 3),
     }
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """A table in Markdown (a parameter's name may hold "|": escaped)."""
-    cells = [[str(v).replace("|", "\\|") for v in row] for row in table.itertuples(index=False)]
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
 def main() -> None:

@@ -79,7 +79,10 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
         if fit.info.coders or fit.info.modelled_missing
         else design_of_spec(fit.data, fit.spec, fit.codebook)
     )
-    model = build_model(design, fit.spec.priors, fit.spec.response)
+    # the coders' leniencies in the form they were sampled in (the rule could read
+    # otherwise under another version)
+    centred = "leniency_z" not in fit.posterior if fit.info.coders else None
+    model = build_model(design, fit.spec.priors, fit.spec.response, centre_leniency=centred)
     free = {v.name for v in model.free_RVs}
     posterior = _with_correlation_factors(fit.posterior, free)
     posterior = posterior[[v for v in posterior.data_vars if v in free]]
@@ -98,11 +101,12 @@ def prior_sensitivity(fit: FittedModel, threshold: float = 0.05) -> SensitivityR
     # given their scale (b_w, b_mo_w) is that hierarchy's conditional level in the same
     # way: its prior is R2's Beta and the shares' Dirichlet, which are scaled (scaling
     # the 35 normals too would move R2 by their product of scales alone).
-    # The coders' standardised leniencies and spreads likewise (their sds and median
-    # are the priors), and a latent number's standardised cells (mi_e[x]: their prior is
-    # the number's model, part of the likelihood of the data as the group effects are).
+    # The coders' standardised leniencies and spreads likewise, or their leniencies
+    # where sampled centred (their sds and median are the priors), and a latent
+    # number's standardised cells (mi_e[x]: their prior is the number's model, part of
+    # the likelihood of the data as the group effects are).
     conditional = ("b_w", "b_mo_w") if "R2" in fit.posterior else ()
-    conditional += ("leniency_z", "spread_z")
+    conditional += ("leniency_z", "leniency", "spread_z")  # leniency: when centred
     chosen = [
         name
         for name in log_prior.data_vars

@@ -310,8 +310,8 @@ def simulate(
     coders : int
         With coders, each response is coded by one of them (``coder_id``), who reads its
         true level (the level of its latent propensity) as the hierarchical rater model
-        says (:mod:`bayesresp.maths.rater`): level ``k`` with probability proportional to
-        ``exp(-(k - true - leniency)^2 / (2 spread^2))``. Each coder's leniency (levels)
+        says (:mod:`bayesresp.maths.rater`): the coder sees ``true + leniency + e``, ``e``
+        logistic of sd ``spread``, and writes the nearest level. Each coder's leniency (levels)
         is normal with sd ``coder_sd``, centred on the coders' mean (codes identify
         leniency relative to the average coder only); each coder's spread (levels) is
         log-normal with median ``coder_spread`` and log-scale sd ``coder_spread_sd``. The

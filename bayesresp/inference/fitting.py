@@ -542,11 +542,23 @@ def fit_design(
         "log_density_why": _why_graph(design, settings, drawn.log_density, spec),
         "centred": bool(drawn.centred),
         "centred_terms": list(drawn.centred),
+        "coders": _coders_meta(design),
         "timings": drawn.timings,
         "dropped": dropped,
         "missing": _missing_meta(design, frame.attrs.get("bayesresp_filled", {})),
     }
     return FittedModel(tree, spec, cb, frame, design.info, meta)
+
+
+def _coders_meta(design: Design) -> dict | None:
+    """How the coders' layer was sampled (None without one): its leniencies centred or
+    not, and the signal that chose (:func:`bayesresp.model.graph.leniency_centred`)."""
+    if design.coders is None:
+        return None
+    from bayesresp.model.graph import leniency_centred
+
+    centred, signal = leniency_centred(design)
+    return {"leniency_centred": bool(centred), "leniency_signal": float(signal)}
 
 
 def _missing_meta(design: Design, filled: dict) -> dict:

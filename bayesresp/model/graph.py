@@ -24,9 +24,10 @@ Posterior variable names (what :class:`bayesresp.Fit` reads): ``b`` (dim ``coef`
 ``b_mo`` (``mo_term``), ``simplex[x]`` (``x_step``), ``cutpoints`` (``cutpoint``),
 ``sd[g]`` (``g_term``), ``cor[g]``, ``z[g]`` and ``r[g]`` (``g_level`` x ``g_term``);
 with the coders' layer (:mod:`bayesresp.maths.rater`) ``leniency`` and ``spread`` (dim
-``coder``), ``leniency_sd``, ``spread_median``, ``spread_sd``, ``leniency_z`` and
-``spread_z``. That layer's likelihood has one term per response, its codes' coders'
-readings of its true level summed over the levels.
+``coder``), ``leniency_sd``, ``spread_median``, ``spread_sd``, ``leniency_z`` (or, centred,
+``leniency`` itself: :func:`leniency_centred`) and ``spread_z``. That layer's likelihood
+has one term per response, its codes' coders' readings of its true level summed over
+the levels.
 With covariates whose missing cells are summed out (``missing="model"``,
 :mod:`bayesresp.maths.missing`), each such covariate ``x`` has its own model's
 ``mi_intercept[x]`` (dim ``x_mi_level``), ``mi_b[x]`` (``mi_predictor`` x
@@ -578,9 +579,16 @@ def _average_case(data: dict, params: dict, info: DesignInfo):
     return shift
 
 
-def build_model(design: Design, prior_overrides: dict[str, str], family: str | Family) -> pm.Model:
+def build_model(
+    design: Design,
+    prior_overrides: dict[str, str],
+    family: str | Family,
+    centre_leniency: bool | None = None,
+) -> pm.Model:
     """The PyMC model for a design (with outcome and weights), in an ordinal family with
-    its link (a link's name: the cumulative family)."""
+    its link (a link's name: the cumulative family). ``centre_leniency``: the coders'
+    leniencies' form (None: as :func:`leniency_centred` reads the design; a fitted
+    model is rebuilt in the form it was sampled in)."""
     info = design.info
     family = get_family(family)
     priors = ResolvedPriors(info, prior_overrides, family.link.name)
@@ -627,7 +635,10 @@ def build_model(design: Design, prior_overrides: dict[str, str], family: str | F
             loglik = family.log_prob(data["y"], eta, cut, TENSOR, y_high=data.get("y_high"))
             pm.Potential("loglik", pt.sum(data["weights"] * loglik))
         else:  # one term per response: its codes read its true level (maths.rater)
-            pm.Potential("loglik", _coders_loglik(design, priors, data, eta, cut, family))
+            if centre_leniency is None:
+                centre_leniency = leniency_centred(design)[0]
+            loglik = _coders_loglik(design, priors, data, eta, cut, family, centre_leniency)
+            pm.Potential("loglik", loglik)
     model.bayesresp_priors = prior_table(info, prior_overrides, family)  # type: ignore[attr-defined]
     return model
 
@@ -674,8 +685,25 @@ def _category_specific(info: DesignInfo, priors: ResolvedPriors):
     return pm.StudentT("b_cs", nu=nu, **shape, dims=("cs_coef", "cutpoint"))
 
 
-def coder_layer(priors: ResolvedPriors):
-    """The coders' parameters (partially pooled, non-centred; their priors:
+def leniency_centred(design: Design) -> tuple[bool, float]:
+    """Whether the coders' leniencies are sampled centred, and the signal that chose
+    (:func:`bayesresp.maths.rater.leniency_signal` of the design's codes): centred from
+    :data:`~bayesresp.maths.rater.LENIENCY_CENTRE_SIGNAL`."""
+    from bayesresp.maths.rater import LENIENCY_CENTRE_SIGNAL, leniency_signal
+
+    c = design.coders
+    signal = leniency_signal(
+        c.coder,
+        c.response,
+        design.of_rows(design.y),
+        design.of_rows(design.y_high),
+        len(design.info.coders),
+    )
+    return signal >= LENIENCY_CENTRE_SIGNAL, signal
+
+
+def coder_layer(priors: ResolvedPriors, centred: bool = False):
+    """The coders' parameters (partially pooled; their priors:
     :data:`bayesresp.model.priors.CODER_DEFAULTS`, overridable): ``leniency`` and
     ``spread``, one per coder (dim ``coder``), in levels.
 
@@ -685,10 +713,22 @@ def coder_layer(priors: ResolvedPriors):
     leniency is relative to the average coder. With
     their mean free, it traded against the true levels along a ridge only the prior
     bounded: on 300 responses, three coders, 30% coded twice, 4 divergences in 4,000
-    draws and 37 leapfrog steps per draw, against none and 17 with the sum fixed."""
+    draws and 37 leapfrog steps per draw, against none and 17 with the sum fixed (under
+    the former normal reading).
+
+    ``centred`` (:func:`leniency_centred`): the leniencies themselves are sampled
+    (``leniency``), as where the shared codes set them apart well beyond their noise
+    the non-centred form (``leniency = leniency_sd * leniency_z``) ties every coder's
+    well-measured leniency to ``leniency_sd`` and NUTS diverges along that funnel;
+    where the coders barely differ, the centred form funnels instead
+    (benchmarks/README.md, "The coders' reading kernel"). The spreads are non-centred
+    (``spread = spread_median * exp(spread_sd * spread_z)``)."""
     lsd = _positive_rv("leniency_sd", priors.coder("leniency_sd"))
-    lz = pm.ZeroSumNormal("leniency_z", sigma=1.0, dims="coder")
-    leniency = pm.Deterministic("leniency", lz * lsd, dims="coder")
+    if centred:
+        leniency = pm.ZeroSumNormal("leniency", sigma=lsd, dims="coder")
+    else:
+        lz = pm.ZeroSumNormal("leniency_z", sigma=1.0, dims="coder")
+        leniency = pm.Deterministic("leniency", lz * lsd, dims="coder")
     median = _positive_rv("spread_median", priors.coder("spread_median"))
     ssd = _positive_rv("spread_sd", priors.coder("spread_sd"))
     sz = pm.Normal("spread_z", 0.0, 1.0, dims="coder")
@@ -696,13 +736,16 @@ def coder_layer(priors: ResolvedPriors):
     return leniency, spread
 
 
-def _coders_loglik(design: Design, priors: ResolvedPriors, data: dict, eta, cut, family: Family):
-    """Each response's log-likelihood under the coders' layer: its true level summed out."""
+def _coders_loglik(
+    design: Design, priors: ResolvedPriors, data: dict, eta, cut, family: Family, centred: bool
+):
+    """Each response's log-likelihood under the coders' layer: its true level summed out;
+    the leniencies sampled centred or not (:func:`coder_layer`)."""
     from bayesresp.maths.rater import log_codes, log_levels, log_reading, response_log_lik
 
     coders = design.coders
     K = len(design.info.spectrum)
-    leniency, spread = coder_layer(priors)
+    leniency, spread = coder_layer(priors, centred)
     observed = 0.0
     if design.imputation is None:
         own = cut[coders.first] if cut.ndim == 2 else cut  # rows' own thresholds

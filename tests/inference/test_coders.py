@@ -52,11 +52,17 @@ def double_coded():
     return bayesresp.simulate(missions=5, rows=300, seed=8, coders=3, double_coded=0.5)
 
 
-def test_the_models_likelihood_is_the_stored_per_response_one(double_coded):
+@pytest.mark.parametrize("centred", [False, True])
+def test_the_models_likelihood_is_the_stored_per_response_one(double_coded, centred, monkeypatch):
     """At random points, the PyMC model's likelihood term equals the sum over responses of
-    the NumPy per-response log-likelihood a fit stores (ranges among the codes too)."""
+    the NumPy per-response log-likelihood a fit stores (ranges among the codes too),
+    with the leniencies sampled in either form."""
     import pytensor
     import xarray as xr
+
+    from bayesresp.model import graph
+
+    monkeypatch.setattr(graph, "leniency_centred", lambda design: (centred, 0.0))
 
     data = double_coded.data.copy()
     rng = np.random.default_rng(3)
@@ -74,6 +80,7 @@ def test_the_models_likelihood_is_the_stored_per_response_one(double_coded):
     design, spec, _ = _design(data)
     assert design.coders is not None and design.ranges.any()
     model = build_model(design, spec.priors, spec.link)
+    assert ("leniency_z" in model.named_vars) is not centred
     names = ["b", "cutpoints", "r[mission]", "sd[mission]", "leniency", "spread"]
     graphs = model.replace_rvs_by_values([model["loglik"], *(model[n] for n in names)])
     f = pytensor.function(model.value_vars, graphs, on_unused_input="ignore", mode=PY)
@@ -94,6 +101,51 @@ def test_the_models_likelihood_is_the_stored_per_response_one(double_coded):
         draws = PosteriorArrays.from_posterior(post, design.info)
         ll = response_log_likelihood(design, draws, post, spec.link)
         np.testing.assert_allclose(ll.sum(), loglik, rtol=1e-10)
+
+
+def test_both_forms_of_the_leniencies_are_one_prior(double_coded):
+    """The centred leniencies' zero-sum normal of scale leniency_sd is the non-centred
+    form's standard zero-sum normal of leniency / leniency_sd, with the Jacobian
+    leniency_sd^-(C - 1) of the C - 1 free coordinates."""
+    import pymc as pm
+
+    from bayesresp.model import graph
+
+    design, spec, _ = _design(double_coded.data)
+    priors = graph.ResolvedPriors(design.info, {}, spec.link)
+    C, lsd = 3, 0.37
+    value = np.array([0.5, -0.2, -0.3])
+    got = {}
+    for centred in (False, True):
+        with pm.Model(coords={"coder": list("abc")}) as model:
+            graph.coder_layer(priors, centred)
+        rv = model["leniency" if centred else "leniency_z"]
+        at = value if centred else value / lsd
+        logp = pm.logp(rv, at)
+        logp = logp.eval({model["leniency_sd"]: lsd}) if centred else logp.eval()
+        got[centred] = float(np.sum(logp))
+    assert got[True] == pytest.approx(got[False] - (C - 1) * np.log(lsd), rel=1e-12)
+
+
+def test_the_leniency_form_follows_the_signal(double_coded, monkeypatch):
+    """The rule centres the leniencies where the shared codes set the coders apart
+    (:func:`bayesresp.maths.rater.leniency_signal` at least LENIENCY_CENTRE_SIGNAL),
+    and not where the coders barely differ."""
+    from bayesresp.maths import rater
+    from bayesresp.maths.rater import LENIENCY_CENTRE_SIGNAL
+    from bayesresp.model.graph import leniency_centred
+
+    apart = _design(double_coded.data)[0]
+    alike = bayesresp.simulate(
+        missions=5, rows=300, seed=8, coders=3, double_coded=0.5, coder_sd=0.02
+    )
+    centred, signal = leniency_centred(apart)
+    assert centred and signal >= LENIENCY_CENTRE_SIGNAL
+    centred, signal = leniency_centred(_design(alike.data)[0])
+    assert not centred and signal < LENIENCY_CENTRE_SIGNAL
+    # the rule reads the threshold: above the signal, the same data are non-centred
+    monkeypatch.setattr(rater, "LENIENCY_CENTRE_SIGNAL", leniency_centred(apart)[1] + 0.01)
+    assert not leniency_centred(apart)[0]
 
 
 def test_auto_fits_rows_when_no_response_is_coded_twice():
@@ -258,6 +310,13 @@ def test_a_coder_fit_reads_back_and_reports_its_coders(recovery, tmp_path, run_c
     # averages over the sample count a response once, however many coders read it
     assert len(loaded.responses) == loaded.data["response_id"].nunique()
     assert "leniency_sd" in loaded.meta["priors"]
+    # how the leniencies were sampled, and the signal that chose (well apart here)
+    assert loaded.meta["coders"]["leniency_centred"] is True
+    assert loaded.meta["coders"]["leniency_signal"] > 10
+    # prior sensitivity rebuilds the model in the form it was sampled in: the power-scaled
+    # priors are the coders' sds and median, not the centred leniencies' hierarchy
+    sens = loaded.prior_sensitivity()
+    assert {"leniency_sd", "spread_median", "spread_sd"} <= set(sens.table.index)
     # leniencies relative to the average coder: they sum to zero in every draw
     np.testing.assert_allclose(loaded.posterior["leniency"].sum("coder"), 0.0, atol=1e-9)
     # the posterior predictive check replicates codes (coders' readings of true levels)
@@ -339,7 +398,10 @@ def test_leave_one_mission_out_scores_responses_with_all_their_codes(recovery, m
         tree[name] = tree[name].isel(draw=slice(None, None, 8))
     thin = type(fit)(tree, fit.spec, fit.codebook, fit.data, fit.info, fit.meta)
     monkeypatch.setattr(comparison, "_refit_without", lambda fit, *a, **k: fit)
-    result = comparison.group_kfold(thin, "mission", draws=100, importance=10)
+    # 50 importance draws per posterior draw, 5,000 weights a mission: with 10 (1,000
+    # weights) the Pareto k of one mission's weights ranged from -0.43 to 0.75 over
+    # three importance seeds (its value near 0: the proposal fits), too noisy for 0.7
+    result = comparison.group_kfold(thin, "mission", draws=100, importance=50)
     terms = result.terms
     responses = fit.data.groupby("mission")["response_id"].nunique()
     assert terms["units"].to_dict() == responses.to_dict()
