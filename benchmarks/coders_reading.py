@@ -89,15 +89,12 @@ def leniency(form: str | None):
 def reading(kind: str):
     """Every caller of ``log_reading`` (simulator, graph, the stored log-likelihood,
     checks) reads with ``kind`` inside the block: the module's function is replaced, and
-    the modules that bound it at import too. The compiled models kept in memory are
-    dropped on the way in and out (their key is the model's structure, not its
-    reading)."""
+    the modules that bound it at import too. (A model of coders is compiled afresh for
+    every fit, never reused: nothing compiled under one reading serves the other.)"""
     from bayesresp.checks import coders as checks_coders
     from bayesresp.inference import coders as inference_coders
-    from bayesresp.inference import sampling
 
     bound = (rater, checks_coders, inference_coders)
-    sampling._COMPILED.clear()
     for module in bound:
         module.log_reading = KERNELS[kind]
     try:
@@ -105,7 +102,6 @@ def reading(kind: str):
     finally:
         for module in bound:
             module.log_reading = LOGISTIC
-        sampling._COMPILED.clear()
 
 
 def cases(quick: bool) -> list[tuple[str, dict, int]]:

@@ -53,8 +53,10 @@ from bayesresp.maths.ops import NUMPY, TENSOR
 READING_SCALE = float(np.pi / np.sqrt(3.0))
 
 #: The :func:`leniency_signal` from which the coders' leniencies are sampled centred
-#: (:func:`bayesresp.model.graph.leniency_centred`). Measured in
-#: benchmarks/coders_reading.py (benchmarks/README.md, "The coders' reading kernel").
+#: (:func:`bayesresp.model.graph.leniency_centred`). benchmarks/coders_reading.py
+#: (benchmarks/README.md, "The coders' reading kernel") found the non-centred form
+#: better up to 2.4 and the centred one from 10; no data set fell between, so the
+#: place of 3 in that gap is provisional.
 LENIENCY_CENTRE_SIGNAL = 3.0
 
 
